@@ -1,0 +1,20 @@
+"""RGBD -> grid mesh, the rasterizer (Fragments), and ``warp_rgbd``, the call pipelines make."""
+
+from viewgen.rendering.fragments import Fragments
+from viewgen.rendering.mesh import grid_faces, grid_vertices, sobel_edge_alpha, sobel_edge_mask
+from viewgen.rendering.rasterize import interpolate_attributes, rasterize
+from viewgen.rendering.rasterize_reference import rasterize_reference
+from viewgen.rendering.warp import perspective_from_intrinsics, warp_rgbd
+
+__all__ = [
+    "Fragments",
+    "grid_faces",
+    "grid_vertices",
+    "interpolate_attributes",
+    "perspective_from_intrinsics",
+    "rasterize",
+    "rasterize_reference",
+    "sobel_edge_alpha",
+    "sobel_edge_mask",
+    "warp_rgbd",
+]

@@ -1,0 +1,79 @@
+"""RGBD image -> grid mesh: vertices at pixel centres, two triangles per cell, an edge mask.
+
+This follows the original Infinite Nature renderer (``docs/conventions.md``, research notes
+section 1.3-1.4): one vertex per pixel centre at depth ``1 / clip(disparity, 0.01, 1)``, the
+cell ``(row y, col x)`` emits the triangles ``[tl, bl, tr]`` then ``[br, tr, bl]``, and a
+per-vertex Sobel mask marks vertices on depth edges so that the triangles spanning a
+discontinuity render as holes.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from viewgen.geometry.projection import pixel_centers_uv, unproject
+
+MIN_DISPARITY = 0.01
+MAX_DISPARITY = 1.0
+
+
+@functools.lru_cache(maxsize=16)
+def _grid_faces_cpu(height: int, width: int) -> Tensor:
+    rows = torch.arange(height - 1).view(-1, 1)
+    cols = torch.arange(width - 1).view(1, -1)
+    top_left = (rows * width + cols).reshape(-1)
+    top_right = top_left + 1
+    bottom_left = top_left + width
+    bottom_right = bottom_left + 1
+    first = torch.stack([top_left, bottom_left, top_right], dim=-1)
+    second = torch.stack([bottom_right, top_right, bottom_left], dim=-1)
+    return torch.stack([first, second], dim=1).reshape(-1, 3)
+
+
+def grid_faces(height: int, width: int, device: torch.device | str | None = None) -> Tensor:
+    """Triangles of the pixel-centre grid, ``[2 (H-1)(W-1), 3]`` int64 vertex indices.
+
+    Vertex index is ``row * W + col``. Cell ``(y, x)`` holds triangles ``2 (y (W-1) + x)``
+    (``[tl, bl, tr]``) and ``2 (y (W-1) + x) + 1`` (``[br, tr, bl]``). The order matters only
+    for exact depth ties, where the later triangle wins.
+    """
+    if height < 2 or width < 2:
+        raise ValueError(f"a grid mesh needs at least 2x2 pixels, got {height}x{width}")
+    return _grid_faces_cpu(height, width).to(device)
+
+
+def grid_vertices(disparity: Tensor, intrinsics: Tensor) -> Tensor:
+    """Camera-space vertices at the pixel centres, ``[B, H*W, 3]`` in row-major pixel order.
+
+    Args:
+        disparity: ``[B, 1, H, W]``; clipped to ``[0.01, 1]`` so depth lies in ``[1, 100]``.
+        intrinsics: ``[B, 4]`` normalised ``[fx, fy, cx, cy]``.
+    """
+    batch, _, height, width = disparity.shape
+    depth = 1.0 / disparity.clamp(MIN_DISPARITY, MAX_DISPARITY)
+    uv = pixel_centers_uv(height, width, dtype=disparity.dtype, device=disparity.device)
+    uv = uv.reshape(1, height * width, 2).expand(batch, -1, -1)
+    return unproject(uv, depth.reshape(batch, height * width), intrinsics)
+
+
+def sobel_edge_alpha(disparity: Tensor, beta: float = 10.0) -> Tensor:
+    """``exp(-beta * |Sobel(disparity)|)``: 1 on flat regions, small on depth edges. ``[B,1,H,W]``.
+
+    Reflect padding and the unnormalised 3x3 kernels of ``tf.image.sobel_edges``; the gradient
+    magnitude is ``sqrt(dy^2 + dx^2 + 1e-6)``.
+    """
+    padded = F.pad(disparity, (1, 1, 1, 1), mode="reflect")
+    kernel_dy = torch.tensor([[-1.0, -2.0, -1.0], [0.0, 0.0, 0.0], [1.0, 2.0, 1.0]])
+    kernels = torch.stack([kernel_dy, kernel_dy.t()]).unsqueeze(1)
+    gradients = F.conv2d(padded, kernels.to(disparity), padding=0)
+    magnitude = torch.sqrt(gradients.square().sum(dim=1, keepdim=True) + 1e-6)
+    return torch.exp(-beta * magnitude)
+
+
+def sobel_edge_mask(disparity: Tensor, beta: float = 10.0, threshold: float = 0.3) -> Tensor:
+    """Per-pixel mask, 1 where ``sobel_edge_alpha > threshold`` (no depth edge), else 0. ``[B,1,H,W]``."""
+    return (sobel_edge_alpha(disparity, beta) > threshold).to(disparity.dtype)

@@ -1,0 +1,83 @@
+"""A plain, obviously-correct rasterizer: one triangle at a time, in the original's order.
+
+This is the specification the fast rasterizer (:mod:`viewgen.rendering.rasterize`) is tested
+against. It transcribes the semantics of ``tf_mesh_renderer`` at commit ``8f85195``:
+
+* triangles are visited in index order; one whose three clip ``w`` are all negative is skipped;
+* the pixels visited are the bounding box ``[floor(min p), ceil(max p))`` of the projected
+  vertices clamped to the image when all ``w > 0``, else the whole screen;
+* a pixel is inside when its three homogeneous edge functions are >= 0 and one is > 0
+  (edges inclusive, no back-face culling);
+* the depth test keeps the pixel when ``-1 <= z <= 1`` and ``z <= zbuffer``, so on a tie the
+  later triangle wins; the z-buffer starts at 1.
+
+It runs the per-pixel arithmetic in float32 with the same formulas as the fast path
+(:mod:`viewgen.rendering.fragments`), loops over triangles in Python and is meant for small
+meshes in tests only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from viewgen.rendering.fragments import (
+    Fragments,
+    barycentrics_from_edges,
+    edge_matrix,
+    edge_values,
+    inside_triangle,
+    interpolated_ndc_z,
+    pixel_center_ndc,
+)
+
+
+def _pixel_range(ndc: list[float], size: int) -> range:
+    """Pixels ``[floor(min p), ceil(max p))`` for NDC coordinates ``ndc`` on an axis of ``size``."""
+    half = 0.5 * size
+    screen = [float(torch.tensor((c + 1.0) * half, dtype=torch.float32)) for c in ndc]
+    low = min(max(math.floor(min(screen)), 0), size)
+    high = min(max(math.ceil(max(screen)), 0), size)
+    return range(low, high)
+
+
+def rasterize_reference(clip_vertices: Tensor, faces: Tensor, height: int, width: int) -> Fragments:
+    """Rasterize ``[B, V, 4]`` clip-space vertices with ``[T, 3]`` faces; see the module doc.
+
+    Returns float32 :class:`Fragments` (not differentiable).
+    """
+    clip = clip_vertices.detach().to(torch.float32).cpu()
+    faces = faces.cpu()
+    batch = clip.shape[0]
+    face_ids = torch.full((batch, height, width), -1, dtype=torch.int64)
+    barycentrics = torch.zeros(batch, height, width, 3)
+    zbuffer = torch.ones(batch, height, width)
+    ndc_x = pixel_center_ndc(width)
+    ndc_y = pixel_center_ndc(height)
+    for b in range(batch):
+        for face_id, vertex_ids in enumerate(faces.tolist()):
+            x, y, z, w = clip[b, vertex_ids].unbind(-1)
+            if bool((w < 0).all()):
+                continue
+            rows, cols = range(height), range(width)
+            if bool((w > 0).all()):
+                cols = _pixel_range((x / w).tolist(), width)
+                rows = _pixel_range((y / w).tolist(), height)
+            if not rows or not cols:
+                continue
+            grid_y, grid_x = torch.meshgrid(torch.tensor(rows), torch.tensor(cols), indexing="ij")
+            edges = edge_values(edge_matrix(x, y, w), ndc_x[grid_x], ndc_y[grid_y])
+            bary = barycentrics_from_edges(edges)
+            depth = interpolated_ndc_z(bary, z, w)
+            for iy, ix, inside, d, weights in zip(
+                grid_y.flatten().tolist(), grid_x.flatten().tolist(),
+                inside_triangle(edges).flatten().tolist(), depth.flatten(), bary.reshape(-1, 3),
+            ):
+                if not inside or d < -1.0 or d > 1.0 or d > zbuffer[b, iy, ix]:
+                    continue
+                face_ids[b, iy, ix] = face_id
+                zbuffer[b, iy, ix] = d
+                barycentrics[b, iy, ix] = weights
+    return Fragments(face_ids=face_ids, barycentrics=barycentrics, ndc_z=zbuffer)
