@@ -12,7 +12,8 @@ Two passes:
    or the whole screen when a vertex is behind the camera. Each (triangle, pixel) candidate is
    tested with the homogeneous edge functions; survivors carry a 64-bit key
    ``(ndc z, -triangle id)`` and one ``scatter_reduce(amin)`` per chunk resolves the z-buffer:
-   nearest surface wins, the later triangle on an exact tie. Candidates are processed in chunks
+   nearest surface wins, the later triangle on an exact tie. Nearly every triangle of a warp
+   covers at most two candidate pixels; those are evaluated densely, without gathers. Candidates are processed in chunks
    of bounded size, so triangles of any size are rasterized completely in bounded memory.
 2. **Interpolation** (differentiable). For covered pixels only, the barycentrics of the
    winning triangle are recomputed from the clip coordinates with the same float arithmetic,
@@ -25,10 +26,10 @@ import torch
 from torch import Tensor
 
 from viewgen.rendering.fragments import (
+    Corners,
     Fragments,
     barycentrics_from_edges,
-    edge_matrix,
-    edge_values,
+    edge_functions,
     inside_triangle,
     interpolated_ndc_z,
     pixel_center_ndc,
@@ -37,29 +38,118 @@ from viewgen.rendering.fragments import (
 # Candidate pixels whose centre lies this many pixels outside a triangle's projected bounding
 # box are still tested, so float rounding of the projection can never drop a covered pixel.
 _BBOX_PAD_PX = 1e-2
+# z-buffer keys are ``(ordered z + 2**31) << 31 | (2**31 - 1 - face id)``: non-negative, ordered
+# by depth first and by descending face id on ties. An empty pixel holds the largest int64.
 _NO_HIT = torch.iinfo(torch.int64).max
-_FACE_BITS = 32
+_RANK_BITS = 31
+_RANK_MASK = (1 << _RANK_BITS) - 1
+
+# Note on speed: on CPU, torch.where / masked_fill with a data-dependent mask cost ~30 float
+# multiplies per element, so the hot path below uses bit operations and boolean algebra.
 
 
-def _axis_ranges(ndc: Tensor, size: int, all_front: Tensor) -> tuple[Tensor, Tensor]:
-    """First pixel and pixel count per triangle along one axis. ``ndc``: ``[N, 3]`` (x/w or y/w)."""
-    screen = ((ndc.double() + 1.0) * (0.5 * size)).float().double()
-    low_kernel = screen.min(dim=-1).values.floor().clamp(0, size)
-    high_kernel = screen.max(dim=-1).values.ceil().clamp(0, size)
-    # Tighten to the pixels whose centres can lie in [min, max]; the kernel's box is the bound.
-    low = torch.maximum(low_kernel, (screen.min(dim=-1).values - 0.5 - _BBOX_PAD_PX).ceil())
-    high = torch.minimum(high_kernel, (screen.max(dim=-1).values - 0.5 + _BBOX_PAD_PX).floor() + 1)
-    low = torch.where(all_front, low, torch.zeros_like(low)).long()
-    high = torch.where(all_front, high, torch.full_like(high, size)).long()
-    return low, (high - low).clamp(min=0)
+def _axis_range(screen: Corners, size: int, all_front: Tensor) -> tuple[Tensor, Tensor]:
+    """First pixel and pixel count per triangle along one axis from screen coordinates.
+
+    The pixels are those whose centres ``i + 0.5`` lie within the projected extent padded by
+    ``_BBOX_PAD_PX``: never wider than the kernel's ``[floor(min), ceil(max))`` box, and the
+    pad absorbs any rounding difference in the screen coordinates (the edge test, not the box,
+    decides coverage). Triangles with a vertex at or behind the eye get the whole axis.
+    """
+    low = (torch.minimum(torch.minimum(screen[0], screen[1]), screen[2]) - 0.5 - _BBOX_PAD_PX).ceil()
+    high = (torch.maximum(torch.maximum(screen[0], screen[1]), screen[2]) - 0.5 + _BBOX_PAD_PX).floor() + 1
+    low, high = low.clamp(0, size), high.clamp(0, size)
+    behind = torch.nonzero(~all_front).squeeze(1)  # rare: a vertex at or behind the eye
+    low.index_fill_(0, behind, 0.0)
+    high.index_fill_(0, behind, float(size))
+    return low.long(), (high - low).clamp(min=0).long()
 
 
-def _depth_keys(ndc_z: Tensor, face_ids: Tensor) -> Tensor:
-    """Order-preserving int64 keys: smaller NDC z first, then the larger face id."""
-    bits = ndc_z.contiguous().view(torch.int32).long()
-    magnitude = bits & 0x7FFFFFFF
-    ordered_z = torch.where(bits < 0, -magnitude, magnitude)
-    return ordered_z * (1 << _FACE_BITS) + ((1 << 31) - 1 - face_ids)
+class _Triangles:
+    """Per-triangle data of the visibility pass, flattened over the batch (``N = B * T`` rows).
+
+    Corner coordinates are gathered once per triangle into contiguous ``[N]`` tensors.
+    """
+
+    def __init__(self, clip: Tensor, faces: Tensor, height: int, width: int):
+        batch, num_vertices, _ = clip.shape
+        flat = clip.reshape(-1, 4)
+        coords = [flat[:, k].contiguous() for k in range(4)]
+        screen_x = (coords[0] / coords[3] + 1.0) * (0.5 * width)
+        screen_y = (coords[1] / coords[3] + 1.0) * (0.5 * height)
+        offsets = torch.arange(batch, device=clip.device).unsqueeze(1) * num_vertices
+        corner_ids = [(faces[:, k].unsqueeze(0) + offsets).reshape(-1) for k in range(3)]
+
+        def gather(values: Tensor) -> Corners:
+            return tuple(values.index_select(0, ids) for ids in corner_ids)
+
+        self.x, self.y, self.z, self.w = (gather(values) for values in coords)
+        w0, w1, w2 = self.w
+        all_front = (w0 > 0) & (w1 > 0) & (w2 > 0)
+        some_front = ~((w0 < 0) & (w1 < 0) & (w2 < 0))
+        self.col0, self.ncols = _axis_range(gather(screen_x), width, all_front)
+        self.row0, self.nrows = _axis_range(gather(screen_y), height, all_front)
+        self.counts = self.ncols * self.nrows
+        self.counts.index_fill_(0, torch.nonzero(~some_front).squeeze(1), 0)
+        num_faces = faces.shape[0]
+        self.face_rank = _RANK_MASK - torch.arange(num_faces, device=clip.device).repeat(batch)
+        image_start = torch.arange(batch, device=clip.device).unsqueeze(1) * (height * width)
+        self.pixel_base = image_start.expand(batch, num_faces).reshape(-1)
+
+    def select(self, index: Tensor) -> dict[str, Corners]:
+        """Corner coordinates of the triangles ``index`` (``[M]`` rows)."""
+        return {name: tuple(c.index_select(0, index) for c in getattr(self, name)) for name in "xyzw"}
+
+
+def _depth_keys(ndc_z: Tensor, face_rank: Tensor, valid: Tensor) -> Tensor:
+    """z-buffer keys (see ``_NO_HIT``); invalid candidates get ``_NO_HIT`` so ``amin`` ignores them."""
+    bits = (ndc_z + 0.0).contiguous().view(torch.int32)  # + 0.0 turns -0.0 into +0.0
+    ordered = bits ^ ((bits >> 31) & 0x7FFFFFFF)  # monotonic in z as a signed int
+    keys = ((ordered.long() + (1 << 31)) << _RANK_BITS) | face_rank
+    return keys | (-(~valid).long() & _NO_HIT)
+
+
+def _decode_keys(zkeys: Tensor) -> tuple[Tensor, Tensor]:
+    """Inverse of :func:`_depth_keys` on the z-buffer: (face ids with -1 for no hit, NDC z with 1)."""
+    missed = (zkeys == _NO_HIT).long()
+    face_ids = _RANK_MASK - (zkeys & _RANK_MASK) - missed
+    ordered = ((zkeys >> _RANK_BITS) - (1 << 31)).to(torch.int32)
+    ndc_z = (ordered ^ ((ordered >> 31) & 0x7FFFFFFF)).view(torch.float32)
+    return face_ids, torch.nan_to_num(ndc_z, nan=1.0)  # only empty pixels decode to NaN
+
+
+def _test_candidates(zkeys: Tensor, px: Tensor, py: Tensor, corners: dict[str, Corners], face_rank: Tensor,
+                     pixels: Tensor, valid: Tensor) -> None:
+    """Edge test, depth range test and z-buffer fold for broadcastable candidate arrays.
+
+    Invalid candidates keep a clamped (harmless) pixel index and the key ``_NO_HIT``.
+    """
+    edges, determinant = edge_functions(px, py, corners["x"], corners["y"], corners["w"])
+    ndc_z = interpolated_ndc_z(barycentrics_from_edges(edges), corners["z"], corners["w"])
+    valid = valid & inside_triangle(edges, determinant) & (ndc_z >= -1.0) & (ndc_z <= 1.0)
+    keys = _depth_keys(ndc_z, face_rank, valid)
+    targets, keys = torch.broadcast_tensors(pixels.clamp(0, len(zkeys) - 1), keys)
+    zkeys.scatter_reduce_(0, targets.reshape(-1), keys.reshape(-1), reduce="amin")
+
+
+def _small_triangles(zkeys: Tensor, tris: _Triangles, ndc_x: Tensor, ndc_y: Tensor, width: int) -> Tensor:
+    """Test every triangle whose candidate box holds at most two pixels, densely (no gathers).
+
+    Such a box is 1x1, 1x2 or 2x1 pixels: slot 0 is its first pixel, slot 1 the next one along
+    the box's long side. This covers nearly every triangle of a warp. Returns the ``[N]`` bool
+    mask of the triangles left for :func:`_large_triangles`.
+    """
+    second_col = tris.col0 + (tris.ncols == 2).long()
+    second_row = tris.row0 + (tris.nrows == 2).long()
+    px = torch.stack([ndc_x.index_select(0, tris.col0), ndc_x.index_select(0, second_col)])  # [2, N]
+    py = torch.stack([ndc_y.index_select(0, tris.row0), ndc_y.index_select(0, second_row)])
+    first_pixel = tris.pixel_base + tris.row0 * width + tris.col0
+    pixels = torch.stack([first_pixel, tris.pixel_base + second_row * width + second_col])
+    small = tris.counts <= 2
+    valid = torch.stack([small & (tris.counts > 0), small & (tris.counts == 2)])
+    corners = {"x": tris.x, "y": tris.y, "z": tris.z, "w": tris.w}
+    _test_candidates(zkeys, px, py, corners, tris.face_rank, pixels, valid)
+    return tris.counts > 2
 
 
 def _chunks(counts: Tensor, max_candidates: int) -> list[tuple[int, int]]:
@@ -77,22 +167,27 @@ def _chunks(counts: Tensor, max_candidates: int) -> list[tuple[int, int]]:
     return list(zip(boundaries[:-1], boundaries[1:]))
 
 
-class _FaceTable:
-    """Per-triangle data of the visibility pass, flattened over the batch (``N = B * T`` rows)."""
-
-    def __init__(self, clip: Tensor, faces: Tensor, height: int, width: int):
-        batch, _, _ = clip.shape
-        corners = clip[:, faces]  # [B, T, 3, 4]
-        corners = corners.reshape(-1, 3, 4)
-        x, y, z, w = corners.unbind(-1)
-        front = ~(w < 0).all(dim=-1)
-        all_front = (w > 0).all(dim=-1)
-        self.col0, self.ncols = _axis_ranges(x / w, width, all_front)
-        self.row0, self.nrows = _axis_ranges(y / w, height, all_front)
-        self.counts = torch.where(front, self.ncols * self.nrows, torch.zeros_like(self.ncols))
-        # Rows of [edge matrix (9), z (3), w (3)] gathered once per candidate.
-        self.floats = torch.cat([edge_matrix(x, y, w).reshape(-1, 9), z, w], dim=-1)
-        self.num_faces = faces.shape[0]
+def _large_triangles(zkeys: Tensor, tris: _Triangles, selected: Tensor, ndc_x: Tensor, ndc_y: Tensor,
+                     width: int, max_candidates: int) -> None:
+    """Enumerate every candidate pixel of the selected triangles, in bounded chunks."""
+    indices = torch.nonzero(selected).squeeze(1)
+    if len(indices) == 0:
+        return
+    counts = tris.counts.index_select(0, indices)
+    total = int(counts.sum())
+    runs = [(0, len(indices))] if total <= max_candidates else _chunks(counts, max_candidates)
+    for start, stop in runs:
+        chunk_counts = counts[start:stop]
+        face_of = torch.repeat_interleave(indices[start:stop], chunk_counts)
+        first = torch.cumsum(chunk_counts, 0) - chunk_counts
+        local = torch.arange(len(face_of), device=zkeys.device) - torch.repeat_interleave(first, chunk_counts)
+        ncols = tris.ncols[face_of]
+        cols = tris.col0[face_of] + torch.remainder(local, ncols)
+        rows = tris.row0[face_of] + torch.div(local, ncols, rounding_mode="floor")
+        pixels = tris.pixel_base[face_of] + rows * width + cols
+        valid = torch.ones_like(pixels, dtype=torch.bool)
+        _test_candidates(zkeys, ndc_x.index_select(0, cols), ndc_y.index_select(0, rows), tris.select(face_of), tris.face_rank[face_of], pixels,
+                         valid)
 
 
 def visible_faces(clip_vertices: Tensor, faces: Tensor, height: int, width: int,
@@ -104,67 +199,49 @@ def visible_faces(clip_vertices: Tensor, faces: Tensor, height: int, width: int,
     clip = clip_vertices.detach().to(torch.float32)
     batch = clip.shape[0]
     device = clip.device
-    table = _FaceTable(clip, faces, height, width)
-    ndc_x = pixel_center_ndc(width, device)
-    ndc_y = pixel_center_ndc(height, device)
+    tris = _Triangles(clip, faces, height, width)
+    # Two spare entries so that ``col0 + 1`` / ``row0 + 1`` never index out of range.
+    ndc_x = torch.cat([pixel_center_ndc(width, device), torch.zeros(2, device=device)])
+    ndc_y = torch.cat([pixel_center_ndc(height, device), torch.zeros(2, device=device)])
     zkeys = torch.full((batch * height * width,), _NO_HIT, dtype=torch.int64, device=device)
-    candidates = torch.nonzero(table.counts).squeeze(1)
-    counts = table.counts[candidates]
-    for start, stop in _chunks(counts, max_candidates):
-        _resolve_chunk(table, candidates[start:stop], counts[start:stop], ndc_x, ndc_y, zkeys)
-    hit = zkeys != _NO_HIT
-    face_flat = (1 << 31) - 1 - torch.remainder(zkeys, 1 << _FACE_BITS)
-    face_ids = torch.where(hit, torch.remainder(face_flat, table.num_faces), -1)
-    ordered_z = torch.div(zkeys - torch.remainder(zkeys, 1 << _FACE_BITS), 1 << _FACE_BITS, rounding_mode="floor")
-    z_bits = torch.where(ordered_z < 0, (-ordered_z) | (1 << 31), ordered_z).to(torch.int32)
-    ndc_z = torch.where(hit, z_bits.view(torch.float32), 1.0)
+    large = _small_triangles(zkeys, tris, ndc_x, ndc_y, width)
+    _large_triangles(zkeys, tris, large, ndc_x, ndc_y, width, max_candidates)
+    face_ids, ndc_z = _decode_keys(zkeys)
     return face_ids.view(batch, height, width), ndc_z.view(batch, height, width)
 
 
-def _resolve_chunk(table: _FaceTable, faces: Tensor, counts: Tensor, ndc_x: Tensor, ndc_y: Tensor,
-                   zkeys: Tensor) -> None:
-    """Test one chunk of (triangle, pixel) candidates and fold the hits into ``zkeys`` in place."""
-    width, height = len(ndc_x), len(ndc_y)
-    face_of = torch.repeat_interleave(faces, counts)
-    first = torch.cumsum(counts, 0) - counts
-    local = torch.arange(len(face_of), device=faces.device) - torch.repeat_interleave(first, counts)
-    ncols = table.ncols[face_of]
-    cols = table.col0[face_of] + torch.remainder(local, ncols)
-    rows = table.row0[face_of] + torch.div(local, ncols, rounding_mode="floor")
-    rows_data = table.floats[face_of]
-    matrix = rows_data[:, :9].view(-1, 3, 3)
-    edges = edge_values(matrix, ndc_x[cols], ndc_y[rows])
-    inside = torch.nonzero(inside_triangle(edges)).squeeze(1)
-    edges, rows_data, face_of = edges[inside], rows_data[inside], face_of[inside]
-    pixel = (torch.div(face_of, table.num_faces, rounding_mode="floor") * height + rows[inside]) * width + cols[inside]
-    ndc_z = interpolated_ndc_z(barycentrics_from_edges(edges), rows_data[:, 9:12], rows_data[:, 12:15])
-    in_range = (ndc_z >= -1.0) & (ndc_z <= 1.0)
-    keys = _depth_keys(ndc_z[in_range], face_of[in_range])
-    zkeys.scatter_reduce_(0, pixel[in_range], keys, reduce="amin")
+def covered_corner_rows(face_ids: Tensor, faces: Tensor, num_vertices: int) -> tuple[Tensor, Tensor]:
+    """Covered pixels ``[M]`` (flat, increasing) and their triangles' corner rows ``[3, M]``.
 
-
-def pixel_barycentrics(clip_vertices: Tensor, faces: Tensor, face_ids: Tensor) -> Tensor:
-    """Differentiable barycentrics of the given triangle at each pixel centre, ``[B, H, W, 3]``.
-
-    ``face_ids [B, H, W]`` (-1 = none, giving 0). Uses the arithmetic of the visibility pass,
-    so for float32 input the values equal the kernel's.
+    Corner rows index the batch-flattened ``[B * V]`` vertex arrays.
     """
     batch, height, width = face_ids.shape
-    num_vertices = clip_vertices.shape[1]
     flat_ids = face_ids.reshape(-1)
     pixels = torch.nonzero(flat_ids >= 0).squeeze(1)
-    image_of = torch.div(pixels, height * width, rounding_mode="floor")
-    vertex_ids = faces[flat_ids[pixels]] + (image_of * num_vertices).unsqueeze(1)
-    corners = clip_vertices.reshape(-1, 4)[vertex_ids]  # [N, 3, 4]
-    x, y, _, w = corners.unbind(-1)
-    device = clip_vertices.device
-    ndc_x = pixel_center_ndc(width, device).to(clip_vertices.dtype)
-    ndc_y = pixel_center_ndc(height, device).to(clip_vertices.dtype)
-    px = ndc_x[torch.remainder(pixels, width)]
-    py = ndc_y[torch.remainder(torch.div(pixels, width, rounding_mode="floor"), height)]
-    weights = barycentrics_from_edges(edge_values(edge_matrix(x, y, w), px, py))
-    out = torch.zeros(batch * height * width, 3, dtype=clip_vertices.dtype, device=device)
-    return out.index_put((pixels,), weights).view(batch, height, width, 3)
+    pixel_faces = flat_ids.index_select(0, pixels)
+    vertex_offset = torch.div(pixels, height * width, rounding_mode="floor") * num_vertices
+    corner_rows = torch.stack([faces[:, k].index_select(0, pixel_faces) + vertex_offset for k in range(3)])
+    return pixels, corner_rows
+
+
+def pixel_barycentrics(clip_vertices: Tensor, pixels: Tensor, corner_rows: Tensor, height: int,
+                       width: int) -> Tensor:
+    """Differentiable barycentrics at the centres of the covered pixels, ``[B, H, W, 3]`` (0 elsewhere).
+
+    ``pixels [M]`` and ``corner_rows [3, M]`` come from :func:`covered_corner_rows`. Uses the
+    arithmetic of the visibility pass, so for float32 input the values equal the kernel's.
+    """
+    flat = clip_vertices.reshape(-1, 4)
+    x, y, w = (tuple(flat[:, k].index_select(0, rows) for rows in corner_rows) for k in (0, 1, 3))
+    device, dtype = clip_vertices.device, clip_vertices.dtype
+    columns = torch.remainder(pixels, width)
+    image_rows = torch.remainder(torch.div(pixels, width, rounding_mode="floor"), height)
+    px = pixel_center_ndc(width, device).to(dtype).index_select(0, columns)
+    py = pixel_center_ndc(height, device).to(dtype).index_select(0, image_rows)
+    edges, _ = edge_functions(px, py, x, y, w)
+    weights = torch.stack(barycentrics_from_edges(edges), dim=-1)
+    out = torch.zeros(clip_vertices.shape[0] * height * width, 3, dtype=dtype, device=device)
+    return out.index_copy(0, pixels, weights).view(-1, height, width, 3)
 
 
 def rasterize(clip_vertices: Tensor, faces: Tensor, height: int, width: int,
@@ -186,8 +263,10 @@ def rasterize(clip_vertices: Tensor, faces: Tensor, height: int, width: int,
         raise ValueError(f"faces must be [T, 3], got {tuple(faces.shape)}")
     faces = faces.to(device=clip_vertices.device, dtype=torch.int64)
     face_ids, ndc_z = visible_faces(clip_vertices, faces, height, width, max_candidates)
-    barycentrics = pixel_barycentrics(clip_vertices, faces, face_ids)
-    return Fragments(face_ids=face_ids, barycentrics=barycentrics, ndc_z=ndc_z)
+    pixels, corner_rows = covered_corner_rows(face_ids, faces, clip_vertices.shape[1])
+    barycentrics = pixel_barycentrics(clip_vertices, pixels, corner_rows, height, width)
+    return Fragments(face_ids=face_ids, barycentrics=barycentrics, ndc_z=ndc_z, covered_pixels=pixels,
+                     corner_rows=corner_rows)
 
 
 def interpolate_attributes(fragments: Fragments, faces: Tensor, attributes: Tensor,
@@ -205,14 +284,15 @@ def interpolate_attributes(fragments: Fragments, faces: Tensor, attributes: Tens
     """
     batch, height, width = fragments.face_ids.shape
     num_vertices, channels = attributes.shape[1:]
-    flat_ids = fragments.face_ids.reshape(-1)
-    pixels = torch.nonzero(flat_ids >= 0).squeeze(1)
-    image_of = torch.div(pixels, height * width, rounding_mode="floor")
-    vertex_ids = faces.to(attributes.device)[flat_ids[pixels]] + (image_of * num_vertices).unsqueeze(1)
-    corner_values = attributes.reshape(-1, channels)[vertex_ids]  # [N, 3, A]
-    weights = fragments.barycentrics.reshape(-1, 3)[pixels].unsqueeze(-1)
-    products = weights * corner_values
-    values = products[:, 0] + products[:, 1] + products[:, 2]
-    out = background.to(attributes).expand(batch * height * width, channels)
-    out = out.index_put((pixels,), values)
+    if fragments.covered_pixels is not None and fragments.corner_rows is not None:
+        pixels, corner_rows = fragments.covered_pixels, fragments.corner_rows
+    else:
+        pixels, corner_rows = covered_corner_rows(fragments.face_ids, faces.to(attributes.device), num_vertices)
+    flat = attributes.reshape(-1, channels)
+    weights = fragments.barycentrics.reshape(-1, 3).index_select(0, pixels)
+    values = (weights[:, 0:1] * flat.index_select(0, corner_rows[0])
+              + weights[:, 1:2] * flat.index_select(0, corner_rows[1])
+              + weights[:, 2:3] * flat.index_select(0, corner_rows[2]))
+    out = background.to(attributes).expand(batch * height * width, channels).contiguous()
+    out = out.index_copy(0, pixels, values)
     return out.view(batch, height, width, channels).permute(0, 3, 1, 2)

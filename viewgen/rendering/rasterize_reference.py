@@ -26,8 +26,7 @@ from torch import Tensor
 from viewgen.rendering.fragments import (
     Fragments,
     barycentrics_from_edges,
-    edge_matrix,
-    edge_values,
+    edge_functions,
     inside_triangle,
     interpolated_ndc_z,
     pixel_center_ndc,
@@ -58,24 +57,25 @@ def rasterize_reference(clip_vertices: Tensor, faces: Tensor, height: int, width
     ndc_y = pixel_center_ndc(height)
     for b in range(batch):
         for face_id, vertex_ids in enumerate(faces.tolist()):
-            x, y, z, w = clip[b, vertex_ids].unbind(-1)
-            if bool((w < 0).all()):
+            x, y, z, w = (tuple(coord) for coord in clip[b, vertex_ids].unbind(-1))
+            if all(bool(w_i < 0) for w_i in w):
                 continue
             rows, cols = range(height), range(width)
-            if bool((w > 0).all()):
-                cols = _pixel_range((x / w).tolist(), width)
-                rows = _pixel_range((y / w).tolist(), height)
+            if all(bool(w_i > 0) for w_i in w):
+                cols = _pixel_range([float(x_i / w_i) for x_i, w_i in zip(x, w)], width)
+                rows = _pixel_range([float(y_i / w_i) for y_i, w_i in zip(y, w)], height)
             if not rows or not cols:
                 continue
             grid_y, grid_x = torch.meshgrid(torch.tensor(rows), torch.tensor(cols), indexing="ij")
-            edges = edge_values(edge_matrix(x, y, w), ndc_x[grid_x], ndc_y[grid_y])
+            edges, determinant = edge_functions(ndc_x[grid_x], ndc_y[grid_y], x, y, w)
             bary = barycentrics_from_edges(edges)
             depth = interpolated_ndc_z(bary, z, w)
-            for iy, ix, inside, d, weights in zip(
+            inside = inside_triangle(edges, determinant)
+            for iy, ix, is_inside, d, weights in zip(
                 grid_y.flatten().tolist(), grid_x.flatten().tolist(),
-                inside_triangle(edges).flatten().tolist(), depth.flatten(), bary.reshape(-1, 3),
+                inside.flatten().tolist(), depth.flatten(), torch.stack(bary, -1).reshape(-1, 3),
             ):
-                if not inside or d < -1.0 or d > 1.0 or d > zbuffer[b, iy, ix]:
+                if not is_inside or d < -1.0 or d > 1.0 or d > zbuffer[b, iy, ix]:
                     continue
                 face_ids[b, iy, ix] = face_id
                 zbuffer[b, iy, ix] = d

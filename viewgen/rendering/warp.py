@@ -50,6 +50,11 @@ def _batched(tensor: Tensor, batch: int, tail: tuple[int, ...], name: str) -> Te
     return tensor.expand(batch, *tail)
 
 
+def _check_pose(pose: Tensor, name: str) -> None:
+    if pose.dim() not in (2, 3) or pose.shape[-1] != 4 or pose.shape[-2] not in (3, 4):
+        raise ValueError(f"{name} must have shape [3, 4], [4, 4] or [B, 3|4, 4], got {list(pose.shape)}")
+
+
 def _check_rgbd(rgbd: Tensor) -> None:
     if rgbd.dim() != 4 or rgbd.shape[1] != 4:
         raise ValueError(f"rgbd must have shape [B, 4, H, W], got {list(rgbd.shape)}")
@@ -75,8 +80,14 @@ def warp_rgbd(rgbd: Tensor, src_cam_from_world: Tensor, tgt_cam_from_world: Tens
         ``(rgbd_out, mask)``: ``[B, 4, H, W]`` warped RGB and disparity multiplied by the soft
         mask ``m``, and ``[B, 1, H, W]`` ``m * m``. Differentiable with respect to ``rgbd``'s
         RGB and, through the barycentrics and target depths, to the poses and disparity.
+
+    Like the original, the rasterizer works in float32: a pixel centre that falls exactly on a
+    far vertex (identity or near-identity motion over distant sky) can round to just outside
+    every triangle and come out as a hole. The original's kernel drops the same pixels.
     """
     _check_rgbd(rgbd)
+    _check_pose(src_cam_from_world, "src_cam_from_world")
+    _check_pose(tgt_cam_from_world, "tgt_cam_from_world")
     batch, _, height, width = rgbd.shape
     dtype = rgbd.dtype
     intrinsics = _batched(intrinsics.to(dtype), batch, (4,), "intrinsics")

@@ -1,0 +1,140 @@
+"""The fast rasterizer against the literal reference, on grids, soups, ties and big triangles."""
+
+import pytest
+import torch
+from _scenes import grid_clip_vertices, pose_from_euler, scene_rgbd
+
+from viewgen.rendering import grid_faces, interpolate_attributes, rasterize, rasterize_reference
+
+INTRINSICS = torch.tensor([0.8, 1.28, 0.5, 0.5])
+
+WARP_POSES = {
+    "identity": (0, 0, 0, (0, 0, 0)),
+    "forward": (0, 0, 0, (0, 0, -0.3)),
+    "backward": (0, 0, 0, (0, 0, 0.5)),
+    "yaw_left": (-12, 0, 0, (0.05, 0, -0.1)),
+    "sharp_turn": (35, 5, 0, (0, 0, -0.2)),
+    "low_flight": (0, 25, 0, (0, -0.6, -0.8)),   # close-up terrain: huge triangles
+    "roll": (3, -4, 20, (0.1, 0.1, 0)),
+    "behind": (170, 0, 0, (0, 0, 0)),            # looking back: vertices behind the eye
+}
+
+
+def assert_same_fragments(fast, reference):
+    assert torch.equal(fast.face_ids, reference.face_ids)
+    assert torch.equal(fast.barycentrics.detach(), reference.barycentrics)
+    assert torch.equal(fast.ndc_z, reference.ndc_z)
+
+
+@pytest.mark.parametrize("name", list(WARP_POSES))
+def test_grid_warps_match_reference(name):
+    yaw, pitch, roll, t = WARP_POSES[name]
+    rgbd = scene_rgbd(12, 18, seed=3)
+    clip = grid_clip_vertices(rgbd, INTRINSICS, pose_from_euler(yaw, pitch, roll, t))
+    faces = grid_faces(12, 18)
+    assert_same_fragments(rasterize(clip, faces, 12, 18), rasterize_reference(clip, faces, 12, 18))
+
+
+@pytest.mark.parametrize("size", [(9, 14), (14, 9)])
+def test_output_size_differs_from_mesh_size(size):
+    rgbd = scene_rgbd(10, 12, seed=4)
+    clip = grid_clip_vertices(rgbd, INTRINSICS, pose_from_euler(5, 0, 0, (0, 0, -0.2)))
+    faces = grid_faces(10, 12)
+    assert_same_fragments(rasterize(clip, faces, *size), rasterize_reference(clip, faces, *size))
+
+
+def random_soup(seed: int, num_faces: int = 40, num_vertices: int = 60) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random clip-space triangles: big ones, slivers, some with w <= 0 and some entirely behind."""
+    gen = torch.Generator().manual_seed(seed)
+    xy = (torch.rand(num_vertices, 2, generator=gen) * 2.6 - 1.3)
+    w = torch.rand(num_vertices, 1, generator=gen) * 3 + 0.2
+    w[:6] = -w[:6]  # a few vertices behind the eye
+    z = torch.rand(num_vertices, 1, generator=gen) * 2.2 - 1.1  # some outside the depth range
+    clip = torch.cat([xy * w, z * w, w], dim=1).unsqueeze(0)
+    faces = torch.randint(0, num_vertices, (num_faces, 3), generator=gen)
+    return clip, faces
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_triangle_soups_match_reference(seed):
+    clip, faces = random_soup(seed)
+    assert_same_fragments(rasterize(clip, faces, 13, 17), rasterize_reference(clip, faces, 13, 17))
+
+
+def test_exact_ties_go_to_the_later_triangle():
+    clip, faces = random_soup(7, num_faces=10)
+    duplicated = torch.cat([faces, faces])  # identical arithmetic, so every depth test is a tie
+    fast = rasterize(clip, duplicated, 11, 11)
+    assert_same_fragments(fast, rasterize_reference(clip, duplicated, 11, 11))
+    covered = fast.face_ids >= 0
+    assert covered.any() and (fast.face_ids[covered] >= 10).all()
+    # Reversed winding: near-ties decided by rounding, still exactly as the reference decides them.
+    reversed_winding = torch.cat([faces, faces.flip(1)])
+    assert_same_fragments(rasterize(clip, reversed_winding, 11, 11),
+                          rasterize_reference(clip, reversed_winding, 11, 11))
+
+
+def test_full_screen_triangle_covers_every_pixel():
+    clip = torch.tensor([[[-1.0, -1.0, 0.0, 1.0], [3.0, -1.0, 0.0, 1.0], [-1.0, 3.0, 0.0, 1.0]]])
+    faces = torch.tensor([[0, 1, 2]])
+    fragments = rasterize(clip, faces, 64, 96)
+    assert (fragments.face_ids == 0).all()
+    assert torch.allclose(fragments.barycentrics.sum(-1), torch.ones(1, 64, 96))
+
+
+@pytest.mark.parametrize("max_candidates", [1, 7, 50])
+def test_chunking_changes_nothing(max_candidates):
+    rgbd = scene_rgbd(12, 18, seed=5)
+    clip = grid_clip_vertices(rgbd, INTRINSICS, pose_from_euler(0, 25, 0, (0, -0.6, -0.8)))
+    faces = grid_faces(12, 18)
+    whole = rasterize(clip, faces, 12, 18)
+    chunked = rasterize(clip, faces, 12, 18, max_candidates=max_candidates)
+    assert_same_fragments(chunked, whole)
+
+
+def test_batch_equals_separate_images():
+    faces = grid_faces(10, 14)
+    clips = [grid_clip_vertices(scene_rgbd(10, 14, seed=s), INTRINSICS, pose_from_euler(s * 7, 0, 0, (0, 0, -0.2)))
+             for s in range(3)]
+    batched = rasterize(torch.cat(clips), faces, 10, 14)
+    for index, clip in enumerate(clips):
+        single = rasterize(clip, faces, 10, 14)
+        assert torch.equal(batched.face_ids[index], single.face_ids[0])
+        assert torch.equal(batched.barycentrics[index], single.barycentrics[0])
+
+
+def test_interpolation_uses_background_outside_and_blend_inside():
+    clip, faces = random_soup(2)
+    fragments = rasterize(clip, faces, 13, 17)
+    attributes = torch.rand(1, clip.shape[1], 2)
+    background = torch.tensor([-5.0, 7.0])
+    image = interpolate_attributes(fragments, faces, attributes, background)
+    assert image.shape == (1, 2, 13, 17)
+    empty = fragments.face_ids[0] < 0
+    assert torch.equal(image[0, :, empty], background.view(2, 1).expand(2, int(empty.sum())))
+    iy, ix = torch.nonzero(~empty)[0].tolist()
+    corners = faces[fragments.face_ids[0, iy, ix]]
+    expected = (fragments.barycentrics[0, iy, ix].unsqueeze(-1) * attributes[0, corners]).sum(0)
+    assert torch.allclose(image[0, :, iy, ix], expected, atol=1e-6)
+
+
+def test_gradcheck_wrt_vertex_positions_and_attributes():
+    gen = torch.Generator().manual_seed(0)
+    # Two triangles away from pixel centres on their edges, in float64.
+    clip = torch.tensor([[[-0.83, -0.77, 0.1, 1.0], [0.71, -0.69, 0.2, 1.3], [-0.62, 0.81, 0.3, 0.9],
+                          [0.88, 0.79, 0.4, 1.1]]], dtype=torch.float64, requires_grad=True)
+    faces = torch.tensor([[0, 1, 2], [1, 3, 2]])
+    attributes = torch.rand(1, 4, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    background = torch.zeros(3, dtype=torch.float64)
+
+    def shade(clip_vertices, values):
+        return interpolate_attributes(rasterize(clip_vertices, faces, 7, 9), faces, values, background)
+
+    assert torch.autograd.gradcheck(shade, (clip, attributes), eps=1e-7, atol=1e-6)
+
+
+def test_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="B, V, 4"):
+        rasterize(torch.zeros(5, 4), torch.zeros(1, 3, dtype=torch.long), 4, 4)
+    with pytest.raises(ValueError, match="T, 3"):
+        rasterize(torch.zeros(1, 5, 4), torch.zeros(3, dtype=torch.long), 4, 4)
