@@ -1,0 +1,31 @@
+"""Readers of foreign checkpoints, converted to viewgen's ``config.json`` + safetensors folders.
+
+* :func:`convert_infinite_nature_checkpoint`: the official TensorFlow Infinite Nature release.
+* :mod:`viewgen.convert.tensor_bundle`: a TensorFlow-free reader and writer of TF V2 checkpoints.
+"""
+
+from viewgen.convert.infinite_nature import (
+    CheckpointMismatchError,
+    ConversionSummary,
+    bake_spectral_norm,
+    convert_infinite_nature_checkpoint,
+)
+from viewgen.convert.tensor_bundle import (
+    ChecksumError,
+    TensorBundleError,
+    TensorBundleReader,
+    read_tensor_bundle,
+    write_tensor_bundle,
+)
+
+__all__ = [
+    "CheckpointMismatchError",
+    "ChecksumError",
+    "ConversionSummary",
+    "TensorBundleError",
+    "TensorBundleReader",
+    "bake_spectral_norm",
+    "convert_infinite_nature_checkpoint",
+    "read_tensor_bundle",
+    "write_tensor_bundle",
+]
