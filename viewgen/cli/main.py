@@ -1,0 +1,56 @@
+"""The ``viewgen`` command: thin subcommands over the library.
+
+Every expected failure (bad input, missing weights, unwritable output) ends with one line
+``viewgen: error: ...`` on stderr and exit status 2; tracebacks are for real bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from viewgen.cli import commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="viewgen", description="Turn a single photo into new views of it.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    info = sub.add_parser("info", help="versions, devices and settings")
+    info.set_defaults(run=commands.run_info)
+
+    warp = sub.add_parser("warp", help="render an RGBD image from a moved camera (the mesh renderer)")
+    warp.add_argument("input", nargs="?", help="RGBD .npz/.npy or original autocruise_input*.pkl "
+                                               "(default: a built-in procedural landscape)")
+    warp.add_argument("--out", default="warp.png", help="PNG: source | warped view | mask, side by side")
+    warp.add_argument("--forward", type=float, default=0.5, help="move along the view direction, depth units")
+    warp.add_argument("--right", type=float, default=0.0, help="move to the right, depth units")
+    warp.add_argument("--up", type=float, default=0.0, help="move up, depth units")
+    warp.add_argument("--yaw-deg", type=float, default=0.0, help="turn right by this many degrees")
+    warp.set_defaults(run=commands.run_warp)
+
+    convert = sub.add_parser("convert", help="convert a foreign checkpoint to viewgen's format")
+    convert_sub = convert.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    infinite = convert_sub.add_parser("infinite-nature", help="the original TensorFlow Infinite Nature checkpoint")
+    infinite.add_argument("prefix", help="checkpoint prefix, e.g. ckpt/model.ckpt-6935893")
+    infinite.add_argument("out_dir", help="output folder (style_encoder/, spade_generator/, ...)")
+    infinite.set_defaults(run=commands.run_convert_infinite_nature)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except KeyboardInterrupt:
+        print("viewgen: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError, RuntimeError) as error:
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"viewgen: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
