@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/render.py                 # CPU (and CUDA when present), all sizes
     python benchmarks/render.py --sizes 160x256 --runs 30 --threads 2
-    python benchmarks/render.py --no-allocator-tuning
+    VIEWGEN_TUNE_MALLOC=1 python benchmarks/render.py   # with viewgen.runtime's malloc tuning
 
 Each (device, size, mode) runs in a fresh subprocess so that its peak memory is its own: on
 CPU the peak resident set size minus the process's size before the first warp, on CUDA
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import math
 import resource
 import statistics
@@ -95,11 +96,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--devices", default="cpu,cuda")
-    parser.add_argument("--no-allocator-tuning", action="store_true")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    tune = not args.no_allocator_tuning
+    tune = os.environ.get("VIEWGEN_TUNE_MALLOC") == "1"
     if args.child:
         device, height, width, mode = args.child.split(",")
         print(json.dumps(run_one(device, int(height), int(width), mode, args.runs, tune)))
@@ -112,8 +112,6 @@ def main() -> None:
             for mode in ("forward", "fwd+bwd"):
                 command = [sys.executable, __file__, "--child", f"{device},{height},{width},{mode}",
                            "--runs", str(args.runs), "--threads", str(args.threads)]
-                if not tune:
-                    command.append("--no-allocator-tuning")
                 output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
                 rows.append(json.loads(output.strip().splitlines()[-1]))
                 print(f"  done {device} {size} {mode}: {rows[-1]['median_ms']:.2f} ms", file=sys.stderr)
