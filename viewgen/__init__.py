@@ -6,3 +6,14 @@ imported inside the modules that need them. Conventions: ``docs/conventions.md``
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["FlyThroughPipeline", "__version__"]
+
+
+def __getattr__(name: str):
+    """Lazy top-level exports, so ``import viewgen`` does not import the networks."""
+    if name == "FlyThroughPipeline":
+        from viewgen.pipelines.fly_through import FlyThroughPipeline
+
+        return FlyThroughPipeline
+    raise AttributeError(f"module 'viewgen' has no attribute {name!r}")

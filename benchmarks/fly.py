@@ -1,0 +1,207 @@
+"""Speed and memory of the Infinite Nature fly-through (``FlyThroughPipeline``); prints a table.
+
+    python benchmarks/fly.py                      # random weights of the full-size model
+    python benchmarks/fly.py --weights DIR        # converted weights (speed does not depend on values)
+    python benchmarks/fly.py --frames 20 --runs 3 --profile
+
+Rows: seconds per style encoding, per ``render_refine`` step (and its parts: warp, generator,
+rescale), per autopilot step; frames per second of a flight; peak memory (process RSS
+high-water, taken before the FLOP and matmul measurements, and on CUDA
+``torch.cuda.max_memory_allocated``); the generator's achieved GFLOP/s (FLOPs counted with
+``FlopCounterMode``, 2 per multiply-add) beside the machine's fp32 matmul GFLOP/s. Times are
+medians of ``--runs`` runs after ``--warmup`` runs. Other processes on the machine skew
+everything; the load average is printed for that reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from viewgen.networks import SpadeGenerator, StyleEncoder
+from viewgen.pipelines import FlyDynamic, FlyThroughConfig, FlyThroughPipeline, rescale_refined_disparity
+from viewgen.rendering import warp_rgbd
+from viewgen.runtime import tune_cpu_allocator
+
+TARGETS = {"render_refine": "<= 450 ms (2-core CPU)", "autopilot": "<= 3 ms", "peak_rss": "<= 600 MiB (2-core CPU)"}
+MATMUL_SIZE = 2048
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: ``key`` into a device's results, already in ``unit``."""
+
+    key: str
+    unit: str
+    digits: int = 1
+    target: str = ""
+
+
+ROWS = (
+    Row("encode_style", "ms"), Row("render_refine", "ms", target=TARGETS["render_refine"]),
+    Row("  warp_rgbd", "ms"), Row("  generator", "ms"), Row("  rescale", "ms", 2),
+    Row("autopilot step", "ms", 2, TARGETS["autopilot"]), Row("flight", "frames/s", 2), Row("flight", "ms/frame"),
+    Row("peak RSS", "MiB", 0, TARGETS["peak_rss"]), Row("peak CUDA allocated", "MiB", 0),
+    Row("generator FLOPs", "GFLOP"), Row("generator achieved", "GFLOP/s"), Row(f"fp32 matmul {MATMUL_SIZE}^2", "GFLOP/s"),
+)
+MS_ROWS = ("encode_style", "render_refine", "  warp_rgbd", "  generator", "  rescale", "autopilot step")
+
+
+def median_seconds(fn: Callable[[], object], device: torch.device, runs: int, warmup: int) -> float:
+    """Median wall time of ``fn()`` over ``runs`` calls after ``warmup`` calls (CUDA-synchronised)."""
+    def synchronize() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        synchronize()
+        start = time.perf_counter()
+        fn()
+        synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def synthetic_rgbd(height: int, width: int) -> torch.Tensor:
+    """``[1, 4, H, W]``: a far sky band over a ground ramp with a near bump (depth edges, like real input)."""
+    rows = torch.linspace(0, 1, height).view(-1, 1).expand(height, width)
+    cols = torch.linspace(0, 1, width).view(1, -1).expand(height, width)
+    disparity = torch.where(rows < 0.35, torch.full_like(rows, 0.02), 0.08 + 0.7 * (rows - 0.35) / 0.65)
+    disparity = torch.where((rows - 0.75) ** 2 / 0.02 + (cols - 0.6) ** 2 / 0.03 < 1, 0.93, disparity)
+    rgb = torch.stack([rows, cols, disparity]) * 0.8 + 0.1
+    return torch.cat([rgb, disparity[None]]).unsqueeze(0)
+
+
+def build_pipeline(weights: str | None, device: str) -> FlyThroughPipeline:
+    if weights:
+        return FlyThroughPipeline.from_pretrained(weights, device=device)
+    torch.manual_seed(0)
+    return FlyThroughPipeline(StyleEncoder(), SpadeGenerator(), FlyThroughConfig(device=device))
+
+
+def measure_device(args: argparse.Namespace, device_name: str) -> dict[str, float]:
+    """All rows for one device, in the order that keeps the RSS high-water honest."""
+    device = torch.device(device_name)
+    pipe = build_pipeline(args.weights, device_name)
+    start = pipe.reset(synthetic_rgbd(*pipe.config.image_size))
+    rgbd, style, pose, intrinsics = start.rgbd, pipe.style, start.cam_from_world, start.intrinsics
+    next_pose = FlyDynamic(intrinsics.cpu(), pose.cpu()).next(rgbd.cpu()).to(device)
+    time_it = lambda fn, runs=args.runs: median_seconds(fn, device, runs, args.warmup)  # noqa: E731
+    with torch.inference_mode():
+        warped, mask = warp_rgbd(rgbd, pose, next_pose, intrinsics)
+        refined = pipe.generator(warped, mask, style)
+        results = {
+            "encode_style": time_it(lambda: pipe.encode_style(rgbd)),
+            "render_refine": time_it(lambda: pipe.render_refine(rgbd, style, pose, intrinsics, next_pose, intrinsics)),
+            "  warp_rgbd": time_it(lambda: warp_rgbd(rgbd, pose, next_pose, intrinsics)),
+            "  generator": time_it(lambda: pipe.generator(warped, mask, style)),
+            "  rescale": time_it(lambda: rescale_refined_disparity(warped[:, 3:], mask, refined[:, 3:]), 20),
+        }
+    autopilot = FlyDynamic(intrinsics, pose)
+    results["autopilot step"] = time_it(lambda: autopilot.next(rgbd), 50)
+    results["flight"] = time_flight(pipe, rgbd, args.frames, device)
+    results["peak RSS"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    if device.type == "cuda":
+        results["peak CUDA allocated"] = torch.cuda.max_memory_allocated(device) / 2**20
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        pipe.generator(warped, mask, style)
+    results["generator FLOPs"] = counter.get_total_flops()
+    results["fp32 matmul"] = matmul_flops_per_second(device, args.runs, args.warmup)
+    return in_display_units(results)
+
+
+def in_display_units(seconds_and_counts: dict[str, float]) -> dict[tuple[str, str], float]:
+    """Raw measurements (seconds, FLOPs, FLOP/s, MiB) -> values keyed like :data:`ROWS`."""
+    raw = seconds_and_counts
+    shown = {(key, "ms"): raw[key] * 1e3 for key in MS_ROWS}
+    shown[("flight", "frames/s")], shown[("flight", "ms/frame")] = 1 / raw["flight"], raw["flight"] * 1e3
+    shown.update({(key, "MiB"): raw[key] for key in ("peak RSS", "peak CUDA allocated") if key in raw})
+    shown[("generator FLOPs", "GFLOP")] = raw["generator FLOPs"] / 1e9
+    shown[("generator achieved", "GFLOP/s")] = raw["generator FLOPs"] / raw["  generator"] / 1e9
+    shown[(f"fp32 matmul {MATMUL_SIZE}^2", "GFLOP/s")] = raw["fp32 matmul"] / 1e9
+    return shown
+
+
+def time_flight(pipe: FlyThroughPipeline, rgbd: torch.Tensor, num_frames: int, device: torch.device) -> float:
+    """Seconds per frame of a ``num_frames`` flight (the autopilot and everything else included)."""
+    list(pipe.iter_frames(rgbd, 2))  # warm-up
+    start = time.perf_counter()
+    for frame in pipe.iter_frames(rgbd, num_frames):
+        pass
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - start) / max(num_frames, 1)
+
+
+def matmul_flops_per_second(device: torch.device, runs: int, warmup: int) -> float:
+    a, b = (torch.randn(MATMUL_SIZE, MATMUL_SIZE, device=device) for _ in range(2))
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False  # true fp32
+    return 2 * MATMUL_SIZE**3 / median_seconds(lambda: a @ b, device, max(runs, 5), warmup)
+
+
+def print_table(per_device: dict[str, dict[tuple[str, str], float]]) -> None:
+    header = ["metric", "unit", *per_device, "target"]
+    lines = [[row.key, row.unit, *(f"{results[(row.key, row.unit)]:.{row.digits}f}" if (row.key, row.unit) in results
+                                   else "-" for results in per_device.values()), row.target] for row in ROWS]
+    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header))]
+    print(" | ".join(cell.ljust(width) for cell, width in zip(header, widths)))
+    print("-|-".join("-" * width for width in widths))
+    for line in lines:
+        print(" | ".join(cell.ljust(width) for cell, width in zip(line, widths)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", help="converted weights folder (default: random full-size networks)")
+    parser.add_argument("--frames", type=int, default=100, help="frames of the timed flight (default 100)")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per measurement (median)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed runs before timing")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--devices", default="auto", help="comma list of cpu,cuda (default: cpu, plus cuda if present)")
+    parser.add_argument("--profile", action="store_true", help="also print the top CPU ops of one render_refine")
+    args = parser.parse_args(argv)
+    tune_cpu_allocator()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    devices = (["cpu"] + (["cuda"] if torch.cuda.is_available() else [])) if args.devices == "auto" \
+        else args.devices.split(",")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {os.cpu_count()} CPUs, "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, "
+          f"weights: {args.weights or 'random (full-size default config)'}, {args.frames}-frame flight")
+    per_device = {device: measure_device(args, device) for device in devices}
+    print_table(per_device)
+    if args.profile:
+        profile_render_refine(args)
+    return 0
+
+
+def profile_render_refine(args: argparse.Namespace) -> None:
+    """Top operators of one CPU render_refine step (self time)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    pipe = build_pipeline(args.weights, "cpu")
+    start = pipe.reset(synthetic_rgbd(*pipe.config.image_size))
+    next_pose = FlyDynamic(start.intrinsics, start.cam_from_world).next(start.rgbd)
+    step = lambda: pipe.render_refine(start.rgbd, pipe.style, start.cam_from_world, start.intrinsics,  # noqa: E731
+                                      next_pose, start.intrinsics)
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

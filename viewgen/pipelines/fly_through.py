@@ -1,0 +1,407 @@
+"""Infinite Nature's perpetual fly-through: one RGBD frame in, an endless flight out.
+
+The algorithm (Infinite Nature, ICCV 2021, as its ``autocruise.py`` runs it)::
+
+    style = encoder(rgbd_0).mu                                      # once
+    for each frame:
+        next_cam_from_world = autopilot(rgbd)                        # looks at the current frame
+        warped_rgbd, mask = warp_rgbd(rgbd, cam_from_world, next_cam_from_world, K)
+        refined_rgbd = generator(warped_rgbd, mask, style)           # the whole frame is generated
+        refined disparity *= exp(log-space scale fitted over mask)   # rescale_refined_disparity
+        emit refined_rgbd; rgbd, cam_from_world = refined_rgbd, next_cam_from_world
+
+:meth:`FlyThroughPipeline.render_refine` is the middle three lines, :meth:`~FlyThroughPipeline.step`
+one pass of the loop, :meth:`~FlyThroughPipeline.iter_frames` / ``__call__`` the loop.
+Inference has no randomness: with ``style_temperature = 0`` (the original) two flights from
+the same input are identical; a positive temperature samples the style from a generator
+seeded with ``config.seed`` and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from viewgen.geometry.intrinsics import default_intrinsics
+from viewgen.io.rgbd_files import InputError, validate_rgbd
+from viewgen.networks import SpadeGenerator, StyleEncoder
+from viewgen.networks.pretrained import config_from_dict, config_to_dict
+from viewgen.pipelines.autopilot import FlyDynamicConfig
+from viewgen.pipelines.controller import CameraController
+from viewgen.pipelines.rescale import rescale_refined_disparity
+from viewgen.pipelines.trajectories import CONTROLLER_NAMES, make_controller
+from viewgen.rendering.warp import warp_rgbd
+from viewgen.runtime import tune_cpu_allocator
+
+__all__ = ["FlyThroughConfig", "FlyThroughPipeline", "Frame", "MissingWeightsError"]
+
+ENCODER_DIR, GENERATOR_DIR, PIPELINE_CONFIG_FILE = "style_encoder", "spade_generator", "fly_through.json"
+_COMPONENT_FILES = ("config.json", "model.safetensors")
+CHECKPOINT_URL = "https://storage.googleapis.com/gresearch/infinite_nature_public/ckpt.tar.gz"
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}  # the rasterizer needs >= float32
+Offset = tuple[float, float]
+
+
+class MissingWeightsError(FileNotFoundError):
+    """A weights folder without the converted ``style_encoder/`` or ``spade_generator/`` component."""
+
+
+@dataclass(frozen=True)
+class FlyThroughConfig:
+    """Settings of a :class:`FlyThroughPipeline` (the defaults reproduce ``autocruise.py``).
+
+    image_size: ``(H, W)`` the networks work at; inputs are resized to it (bilinear, like
+        ``tf.image.resize``). Must equal the networks' own ``image_size``.
+    focal_x: default intrinsics ``[focal_x, focal_x * W_in / H_in, 0.5, 0.5]``, from the
+        *input's* aspect ratio (0.8 = 64 degrees across).
+    controller: default camera controller name (``autopilot|straight|zoom-in|dolly|swing|circle``).
+    autopilot: default :class:`FlyDynamicConfig` of the autopilot (speed in depth units per frame).
+    style_temperature: 0 uses the encoder's mu (the original); ``t > 0`` samples
+        ``mu + t * exp(logvar / 2) * eps``, ``eps`` drawn from a generator seeded with ``seed``.
+    seed: seed of that private generator (no global RNG is touched).
+    device, dtype: where and in what precision the networks and frames live
+        (``"float32"`` or ``"float64"``).
+    """
+
+    image_size: tuple[int, int] = (160, 256)
+    focal_x: float = 0.8
+    controller: str = "autopilot"
+    autopilot: FlyDynamicConfig = field(default_factory=FlyDynamicConfig)
+    style_temperature: float = 0.0
+    seed: int = 0
+    device: str = "cpu"
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if len(self.image_size) != 2 or min(self.image_size) < 2:
+            raise ValueError(f"FlyThroughConfig.image_size must be (H, W) with H, W >= 2, got {self.image_size}")
+        if self.controller not in CONTROLLER_NAMES:
+            raise ValueError(f"FlyThroughConfig.controller must be one of {', '.join(CONTROLLER_NAMES)}, "
+                             f"got {self.controller!r}")
+        if self.dtype not in _DTYPES:
+            raise ValueError(f"FlyThroughConfig.dtype must be one of {', '.join(_DTYPES)}, got {self.dtype!r}")
+        if not (self.focal_x > 0 and self.style_temperature >= 0):
+            raise ValueError("FlyThroughConfig.focal_x must be > 0 and style_temperature >= 0")
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """One frame of a flight.
+
+    index: frames since :meth:`FlyThroughPipeline.reset` (0 = the input, 1 = the first generated).
+    rgbd: ``[1, 4, H, W]`` RGB in [0, 1] plus disparity in [0, 1], on the pipeline's device.
+    cam_from_world: ``[3, 4]`` world-to-camera pose of this frame.
+    intrinsics: ``[4]`` ``[fx, fy, cx, cy]`` (normalised, constant over a flight).
+    """
+
+    index: int
+    rgbd: Tensor
+    cam_from_world: Tensor
+    intrinsics: Tensor
+
+    @property
+    def rgb(self) -> Tensor:
+        """``[1, 3, H, W]`` in [0, 1]."""
+        return self.rgbd[:, :3]
+
+    @property
+    def disparity(self) -> Tensor:
+        """``[1, 1, H, W]`` 1/depth in [0, 1]."""
+        return self.rgbd[:, 3:]
+
+
+@dataclass(frozen=True, eq=False)
+class _Flight:
+    """The state between two :meth:`FlyThroughPipeline.step` calls (replaced, never mutated)."""
+
+    frame: Frame
+    style: Tensor  # [1, style_dim]
+    controller: CameraController
+    warnings: tuple[str, ...] = ()
+
+
+class FlyThroughPipeline:
+    """Perpetual view generation with the Infinite Nature networks.
+
+    Args:
+        style_encoder: a :class:`StyleEncoder` (RGBD -> 256-D style code).
+        generator: a :class:`SpadeGenerator` (warped RGBD + mask + style -> RGBD).
+        config: a :class:`FlyThroughConfig`; by default one at the generator's image size.
+
+    The networks are moved to ``config.device`` / ``config.dtype`` and put in eval mode.
+    Typical use::
+
+        pipe = FlyThroughPipeline.from_pretrained("weights/infinite_nature")
+        frames = pipe(rgbd, num_frames=100)          # list of Frame
+        pipe.reset(rgbd); frame = pipe.step((0.5, 0.0))   # interactive, steering right
+    """
+
+    def __init__(self, style_encoder: StyleEncoder, generator: SpadeGenerator,
+                 config: FlyThroughConfig | None = None) -> None:
+        tune_cpu_allocator()
+        self.config = config or FlyThroughConfig(image_size=tuple(generator.config.image_size))
+        _check_networks(style_encoder, generator, self.config)
+        self.device, self.dtype = torch.device(self.config.device), _DTYPES[self.config.dtype]
+        self.style_encoder = style_encoder.to(self.device, self.dtype).eval()
+        self.generator = generator.to(self.device, self.dtype).eval()
+        self._flight: _Flight | None = None
+
+    # ------------------------------------------------------------------ weights
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu",
+                        config: FlyThroughConfig | None = None) -> FlyThroughPipeline:
+        """Load ``path/style_encoder`` and ``path/spade_generator`` (and ``path/fly_through.json`` if present).
+
+        Raises :class:`MissingWeightsError` naming what is missing and how to make it.
+        """
+        path = Path(path)
+        missing = [f"{name}/{file}" for name in (ENCODER_DIR, GENERATOR_DIR) for file in _COMPONENT_FILES
+                   if not (path / name / file).is_file()]
+        if missing:
+            raise MissingWeightsError(
+                f"no converted Infinite Nature weights in {path} (missing {', '.join(missing)}): download "
+                f"{CHECKPOINT_URL}, unpack it (tar -xzf ckpt.tar.gz), then run "
+                f"`viewgen convert infinite-nature ckpt/model.ckpt-6935893 {path}`")
+        encoder = StyleEncoder.from_pretrained(path / ENCODER_DIR, device=device)
+        generator = SpadeGenerator.from_pretrained(path / GENERATOR_DIR, device=device)
+        if config is None:
+            config_path = path / PIPELINE_CONFIG_FILE
+            config = (config_from_dict(FlyThroughConfig, json.loads(config_path.read_text()))
+                      if config_path.is_file() else FlyThroughConfig(image_size=tuple(generator.config.image_size)))
+        return cls(encoder, generator, replace(config, device=str(device)))
+
+    def save_pretrained(self, path: str | Path) -> Path:
+        """Write ``path/style_encoder``, ``path/spade_generator`` and ``path/fly_through.json``."""
+        path = Path(path)
+        self.style_encoder.save_pretrained(path / ENCODER_DIR)
+        self.generator.save_pretrained(path / GENERATOR_DIR)
+        (path / PIPELINE_CONFIG_FILE).write_text(json.dumps(config_to_dict(self.config), indent=2) + "\n")
+        return path
+
+    # ------------------------------------------------------------------ the two network calls
+
+    @torch.inference_mode()
+    def encode_style(self, rgbd: Tensor) -> Tensor:
+        """``rgbd [B, 4, H, W]`` (at ``config.image_size``, in [0, 1]) -> style code mu ``[B, style_dim]``."""
+        mu, _ = self.style_encoder(self._network_rgbd(rgbd))
+        return mu
+
+    @torch.inference_mode()
+    def render_refine(self, rgbd: Tensor, style: Tensor, cam_from_world: Tensor, intrinsics: Tensor,
+                      next_cam_from_world: Tensor, next_intrinsics: Tensor) -> Tensor:
+        """One render-refine step: the frame seen from ``cam_from_world``, re-imagined from ``next_cam_from_world``.
+
+        Args:
+            rgbd: ``[B, 4, H, W]`` RGB + disparity in [0, 1], at ``config.image_size``.
+            style: ``[B, style_dim]`` or ``[style_dim]`` style code (shared by the batch).
+            cam_from_world, next_cam_from_world: ``[3, 4]`` or ``[B, 3, 4]`` world-to-camera poses.
+            intrinsics, next_intrinsics: ``[4]`` or ``[B, 4]`` normalised ``[fx, fy, cx, cy]``.
+
+        Returns:
+            ``[B, 4, H, W]``: RGB from the generator (no warped pixel is pasted back) and its
+            disparity rescaled to the warped one in log space over the mask. The scale is fitted
+            **per image**; the original sums over its batch of 1, which is the same there.
+        """
+        rgbd = self._network_rgbd(rgbd)
+        style = self._style_batch(style, rgbd.shape[0])
+        cam_from_world, next_cam_from_world = self._to_pipeline(cam_from_world), self._to_pipeline(next_cam_from_world)
+        intrinsics, next_intrinsics = self._to_pipeline(intrinsics), self._to_pipeline(next_intrinsics)
+        warped_rgbd, mask = warp_rgbd(rgbd, cam_from_world, next_cam_from_world, intrinsics, next_intrinsics)  # warp
+        refined_rgbd = self.generator(warped_rgbd, mask, style)  # refine
+        disparity = rescale_refined_disparity(warped_rgbd[:, 3:], mask, refined_rgbd[:, 3:])  # rescale
+        return torch.cat([refined_rgbd[:, :3], disparity], dim=1)
+
+    # ------------------------------------------------------------------ the flight
+
+    def reset(self, rgbd, intrinsics: Tensor | None = None, cam_from_world: Tensor | None = None,
+              controller: str | CameraController | None = None, **controller_options) -> Frame:
+        """Start a flight from ``rgbd`` and return it as frame 0.
+
+        Args:
+            rgbd: ``[1, 4, H, W]`` or ``[4, H, W]`` tensor or array, RGB and disparity in [0, 1];
+                resized to ``config.image_size``. NaN, infinities, values out of range or a plain
+                RGB image raise :class:`~viewgen.io.rgbd_files.InputError`; a constant or
+                all-sky disparity gives a ``UserWarning`` (also kept in :attr:`input_warnings`).
+            intrinsics: ``[4]``; by default ``[focal_x, focal_x * W / H, 0.5, 0.5]`` of the input.
+            cam_from_world: start pose ``[3, 4]``; the identity by default.
+            controller: a controller name (``config.controller`` by default) or a ready
+                :class:`CameraController`, which is reset to the start pose.
+            **controller_options: the controller's config fields; for the autopilot they
+                override ``config.autopilot``.
+        """
+        rgbd = _as_rgbd_batch(rgbd)
+        start_rgbd, input_warnings = self.prepare_rgbd(rgbd)
+        intrinsics = self._to_pipeline(default_intrinsics(*rgbd.shape[-2:], fx=self.config.focal_x)
+                                       if intrinsics is None else intrinsics)
+        start_pose = self._to_pipeline(torch.eye(4)[:3] if cam_from_world is None else cam_from_world)
+        camera_controller = self._controller(controller, intrinsics, start_pose, controller_options)
+        frame = Frame(0, start_rgbd, camera_controller.cam_from_world, intrinsics)
+        self._flight = _Flight(frame, self._flight_style(start_rgbd), camera_controller, input_warnings)
+        return frame
+
+    @torch.inference_mode()
+    def step(self, offset: Offset = (0.0, 0.0)) -> Frame:
+        """Fly one frame: the controller picks the next camera from the current frame, then render-refine.
+
+        ``offset = (dx, dy)`` steers the autopilot's look target in texture units (+x right,
+        +y down; the original demo sends ``2 * cursor - 1``). Returns the new :class:`Frame`.
+        """
+        flight = self._require_flight()
+        frame = flight.frame
+        next_cam_from_world = flight.controller.next(frame.rgbd, offset)  # autopilot, on the current frame
+        # warp -> refine -> rescale
+        rgbd = self.render_refine(frame.rgbd, flight.style, frame.cam_from_world, frame.intrinsics,
+                                  next_cam_from_world, frame.intrinsics)
+        if not bool(torch.isfinite(rgbd).all()):
+            raise RuntimeError(f"frame {frame.index + 1} has non-finite values; check the weights and inputs")
+        next_frame = Frame(frame.index + 1, rgbd, next_cam_from_world, frame.intrinsics)
+        self._flight = replace(flight, frame=next_frame)
+        return next_frame  # emit
+
+    def iter_frames(self, image_or_rgbd, num_frames: int, *, intrinsics: Tensor | None = None,
+                    cam_from_world: Tensor | None = None, controller: str | CameraController | None = None,
+                    offset: Offset | Callable[[int], Offset] = (0.0, 0.0), **controller_options) -> Iterator[Frame]:
+        """Reset to ``image_or_rgbd`` (see :meth:`reset`) now, then yield ``num_frames`` generated frames.
+
+        Each frame is one pass of the loop in the module docstring: controller -> warp ->
+        refine -> rescale -> emit. ``offset`` is a fixed steering ``(dx, dy)`` or a function of
+        the frame index (1, 2, ...), like the original's ``turn_function``. The input frame is not
+        yielded (as in ``autocruise.py``). The iterator shares the pipeline's flight state.
+        """
+        if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 0:
+            raise ValueError(f"num_frames must be a non-negative int, got {num_frames!r}")
+        self.reset(image_or_rgbd, intrinsics, cam_from_world, controller, **controller_options)
+        steering = offset if callable(offset) else (lambda _index: offset)
+        return (self.step(steering(index)) for index in range(1, num_frames + 1))
+
+    def __call__(self, image_or_rgbd, num_frames: int = 100, *, output_type: str = "frames",
+                 **flight_options) -> list[Frame] | Tensor:
+        """Fly ``num_frames`` frames from ``image_or_rgbd``; options as in :meth:`iter_frames`.
+
+        Returns the list of :class:`Frame` (``output_type="frames"``) or their RGBD stacked
+        as ``[num_frames, 4, H, W]`` (``output_type="tensor"``).
+        """
+        if output_type not in ("frames", "tensor"):
+            raise ValueError(f"output_type must be 'frames' or 'tensor', got {output_type!r}")
+        frames = list(self.iter_frames(image_or_rgbd, num_frames, **flight_options))
+        if output_type == "frames":
+            return frames
+        height, width = self.config.image_size
+        empty = torch.empty(0, 4, height, width, device=self.device, dtype=self.dtype)
+        return torch.cat([frame.rgbd for frame in frames]) if frames else empty
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def frame(self) -> Frame:
+        """The current frame (the last one emitted, or frame 0 right after :meth:`reset`)."""
+        return self._require_flight().frame
+
+    @property
+    def style(self) -> Tensor:
+        """The flight's style code ``[1, style_dim]``."""
+        return self._require_flight().style
+
+    @property
+    def input_warnings(self) -> tuple[str, ...]:
+        """Soft problems found in the input at the last :meth:`reset` (e.g. constant disparity)."""
+        return self._require_flight().warnings
+
+    # ------------------------------------------------------------------ helpers
+
+    def prepare_rgbd(self, rgbd) -> tuple[Tensor, tuple[str, ...]]:
+        """Validate an input frame and resize it: -> (``[1, 4, H, W]`` at ``config.image_size``, warnings)."""
+        rgbd = _as_rgbd_batch(rgbd)
+        input_warnings = validate_rgbd(rgbd, "input rgbd")
+        for message in input_warnings:
+            warnings.warn(message, UserWarning, stacklevel=3)
+        rgbd = self._to_pipeline(rgbd.clamp(0.0, 1.0))
+        if tuple(rgbd.shape[-2:]) != tuple(self.config.image_size):
+            rgbd = F.interpolate(rgbd, size=self.config.image_size, mode="bilinear", align_corners=False)
+        return rgbd.clamp(0.0, 1.0), input_warnings
+
+    def _to_pipeline(self, tensor: Tensor) -> Tensor:
+        return torch.as_tensor(tensor).to(device=self.device, dtype=self.dtype)
+
+    def _network_rgbd(self, rgbd: Tensor) -> Tensor:
+        """Check ``[B, 4, H, W]`` at the networks' size and move it to the pipeline's device and dtype."""
+        expected = (4, *self.config.image_size)
+        if not isinstance(rgbd, Tensor) or rgbd.dim() != 4 or tuple(rgbd.shape[1:]) != expected:
+            shape = list(rgbd.shape) if isinstance(rgbd, Tensor) else type(rgbd).__name__
+            raise ValueError(f"rgbd must be a [B, {', '.join(map(str, expected))}] tensor, got {shape} "
+                             "(use reset() or prepare_rgbd() to resize an input)")
+        return self._to_pipeline(rgbd)
+
+    def _style_batch(self, style: Tensor, batch: int) -> Tensor:
+        style = self._to_pipeline(style)
+        style_dim = self.generator.config.style_dim
+        if style.dim() == 1:
+            style = style.unsqueeze(0)
+        if style.dim() != 2 or style.shape[1] != style_dim or style.shape[0] not in (1, batch):
+            raise ValueError(f"style must be [{style_dim}] or [B, {style_dim}] with B = {batch}, got {list(style.shape)}")
+        return style.expand(batch, style_dim)
+
+    @torch.inference_mode()
+    def _flight_style(self, rgbd: Tensor) -> Tensor:
+        """mu, or a sample around it when ``config.style_temperature > 0`` (seeded, see the config)."""
+        mu, logvar = self.style_encoder(rgbd)
+        if self.config.style_temperature == 0:
+            return mu
+        noise = torch.randn(mu.shape, generator=torch.Generator().manual_seed(self.config.seed), dtype=torch.float64)
+        return mu + self.config.style_temperature * torch.exp(0.5 * logvar) * noise.to(mu)
+
+    def _controller(self, controller, intrinsics: Tensor, start_pose: Tensor, options: dict) -> CameraController:
+        if isinstance(controller, CameraController):
+            if options:
+                raise ValueError("controller options cannot be given with a ready CameraController")
+            controller.reset(start_pose)
+            return controller
+        name = self.config.controller if controller is None else controller
+        if name == "autopilot":
+            options = {**vars(self.config.autopilot), **options}
+        return make_controller(name, intrinsics, start_pose, **options)
+
+    def _require_flight(self) -> _Flight:
+        if self._flight is None:
+            raise RuntimeError("no flight yet: call reset(rgbd) (or iter_frames / __call__) first")
+        return self._flight
+
+
+def _check_networks(encoder: StyleEncoder, generator: SpadeGenerator, config: FlyThroughConfig) -> None:
+    """The encoder, generator and pipeline must agree on image size, style size and RGBD channels."""
+    sizes = {"config": tuple(config.image_size), "style encoder": tuple(encoder.config.image_size),
+             "generator": tuple(generator.config.image_size)}
+    if len(set(sizes.values())) != 1:
+        raise ValueError(f"image sizes disagree: {sizes}")
+    if encoder.config.style_dim != generator.config.style_dim:
+        raise ValueError(f"style sizes disagree: encoder {encoder.config.style_dim}, "
+                         f"generator {generator.config.style_dim}")
+    if encoder.config.in_channels != 4 or generator.config.rgbd_channels != 4:
+        raise ValueError("the fly-through needs networks with 4 RGBD channels")
+
+
+def _as_rgbd_batch(rgbd) -> Tensor:
+    """A ``[1, 4, H, W]`` or ``[4, H, W]`` tensor/array -> ``[1, 4, H, W]`` tensor; refuses images without depth."""
+    if isinstance(rgbd, np.ndarray):
+        rgbd = torch.from_numpy(rgbd)
+    if not isinstance(rgbd, Tensor):
+        raise InputError(f"expected an RGBD tensor [1, 4, H, W] or [4, H, W], got {type(rgbd).__name__}; "
+                         "an RGB image needs a depth backend to estimate its disparity first "
+                         "(RGBD files load with viewgen.io.rgbd_files.load_rgbd_file)")
+    if rgbd.dim() == 3:
+        rgbd = rgbd.unsqueeze(0)
+    if rgbd.dim() == 4 and rgbd.shape[0] == 1 and rgbd.shape[1] in (1, 3):
+        raise InputError(f"got an image with {rgbd.shape[1]} channel(s) {list(rgbd.shape)} but no disparity: "
+                         "an RGB image needs a depth backend to estimate its disparity first")
+    if rgbd.dim() != 4 or rgbd.shape[0] != 1 or rgbd.shape[1] != 4:
+        raise InputError(f"expected an RGBD tensor [1, 4, H, W] or [4, H, W] (channels first), got {list(rgbd.shape)}")
+    return rgbd
