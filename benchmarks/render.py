@@ -22,13 +22,11 @@ import argparse
 import json
 import os
 import math
-import resource
-import statistics
 import subprocess
 import sys
-import time
 
 import torch
+from _timing import time_runs
 
 
 def step_pose(yaw_deg: float = 1.5, forward: float = 0.2) -> torch.Tensor:
@@ -57,25 +55,9 @@ def run_one(device: str, height: int, width: int, mode: str, runs: int, tune: bo
             leaf = rgbd.clone().requires_grad_(True)
             warped, mask = warp_rgbd(leaf, source, target, intrinsics)
             (warped.sum() + mask.sum()).backward()
-        if device == "cuda":
-            torch.cuda.synchronize()
 
-    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    for _ in range(3):
-        once()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        once()
-        times.append((time.perf_counter() - start) * 1000)
-    if device == "cuda":
-        peak = torch.cuda.max_memory_allocated() / 2**20
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base_rss
     return {"device": device, "size": f"{height}x{width}", "pixels": height * width, "mode": mode,
-            "median_ms": statistics.median(times), "min_ms": min(times), "peak_mib": peak}
+            **time_runs(once, runs, device)}
 
 
 def print_table(rows: list[dict], threads: int, tune: bool) -> None:

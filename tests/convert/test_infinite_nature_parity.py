@@ -3,7 +3,9 @@
 ``reference.npz`` holds activations of the official TF graph (NHWC) for the shared fixture
 checkpoint, whose weights are seeded random values; see the fixture README. A float64 run
 of our encoder differs from the TF ``style_noise`` by 1.0e-5 at most, so TF's own float32
-rounding is about that large; the encoder limits sit just above it.
+rounding is about that large. The encoder normalises in TF's operation order
+(``instance_norm_tf_order``), which brings our float32 mu to 9.95e-6 of TF's (the issue's
+1e-5 budget); PyTorch's fused instance norm gave 1.08e-5.
 """
 
 import numpy as np
@@ -55,7 +57,7 @@ def generator(converted_dir):
 def test_encoder_mu_is_the_style_noise(encoder_outputs, reference):
     _, mu, _ = encoder_outputs
     max_diff, mean_diff = _max_and_mean_abs_diff(mu[0], torch.from_numpy(reference["style_noise"]))
-    assert max_diff <= 2e-5 and mean_diff <= 5e-6
+    assert max_diff <= 1e-5 and mean_diff <= 5e-6
 
 
 def test_encoder_logvar_and_features(encoder_outputs, reference):

@@ -24,7 +24,30 @@ def run_info(args: Namespace) -> int:
             print(f"cuda:{index}: {torch.cuda.get_device_name(index)}")
     else:
         print("cuda: not available")
+    for line in found_weights_lines():
+        print(line)
     return 0
+
+
+def found_weights_lines() -> list[str]:
+    """What ``viewgen info`` reports about weights: the cache folder and what it holds."""
+    from viewgen.depth.midas import MIDAS_VARIANTS
+    from viewgen.hub import find_weights, viewgen_home
+
+    home = viewgen_home()
+    lines = [f"weights cache: {home} (set VIEWGEN_HOME to move it)"]
+    for name, variant in MIDAS_VARIANTS.items():
+        path = find_weights(variant.weights)
+        lines.append(f"  depth {name}: {path if path else 'not downloaded (viewgen download ' + name + ')'}")
+    configs = [*home.glob("*/spade_generator/config.json"), *home.glob("*/*/spade_generator/config.json")]
+    converted = sorted(config.parent.parent for config in configs
+                       if (config.parent.parent / "style_encoder" / "config.json").is_file())
+    if converted:
+        lines += [f"  infinite nature weights: {folder} (use --weights {folder})" for folder in converted]
+    else:
+        lines.append("  infinite nature weights: none converted here (see `viewgen convert infinite-nature --help`; "
+                     "without them `viewgen fly` uses the weight-free refiner)")
+    return lines
 
 
 def _move_pose(forward: float, right: float, up: float, yaw_deg: float) -> torch.Tensor:

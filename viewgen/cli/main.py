@@ -9,12 +9,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from viewgen.cli import commands
+from viewgen.cli import commands, depth, export_mesh, fly, serve
+
+
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``viewgen fly: error: ...``) and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="viewgen", description="Turn a single photo into new views of it.")
+    parser = _OneLineErrorParser(prog="viewgen", description="Turn a single photo into new views of it.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    fly.add_parser(sub)
 
     info = sub.add_parser("info", help="versions, devices and settings")
     info.set_defaults(run=commands.run_info)
@@ -35,12 +43,19 @@ def build_parser() -> argparse.ArgumentParser:
     infinite.add_argument("prefix", help="checkpoint prefix, e.g. ckpt/model.ckpt-6935893")
     infinite.add_argument("out_dir", help="output folder (style_encoder/, spade_generator/, ...)")
     infinite.set_defaults(run=commands.run_convert_infinite_nature)
+
+    export_mesh.add_parser(sub)
+    serve.add_parser(sub)
+    depth.add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_request:  # --help, or a usage error already printed as one line
+        return exit_request.code if isinstance(exit_request.code, int) else 2
     try:
         return args.run(args) or 0
     except KeyboardInterrupt:

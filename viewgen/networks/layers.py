@@ -61,7 +61,14 @@ class SameConv2d(nn.Conv2d):
         self.pad_mode = pad_mode
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(pad_same(x, self.kernel_size, self.stride, self.pad_mode))
+        return self.conv_with(x, self.weight, self.bias)
+
+    def conv_with(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """This layer's padded convolution with another ``weight`` / ``bias`` (e.g. fused layers)."""
+        if self.pad_mode == "zeros" and self.stride == (1, 1) and all(k % 2 for k in self.kernel_size):
+            # Symmetric zero padding: let the convolution pad in place of a padded copy (same values).
+            return F.conv2d(x, weight, bias, padding=(self.kernel_size[0] // 2, self.kernel_size[1] // 2))
+        return F.conv2d(pad_same(x, self.kernel_size, self.stride, self.pad_mode), weight, bias, self.stride)
 
 
 def sn_conv(
@@ -88,6 +95,21 @@ def sn_conv(
 def instance_norm(x: torch.Tensor) -> torch.Tensor:
     """Per-sample, per-channel normalisation over H and W (biased variance, eps 1e-5, no affine)."""
     return F.instance_norm(x, eps=INSTANCE_NORM_EPS)
+
+
+def instance_norm_tf_order(x: torch.Tensor) -> torch.Tensor:
+    """:func:`instance_norm` with TensorFlow's float32 operation order (same maths, other rounding).
+
+    ``tf.nn.moments`` (mean, then the mean of squared differences) followed by
+    ``tf.nn.batch_normalization``, which computes ``x * inv + (-mean * inv)`` with
+    ``inv = rsqrt(var + eps)``. It costs several passes instead of one fused kernel, so only the
+    style encoder uses it: there the parity budget (1e-5 on mu) is as small as TF's own float32
+    error, and this order keeps us on TF's side of it.
+    """
+    mean = x.mean(dim=(-2, -1), keepdim=True)
+    variance = (x - mean).square().mean(dim=(-2, -1), keepdim=True)
+    inv = torch.rsqrt(variance + INSTANCE_NORM_EPS)
+    return x * inv + (-mean * inv)
 
 
 def leaky_relu(x: torch.Tensor) -> torch.Tensor:

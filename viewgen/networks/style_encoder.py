@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from viewgen.networks.layers import instance_norm, leaky_relu, sn_conv
+from viewgen.networks.layers import instance_norm_tf_order, leaky_relu, sn_conv
 from viewgen.networks.pretrained import PretrainedMixin
 
 
@@ -71,7 +71,7 @@ class StyleEncoder(PretrainedMixin, nn.Module):
         """``rgbd [B, 4, H, W]`` in [0, 1] -> last activations ``[B, channels[-1], h, w]``."""
         x = 2 * rgbd - 1
         for conv in self.convs:
-            x = leaky_relu(instance_norm(conv(x)))
+            x = leaky_relu(instance_norm_tf_order(conv(x)))
         return x
 
     def forward(self, rgbd: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

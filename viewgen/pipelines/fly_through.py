@@ -36,6 +36,7 @@ from viewgen.networks import SpadeGenerator, StyleEncoder
 from viewgen.networks.pretrained import config_from_dict, config_to_dict
 from viewgen.pipelines.autopilot import FlyDynamicConfig
 from viewgen.pipelines.controller import CameraController
+from viewgen.pipelines.refiners import Refiner, SpadeRefiner
 from viewgen.pipelines.rescale import rescale_refined_disparity
 from viewgen.pipelines.trajectories import CONTROLLER_NAMES, make_controller
 from viewgen.rendering.warp import warp_rgbd
@@ -58,8 +59,9 @@ class MissingWeightsError(FileNotFoundError):
 class FlyThroughConfig:
     """Settings of a :class:`FlyThroughPipeline` (the defaults reproduce ``autocruise.py``).
 
-    image_size: ``(H, W)`` the networks work at; inputs are resized to it (bilinear, like
-        ``tf.image.resize``). Must equal the networks' own ``image_size``.
+    image_size: ``(H, W)`` the flight runs at; inputs are resized to it (bilinear, like
+        ``tf.image.resize``). Must equal the refiner's own ``image_size`` when it has one
+        (the SPADE networks do; the classical refiner works at any size).
     focal_x: default intrinsics ``[focal_x, focal_x * W_in / H_in, 0.5, 0.5]``, from the
         *input's* aspect ratio (0.8 = 64 degrees across).
     controller: default camera controller name (``autopilot|straight|zoom-in|dolly|swing|circle``).
@@ -129,30 +131,55 @@ class _Flight:
 
 
 class FlyThroughPipeline:
-    """Perpetual view generation with the Infinite Nature networks.
+    """Perpetual view generation: Infinite Nature's loop around a refiner.
 
     Args:
         style_encoder: a :class:`StyleEncoder` (RGBD -> 256-D style code).
         generator: a :class:`SpadeGenerator` (warped RGBD + mask + style -> RGBD).
-        config: a :class:`FlyThroughConfig`; by default one at the generator's image size.
+        config: a :class:`FlyThroughConfig`; by default one at the refiner's image size.
+        refiner: instead of the two networks, any :class:`~viewgen.pipelines.refiners.Refiner`
+            (e.g. the weight-free :class:`~viewgen.pipelines.classical_refiner.ClassicalRefiner`).
 
-    The networks are moved to ``config.device`` / ``config.dtype`` and put in eval mode.
+    The refiner is moved to ``config.device`` / ``config.dtype`` and put in eval mode.
     Typical use::
 
         pipe = FlyThroughPipeline.from_pretrained("weights/infinite_nature")
         frames = pipe(rgbd, num_frames=100)          # list of Frame
         pipe.reset(rgbd); frame = pipe.step((0.5, 0.0))   # interactive, steering right
+        pipe = FlyThroughPipeline.weight_free()       # no weights: classical refiner
     """
 
-    def __init__(self, style_encoder: StyleEncoder, generator: SpadeGenerator,
-                 config: FlyThroughConfig | None = None) -> None:
+    def __init__(self, style_encoder: StyleEncoder | None = None, generator: SpadeGenerator | None = None,
+                 config: FlyThroughConfig | None = None, *, refiner: Refiner | None = None) -> None:
         tune_cpu_allocator()
-        self.config = config or FlyThroughConfig(image_size=tuple(generator.config.image_size))
-        _check_networks(style_encoder, generator, self.config)
+        if (refiner is None) == (style_encoder is None or generator is None):
+            raise ValueError("give either a style_encoder and a generator, or a refiner")
+        refiner = refiner if refiner is not None else SpadeRefiner(style_encoder, generator)
+        self.config = config or FlyThroughConfig(image_size=tuple(refiner.image_size or (160, 256)))
+        if refiner.image_size is not None and tuple(refiner.image_size) != tuple(self.config.image_size):
+            raise ValueError(f"image sizes disagree: config {tuple(self.config.image_size)}, "
+                             f"{refiner.name} refiner {tuple(refiner.image_size)}")
         self.device, self.dtype = torch.device(self.config.device), _DTYPES[self.config.dtype]
-        self.style_encoder = style_encoder.to(self.device, self.dtype).eval()
-        self.generator = generator.to(self.device, self.dtype).eval()
+        self.refiner = refiner.to(self.device, self.dtype)
         self._flight: _Flight | None = None
+
+    @classmethod
+    def weight_free(cls, config: FlyThroughConfig | None = None, **refiner_options) -> FlyThroughPipeline:
+        """A pipeline with the :class:`ClassicalRefiner` (inpainting + sky model), needing no weights."""
+        from viewgen.pipelines.classical_refiner import ClassicalRefiner, ClassicalRefinerConfig
+
+        refiner = ClassicalRefiner(ClassicalRefinerConfig(**refiner_options))
+        return cls(refiner=refiner, config=config)
+
+    @property
+    def style_encoder(self) -> StyleEncoder:
+        """The learned refiner's style encoder (``AttributeError`` for other refiners)."""
+        return self._spade_refiner().style_encoder
+
+    @property
+    def generator(self) -> SpadeGenerator:
+        """The learned refiner's SPADE generator (``AttributeError`` for other refiners)."""
+        return self._spade_refiner().generator
 
     # ------------------------------------------------------------------ weights
 
@@ -179,9 +206,18 @@ class FlyThroughPipeline:
                       if config_path.is_file() else FlyThroughConfig(image_size=tuple(generator.config.image_size)))
         return cls(encoder, generator, replace(config, device=str(device)))
 
+    @classmethod
+    def load(cls, weights: str | Path | None = None, config: FlyThroughConfig | None = None) -> FlyThroughPipeline:
+        """:meth:`from_pretrained` when ``weights`` is given, else :meth:`weight_free` (config's device)."""
+        if weights is None:
+            return cls.weight_free(config)
+        device = config.device if config is not None else "cpu"
+        return cls.from_pretrained(weights, device=device, config=config)
+
     def save_pretrained(self, path: str | Path) -> Path:
         """Write ``path/style_encoder``, ``path/spade_generator`` and ``path/fly_through.json``."""
         path = Path(path)
+        self._spade_refiner()
         self.style_encoder.save_pretrained(path / ENCODER_DIR)
         self.generator.save_pretrained(path / GENERATOR_DIR)
         (path / PIPELINE_CONFIG_FILE).write_text(json.dumps(config_to_dict(self.config), indent=2) + "\n")
@@ -192,7 +228,7 @@ class FlyThroughPipeline:
     @torch.inference_mode()
     def encode_style(self, rgbd: Tensor) -> Tensor:
         """``rgbd [B, 4, H, W]`` (at ``config.image_size``, in [0, 1]) -> style code mu ``[B, style_dim]``."""
-        mu, _ = self.style_encoder(self._network_rgbd(rgbd))
+        mu, _ = self.refiner.encode_style(self._network_rgbd(rgbd))
         return mu
 
     @torch.inference_mode()
@@ -216,7 +252,7 @@ class FlyThroughPipeline:
         cam_from_world, next_cam_from_world = self._to_pipeline(cam_from_world), self._to_pipeline(next_cam_from_world)
         intrinsics, next_intrinsics = self._to_pipeline(intrinsics), self._to_pipeline(next_intrinsics)
         warped_rgbd, mask = warp_rgbd(rgbd, cam_from_world, next_cam_from_world, intrinsics, next_intrinsics)  # warp
-        refined_rgbd = self.generator(warped_rgbd, mask, style)  # refine
+        refined_rgbd = self.refiner.refine(warped_rgbd, mask, style)  # refine
         disparity = rescale_refined_disparity(warped_rgbd[:, 3:], mask, refined_rgbd[:, 3:])  # rescale
         return torch.cat([refined_rgbd[:, :3], disparity], dim=1)
 
@@ -343,7 +379,7 @@ class FlyThroughPipeline:
 
     def _style_batch(self, style: Tensor, batch: int) -> Tensor:
         style = self._to_pipeline(style)
-        style_dim = self.generator.config.style_dim
+        style_dim = self.refiner.style_dim
         if style.dim() == 1:
             style = style.unsqueeze(0)
         if style.dim() != 2 or style.shape[1] != style_dim or style.shape[0] not in (1, batch):
@@ -353,7 +389,7 @@ class FlyThroughPipeline:
     @torch.inference_mode()
     def _flight_style(self, rgbd: Tensor) -> Tensor:
         """mu, or a sample around it when ``config.style_temperature > 0`` (seeded, see the config)."""
-        mu, logvar = self.style_encoder(rgbd)
+        mu, logvar = self.refiner.encode_style(rgbd)
         if self.config.style_temperature == 0:
             return mu
         noise = torch.randn(mu.shape, generator=torch.Generator().manual_seed(self.config.seed), dtype=torch.float64)
@@ -370,23 +406,15 @@ class FlyThroughPipeline:
             options = {**vars(self.config.autopilot), **options}
         return make_controller(name, intrinsics, start_pose, **options)
 
+    def _spade_refiner(self) -> SpadeRefiner:
+        if not isinstance(self.refiner, SpadeRefiner):
+            raise AttributeError(f"this pipeline flies with the {self.refiner.name} refiner, not the SPADE networks")
+        return self.refiner
+
     def _require_flight(self) -> _Flight:
         if self._flight is None:
             raise RuntimeError("no flight yet: call reset(rgbd) (or iter_frames / __call__) first")
         return self._flight
-
-
-def _check_networks(encoder: StyleEncoder, generator: SpadeGenerator, config: FlyThroughConfig) -> None:
-    """The encoder, generator and pipeline must agree on image size, style size and RGBD channels."""
-    sizes = {"config": tuple(config.image_size), "style encoder": tuple(encoder.config.image_size),
-             "generator": tuple(generator.config.image_size)}
-    if len(set(sizes.values())) != 1:
-        raise ValueError(f"image sizes disagree: {sizes}")
-    if encoder.config.style_dim != generator.config.style_dim:
-        raise ValueError(f"style sizes disagree: encoder {encoder.config.style_dim}, "
-                         f"generator {generator.config.style_dim}")
-    if encoder.config.in_channels != 4 or generator.config.rgbd_channels != 4:
-        raise ValueError("the fly-through needs networks with 4 RGBD channels")
 
 
 def _as_rgbd_batch(rgbd) -> Tensor:

@@ -68,27 +68,25 @@ def _axis_range(screen: Corners, size: int, all_front: Tensor) -> tuple[Tensor, 
 class _Triangles:
     """Per-triangle data of the visibility pass, flattened over the batch (``N = B * T`` rows).
 
-    Corner coordinates are gathered once per triangle into contiguous ``[N]`` tensors.
+    Corner coordinates are laid out once per triangle as contiguous ``[N]`` tensors: by
+    gathering through ``faces``, or, for the pixel-grid mesh of :func:`grid_faces` (``grid``
+    given), by slicing the vertex grid, which builds the same rows without gathers.
     """
 
-    def __init__(self, clip: Tensor, faces: Tensor, height: int, width: int):
+    def __init__(self, clip: Tensor, faces: Tensor, height: int, width: int,
+                 grid: tuple[int, int] | None = None):
         batch, num_vertices, _ = clip.shape
         flat = clip.reshape(-1, 4)
         coords = [flat[:, k].contiguous() for k in range(4)]
         screen_x = (coords[0] / coords[3] + 1.0) * (0.5 * width)
         screen_y = (coords[1] / coords[3] + 1.0) * (0.5 * height)
-        offsets = torch.arange(batch, device=clip.device).unsqueeze(1) * num_vertices
-        corner_ids = [(faces[:, k].unsqueeze(0) + offsets).reshape(-1) for k in range(3)]
-
-        def gather(values: Tensor) -> Corners:
-            return tuple(values.index_select(0, ids) for ids in corner_ids)
-
-        self.x, self.y, self.z, self.w = (gather(values) for values in coords)
+        corners = _grid_corners(batch, grid) if grid is not None else _gathered_corners(faces, batch, num_vertices)
+        self.x, self.y, self.z, self.w = (corners(values) for values in coords)
         w0, w1, w2 = self.w
         all_front = (w0 > 0) & (w1 > 0) & (w2 > 0)
         some_front = ~((w0 < 0) & (w1 < 0) & (w2 < 0))
-        self.col0, self.ncols = _axis_range(gather(screen_x), width, all_front)
-        self.row0, self.nrows = _axis_range(gather(screen_y), height, all_front)
+        self.col0, self.ncols = _axis_range(corners(screen_x), width, all_front)
+        self.row0, self.nrows = _axis_range(corners(screen_y), height, all_front)
         self.counts = self.ncols * self.nrows
         self.counts.index_fill_(0, torch.nonzero(~some_front).squeeze(1), 0)
         num_faces = faces.shape[0]
@@ -99,6 +97,26 @@ class _Triangles:
     def select(self, index: Tensor) -> dict[str, Corners]:
         """Corner coordinates of the triangles ``index`` (``[M]`` rows)."""
         return {name: tuple(c.index_select(0, index) for c in getattr(self, name)) for name in "xyzw"}
+
+
+def _gathered_corners(faces: Tensor, batch: int, num_vertices: int):
+    """``values [B * V] -> corners`` for any faces: three ``[B * T]`` gathers."""
+    offsets = torch.arange(batch, device=faces.device).unsqueeze(1) * num_vertices
+    corner_ids = [(faces[:, k].unsqueeze(0) + offsets).reshape(-1) for k in range(3)]
+    return lambda values: tuple(values.index_select(0, ids) for ids in corner_ids)
+
+
+def _grid_corners(batch: int, grid: tuple[int, int]):
+    """``values [B * V] -> corners`` for the :func:`grid_faces` mesh of a ``grid = (H, W)`` vertex grid.
+
+    Cell ``(y, x)`` holds ``[tl, bl, tr]`` then ``[br, tr, bl]``; stacking the two triangles
+    on a last axis reproduces the face order ``2 * cell + t`` with slices instead of gathers.
+    """
+    def corners(values: Tensor) -> Corners:
+        image = values.view(batch, *grid)
+        tl, bl, tr, br = image[:, :-1, :-1], image[:, 1:, :-1], image[:, :-1, 1:], image[:, 1:, 1:]
+        return tuple(torch.stack(pair, dim=-1).reshape(-1) for pair in ((tl, br), (bl, tr), (tr, bl)))
+    return corners
 
 
 def _depth_keys(ndc_z: Tensor, face_rank: Tensor, valid: Tensor) -> Tensor:
@@ -191,15 +209,16 @@ def _large_triangles(zkeys: Tensor, tris: _Triangles, selected: Tensor, ndc_x: T
 
 
 def visible_faces(clip_vertices: Tensor, faces: Tensor, height: int, width: int,
-                  max_candidates: int = 1 << 22) -> tuple[Tensor, Tensor]:
+                  max_candidates: int = 1 << 22, grid: tuple[int, int] | None = None) -> tuple[Tensor, Tensor]:
     """The visibility pass: ``[B, V, 4]`` clip vertices -> (``face_ids [B, H, W]``, ``ndc_z [B, H, W]``).
 
     ``face_ids`` is -1 where nothing is hit; ``ndc_z`` is 1 there. Not differentiable.
+    ``grid = (Hv, Wv)`` says that ``faces`` is ``grid_faces(Hv, Wv)`` (a speed hint only).
     """
     clip = clip_vertices.detach().to(torch.float32)
     batch = clip.shape[0]
     device = clip.device
-    tris = _Triangles(clip, faces, height, width)
+    tris = _Triangles(clip, faces, height, width, grid)
     # Two spare entries so that ``col0 + 1`` / ``row0 + 1`` never index out of range.
     ndc_x = torch.cat([pixel_center_ndc(width, device), torch.zeros(2, device=device)])
     ndc_y = torch.cat([pixel_center_ndc(height, device), torch.zeros(2, device=device)])
@@ -245,7 +264,7 @@ def pixel_barycentrics(clip_vertices: Tensor, pixels: Tensor, corner_rows: Tenso
 
 
 def rasterize(clip_vertices: Tensor, faces: Tensor, height: int, width: int,
-              max_candidates: int = 1 << 22) -> Fragments:
+              max_candidates: int = 1 << 22, grid: tuple[int, int] | None = None) -> Fragments:
     """Rasterize clip-space triangles with the original ``tf_mesh_renderer`` semantics.
 
     Args:
@@ -253,6 +272,8 @@ def rasterize(clip_vertices: Tensor, faces: Tensor, height: int, width: int,
         faces: ``[T, 3]`` int64 vertex indices, shared by the batch.
         height, width: output size in pixels.
         max_candidates: bound on the (triangle, pixel) pairs tested at once (memory knob only).
+        grid: ``(Hv, Wv)`` when ``faces`` is ``grid_faces(Hv, Wv)`` over ``Hv * Wv`` vertices in
+            row-major order (the warp's mesh); lets the rasterizer slice instead of gather.
 
     Returns:
         :class:`Fragments`; ``barycentrics`` carry gradients to ``clip_vertices``.
@@ -262,7 +283,11 @@ def rasterize(clip_vertices: Tensor, faces: Tensor, height: int, width: int,
     if faces.dim() != 2 or faces.shape[-1] != 3:
         raise ValueError(f"faces must be [T, 3], got {tuple(faces.shape)}")
     faces = faces.to(device=clip_vertices.device, dtype=torch.int64)
-    face_ids, ndc_z = visible_faces(clip_vertices, faces, height, width, max_candidates)
+    if grid is not None and (grid[0] * grid[1] != clip_vertices.shape[1]
+                             or faces.shape[0] != 2 * (grid[0] - 1) * (grid[1] - 1)):
+        raise ValueError(f"grid {tuple(grid)} does not match {clip_vertices.shape[1]} vertices and "
+                         f"{faces.shape[0]} faces")
+    face_ids, ndc_z = visible_faces(clip_vertices, faces, height, width, max_candidates, grid)
     pixels, corner_rows = covered_corner_rows(face_ids, faces, clip_vertices.shape[1])
     barycentrics = pixel_barycentrics(clip_vertices, pixels, corner_rows, height, width)
     return Fragments(face_ids=face_ids, barycentrics=barycentrics, ndc_z=ndc_z, covered_pixels=pixels,

@@ -107,7 +107,7 @@ def warp_rgbd(rgbd: Tensor, src_cam_from_world: Tensor, tgt_cam_from_world: Tens
 
     attributes = torch.cat([torch.cat([rgb, edge_mask], 1).flatten(2).transpose(1, 2), tgt_depth], dim=-1)
     faces = grid_faces(height, width, rgbd.device)
-    fragments = rasterize(clip, faces, height, width)
+    fragments = rasterize(clip, faces, height, width, grid=(height, width))
     background = torch.tensor([0.0, 0.0, 0.0, 0.0, BACKGROUND_DEPTH], dtype=dtype, device=rgbd.device)
     shaded = interpolate_attributes(fragments, faces, attributes, background)
 

@@ -1,0 +1,42 @@
+"""Shared timing loop of the benchmark scripts: warm-up, timed runs, median and peak memory."""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, MiB (``ru_maxrss`` is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def time_runs(once: Callable[[], None], runs: int, device: str = "cpu", warmup: int = 3,
+              base_rss_mib: float | None = None) -> dict:
+    """Call ``once`` ``warmup`` times, then time ``runs`` calls (CUDA synchronised).
+
+    Returns ``median_ms``, ``min_ms`` and ``peak_mib``: CUDA's peak allocation, or on CPU the
+    growth of the process's peak RSS over ``base_rss_mib`` (taken now when not given).
+    """
+    base = peak_rss_mib() if base_rss_mib is None else base_rss_mib
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+    def call() -> None:
+        once()
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000)
+    peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else peak_rss_mib() - base
+    return {"median_ms": statistics.median(times), "min_ms": min(times), "peak_mib": peak}

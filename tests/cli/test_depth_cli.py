@@ -1,0 +1,117 @@
+"""``viewgen depth`` and ``viewgen download``: outputs, and one-line errors with exit status 2."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from _depth_helpers import random_midas, save_checkpoint
+from viewgen.cli.main import main
+from viewgen.depth.midas import MIDAS_VARIANTS
+from viewgen.depth.midas_net import MIDAS_V21_SMALL
+from viewgen.io.images import read_disparity_png16
+
+H, W = 36, 52
+
+
+@pytest.fixture(autouse=True)
+def offline_cache(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("VIEWGEN_HOME", str(home))
+    monkeypatch.setenv("VIEWGEN_OFFLINE", "1")
+    return home
+
+
+@pytest.fixture
+def photo(tmp_path):
+    array = np.random.default_rng(0).integers(0, 256, (H, W, 3), dtype=np.uint8)
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(array).save(path)
+    return path
+
+
+def error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("viewgen: error: ") or lines[0].startswith("viewgen depth: error: "), err
+    return lines[0]
+
+
+def test_depth_from_a_disparity_file_with_preview(tmp_path, photo, capsys):
+    np.save(tmp_path / "given.npy", np.linspace(0, 3, 12 * 16, dtype=np.float32).reshape(12, 16))
+    out, preview = tmp_path / "out" / "d.png", tmp_path / "p.png"
+    assert main(["depth", str(photo), "--backend", f"file:{tmp_path / 'given.npy'}", "--out", str(out),
+                 "--preview", str(preview)]) == 0
+    assert f"{out}: {H}x{W} disparity of photo.jpg" in capsys.readouterr().out
+    with Image.open(out) as png:
+        assert png.mode.startswith("I") and png.size == (W, H)
+    disparity = read_disparity_png16(out)
+    assert disparity.shape == (1, 1, H, W) and float(disparity.min()) == 0.0
+    with Image.open(preview) as png:
+        assert png.mode == "RGB" and png.size == (W, H)
+
+
+def test_depth_with_the_official_small_architecture_from_the_cache(offline_cache, photo, tmp_path, capsys):
+    spec = MIDAS_VARIANTS["midas-v21-small"].weights
+    save_checkpoint(random_midas(MIDAS_V21_SMALL), offline_cache / "weights" / spec.filename)
+    out = tmp_path / "d.npy"
+    assert main(["depth", str(photo), "--backend", "midas-v21-small", "--out", str(out), "--size", "20x30",
+                 "--normalization", "percentile"]) == 0
+    assert "from midas-v21-small at 192x256" in capsys.readouterr().out
+    array = np.load(out)
+    assert array.shape == (20, 30) and array.dtype == np.float32
+    assert 0 <= array.min() and array.max() <= 1 and array.std() > 0
+
+
+def test_missing_weights_offline(photo, tmp_path, offline_cache, capsys):
+    assert main(["depth", str(photo), "--out", str(tmp_path / "d.png")]) == 2
+    line = error_line(capsys)
+    spec = MIDAS_VARIANTS["midas-v21"].weights
+    assert spec.urls[0] in line and str(offline_cache / "weights" / spec.filename) in line
+    assert not (tmp_path / "d.png").exists()
+
+
+@pytest.mark.parametrize(("args", "pattern"), [
+    (["--backend", "midas-v9"], "unknown depth backend 'midas-v9'"),
+    (["--out", "d.jpg"], "must end in .png or .npy"),
+    (["--backend", "file:nothing.npy"], "nothing.npy does not exist"),
+    (["--device", "tpu"], "unknown device"),
+])
+def test_bad_arguments(photo, tmp_path, capsys, args, pattern, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["depth", str(photo), *args]) == 2
+    assert pattern in error_line(capsys)
+
+
+def test_bad_images(tmp_path, capsys):
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    assert main(["depth", str(tmp_path / "broken.png"), "--backend", "file:x.npy"]) == 2
+    assert "broken.png" in error_line(capsys)
+    assert main(["depth", str(tmp_path / "none.jpg")]) == 2
+    assert "no such file" in error_line(capsys)
+
+
+def test_bad_size_is_a_usage_error(photo, capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["depth", str(photo), "--size", "12by5"])
+    assert caught.value.code == 2
+    assert "size must look like HxW" in capsys.readouterr().err
+
+
+def test_download(capsys):
+    assert main(["download", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "midas-v21 " in out and "midas_v21-f6b98070.pt" in out and "depth-anything-v2-large" in out
+    assert main(["download", "midas-v21"]) == 2
+    assert "offline" in error_line(capsys)
+    assert main(["download", "file"]) == 2
+    assert "nothing to download" in error_line(capsys)
+
+
+def test_cuda_device_when_missing(photo, tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    np.save(tmp_path / "given.npy", np.ones((4, 4), np.float32))
+    assert main(["depth", str(photo), "--backend", f"file:{tmp_path / 'given.npy'}", "--device", "cuda"]) == 2
+    assert "CUDA is not available" in error_line(capsys)

@@ -1,0 +1,176 @@
+"""The page in a real browser: Playwright driving Debian's Chromium (headless) against uvicorn.
+
+Skips when ``/usr/bin/chromium`` or the ``playwright`` package is missing (``.ci/run`` installs
+both). Set ``VIEWGEN_SCREENSHOT=path.png`` to keep the screenshot somewhere else than the
+test's temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path(os.environ.get("VIEWGEN_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+if not CHROMIUM.exists():
+    pytest.skip(f"browser test needs Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+pytest.importorskip("playwright.sync_api", reason="browser test needs playwright (pip install playwright)")
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+from _serve_helpers import PipelineFactory, StandInDepth, png_bytes, running_server, toy_samples  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from viewgen.server.app import create_app  # noqa: E402
+
+TIMEOUT_MS = 20_000
+
+
+def canvas_digest(page) -> str:
+    """A digest of the view's pixels (frames change <=> the digest changes)."""
+    return page.evaluate("""() => {
+        const c = document.getElementById('view');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let h = 2166136261;
+        for (let i = 0; i < d.length; i += 7) { h = Math.imul(h ^ d[i], 16777619) >>> 0; }
+        return h.toString(16) + ':' + c.width + 'x' + c.height;
+    }""")
+
+
+def wait_for(page, expression: str, arg=None) -> None:
+    page.wait_for_function(expression, arg=arg, timeout=TIMEOUT_MS)
+
+
+def status(page) -> dict:
+    return page.evaluate("() => fetch('/api/status').then(r => r.json())")
+
+
+def test_page_in_a_real_browser(tmp_path):
+    factory = PipelineFactory()
+    app = create_app(factory, StandInDepth(), samples=toy_samples(), max_sessions=2)
+    photo = tmp_path / "meadow.png"
+    photo.write_bytes(png_bytes(300, 200))
+    text = tmp_path / "notes.png"  # a text file with an image's name: judged by content
+    text.write_text("this is not an image\n")
+    screenshot = Path(os.environ.get("VIEWGEN_SCREENSHOT", tmp_path / "viewgen-serve.png"))
+
+    with running_server(app) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+            page = context.new_page()
+            console_errors = []
+            page.on("pageerror", lambda error: console_errors.append(str(error)))
+            page.goto(url + "/")
+
+            # The page loads sample 1 by itself (paused, as the original), frame 0 drawn.
+            wait_for(page, "() => window.viewgen.frameIndex === 0 && window.viewgen.source === 'coast'")
+            assert page.locator("#sample-buttons button").count() == 3
+            assert page.locator("#frame-index").inner_text() == "0"
+            first = canvas_digest(page)
+
+            # Play: frames arrive and change; counter and frames/s follow.
+            page.click("#play")
+            wait_for(page, "() => window.viewgen.frameIndex >= 8")
+            assert canvas_digest(page) != first
+            wait_for(page, "() => parseFloat(document.getElementById('fps').textContent) > 0")
+            assert int(page.locator("#frame-index").inner_text()) >= 8
+
+            # Click to steer: the cursor jumps to the click, then decays back toward the centre.
+            box = page.locator("#view").bounding_box()
+            page.mouse.click(box["x"] + 0.95 * box["width"], box["y"] + 0.5 * box["height"])
+            wait_for(page, "() => window.viewgen.cursor[0] > 0.5 && window.viewgen.cursor[0] < 0.9")
+            steered = factory.made[0].offsets
+            assert max(dx for dx, _ in steered) > 0.85
+
+            # Pause, then Step: exactly one frame.
+            page.click("#pause")
+            wait_for(page, "() => window.viewgen.playing === false")
+            page.wait_for_timeout(300)
+            index = page.evaluate("() => window.viewgen.frameIndex")
+            page.click("#step")
+            wait_for(page, "(i) => window.viewgen.frameIndex === i + 1", arg=index)
+            page.wait_for_timeout(300)
+            assert page.evaluate("() => window.viewgen.frameIndex") == index + 1
+
+            # Show disparity: a second view appears and is filled.
+            page.check("#show-disparity")
+            page.click("#step")
+            wait_for(page, "(i) => window.viewgen.frameIndex === i + 2", arg=index)
+            assert page.locator("#disparity-frame").is_visible()
+
+            # Speed control reaches the server.
+            page.locator("#speed").fill("2")
+            wait_for(page, "() => document.getElementById('speed-value').textContent.includes('2.00')")
+
+            # Download the flight so far as MP4.
+            with page.expect_download(timeout=TIMEOUT_MS) as download_info:
+                page.click("#download")
+            video = tmp_path / "flight.mp4"
+            download_info.value.save_as(video)
+            assert video.read_bytes()[4:8] == b"ftyp"
+
+            # Upload a PNG: a new flight from it, frames come.
+            page.set_input_files("#upload", str(photo))
+            wait_for(page, "() => window.viewgen.source === 'meadow.png' && window.viewgen.frameIndex === 0")
+            assert "Loaded meadow.png (300×200)" in page.locator("#message").inner_text()
+            page.click("#step")
+            page.click("#step")
+            wait_for(page, "() => window.viewgen.source === 'meadow.png' && window.viewgen.frameIndex === 2")
+
+            # Upload a text file: refused, the message is shown, the flight is untouched.
+            page.set_input_files("#upload", str(text))
+            wait_for(page, "() => window.viewgen.lastError.includes('Only PNG and JPEG')")
+            message = page.locator("#message")
+            assert "this looks like a text file" in message.inner_text()
+            assert "error" in message.get_attribute("class")
+            assert page.evaluate("() => window.viewgen.source") == "meadow.png"
+
+            # A second tab flies at the same time, independently; a third is told the server is busy.
+            page.click("#play")
+            second = context.new_page()
+            second.goto(url + "/")
+            wait_for(second, "() => window.viewgen.frameIndex === 0")
+            second.click("#play")
+            wait_for(second, "() => window.viewgen.frameIndex >= 5")
+            before = page.evaluate("() => window.viewgen.frameIndex")
+            wait_for(page, "(i) => window.viewgen.frameIndex > i + 3", arg=before)
+            assert status(page)["sessions"] == 2
+            third = context.new_page()
+            third.goto(url + "/")
+            wait_for(third, "() => !document.getElementById('banner').hidden")
+            assert "busy" in third.locator("#banner-text").inner_text()
+            third.close()
+
+            # Closing a tab mid-flight frees its session; the other keeps flying.
+            second.close()
+            wait_for(page, "async () => (await fetch('/api/status').then(r => r.json())).sessions === 1")
+            before = page.evaluate("() => window.viewgen.frameIndex")
+            wait_for(page, "(i) => window.viewgen.frameIndex > i + 3", arg=before)
+            page.click("#pause")
+            wait_for(page, "() => window.viewgen.playing === false")
+            page.click("#restart")
+            wait_for(page, "() => window.viewgen.frameIndex === 0")
+
+            # For the screenshot: sample 3 flown a little, steered, the refusal message shown.
+            page.locator("#speed").fill("1")
+            page.click("button[data-sample='3']")
+            wait_for(page, "() => window.viewgen.source === 'mountains' && window.viewgen.frameIndex === 0")
+            for index in range(1, 5):
+                page.click("#step")
+                wait_for(page, "(i) => window.viewgen.frameIndex === i", arg=index)
+            box = page.locator("#view").bounding_box()  # the disparity view changed the layout
+            page.mouse.click(box["x"] + 0.3 * box["width"], box["y"] + 0.4 * box["height"])
+            cursor = page.evaluate("() => window.viewgen.cursor")
+            assert abs(cursor[0] - 0.3) < 0.02 and abs(cursor[1] - 0.4) < 0.02
+            page.set_input_files("#upload", str(text))
+            wait_for(page, "() => document.getElementById('message').textContent.includes('Only PNG and JPEG')")
+            page.screenshot(path=str(screenshot), full_page=True)
+            assert screenshot.stat().st_size > 10_000
+            assert console_errors == []
+        finally:
+            browser.close()

@@ -1,0 +1,134 @@
+"""``viewgen depth`` (estimate a disparity map) and ``viewgen download`` (fetch weights ahead of time)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from argparse import Namespace
+from pathlib import Path
+
+from viewgen.cli.options import size_type
+
+MAX_SIDE = 8192
+OUTPUT_SUFFIXES = (".png", ".npy")
+
+
+def add_parser(subparsers) -> None:
+    from viewgen.depth.base import NORMALIZATIONS
+    from viewgen.depth.registry import DEFAULT_BACKEND, available_backends
+
+    names = ", ".join(available_backends())
+    depth = subparsers.add_parser(
+        "depth", help="estimate a disparity map (near = bright) for a photo",
+        description="Estimate disparity (1/depth, normalised to [0, 1]) for IMAGE and write it as a 16-bit "
+                    "PNG (value = round(d * 65535)) or a float32 .npy. Backends: " + names + ".")
+    depth.add_argument("image", help="the photo (PNG, JPEG, ...)")
+    depth.add_argument("--backend", "--depth", dest="backend", default=DEFAULT_BACKEND, metavar="NAME",
+                       help=f"depth backend, or file:PATH for an existing disparity map (default {DEFAULT_BACKEND})")
+    depth.add_argument("--out", default="disparity.png", help="output .png (16-bit) or .npy (default disparity.png)")
+    depth.add_argument("--preview", default=None, metavar="PNG", help="also write a colour preview (near = red)")
+    depth.add_argument("--size", type=parse_size, default=None, metavar="HxW",
+                       help="output size (default: the image's)")
+    depth.add_argument("--normalization", choices=NORMALIZATIONS, default="minmax",
+                       help="minmax (the original Infinite Nature's), percentile (p1/p97, robust) or none")
+    depth.add_argument("--weights", default=None, metavar="PATH",
+                       help="weights file (MiDaS) or model folder / Hugging Face id (transformers backends)")
+    depth.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    depth.set_defaults(run=run_depth)
+
+    download = subparsers.add_parser(
+        "download", help="fetch depth weights ahead of time (into $VIEWGEN_HOME or the Hugging Face cache)",
+        description="Download the weights of depth backends so later runs work offline. Backends: " + names + ".")
+    download.add_argument("names", nargs="*", metavar="NAME", help="backends to fetch (e.g. midas-v21)")
+    download.add_argument("--list", action="store_true", help="list the backends and whether their weights are here")
+    download.set_defaults(run=run_download)
+
+
+parse_size = size_type(1, MAX_SIDE)
+
+
+def _check_output(path: Path, what: str, suffixes: tuple[str, ...]) -> None:
+    if path.suffix.lower() not in suffixes:
+        raise ValueError(f"{what} {path} must end in {' or '.join(suffixes)}")
+    if path.is_dir():
+        raise ValueError(f"{what} {path} is a folder; give a file name")
+
+
+def run_depth(args: Namespace) -> int:
+    import numpy as np
+
+    from viewgen.depth import get_estimator
+    from viewgen.depth.colormap import colorize_disparity
+    from viewgen.io.images import (
+        load_image,
+        save_atomic,
+        write_disparity_png16,
+        write_png_atomic,
+    )
+
+    out = Path(args.out)
+    _check_output(out, "--out", OUTPUT_SUFFIXES)
+    preview = Path(args.preview) if args.preview else None
+    if preview is not None:
+        _check_output(preview, "--preview", (".png",))
+    image = load_image(args.image)
+    height, width = image.shape[-2:]
+    started = time.perf_counter()
+    estimator = get_estimator(args.backend, device=args.device, weights=args.weights)
+    loaded = time.perf_counter()
+    disparity = estimator(image, size=args.size, normalization=args.normalization)
+    done = time.perf_counter()
+    if out.suffix.lower() == ".npy":
+        array = disparity[0, 0].cpu().numpy().astype(np.float32)
+        save_atomic(out, lambda stream: np.save(stream, array, allow_pickle=False), suffix=".npy")
+    else:
+        write_disparity_png16(out, disparity[0, 0])
+    if preview is not None:
+        write_png_atomic(preview, colorize_disparity(disparity)[0])
+    net_h, net_w = estimator.input_size(height, width)
+    out_h, out_w = disparity.shape[-2:]
+    print(f"{out}: {out_h}x{out_w} disparity of {Path(args.image).name} ({height}x{width}) from {estimator.name} "
+          f"at {net_h}x{net_w}, {args.normalization} normalised; load {loaded - started:.1f} s, "
+          f"estimate {done - loaded:.2f} s" + (f"; preview {preview}" if preview else ""))
+    return 0
+
+
+def _status(name: str) -> str:
+    from viewgen.depth.registry import backend_info
+
+    info = backend_info(name)
+    if info.downloader is None:
+        return "-"
+    if info.requires == "depth":
+        try:
+            import transformers  # noqa: F401
+            from huggingface_hub import try_to_load_from_cache
+        except ImportError:
+            return 'needs pip install "viewgen[depth]"'
+        from viewgen.depth.hf import HF_MODELS
+
+        cached = try_to_load_from_cache(HF_MODELS[name].model_id, "config.json")
+        return "in the Hugging Face cache" if isinstance(cached, str) else "not downloaded"
+    from viewgen.depth.midas import MIDAS_VARIANTS
+    from viewgen.hub import find_weights
+
+    found = find_weights(MIDAS_VARIANTS[name].weights)
+    return str(found) if found else "not downloaded"
+
+
+def run_download(args: Namespace) -> int:
+    from viewgen.depth.registry import BACKENDS, download_backend
+    from viewgen.hub import weights_dir
+
+    if args.list or not args.names:
+        print(f"weights folder: {weights_dir()} (set VIEWGEN_HOME to move it)")
+        for name, info in BACKENDS.items():
+            print(f"  {name:<24} {info.summary}\n  {'':<24} weights: {info.weights}; {_status(name)}")
+        if not args.names:
+            if not args.list:
+                print("give backend names to download, e.g. `viewgen download midas-v21`", file=sys.stderr)
+            return 0
+    for name in args.names:
+        path = download_backend(name, progress=True)
+        print(f"{name}: {path}")
+    return 0

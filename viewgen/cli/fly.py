@@ -1,0 +1,150 @@
+"""``viewgen fly``: fly into a photo, an RGBD file or an embedded sample, and write the flight.
+
+The output kind follows ``--out``: ``.mp4`` (H.264), ``.gif``, or a directory of PNG frames.
+The video holds exactly ``--frames`` frames: the starting frame, then the generated ones.
+Ctrl-C stops the flight and keeps the frames done so far.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from argparse import Namespace
+
+from viewgen.cli.options import size_type
+
+MAX_SIDE, MIN_SIDE, MAX_PIXELS = 2048, 16, 2048 * 2048
+MAX_FRAMES = 100_000
+DEFAULT_LONG_SIDE = 512  # weight-free flights: the input is scaled so its long side is at most this
+PATHS = ("autopilot", "straight", "zoom-in", "dolly", "swing", "circle")
+
+
+def add_parser(subparsers) -> None:
+    fly = subparsers.add_parser(
+        "fly", help="fly into an image and write the flight as .mp4, .gif or PNG frames",
+        description="Perpetual view generation: fly into INPUT with the autopilot (or a scripted path).")
+    fly.add_argument("input", nargs="?", default=None,
+                     help="an image (needs a depth backend), sample:1..3, an RGBD .npz/.npy or an original "
+                          "autocruise_input*.pkl (default: sample:1)")
+    fly.add_argument("--frames", type=int, default=120, help="frames in the output, the start included (default 120)")
+    fly.add_argument("--out", default="flight.mp4", help="output: .mp4, .gif or a directory for PNG frames "
+                                                         "(default flight.mp4)")
+    fly.add_argument("--weights", default=None, metavar="DIR",
+                     help="converted Infinite Nature weights (see `viewgen convert`); without it the "
+                          "weight-free classical refiner is used")
+    fly.add_argument("--depth", default=None, metavar="NAME", help="depth backend for image inputs")
+    fly.add_argument("--seed", type=int, default=0, help="seed of the refiner's randomness (default 0)")
+    fly.add_argument("--fps", type=float, default=24.0, help="frames per second of the video (default 24)")
+    fly.add_argument("--size", type=parse_size, default=None, metavar="HxW",
+                     help="flight resolution (default: the weights' size, or the input's with its long "
+                          f"side at most {DEFAULT_LONG_SIDE})")
+    fly.add_argument("--path", choices=PATHS, default="autopilot", help="camera path (default autopilot)")
+    fly.add_argument("--save-disparity", action="store_true",
+                     help="also write each frame's disparity as a 16-bit PNG (PNG-frame output only)")
+    fly.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    fly.set_defaults(run=run_fly)
+
+
+parse_size = size_type(MIN_SIDE, MAX_SIDE, MAX_PIXELS)
+
+
+def _check_args(args: Namespace) -> None:
+    from viewgen.io.video import output_kind
+
+    output_kind(args.out, args.save_disparity)
+    if not 1 <= args.frames <= MAX_FRAMES:
+        raise ValueError(f"--frames must be between 1 and {MAX_FRAMES}, got {args.frames}")
+    if not 0 < args.fps <= 240:
+        raise ValueError(f"--fps must be in (0, 240], got {args.fps:g}")
+
+
+def _flight_size(args: Namespace, input_size: tuple[int, int]) -> tuple[int, int]:
+    """The requested size, else the input's size scaled so the long side fits (even sides)."""
+    if args.size is not None:
+        return args.size
+    height, width = input_size
+    scale = min(1.0, DEFAULT_LONG_SIDE / max(height, width))
+    return max(MIN_SIDE, round(height * scale / 2) * 2), max(MIN_SIDE, round(width * scale / 2) * 2)
+
+
+def _load_pipeline(args: Namespace, input_size: tuple[int, int]):
+    from viewgen.pipelines import FlyThroughConfig, FlyThroughPipeline
+
+    if args.weights is not None:
+        pipe = FlyThroughPipeline.from_pretrained(args.weights, device=args.device)
+        weight_size = tuple(pipe.config.image_size)
+        if args.size is not None and tuple(args.size) != weight_size:
+            raise ValueError(f"the weights in {args.weights} work at {weight_size[0]}x{weight_size[1]}; "
+                             f"drop --size or pass --size {weight_size[0]}x{weight_size[1]}")
+        from dataclasses import replace
+
+        pipe.config = replace(pipe.config, controller=args.path, seed=args.seed)
+        return pipe, f"Infinite Nature's SPADE refiner from {args.weights}"
+    size = _flight_size(args, input_size)
+    config = FlyThroughConfig(image_size=size, controller=args.path, seed=args.seed, device=args.device)
+    pipe = FlyThroughPipeline.weight_free(config)
+    return pipe, ("the weight-free classical refiner (inpainting + sky model); "
+                  "pass --weights DIR for Infinite Nature's learned refiner")
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: CUDA is not available here (use --device cpu)")
+    if not device.startswith(("cpu", "cuda")):
+        raise ValueError(f"--device must be cpu, cuda or cuda:N, got {device!r}")
+
+
+def run_fly(args: Namespace) -> int:
+    from viewgen.io.video import open_frame_writer
+    from viewgen.pipelines.inputs import resolve_input
+
+    _check_args(args)
+    _check_device(args.device)
+    resolved = resolve_input(args.input, depth=args.depth, device=args.device)
+    start = resolved.rgbd_input
+    for message in start.warnings:
+        print(f"viewgen: warning: {message}", file=sys.stderr)
+    pipe, refiner_text = _load_pipeline(args, tuple(start.rgbd.shape[-2:]))
+    height, width = pipe.config.image_size
+    print(f"flying {args.frames} frames into {resolved.description} at {height}x{width} "
+          f"({args.path}) with {refiner_text}", file=sys.stderr)
+    began = time.perf_counter()
+    with open_frame_writer(args.out, fps=args.fps, size=(height, width),
+                           save_disparity=args.save_disparity) as writer:
+        done = _fly_frames(pipe, start, args.frames, writer)
+    elapsed = time.perf_counter() - began
+    rate = writer.frames_written / elapsed if elapsed > 0 else float("inf")
+    if done < args.frames:
+        print(f"interrupted: saved the {writer.frames_written} frames done so far to {args.out}", file=sys.stderr)
+        return 130
+    print(f"wrote {writer.frames_written} frames ({height}x{width}, {args.fps:g} fps) to {args.out} "
+          f"in {elapsed:.1f} s ({rate:.1f} frames/s)")
+    return 0
+
+
+def _fly_frames(pipe, start, num_frames: int, writer) -> int:
+    """Write the start frame and ``num_frames - 1`` generated ones; returns how many were written.
+
+    A Ctrl-C stops the loop after the last completed frame; the caller's writer keeps them.
+    """
+    from tqdm import tqdm
+
+    progress = tqdm(total=num_frames, unit="frame", file=sys.stderr, dynamic_ncols=True,
+                    disable=not sys.stderr.isatty(), leave=False)
+    written = 0
+    try:
+        frame = pipe.reset(start.rgbd, intrinsics=start.intrinsics)
+        while True:
+            writer.write(frame.rgb[0].float().cpu(), frame.disparity[0].float().cpu())
+            written += 1
+            progress.update(1)
+            if written == num_frames:
+                break
+            frame = pipe.step()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        progress.close()
+    return written

@@ -1,0 +1,22 @@
+"""Argument types shared by the ``viewgen`` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+
+def size_type(min_side: int, max_side: int, max_pixels: int | None = None) -> Callable[[str], tuple[int, int]]:
+    """An argparse ``type`` for ``HxW`` sizes: ``"160x256"`` -> ``(160, 256)`` within the limits."""
+    def parse_size(text: str) -> tuple[int, int]:
+        parts = text.lower().split("x")
+        if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
+            raise argparse.ArgumentTypeError(f"size must look like HxW (e.g. 320x512), got {text!r}")
+        height, width = (int(part) for part in parts)
+        too_many = max_pixels is not None and height * width > max_pixels
+        if min(height, width) < min_side or max(height, width) > max_side or too_many:
+            limit = f" and at most {max_pixels:,} pixels" if max_pixels is not None else ""
+            raise argparse.ArgumentTypeError(f"size {height}x{width} is out of range: each side must be in "
+                                             f"[{min_side}, {max_side}] pixels{limit}")
+        return height, width
+    return parse_size

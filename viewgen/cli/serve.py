@@ -1,0 +1,166 @@
+"""``viewgen serve``: the web demo on this machine (FastAPI + uvicorn, the ``serve`` extra).
+
+Binds 127.0.0.1:8000 by default (only this machine can connect) and prints the URL. Each
+browser tab gets its own flight; ``--weights`` flies with the converted Infinite Nature
+networks (loaded once, shared read-only by the sessions), without it with the weight-free
+refiner. Uploaded photos get their disparity from the ``--depth`` backend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import ipaddress
+import socket
+import sys
+from argparse import Namespace
+
+__all__ = ["add_parser", "bind_socket", "run_serve", "url_for"]
+
+INSTALL_HINT = 'pip install "viewgen[serve]"'
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``viewgen serve`` on ``subparsers`` (from ``parser.add_subparsers()``)."""
+    serve = subparsers.add_parser("serve", help="the web demo: fly into a photo in your browser",
+                                  description="Serve the web demo: pick or upload a photo and fly into it, "
+                                              "steering with the mouse. Each browser tab gets its own flight.")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it "
+                            "to the network)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    serve.add_argument("--weights", default=None, metavar="DIR",
+                       help="converted Infinite Nature weights (see `viewgen convert`); default: the "
+                            "weight-free refiner")
+    serve.add_argument("--depth", default=None, metavar="NAME",
+                       help="depth backend for uploaded photos (default: viewgen.depth's default backend)")
+    serve.add_argument("--device", default="cpu", help="torch device for the flights (default cpu)")
+    serve.add_argument("--max-sessions", type=int, default=4, help="browser tabs served at once (default 4)")
+    serve.add_argument("--idle-timeout", type=float, default=600.0, metavar="SECONDS",
+                       help="close a tab's session after this long without input (default 600)")
+    serve.set_defaults(run=run_serve)
+    return serve
+
+
+def url_for(host: str, port: int) -> str:
+    """The URL a browser on this machine should open for a server bound to ``host:port``."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"http://{host}:{port}/"
+    if address.is_unspecified:
+        return f"http://{'[::1]' if address.version == 6 else '127.0.0.1'}:{port}/"
+    return f"http://[{host}]:{port}/" if address.version == 6 else f"http://{host}:{port}/"
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``; ``OSError`` with a one-line message when it is taken."""
+    if not 0 <= port <= 65535:
+        raise ValueError(f"--port must lie in 0..65535, got {port}")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise OSError(f"cannot listen on {host!r}: {error.strerror}") from error
+    family, kind, proto, _name, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise OSError(f"port {port} on {host} is already in use; stop the other server or pick "
+                          f"another port with --port") from error
+        if error.errno in (errno.EACCES, errno.EPERM):
+            raise OSError(f"no permission to listen on port {port}; use a port above 1023") from error
+        raise OSError(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
+    sock.setblocking(False)
+    return sock
+
+
+def _require_server_packages():
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn
+    except ImportError as error:
+        raise RuntimeError(f"viewgen serve needs FastAPI and uvicorn ({error.name} is missing): "
+                           f"{INSTALL_HINT}") from error
+    return uvicorn
+
+
+def _pipeline_factory(weights: str | None, device: str):
+    """Check the pipeline loads now (one-line errors before serving), then one pipeline per session."""
+    from viewgen.pipelines import FlyThroughConfig, FlyThroughPipeline
+
+    if weights is not None:
+        shared = FlyThroughPipeline.from_pretrained(weights, device=device)
+        # The SPADE networks are stateless at inference (eval mode, no buffers updated), so the
+        # sessions share them; each session gets its own pipeline object for its flight state.
+        return lambda: FlyThroughPipeline(refiner=shared.refiner, config=shared.config), "Infinite Nature weights"
+    try:
+        FlyThroughPipeline.load(None, FlyThroughConfig(device=device))
+    except ImportError as error:
+        raise RuntimeError(f"the weight-free refiner is not available ({error}); give --weights DIR") from error
+    return lambda: FlyThroughPipeline.load(None, FlyThroughConfig(device=device)), "weight-free refiner"
+
+
+def _depth_estimator(name: str | None, device: str):
+    """``(estimator or None, description)``; a named backend must load, the default may be missing."""
+    try:
+        from viewgen.depth import get_estimator
+    except ImportError as error:
+        if name is not None:
+            raise RuntimeError(f"depth backends are not available ({error})") from error
+        return None, "uploads off (no depth backend available)"
+    if name is None:
+        try:
+            from viewgen.depth import DEFAULT_BACKEND
+        except ImportError:
+            DEFAULT_BACKEND = None
+        if DEFAULT_BACKEND is None:
+            return None, "uploads off (no default depth backend; give --depth NAME)"
+        try:
+            return get_estimator(DEFAULT_BACKEND, device=device), f"{DEFAULT_BACKEND} depth for uploads"
+        except Exception as error:  # noqa: BLE001 - the default backend is optional for serving
+            reason = " ".join(str(error).split()) or type(error).__name__
+            return None, f"uploads off (default depth backend {DEFAULT_BACKEND!r} unavailable: {reason})"
+    return get_estimator(name, device=device), f"{name} depth for uploads"
+
+
+def run_serve(args: Namespace) -> int:
+    uvicorn = _require_server_packages()
+    from viewgen.server.app import create_app
+
+    if args.max_sessions < 1:
+        raise ValueError(f"--max-sessions must be >= 1, got {args.max_sessions}")
+    if not args.idle_timeout > 0:
+        raise ValueError(f"--idle-timeout must be > 0, got {args.idle_timeout}")
+    sock = bind_socket(args.host, args.port)  # fail fast, before loading anything
+    try:
+        factory, refiner_text = _pipeline_factory(args.weights, args.device)
+        depth, depth_text = _depth_estimator(args.depth, args.device)
+        app = create_app(factory, depth, max_sessions=args.max_sessions, idle_timeout_s=args.idle_timeout)
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(app, log_level="warning", ws_max_size=1 << 20, timeout_graceful_shutdown=3,
+                                lifespan="on")
+        server = uvicorn.Server(config)
+        print(f"viewgen serve: {refiner_text}, {depth_text}, up to {args.max_sessions} tabs", flush=True)
+        print(f"viewgen serve: open {url_for(args.host, port)} in a browser (Ctrl+C to stop)", flush=True)
+        if not _is_loopback(args.host):
+            print(f"viewgen serve: warning: listening on {args.host}, reachable from other machines", file=sys.stderr)
+        try:
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:  # uvicorn shuts down gracefully, then re-raises Ctrl+C
+            pass
+        print("viewgen serve: stopped", flush=True)
+    finally:
+        sock.close()
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

@@ -1,0 +1,310 @@
+"""The frame-writer base and the PNG-folder sink; see :mod:`viewgen.io.video` for the sinks.
+
+:class:`FrameWriter` validates frames (``[3, H, W]`` / ``[1, 3, H, W]`` float RGB in [0, 1]),
+fixes the frame size, and implements the close / abort / context-manager policy shared by all
+sinks: finalise what was written when at least one frame was, otherwise leave no output.
+:class:`SingleFileWriter` adds the hidden temporary file that a video is written to and renamed
+from. :class:`PngFolderWriter` writes ``frame_00000.png`` ... (and 16-bit ``disparity_00000.png``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+from torch import Tensor
+
+from viewgen.io.images import new_file_mode, save_atomic, to_uint8_hwc, write_disparity_png16
+
+__all__ = ["FrameWriter", "PngFolderWriter", "SingleFileWriter"]
+
+# ---------------------------------------------------------------------------------------------
+# Validation helpers
+
+
+def one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def check_fps(fps) -> float:
+    try:
+        value = float(fps)
+    except (TypeError, ValueError):
+        raise ValueError(f"fps must be a positive number, got {fps!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"fps must be a positive number, got {fps!r}")
+    return value
+
+
+def check_size(size) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    try:
+        height, width = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"size must be (height, width), got {size!r}") from None
+    if height < 1 or width < 1:
+        raise ValueError(f"size must be positive (height, width), got {size!r}")
+    return height, width
+
+
+def _frame_tensor(rgb: Tensor) -> Tensor:
+    """``[3, H, W]`` or ``[1, 3, H, W]`` floating tensor -> ``[3, H, W]``."""
+    if not isinstance(rgb, Tensor):
+        raise TypeError(f"a frame must be a torch.Tensor, got {type(rgb).__name__}")
+    shape = list(rgb.shape)
+    if rgb.dim() == 4 and rgb.shape[0] == 1:
+        rgb = rgb[0]
+    if rgb.dim() != 3 or rgb.shape[0] != 3:
+        raise ValueError(f"a frame must be [3, H, W] or [1, 3, H, W] RGB in [0, 1], got {shape}")
+    if rgb.shape[1] < 1 or rgb.shape[2] < 1:
+        raise ValueError(f"a frame must not be empty, got {shape}")
+    if not rgb.is_floating_point():
+        raise ValueError(f"a frame must be a floating-point tensor in [0, 1], got {rgb.dtype}")
+    return rgb
+
+
+def _disparity_tensor(disparity: Tensor, height: int, width: int) -> Tensor:
+    """``[1, H, W]`` or ``[1, 1, H, W]`` matching the frame -> ``[1, H, W]``."""
+    if not isinstance(disparity, Tensor):
+        raise TypeError(f"disparity must be a torch.Tensor, got {type(disparity).__name__}")
+    shape = list(disparity.shape)
+    if disparity.dim() == 4 and disparity.shape[0] == 1:
+        disparity = disparity[0]
+    if disparity.dim() != 3 or tuple(disparity.shape) != (1, height, width):
+        raise ValueError(f"disparity must be [1, {height}, {width}] (or with a batch axis of 1) to match "
+                         f"the frame, got {shape}")
+    return disparity
+
+
+# ---------------------------------------------------------------------------------------------
+# The writer base
+
+
+class FrameWriter:
+    """Base of the frame sinks returned by :func:`open_frame_writer`; use it as a context manager.
+
+    Attributes:
+        path: the final output (file or folder).
+        fps: frames per second.
+        size: ``(H, W)`` of the frames, fixed by the first frame when not given.
+        save_disparity: whether :meth:`write` needs and stores a disparity map.
+    """
+
+    kind = "frames"
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int] | None, save_disparity: bool) -> None:
+        self.path = path
+        self.fps = fps
+        self.size = size
+        self.save_disparity = save_disparity
+        self._frames_written = 0
+        self._closed = False
+        self._result: Path | None = None
+
+    @property
+    def frames_written(self) -> int:
+        """How many frames :meth:`write` has accepted so far."""
+        return self._frames_written
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def write(self, rgb: Tensor, disparity: Tensor | None = None) -> None:
+        """Append one frame.
+
+        Args:
+            rgb: ``[3, H, W]`` or ``[1, 3, H, W]`` float, RGB in [0, 1] (clamped; NaN -> 0).
+            disparity: ``[1, H, W]`` or ``[1, 1, H, W]`` in [0, 1]; required when the writer
+                saves disparity, ignored otherwise.
+
+        Raises ``ValueError`` for a closed writer, a wrong shape or a size that differs from
+        the first frame's (or the ``size`` given), ``OSError`` when the output cannot be written.
+        """
+        if self._closed:
+            raise ValueError(f"cannot write to {self.path}: the frame writer is closed")
+        rgb = _frame_tensor(rgb)
+        height, width = int(rgb.shape[1]), int(rgb.shape[2])
+        if self.size is None:
+            self.size = (height, width)
+        elif (height, width) != self.size:
+            raise ValueError(f"frame {self._frames_written} is {height}x{width}, but this writer's frames are "
+                             f"{self.size[0]}x{self.size[1]} (HxW)")
+        if self.save_disparity:
+            if disparity is None:
+                raise ValueError(f"frame {self._frames_written}: save_disparity is on, so write() needs a disparity")
+            disparity = _disparity_tensor(disparity, height, width)
+        self._write_frame(to_uint8_hwc(rgb), disparity if self.save_disparity else None)
+        self._frames_written += 1
+
+    def close(self) -> Path | None:
+        """Finalise the output: returns ``path``, or ``None`` when no frame was written (no output).
+
+        Idempotent. On failure it removes its temporary file and raises ``OSError``.
+        """
+        if self._closed:
+            return self._result
+        self._closed = True
+        try:
+            if self._frames_written:
+                self._finalise()
+                self._result = self.path
+            else:
+                self._discard()
+        except BaseException:
+            self._discard()
+            raise
+        return self._result
+
+    def abort(self) -> Path | None:
+        """Stop early, keeping what was written: like :meth:`close`, but never raises ``Exception``.
+
+        Finalises the frames written so far (if any) and returns ``path``; if that fails, warns,
+        cleans up and returns ``None``.
+        """
+        try:
+            return self.close()
+        except Exception as error:
+            warnings.warn(f"could not save the frames written so far to {self.path}: {one_line(error)}",
+                          RuntimeWarning, stacklevel=2)
+            return None
+
+    def __enter__(self) -> FrameWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> bool:
+        if exc_type is None:
+            self.close()
+        else:  # an error or Ctrl-C: keep the frames done so far (if any), let the error through
+            self.abort()
+        return False
+
+    def __del__(self) -> None:  # a writer dropped without close(): leave no temporary files
+        try:
+            if not self._closed:
+                self._closed = True
+                self._discard()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"{type(self).__name__}({str(self.path)!r}, fps={self.fps:g}, frames={self._frames_written}, {state})"
+
+    # subclass hooks
+    def _write_frame(self, frame: np.ndarray, disparity: Tensor | None) -> None:
+        raise NotImplementedError
+
+    def _finalise(self) -> None:
+        raise NotImplementedError
+
+    def _discard(self) -> None:
+        """Best-effort cleanup; must be idempotent and not raise."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Single-file outputs (mp4, gif): a temporary file renamed on success
+
+
+def make_parent(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OSError(f"cannot create the folder for {path}: {error.strerror or one_line(error)}") from None
+    if not path.parent.is_dir():
+        raise OSError(f"cannot write {path}: {path.parent} is not a folder")
+
+
+class SingleFileWriter(FrameWriter):
+    suffix = ""
+
+    def __init__(self, path: Path, fps: float, size, save_disparity: bool) -> None:
+        super().__init__(path, fps, size, save_disparity)
+        self._temporary: Path | None = None
+        make_parent(path)
+        try:
+            handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".partial{self.suffix}",
+                                                 dir=path.parent)
+        except OSError as error:
+            raise OSError(f"cannot write {path}: {error.strerror or one_line(error)}") from None
+        os.close(handle)
+        self._temporary = Path(temporary)
+        try:
+            os.chmod(temporary, new_file_mode())
+        except OSError:
+            pass
+
+    def _publish(self) -> None:
+        try:
+            os.replace(self._temporary, self.path)
+        except OSError as error:
+            raise OSError(f"cannot write {self.path}: {error.strerror or one_line(error)}") from None
+        self._temporary = None
+
+    def _remove_temporary(self) -> None:
+        if self._temporary is not None:
+            try:
+                self._temporary.unlink(missing_ok=True)
+            except OSError:
+                pass
+            self._temporary = None
+
+
+# --------------------------------------------------------------------------------- png folder
+
+_NUMBERED = re.compile(r"(frame|disparity)_(\d+)\.png")
+
+
+class PngFolderWriter(FrameWriter):
+    kind = "png"
+
+    def __init__(self, path: Path, fps: float, size, save_disparity: bool) -> None:
+        super().__init__(path, fps, size, save_disparity)
+        self._created = not path.exists()
+        if path.exists() and not path.is_dir():
+            raise OSError(f"cannot write frames to {path}: it is a file, not a folder")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            handle, probe = tempfile.mkstemp(prefix=".viewgen-probe.", dir=path)
+            os.close(handle)
+            os.unlink(probe)
+        except OSError as error:
+            raise OSError(f"cannot write frames to {path}: {error.strerror or one_line(error)}") from None
+
+    def frame_path(self, index: int) -> Path:
+        return self.path / f"frame_{index:05d}.png"
+
+    def disparity_path(self, index: int) -> Path:
+        return self.path / f"disparity_{index:05d}.png"
+
+    def _write_frame(self, frame: np.ndarray, disparity: Tensor | None) -> None:
+        from PIL import Image
+
+        index = self._frames_written
+        try:
+            pixels = Image.fromarray(frame)
+            save_atomic(self.frame_path(index), lambda stream: pixels.save(stream, format="PNG"), suffix=".png")
+            if disparity is not None:
+                write_disparity_png16(self.disparity_path(index), disparity)
+        except OSError as error:
+            raise OSError(f"cannot write frame {index} to {self.path}: {error.strerror or one_line(error)}") from None
+
+    def _finalise(self) -> None:
+        series = {"frame", "disparity"} if self.save_disparity else {"frame"}
+        for entry in self.path.iterdir():
+            match = _NUMBERED.fullmatch(entry.name)
+            if match and match[1] in series and int(match[2]) >= self._frames_written:
+                entry.unlink(missing_ok=True)  # a stale frame of an earlier, longer sequence
+
+    def _discard(self) -> None:
+        if self._frames_written == 0 and self._created:
+            try:
+                self.path.rmdir()  # only if still empty
+            except OSError:
+                pass

@@ -1,0 +1,183 @@
+"""Export an RGBD image as the coloured grid mesh the renderer draws, to a PLY file.
+
+The mesh is exactly what :func:`viewgen.rendering.warp_rgbd` rasterizes: one vertex per pixel
+centre, unprojected to depth ``1 / clip(disparity, 0.01, 1)`` with the normalised intrinsics;
+two triangles per cell in the renderer's order (``[tl, bl, tr]``, ``[br, tr, bl]``, see
+:func:`viewgen.rendering.mesh.grid_faces`); and, unless ``mask_edges=False``, the renderer's
+Sobel edge mask (:func:`viewgen.rendering.mesh.sobel_edge_mask`) applied by dropping every
+vertex where it is 0 together with every face that touches one, which are the triangles the
+renderer shows as holes.
+
+Axes of the written file: viewgen works in OpenCV camera axes (+x right, +y down, +z forward).
+Mesh viewers (MeshLab, three.js, Blender's PLY import with its default "Y up, -Z forward")
+expect OpenGL-style axes: +y up, and a camera looking down -z. So the file holds
+``p_file = diag(1, -1, -1) @ p_world`` with ``p_world = R^T (p_cam - t)`` for
+``cam_from_world = [R | t]``, a half turn about x (a rotation, so no mirroring). With the
+default identity pose the camera sits at the origin looking down -z with +y up. The renderer's
+triangle order is counter-clockwise as seen from the camera, so face normals (right-hand rule)
+point towards the viewer.
+
+PLY layout: ``vertex`` with ``float x, y, z`` and ``uchar red, green, blue``; ``face`` with
+``list uchar int vertex_indices``. Binary little-endian by default, ASCII on request. The file
+is written to a temporary name beside ``path`` and renamed when complete (parents created).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from viewgen.io.images import save_atomic
+from viewgen.io.rgbd_files import validate_rgbd
+from viewgen.rendering.mesh import grid_faces, grid_vertices, sobel_edge_mask
+
+__all__ = ["OPENGL_FROM_OPENCV", "GridMesh", "MeshExport", "export_mesh_ply", "rgbd_to_mesh", "write_ply"]
+
+# OpenCV (+y down, +z forward) -> OpenGL (+y up, camera looking down -z): a half turn about x.
+OPENGL_FROM_OPENCV = np.diag([1.0, -1.0, -1.0])
+
+_VERTEX_DTYPE = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"),
+                          ("red", "u1"), ("green", "u1"), ("blue", "u1")])
+_FACE_DTYPE = np.dtype([("count", "u1"), ("vertex_indices", "<i4", (3,))])
+
+
+@dataclass(frozen=True, eq=False)
+class GridMesh:
+    """A coloured triangle mesh in the PLY file's axes (OpenGL-style, see the module doc).
+
+    vertices: ``[N, 3]`` float32. colors: ``[N, 3]`` uint8 RGB. faces: ``[M, 3]`` int64 indices
+    into ``vertices``, counter-clockwise as seen from the camera.
+    """
+
+    vertices: np.ndarray
+    colors: np.ndarray
+    faces: np.ndarray
+
+
+@dataclass(frozen=True)
+class MeshExport:
+    """What :func:`export_mesh_ply` wrote."""
+
+    path: Path
+    num_vertices: int
+    num_faces: int
+
+
+def _rgbd_batch(rgbd: Tensor) -> Tensor:
+    if not isinstance(rgbd, Tensor):
+        raise TypeError(f"rgbd must be a torch.Tensor, got {type(rgbd).__name__}")
+    if rgbd.dim() == 3:
+        rgbd = rgbd.unsqueeze(0)
+    validate_rgbd(rgbd, "rgbd")  # [1, 4, H, W], H, W >= 2, float, RGB and disparity in [0, 1]
+    return rgbd.detach().to("cpu", torch.float32).clamp(0.0, 1.0)
+
+
+def _intrinsics(intrinsics) -> Tensor:
+    values = torch.as_tensor(intrinsics, dtype=torch.float32).detach().cpu().reshape(-1)
+    if values.numel() != 4 or not torch.isfinite(values).all() or (values[:2] <= 0).any():
+        raise ValueError(f"intrinsics must be [fx, fy, cx, cy] (normalised, positive focal lengths), "
+                         f"got {values.tolist()}")
+    return values
+
+
+def _pose(cam_from_world) -> np.ndarray:
+    if cam_from_world is None:
+        return np.eye(4)[:3]
+    pose = torch.as_tensor(cam_from_world).detach().cpu().double()
+    if pose.dim() == 3 and pose.shape[0] == 1:
+        pose = pose[0]
+    if pose.shape not in ((3, 4), (4, 4)) or not torch.isfinite(pose).all():
+        raise ValueError(f"cam_from_world must be a finite [3, 4] or [4, 4] world-to-camera pose, "
+                         f"got shape {list(pose.shape)}")
+    return pose[:3].numpy()
+
+
+def rgbd_to_mesh(rgbd: Tensor, intrinsics, cam_from_world=None, mask_edges: bool = True) -> GridMesh:
+    """The renderer's grid mesh of one RGBD image, in the PLY file's axes (see the module doc).
+
+    Args:
+        rgbd: ``[1, 4, H, W]`` or ``[4, H, W]``, RGB and disparity in [0, 1], ``H, W >= 2``.
+        intrinsics: ``[4]`` (or ``[1, 4]``) normalised ``[fx, fy, cx, cy]``.
+        cam_from_world: ``[3, 4]`` / ``[4, 4]`` world-to-camera pose; identity when ``None``.
+        mask_edges: drop the vertices on depth edges (the renderer's Sobel mask is 0 there)
+            and every face touching one, as the renderer does; ``False`` keeps everything.
+    """
+    rgbd = _rgbd_batch(rgbd)
+    _, _, height, width = rgbd.shape
+    disparity = rgbd[:, 3:].clamp(1e-6, 1e5)  # as warp_rgbd does before meshing
+    camera_points = grid_vertices(disparity, _intrinsics(intrinsics)[None])[0].double().numpy()  # [HW, 3]
+    pose = _pose(cam_from_world)
+    world_points = (camera_points - pose[:, 3]) @ pose[:, :3]  # R^T (p - t), row-vector form
+    vertices = (world_points @ OPENGL_FROM_OPENCV.T).astype(np.float32)
+    colors = rgbd[0, :3].mul(255).round().to(torch.uint8).permute(1, 2, 0).reshape(-1, 3).numpy()
+    faces = grid_faces(height, width).numpy()
+    if mask_edges:
+        keep = sobel_edge_mask(disparity)[0, 0].reshape(-1).numpy() > 0.5
+        faces = faces[keep[faces].all(axis=1)]
+        new_index = np.cumsum(keep) - 1
+        vertices, colors, faces = vertices[keep], colors[keep], new_index[faces]
+    return GridMesh(vertices=np.ascontiguousarray(vertices), colors=np.ascontiguousarray(colors),
+                    faces=np.ascontiguousarray(faces, dtype=np.int64))
+
+
+def write_ply(path: str | Path, mesh: GridMesh, binary: bool = True, comments: tuple[str, ...] = ()) -> Path:
+    """Write ``mesh`` as a PLY file (binary little-endian or ASCII), atomically. Returns ``path``."""
+    num_vertices, num_faces = len(mesh.vertices), len(mesh.faces)
+    if num_vertices >= 2**31:
+        raise ValueError(f"too many vertices for a PLY with int indices: {num_vertices}")
+    header = ["ply", f"format {'binary_little_endian' if binary else 'ascii'} 1.0"]
+    header += [f"comment {' '.join(str(line).split())}" for line in comments]
+    header += [f"element vertex {num_vertices}", "property float x", "property float y", "property float z",
+               "property uchar red", "property uchar green", "property uchar blue",
+               f"element face {num_faces}", "property list uchar int vertex_indices", "end_header"]
+    vertex_records = np.empty(num_vertices, _VERTEX_DTYPE)
+    for axis, name in enumerate("xyz"):
+        vertex_records[name] = mesh.vertices[:, axis]
+    for channel, name in enumerate(("red", "green", "blue")):
+        vertex_records[name] = mesh.colors[:, channel]
+    face_records = np.empty(num_faces, _FACE_DTYPE)
+    face_records["count"] = 3
+    face_records["vertex_indices"] = mesh.faces
+
+    def write(stream: BinaryIO) -> None:
+        stream.write(("\n".join(header) + "\n").encode("ascii"))
+        if binary:
+            stream.write(vertex_records.tobytes())
+            stream.write(face_records.tobytes())
+        else:
+            np.savetxt(stream, vertex_records, fmt="%.9g %.9g %.9g %d %d %d")
+            np.savetxt(stream, face_records.view(np.dtype([("c", "u1"), ("a", "<i4"), ("b", "<i4"), ("d", "<i4")])),
+                       fmt="%d %d %d %d")
+
+    return save_atomic(path, write, suffix=".ply")
+
+
+def export_mesh_ply(path: str | Path, rgbd: Tensor, intrinsics, cam_from_world=None, mask_edges: bool = True,
+                    binary: bool = True) -> MeshExport:
+    """Write the renderer's coloured grid mesh of ``rgbd`` to a PLY file (see the module doc).
+
+    Args:
+        path: the ``.ply`` to write (atomically; missing parent folders are created).
+        rgbd: ``[1, 4, H, W]`` or ``[4, H, W]``, RGB and disparity in [0, 1].
+        intrinsics: ``[4]`` normalised ``[fx, fy, cx, cy]``.
+        cam_from_world: ``[3, 4]`` world-to-camera pose of the RGBD's camera (identity if ``None``);
+            vertices are written in that world frame, turned to OpenGL-style axes
+            (``diag(1, -1, -1)``: +y up, the identity camera looking down -z).
+        mask_edges: drop the vertices on depth edges and their faces, as the renderer does.
+        binary: binary little-endian PLY (default) or ASCII.
+
+    Returns a :class:`MeshExport` with the path and the vertex and face counts. Raises
+    ``ValueError`` for bad inputs and ``OSError`` when the file cannot be written.
+    """
+    mesh = rgbd_to_mesh(rgbd, intrinsics, cam_from_world, mask_edges)
+    height, width = (rgbd.shape[-2], rgbd.shape[-1])
+    comments = (f"viewgen export-mesh: {height}x{width} RGBD grid, "
+                f"{'depth edges removed' if mask_edges else 'depth edges kept'}",
+                "axes: +x right, +y up, +z backward (OpenGL); the identity camera looks down -z")
+    written = write_ply(path, mesh, binary=binary, comments=comments)
+    return MeshExport(path=written, num_vertices=len(mesh.vertices), num_faces=len(mesh.faces))

@@ -1,0 +1,96 @@
+"""Turn what a user names on the command line into a starting RGBD frame.
+
+``INPUT`` is one of:
+
+* ``sample:N`` (or ``sample:coast``): an embedded scene of the synthetic world (N = 1..3);
+* an RGBD file: ``.npz`` / ``.npy`` or an original ``autocruise_input*.pkl`` (read safely);
+* a photo (PNG / JPEG / ...): its disparity comes from a depth backend (``viewgen.depth``).
+
+This is the one place where file inputs and depth estimation meet, so ``viewgen fly``,
+``viewgen export-mesh`` and the web demo accept the same things.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from viewgen.io.rgbd_files import InputError, RGBDInput, load_rgbd_file
+
+__all__ = ["DEFAULT_INPUT", "RGBD_SUFFIXES", "ResolvedInput", "resolve_input"]
+
+DEFAULT_INPUT = "sample:1"
+RGBD_SUFFIXES = (".npz", ".npy", ".pkl", ".pickle")
+SAMPLE_PREFIX = "sample:"
+
+
+@dataclass(frozen=True, eq=False)
+class ResolvedInput:
+    """A starting frame and where it came from.
+
+    rgbd_input: the RGBD (``[1, 4, H, W]``), its intrinsics and pose when the source has them.
+    description: a short human-readable origin, e.g. ``"sample 1 (coast)"`` or
+        ``"photo.jpg + midas-v21 depth"``.
+    """
+
+    rgbd_input: RGBDInput
+    description: str
+
+
+def resolve_input(spec: str | None, depth: str | None = None, device: str = "cpu") -> ResolvedInput:
+    """Load ``spec`` (see the module docstring; ``None`` means :data:`DEFAULT_INPUT`).
+
+    ``depth`` names the depth backend for photos (the registry's default when ``None``); it
+    is ignored for samples and RGBD files. Raises ``ValueError`` / ``OSError`` subclasses with
+    one-line messages for anything unusable.
+    """
+    spec = DEFAULT_INPUT if spec is None else spec
+    if spec.startswith(SAMPLE_PREFIX):
+        return _sample(spec[len(SAMPLE_PREFIX):])
+    path = Path(spec)
+    if path.suffix.lower() in RGBD_SUFFIXES:
+        return ResolvedInput(load_rgbd_file(path), path.name)
+    if not path.exists():
+        raise InputError(f"cannot read {spec}: no such file (give an image, an RGBD .npz/.npy/.pkl "
+                         f"or sample:1..3)")
+    if path.is_dir():
+        raise InputError(f"cannot read {spec}: it is a directory, not an image or RGBD file")
+    return _photo(path, depth, device)
+
+
+def _sample(key: str) -> ResolvedInput:
+    from viewgen.data.samples import SAMPLE_NAMES, load_sample
+
+    key = key.strip().lower()
+    names = {str(number): number for number in range(1, len(SAMPLE_NAMES) + 1)}
+    names.update({name: number for number, name in enumerate(SAMPLE_NAMES, start=1)})
+    if key not in names:
+        raise InputError(f"unknown sample {key!r}: use sample:N with N in 1..{len(SAMPLE_NAMES)} "
+                         f"or sample:{'|'.join(SAMPLE_NAMES)}")
+    index = names[key]
+    loaded = load_sample(index)
+    return ResolvedInput(loaded, f"sample {index} ({SAMPLE_NAMES[index - 1]})")
+
+
+def _photo(path: Path, depth: str | None, device: str) -> ResolvedInput:
+    import torch
+
+    from viewgen.depth import DEFAULT_BACKEND, get_estimator
+    from viewgen.io.images import load_image
+
+    image = load_image(path)  # [1, 3, H, W] in [0, 1]; one-line errors for corrupt/unsupported files
+    name = depth or DEFAULT_BACKEND
+    estimator = get_estimator(name, device=device)
+    with torch.inference_mode():
+        disparity = estimator(image.to(device)).to("cpu", torch.float32)
+    rgbd = torch.cat([image.float(), disparity], dim=1)
+    loaded = load_rgbd_input_tensor(rgbd, path.name)
+    return ResolvedInput(loaded, f"{path.name} + {name} depth")
+
+
+def load_rgbd_input_tensor(rgbd, what: str) -> RGBDInput:
+    """Validate an in-memory ``[1, 4, H, W]`` RGBD the way files are validated."""
+    from viewgen.io.rgbd_files import validate_rgbd
+
+    warnings = validate_rgbd(rgbd, what)
+    return replace(RGBDInput(rgbd.contiguous()), warnings=tuple(warnings))

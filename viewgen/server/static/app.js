@@ -1,0 +1,355 @@
+// viewgen web demo: one WebSocket per tab; the server generates, this page shows and steers.
+// Protocol: see viewgen/server/sessions.py (JSON text messages + one binary message per frame).
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const view = $("view");
+  const viewCtx = view.getContext("2d");
+  const disparityCanvas = $("disparity");
+  const disparityCtx = disparityCanvas.getContext("2d");
+  const decoder = new TextDecoder();
+
+  // Read by the browser tests; nothing else depends on it.
+  const state = {
+    connected: false,
+    session: null,
+    samples: [],
+    uploads: false,
+    maxUploadBytes: 0,
+    playing: false,
+    epoch: 0,
+    frameIndex: -1,
+    framesReceived: 0,
+    cursor: [0.5, 0.5],
+    showDisparity: false,
+    source: null,
+    lastError: "",
+    lastMessage: "",
+    closeCode: null,
+  };
+  window.viewgen = state;
+
+  let socket = null;
+  let lastBitmap = null;
+  let frameChain = Promise.resolve();
+  let arrivals = [];
+  let bannerKind = null; // "busy" | "expired" | null: a reason the close already explained
+
+  // ------------------------------------------------------------------ connection
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    socket = new WebSocket(`${scheme}//${location.host}/ws`);
+    socket.binaryType = "arraybuffer";
+    bannerKind = null;
+    setConnection("connecting…");
+    socket.onopen = () => { state.connected = true; setConnection("connected"); };
+    socket.onmessage = (event) => {
+      if (typeof event.data === "string") {
+        onMessage(JSON.parse(event.data));
+      } else {
+        const data = event.data;
+        frameChain = frameChain.then(() => showFrame(data)).catch((error) => showMessage(`Could not show a frame: ${error}`, "error"));
+      }
+    };
+    socket.onclose = (event) => {
+      state.connected = false;
+      state.closeCode = event.code;
+      state.session = null;
+      setConnection("disconnected");
+      updateButtons();
+      if (!bannerKind) showBanner("Disconnected from the server.", true);
+    };
+  }
+
+  function send(command) {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(command));
+  }
+
+  function onMessage(message) {
+    switch (message.type) {
+      case "hello":
+        state.session = message.session;
+        state.samples = message.samples;
+        state.uploads = message.uploads;
+        state.maxUploadBytes = message.max_upload_bytes;
+        buildSampleButtons(message.samples);
+        $("upload-label").classList.toggle("disabled", !message.uploads);
+        $("upload-label").title = message.uploads ? "A PNG or JPEG photo"
+          : "Uploads are off: the server has no depth backend (--depth NAME)";
+        hideBanner();
+        // Restore this page's settings on a fresh session.
+        send({ type: "speed", value: Number($("speed").value) });
+        send({ type: "max_fps", value: Number($("max-fps").value) });
+        send({ type: "disparity", on: $("show-disparity").checked });
+        if (message.samples.length) send({ type: "sample", index: 1 });
+        else showMessage("No embedded samples on this server: upload a photo.", "info");
+        updateButtons();
+        break;
+      case "state":
+        state.playing = message.playing;
+        state.source = message.source;
+        $("source-name").textContent = message.source ? message.source : "no image yet";
+        updateButtons();
+        break;
+      case "error":
+        showMessage(message.message, "error");
+        break;
+      case "notice":
+        showMessage(message.message, "notice");
+        break;
+      case "busy":
+      case "expired":
+        bannerKind = message.type;
+        showBanner(message.message, true);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ------------------------------------------------------------------ frames
+
+  async function showFrame(buffer) {
+    const bytes = new DataView(buffer);
+    const headerLength = bytes.getUint32(0);
+    const header = JSON.parse(decoder.decode(new Uint8Array(buffer, 4, headerLength)));
+    const start = 4 + headerLength;
+    const rgb = new Blob([new Uint8Array(buffer, start, header.rgb_bytes)], { type: "image/jpeg" });
+    const bitmap = await createImageBitmap(rgb);
+    if (lastBitmap) lastBitmap.close();
+    lastBitmap = bitmap;
+    fitCanvas(view, bitmap);
+    state.cursor = header.cursor;
+    drawView();
+    if (header.disparity_bytes > 0 && state.showDisparity) {
+      const disparity = new Blob([new Uint8Array(buffer, start + header.rgb_bytes, header.disparity_bytes)],
+        { type: "image/jpeg" });
+      const disparityBitmap = await createImageBitmap(disparity);
+      fitCanvas(disparityCanvas, disparityBitmap);
+      disparityCtx.drawImage(disparityBitmap, 0, 0, disparityCanvas.width, disparityCanvas.height);
+      disparityBitmap.close();
+    }
+    send({ type: "ack", index: header.index });
+
+    if (header.epoch !== state.epoch || header.index === 0) arrivals = [];
+    state.epoch = header.epoch;
+    state.frameIndex = header.index;
+    state.framesReceived += 1;
+    view.dataset.frameIndex = String(header.index);
+    arrivals.push(performance.now());
+    if (arrivals.length > 30) arrivals.shift();
+    $("frame-index").textContent = String(header.index);
+    $("gen-ms").textContent = header.index === 0 ? "–" : header.gen_ms.toFixed(0);
+    updateFps();
+  }
+
+  function fitCanvas(canvas, bitmap) {
+    // Twice the frame size, like the original demo (512x320 for 256x160 frames).
+    const width = bitmap.width * 2;
+    const height = bitmap.height * 2;
+    if (canvas.width !== width || canvas.height !== height) {
+      canvas.width = width;
+      canvas.height = height;
+    }
+  }
+
+  function drawView() {
+    if (!lastBitmap) return;
+    viewCtx.imageSmoothingEnabled = true;
+    viewCtx.imageSmoothingQuality = "high";
+    viewCtx.drawImage(lastBitmap, 0, 0, view.width, view.height);
+    drawCursor(state.cursor[0] * view.width, state.cursor[1] * view.height);
+  }
+
+  function drawCursor(x, y) {
+    const size = Math.max(8, view.width / 48);
+    viewCtx.save();
+    viewCtx.lineWidth = Math.max(1.5, view.width / 320);
+    for (const [colour, width] of [["rgba(0,0,0,0.6)", viewCtx.lineWidth + 2], ["#ff3030", viewCtx.lineWidth]]) {
+      viewCtx.strokeStyle = colour;
+      viewCtx.lineWidth = width;
+      viewCtx.beginPath();
+      viewCtx.moveTo(x - size, y); viewCtx.lineTo(x - size / 3, y);
+      viewCtx.moveTo(x + size / 3, y); viewCtx.lineTo(x + size, y);
+      viewCtx.moveTo(x, y - size); viewCtx.lineTo(x, y - size / 3);
+      viewCtx.moveTo(x, y + size / 3); viewCtx.lineTo(x, y + size);
+      viewCtx.stroke();
+    }
+    viewCtx.restore();
+  }
+
+  function updateFps() {
+    const now = performance.now();
+    const recent = arrivals.filter((t) => now - t < 3000);
+    let fps = 0;
+    if (recent.length >= 2 && now - recent[recent.length - 1] < 1500) {
+      fps = (recent.length - 1) / ((recent[recent.length - 1] - recent[0]) / 1000);
+    }
+    $("fps").textContent = fps.toFixed(1);
+  }
+  setInterval(updateFps, 500);
+
+  // ------------------------------------------------------------------ controls
+
+  function buildSampleButtons(names) {
+    const holder = $("sample-buttons");
+    holder.replaceChildren();
+    holder.hidden = names.length === 0;
+    names.forEach((name, i) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "sample";
+      button.dataset.sample = String(i + 1);
+      button.textContent = `Image ${i + 1}: ${name}`;
+      button.addEventListener("click", () => { clearMessage(); send({ type: "sample", index: i + 1 }); });
+      holder.appendChild(button);
+    });
+  }
+
+  function updateButtons() {
+    const ready = state.connected && state.session !== null;
+    const flying = ready && state.source !== null;
+    $("play").disabled = !flying || state.playing;
+    $("pause").disabled = !flying || !state.playing;
+    $("step").disabled = !flying;
+    $("restart").disabled = !flying;
+    $("download").disabled = !flying;
+    $("play").classList.toggle("active", state.playing);
+    document.querySelectorAll("#sample-buttons button").forEach((b) => { b.disabled = !ready; });
+  }
+
+  $("play").addEventListener("click", () => send({ type: "play" }));
+  $("pause").addEventListener("click", () => send({ type: "pause" }));
+  $("step").addEventListener("click", () => send({ type: "step" }));
+  $("restart").addEventListener("click", () => { clearMessage(); send({ type: "restart" }); });
+
+  view.addEventListener("click", (event) => {
+    const box = view.getBoundingClientRect();
+    const x = Math.min(Math.max((event.clientX - box.left) / box.width, 0), 1);
+    const y = Math.min(Math.max((event.clientY - box.top) / box.height, 0), 1);
+    state.cursor = [x, y];
+    drawView();
+    send({ type: "steer", x, y });
+  });
+
+  $("speed").addEventListener("input", () => {
+    const value = Number($("speed").value);
+    $("speed-value").textContent = `×${value.toFixed(2)}`;
+    send({ type: "speed", value });
+  });
+  $("max-fps").addEventListener("change", () => send({ type: "max_fps", value: Number($("max-fps").value) }));
+  $("show-disparity").addEventListener("change", () => {
+    state.showDisparity = $("show-disparity").checked;
+    $("disparity-frame").hidden = !state.showDisparity;
+    send({ type: "disparity", on: state.showDisparity });
+  });
+
+  document.addEventListener("keydown", (event) => {
+    const tag = event.target && event.target.tagName;
+    // Keys typed into a control, or Space on a focused button (which presses it), are left alone.
+    if (["INPUT", "SELECT", "TEXTAREA", "BUTTON", "LABEL"].includes(tag) || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key === " ") { event.preventDefault(); send({ type: state.playing ? "pause" : "play" }); }
+    else if (event.key === "s" || event.key === "S") send({ type: "step" });
+    else if (event.key === "r" || event.key === "R") send({ type: "restart" });
+  });
+
+  $("upload-label").addEventListener("click", (event) => {
+    if (!state.uploads) {
+      event.preventDefault();
+      showMessage("Uploads are off: the server has no depth backend (restart it with --depth NAME).", "error");
+    }
+  });
+
+  $("upload").addEventListener("change", async () => {
+    const input = $("upload");
+    const file = input.files && input.files[0];
+    input.value = "";
+    if (!file) return;
+    if (!state.session) { showMessage("Not connected to the server.", "error"); return; }
+    if (state.maxUploadBytes && file.size > state.maxUploadBytes) {
+      showMessage(`${file.name} is ${formatBytes(file.size)}; the limit is ${formatBytes(state.maxUploadBytes)}.`, "error");
+      return;
+    }
+    showMessage(`Uploading ${file.name} and estimating its depth…`, "info");
+    try {
+      const response = await fetch(`/api/sessions/${encodeURIComponent(state.session)}/upload?name=${encodeURIComponent(file.name)}`,
+        { method: "POST", body: file, headers: { "Content-Type": "application/octet-stream" } });
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        showMessage(body.detail || `The upload failed (HTTP ${response.status}).`, "error");
+        return;
+      }
+      showMessage(`Loaded ${body.name} (${body.width}×${body.height}). Press Play to fly in.`, "info");
+    } catch (error) {
+      showMessage(`The upload failed: ${error}`, "error");
+    }
+  });
+
+  $("download").addEventListener("click", async () => {
+    if (!state.session) return;
+    showMessage("Encoding the flight as MP4…", "info");
+    $("download").disabled = true;
+    try {
+      const response = await fetch(`/api/sessions/${encodeURIComponent(state.session)}/flight.mp4`);
+      if (!response.ok) {
+        const body = await response.json().catch(() => ({}));
+        showMessage(body.detail || `The download failed (HTTP ${response.status}).`, "error");
+        return;
+      }
+      const blob = await response.blob();
+      const disposition = response.headers.get("Content-Disposition") || "";
+      const match = /filename="([^"]+)"/.exec(disposition);
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = match ? match[1] : "viewgen-flight.mp4";
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+      showMessage(`Saved ${link.download} (${formatBytes(blob.size)}).`, "info");
+    } catch (error) {
+      showMessage(`The download failed: ${error}`, "error");
+    } finally {
+      updateButtons();
+    }
+  });
+
+  $("reconnect").addEventListener("click", () => {
+    hideBanner();
+    if (socket && socket.readyState !== WebSocket.CLOSED) socket.close();
+    connect();
+  });
+
+  // ------------------------------------------------------------------ messages
+
+  function showMessage(text, kind) {
+    const element = $("message");
+    element.textContent = text;
+    element.className = `message ${kind}`;
+    state.lastMessage = text;
+    if (kind === "error") state.lastError = text;
+  }
+
+  function clearMessage() { showMessage("", "info"); }
+
+  function showBanner(text, withReconnect) {
+    $("banner-text").textContent = text;
+    $("reconnect").hidden = !withReconnect;
+    $("banner").hidden = false;
+  }
+
+  function hideBanner() { $("banner").hidden = true; }
+
+  function setConnection(text) { $("connection").textContent = text; }
+
+  function formatBytes(count) {
+    if (count < 1024) return `${count} bytes`;
+    if (count < 1024 * 1024) return `${(count / 1024).toFixed(0)} KB`;
+    return `${(count / (1024 * 1024)).toFixed(1)} MB`;
+  }
+
+  updateButtons();
+  connect();
+})();
