@@ -12,6 +12,16 @@ The algorithm (Infinite Nature, ICCV 2021, as its ``autocruise.py`` runs it)::
 
 :meth:`FlyThroughPipeline.render_refine` is the middle three lines, :meth:`~FlyThroughPipeline.step`
 one pass of the loop, :meth:`~FlyThroughPipeline.iter_frames` / ``__call__`` the loop.
+
+Two hooks let a refiner without a generator (the weight-free one) fly well; the learned
+refiner leaves both at their defaults, which give exactly the loop above:
+
+* **anchor**: the warp starts from the last *keyframe* (``refiner.is_keyframe(mask)``; the
+  default makes every frame one). Warping a keyframe several times, instead of re-warping
+  each frame, avoids the blur of resampling the image on every step.
+* **present**: ``refiner.present(rgbd, cam_from_world, intrinsics)`` turns the refined frame
+  into the emitted one (the default returns it unchanged); the anchor keeps the refined frame,
+  so what ``present`` adds (e.g. texture fixed to the 3D surface) is never warped again.
 Inference has no randomness: with ``style_temperature = 0`` (the original) two flights from
 the same input are identical; a positive temperature samples the style from a generator
 seeded with ``config.seed`` and nothing else.
@@ -25,18 +35,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from viewgen.geometry.intrinsics import default_intrinsics
-from viewgen.io.rgbd_files import InputError, validate_rgbd
+from viewgen.io.rgbd_files import validate_rgbd
 from viewgen.networks import SpadeGenerator, StyleEncoder
 from viewgen.networks.pretrained import config_from_dict, config_to_dict
 from viewgen.pipelines.autopilot import FlyDynamicConfig
 from viewgen.pipelines.controller import CameraController
-from viewgen.pipelines.refiners import Refiner, SpadeRefiner
+from viewgen.pipelines.frames import Frame, as_rgbd_batch
+from viewgen.pipelines.refiners import Refiner, RefinerBase, SpadeRefiner
 from viewgen.pipelines.rescale import rescale_refined_disparity
 from viewgen.pipelines.trajectories import CONTROLLER_NAMES, make_controller
 from viewgen.rendering.warp import warp_rgbd
@@ -95,36 +105,11 @@ class FlyThroughConfig:
 
 
 @dataclass(frozen=True, eq=False)
-class Frame:
-    """One frame of a flight.
-
-    index: frames since :meth:`FlyThroughPipeline.reset` (0 = the input, 1 = the first generated).
-    rgbd: ``[1, 4, H, W]`` RGB in [0, 1] plus disparity in [0, 1], on the pipeline's device.
-    cam_from_world: ``[3, 4]`` world-to-camera pose of this frame.
-    intrinsics: ``[4]`` ``[fx, fy, cx, cy]`` (normalised, constant over a flight).
-    """
-
-    index: int
-    rgbd: Tensor
-    cam_from_world: Tensor
-    intrinsics: Tensor
-
-    @property
-    def rgb(self) -> Tensor:
-        """``[1, 3, H, W]`` in [0, 1]."""
-        return self.rgbd[:, :3]
-
-    @property
-    def disparity(self) -> Tensor:
-        """``[1, 1, H, W]`` 1/depth in [0, 1]."""
-        return self.rgbd[:, 3:]
-
-
-@dataclass(frozen=True, eq=False)
 class _Flight:
     """The state between two :meth:`FlyThroughPipeline.step` calls (replaced, never mutated)."""
 
     frame: Frame
+    anchor: Frame  # what the next warp starts from: the last keyframe, before present()
     style: Tensor  # [1, style_dim]
     controller: CameraController
     warnings: tuple[str, ...] = ()
@@ -247,6 +232,11 @@ class FlyThroughPipeline:
             disparity rescaled to the warped one in log space over the mask. The scale is fitted
             **per image**; the original sums over its batch of 1, which is the same there.
         """
+        return self._render_refine(rgbd, style, cam_from_world, intrinsics, next_cam_from_world, next_intrinsics)[0]
+
+    def _render_refine(self, rgbd: Tensor, style: Tensor, cam_from_world: Tensor, intrinsics: Tensor,
+                       next_cam_from_world: Tensor, next_intrinsics: Tensor) -> tuple[Tensor, Tensor]:
+        """:meth:`render_refine`, also returning the warp's mask ``[B, 1, H, W]``."""
         rgbd = self._network_rgbd(rgbd)
         style = self._style_batch(style, rgbd.shape[0])
         cam_from_world, next_cam_from_world = self._to_pipeline(cam_from_world), self._to_pipeline(next_cam_from_world)
@@ -254,7 +244,7 @@ class FlyThroughPipeline:
         warped_rgbd, mask = warp_rgbd(rgbd, cam_from_world, next_cam_from_world, intrinsics, next_intrinsics)  # warp
         refined_rgbd = self.refiner.refine(warped_rgbd, mask, style)  # refine
         disparity = rescale_refined_disparity(warped_rgbd[:, 3:], mask, refined_rgbd[:, 3:])  # rescale
-        return torch.cat([refined_rgbd[:, :3], disparity], dim=1)
+        return torch.cat([refined_rgbd[:, :3], disparity], dim=1), mask
 
     # ------------------------------------------------------------------ the flight
 
@@ -274,14 +264,14 @@ class FlyThroughPipeline:
             **controller_options: the controller's config fields; for the autopilot they
                 override ``config.autopilot``.
         """
-        rgbd = _as_rgbd_batch(rgbd)
+        rgbd = as_rgbd_batch(rgbd)
         start_rgbd, input_warnings = self.prepare_rgbd(rgbd)
         intrinsics = self._to_pipeline(default_intrinsics(*rgbd.shape[-2:], fx=self.config.focal_x)
                                        if intrinsics is None else intrinsics)
         start_pose = self._to_pipeline(torch.eye(4)[:3] if cam_from_world is None else cam_from_world)
         camera_controller = self._controller(controller, intrinsics, start_pose, controller_options)
         frame = Frame(0, start_rgbd, camera_controller.cam_from_world, intrinsics)
-        self._flight = _Flight(frame, self._flight_style(start_rgbd), camera_controller, input_warnings)
+        self._flight = _Flight(frame, frame, self._flight_style(start_rgbd), camera_controller, input_warnings)
         return frame
 
     @torch.inference_mode()
@@ -292,15 +282,19 @@ class FlyThroughPipeline:
         +y down; the original demo sends ``2 * cursor - 1``). Returns the new :class:`Frame`.
         """
         flight = self._require_flight()
-        frame = flight.frame
+        frame, anchor, index = flight.frame, flight.anchor, flight.frame.index + 1
         next_cam_from_world = flight.controller.next(frame.rgbd, offset)  # autopilot, on the current frame
-        # warp -> refine -> rescale
-        rgbd = self.render_refine(frame.rgbd, flight.style, frame.cam_from_world, frame.intrinsics,
-                                  next_cam_from_world, frame.intrinsics)
+        # warp -> refine -> rescale, from the anchor (the previous frame unless the refiner keeps keyframes)
+        rgbd, mask = self._render_refine(anchor.rgbd, flight.style, anchor.cam_from_world, anchor.intrinsics,
+                                         next_cam_from_world, frame.intrinsics)
         if not bool(torch.isfinite(rgbd).all()):
-            raise RuntimeError(f"frame {frame.index + 1} has non-finite values; check the weights and inputs")
-        next_frame = Frame(frame.index + 1, rgbd, next_cam_from_world, frame.intrinsics)
-        self._flight = replace(flight, frame=next_frame)
+            raise RuntimeError(f"frame {index} has non-finite values; check the weights and inputs")
+        hooks = self.refiner if isinstance(self.refiner, RefinerBase) else RefinerBase()  # defaults: the paper's loop
+        if hooks.is_keyframe(mask):
+            anchor = Frame(index, rgbd, next_cam_from_world, frame.intrinsics)
+        shown = hooks.present(rgbd, next_cam_from_world, frame.intrinsics)
+        next_frame = Frame(index, shown, next_cam_from_world, frame.intrinsics)
+        self._flight = replace(flight, frame=next_frame, anchor=anchor)
         return next_frame  # emit
 
     def iter_frames(self, image_or_rgbd, num_frames: int, *, intrinsics: Tensor | None = None,
@@ -356,7 +350,7 @@ class FlyThroughPipeline:
 
     def prepare_rgbd(self, rgbd) -> tuple[Tensor, tuple[str, ...]]:
         """Validate an input frame and resize it: -> (``[1, 4, H, W]`` at ``config.image_size``, warnings)."""
-        rgbd = _as_rgbd_batch(rgbd)
+        rgbd = as_rgbd_batch(rgbd)
         input_warnings = validate_rgbd(rgbd, "input rgbd")
         for message in input_warnings:
             warnings.warn(message, UserWarning, stacklevel=3)
@@ -415,21 +409,3 @@ class FlyThroughPipeline:
         if self._flight is None:
             raise RuntimeError("no flight yet: call reset(rgbd) (or iter_frames / __call__) first")
         return self._flight
-
-
-def _as_rgbd_batch(rgbd) -> Tensor:
-    """A ``[1, 4, H, W]`` or ``[4, H, W]`` tensor/array -> ``[1, 4, H, W]`` tensor; refuses images without depth."""
-    if isinstance(rgbd, np.ndarray):
-        rgbd = torch.from_numpy(rgbd)
-    if not isinstance(rgbd, Tensor):
-        raise InputError(f"expected an RGBD tensor [1, 4, H, W] or [4, H, W], got {type(rgbd).__name__}; "
-                         "an RGB image needs a depth backend to estimate its disparity first "
-                         "(RGBD files load with viewgen.io.rgbd_files.load_rgbd_file)")
-    if rgbd.dim() == 3:
-        rgbd = rgbd.unsqueeze(0)
-    if rgbd.dim() == 4 and rgbd.shape[0] == 1 and rgbd.shape[1] in (1, 3):
-        raise InputError(f"got an image with {rgbd.shape[1]} channel(s) {list(rgbd.shape)} but no disparity: "
-                         "an RGB image needs a depth backend to estimate its disparity first")
-    if rgbd.dim() != 4 or rgbd.shape[0] != 1 or rgbd.shape[1] != 4:
-        raise InputError(f"expected an RGBD tensor [1, 4, H, W] or [4, H, W] (channels first), got {list(rgbd.shape)}")
-    return rgbd

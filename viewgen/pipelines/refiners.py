@@ -20,7 +20,7 @@ from torch import Tensor
 
 from viewgen.networks import SpadeGenerator, StyleEncoder
 
-__all__ = ["Refiner", "SpadeRefiner"]
+__all__ = ["Refiner", "RefinerBase", "SpadeRefiner"]
 
 
 @runtime_checkable
@@ -45,8 +45,27 @@ class Refiner(Protocol):
     def refine(self, warped_rgbd: Tensor, mask: Tensor, style: Tensor) -> Tensor:
         """``warped_rgbd [B, 4, H, W]`` (holes 0), ``mask [B, 1, H, W]``, ``style [B, style_dim]`` -> ``[B, 4, H, W]``."""
 
+    def is_keyframe(self, mask: Tensor) -> bool:
+        """Whether the frame just refined (from a warp with this ``mask``) anchors the next warps."""
 
-class SpadeRefiner:
+    def present(self, rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor) -> Tensor:
+        """The emitted frame for a refined ``rgbd [1, 4, H, W]`` seen from ``cam_from_world [3, 4]``."""
+
+
+class RefinerBase:
+    """Defaults of the two flight hooks, which give Infinite Nature's loop unchanged.
+
+    Every refined frame is a keyframe (the next warp starts from it) and is emitted as is.
+    """
+
+    def is_keyframe(self, mask: Tensor) -> bool:
+        return True
+
+    def present(self, rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor) -> Tensor:
+        return rgbd
+
+
+class SpadeRefiner(RefinerBase):
     """Infinite Nature's learned refiner: a :class:`StyleEncoder` and a :class:`SpadeGenerator`.
 
     The generator re-renders the whole frame (no warped pixel is pasted back), as the original.
