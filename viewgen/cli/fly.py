@@ -31,7 +31,7 @@ def add_parser(subparsers) -> None:
                                                          "(default flight.mp4)")
     fly.add_argument("--weights", default=None, metavar="DIR",
                      help="converted Infinite Nature weights (see `viewgen convert`); without it the "
-                          "weight-free classical refiner is used")
+                          "weight-free refiner is used")
     fly.add_argument("--depth", default=None, metavar="NAME", help="depth backend for image inputs")
     fly.add_argument("--seed", type=int, default=0, help="seed of the refiner's randomness (default 0)")
     fly.add_argument("--fps", type=float, default=24.0, help="frames per second of the video (default 24)")
@@ -83,7 +83,7 @@ def _load_pipeline(args: Namespace, input_size: tuple[int, int]):
     size = _flight_size(args, input_size)
     config = FlyThroughConfig(image_size=size, controller=args.path, seed=args.seed, device=args.device)
     pipe = FlyThroughPipeline.weight_free(config)
-    return pipe, ("the weight-free classical refiner (inpainting + sky model); "
+    return pipe, ("the weight-free refiner (inpainting, sky model, keyframes, surface texture); "
                   "pass --weights DIR for Infinite Nature's learned refiner")
 
 

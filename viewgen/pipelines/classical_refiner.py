@@ -4,28 +4,39 @@ Without converted Infinite Nature weights the fly-through still needs something 
 a warped frame with holes into a complete frame. :class:`ClassicalRefiner` has the same
 interface as the learned refiner (``encode_style`` once, ``refine`` every frame)::
 
-    style = refiner.encode_style(rgbd_0)[0]                 # 25 numbers measured on frame 0
+    style = refiner.encode_style(rgbd_0)[0]                 # 43 numbers measured on frame 0
     refined = refiner.refine(warped_rgbd, mask, style)      # [B, 4, H, W] in [0, 1]
 
 ``refine`` does, per image:
 
 1. un-premultiply the warp (``warp_rgbd`` returns ``rgbd * m`` and ``m * m``) and weigh each
    pixel by a smoothstep of the mask (1 = kept from the warp, 0 = filled; soft edges blend);
-2. fill disparity and colour (:func:`~viewgen.pipelines.classical_fill.fill_holes`: ground
-   plane + inpainted residual for disparity, OpenCV Telea inpainting of the residual from
-   the style's sky/ground colour models for colour, background-first at disocclusions);
-3. push the sky back: sky pixels' disparity shrinks by ``exp(-sky_recede_rate)`` per frame
-   down to 0.01, so a flight never reaches a sky the depth estimate put at finite depth;
-4. restore detail (:func:`~viewgen.pipelines.classical_detail.restore_detail`): amplify the
-   mid and fine bands where resampling blurred them, and synthesise band-limited texture
-   for what is missing, up to the style's per-band energies.
+2. fill the disparity (:mod:`~viewgen.pipelines.classical_fill`: the farther of a fitted
+   ground plane and the style's layout prior, plus the OpenCV-Telea-inpainted residual of
+   the known pixels, background-first at disocclusions);
+3. settle the disparity with two priors that stand in for what SPADE has learned: sky
+   recedes by ``exp(-sky_recede_rate)`` per frame down to 0.01 (a flight never reaches a sky
+   the depth estimate put at finite depth), ground relaxes by ``layout_rate`` toward the
+   frame-0 layout by row (without it a forward flight settles onto the renderer's near clip
+   within 5-15 frames and the frame becomes a plane glued to the camera, magnified 1.25x per
+   frame);
+4. fill the colour: the style's sky gradient or ground colour by disparity, plus the
+   inpainted residual, fading with distance from the known pixels;
+5. aerial perspective: the ground's large-scale colour relaxes by ``colour_rate`` toward the
+   style's colour at its disparity (everything on the ground arrives from the hazy horizon);
+6. restore ground detail (:func:`~viewgen.pipelines.classical_detail.restore_detail`): keep
+   four detail bands at the style's energies by compensation, attenuation, renewal of
+   near-ground and streak-like texture, and synthesis; the sky is left smooth.
 
-Known pixels (mask 1) keep their disparity exactly (sky pixels excepted, step 3) and their
-colour up to the detail layer, which changes no channel by more than ``max_detail_change``.
+Known pixels (mask 1) keep their colour within ``max_detail_change + colour_rate`` per
+channel (the detail layer plus the aerial-perspective pull) and their disparity up to the
+two priors: sky disparity only recedes, ground disparity moves at most ``layout_rate`` of the
+way (in log space) toward the layout prior.
+
 Hand-written because no library does perpetual-flight refinement; OpenCV supplies the
 inpainting. Everything is deterministic: the noise comes from a private ``torch.Generator``
 seeded by ``config.seed``, the style and a checksum of the inputs, so ``refine`` is a pure
-function of its arguments.
+function of its arguments (on one machine; float reductions may differ across devices).
 """
 
 from __future__ import annotations
@@ -69,7 +80,7 @@ class ClassicalRefinerConfig:
         style's model inside a hole (ground, sky).
     hole_colour_variation: low-frequency colour variation in big ground holes, in units of
         the style's ground colour spread.
-    sky_margin, sky_threshold_cap: the style's sky threshold, ``min(cap, margin * q2 + 0.01)``.
+    sky_margin, sky_threshold_cap: the style's sky threshold, ``clamp(margin * q2 + 0.01, 0.015, cap)``.
     sky_recede_rate: per-frame log shrink of sky disparity toward 0.01.
     layout_rate: per-frame log-space pull of ground disparity toward the style's layout prior.
     detail_sigmas: Gaussian sigmas (pixels) splitting the fine, mid and coarse detail bands
@@ -168,8 +179,7 @@ class ClassicalRefiner:
 
         Returns:
             ``[B, 4, H, W]`` in warped_rgbd's dtype and device: RGB in [0, 1], disparity in
-            [0.01, 1]. Pixels with mask 1 keep their disparity (sky pixels recede, see the
-            module doc) and their colour within ``config.max_detail_change``.
+            [0.01, 1]. Pixels with mask 1 are kept within the bounds in the module doc.
         """
         _check_rgbd(warped_rgbd, "warped_rgbd")
         batch, _, height, width = warped_rgbd.shape

@@ -10,9 +10,9 @@ Layout of the vector (:data:`STYLE_FIELDS`, in order; ``v`` is the row in [0, 1]
 * ``sky_top``, ``sky_horizon`` (3 + 3): sky colour at ``v = 0`` and at ``v = horizon_v``, from a
   linear fit of colour against ``v`` over the sky pixels.
 * ``horizon_v`` (1): the 95th percentile of ``v`` over the sky (where the gradient ends).
-* ``sky_threshold`` (1): disparity below which a pixel is sky, ``min(cap, margin * q2 + 0.01)``
-  with ``q2`` the 2nd percentile of the frame's disparity (MiDaS-style inputs put the sky
-  anywhere from 0.01 to ~0.08).
+* ``sky_threshold`` (1): disparity below which a pixel is sky, ``clamp(margin * q2 + 0.01,
+  0.015, cap)`` with ``q2`` the 2nd percentile of the frame's disparity (MiDaS-style inputs
+  put the sky anywhere from 0 to ~0.08; the warp returns a sky at 0 as 0.01).
 * ``ground_far``, ``ground_near`` (3 + 3): ground colour at the far and near disparity, from a
   linear fit of colour against ``t = (d - disparity_far) / (disparity_near - disparity_far)``.
 * ``ground_std`` (3): per-channel spread of the ground colour around that fit.
@@ -57,6 +57,7 @@ DEFAULTS: dict[str, tuple[float, ...]] = {
 }
 _MIN_PIXELS = 0.002  # a class needs this share of the frame to be measured
 _MIN_DISPARITY_SPAN = 0.05
+_MIN_SKY_THRESHOLD = 0.015
 
 
 def unpack_style(style: Tensor) -> dict[str, Tensor]:
@@ -184,6 +185,14 @@ def _detail_fields(rgb: Tensor, ground: Tensor, nearness: Tensor, far_colour: li
     return detail
 
 
+def _sky_threshold(disparity: Tensor, margin: float, cap: float) -> float:
+    """``clamp(margin * q2 + 0.01, 0.015, cap)`` with ``q2`` the 2nd percentile of ``disparity [H, W]``.
+
+    The floor keeps the renderer's far clip (sky warped from disparity 0 comes back as 0.01) sky.
+    """
+    return min(cap, max(_MIN_SKY_THRESHOLD, margin * float(torch.quantile(disparity.flatten().float(), 0.02)) + 0.01))
+
+
 def measure_style(rgbd: Tensor, *, sky_margin: float, sky_threshold_cap: float, sigmas: tuple[float, ...],
                   energy_sigma: float) -> Tensor:
     """Describe each frame of ``rgbd [B, 4, H, W]`` (RGB and disparity in [0, 1]) as ``[B, STYLE_DIM]``.
@@ -200,7 +209,7 @@ def measure_style(rgbd: Tensor, *, sky_margin: float, sky_threshold_cap: float, 
     styles = []
     for index in range(rgbd.shape[0]):
         d = disparity[index]
-        threshold = min(sky_threshold_cap, sky_margin * float(torch.quantile(d.flatten().float(), 0.02)) + 0.01)
+        threshold = _sky_threshold(d, sky_margin, sky_threshold_cap)
         sky = d < threshold
         fields = {**_sky_fields(rgb[index], rows, sky), **_ground_fields(rgb[index], d, ~sky),
                   "sky_threshold": [threshold], "layout": _layout_fields(d, threshold)}

@@ -150,10 +150,15 @@ class FlyThroughPipeline:
 
     @classmethod
     def weight_free(cls, config: FlyThroughConfig | None = None, **refiner_options) -> FlyThroughPipeline:
-        """A pipeline with the :class:`ClassicalRefiner` (inpainting + sky model), needing no weights."""
-        from viewgen.pipelines.classical_refiner import ClassicalRefiner, ClassicalRefinerConfig
+        """A pipeline that needs no weights: the :class:`~viewgen.pipelines.weight_free.WeightFreeRefiner`.
 
-        refiner = ClassicalRefiner(ClassicalRefinerConfig(**refiner_options))
+        ``refiner_options`` are :class:`~viewgen.pipelines.weight_free.WeightFreeConfig` fields;
+        its texture seed defaults to ``config.seed``.
+        """
+        from viewgen.pipelines.weight_free import WeightFreeConfig, WeightFreeRefiner
+
+        config = config or FlyThroughConfig()
+        refiner = WeightFreeRefiner(WeightFreeConfig(**{"seed": config.seed, **refiner_options}))
         return cls(refiner=refiner, config=config)
 
     @property

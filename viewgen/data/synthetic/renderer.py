@@ -94,18 +94,23 @@ def render_depth(world: World, cam_from_world: Tensor, intrinsics: Tensor, heigh
 def _shade_hits(world: World, points: Tensor, unit_dirs: Tensor, distance: Tensor, footprint: Tensor) -> Tensor:
     """Colour ``[m, 3]`` of surface hits at world ``points [m, 3]`` seen along unit ``unit_dirs [m, 3]``."""
     terrain, cfg = world.terrain, world.config
-    x, z = points[:, 0], points[:, 2]
+    water_level = terrain.config.water_level
+    x, z = points[:, 0].contiguous(), points[:, 2].contiguous()
     eps = footprint.clamp(min=0.05)
     m = x.shape[0]
-    heights = terrain.height(torch.cat([x, x + eps, x]), torch.cat([z, z, z + eps]))
-    elevation = heights[:m]
-    normals = torch.stack([heights[m:2 * m] - elevation, -eps, heights[2 * m:] - elevation], dim=-1)
+    # land hits lie on the terrain (to the march tolerance); only hits on the water plane need H
+    elevation = -points[:, 1]
+    on_water = ((elevation - water_level).abs() < 0.01).nonzero().squeeze(1)
+    if on_water.numel():
+        elevation = elevation.clone()
+        elevation[on_water] = terrain.height(x[on_water], z[on_water])
+    shifted = terrain.height(torch.cat([x + eps, x]), torch.cat([z, z + eps]))
+    normals = torch.stack([shifted[:m] - elevation, -eps, shifted[m:] - elevation], dim=-1)
     normals = torch.nn.functional.normalize(normals, dim=-1)
     noise = world.material_noise(x, z, footprint)
     sun_color = torch.tensor(cfg.sky.sun_color)
     ambient = torch.lerp(torch.tensor(cfg.sky.horizon_color), torch.tensor(cfg.sky.zenith_color), 0.5)
     light = (world.sun, sun_color, ambient)
-    water_level = terrain.config.water_level
     color = shade_land(cfg.materials, light, elevation, normals, noise, water_level)
     wet = (elevation < water_level).nonzero().squeeze(1)
     if wet.numel():

@@ -1,0 +1,96 @@
+"""The weight-free refiner that ``viewgen fly`` uses when no weights are given.
+
+It completes each warped frame with :class:`~viewgen.pipelines.classical_refiner.ClassicalRefiner`'s
+hole filling (inpainting, a sky model, a ground-plane prior for new disparity) and uses the
+fly-through's two hooks (:class:`~viewgen.pipelines.refiners.RefinerBase`):
+
+* **keyframes**: the next warps start from the last keyframe, renewed every
+  ``keyframe_interval`` frames or as soon as more than ``max_hole_fraction`` of a warp is
+  hole, so the image is resampled a few times per second of flight instead of every frame;
+* **present**: fine texture fixed to the 3D surface (:class:`SurfaceDetail`) is added to the
+  emitted frame only, so it is never warped and stretched.
+
+The classical refiner's own image-space detail synthesis is turned off here: fed back through
+the warps, its noise is stretched into radial streaks by forward motion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from viewgen.pipelines.classical_refiner import ClassicalRefiner, ClassicalRefinerConfig
+from viewgen.pipelines.refiners import RefinerBase
+from viewgen.pipelines.surface_detail import SurfaceDetail, SurfaceDetailConfig
+
+__all__ = ["WeightFreeConfig", "WeightFreeRefiner"]
+
+
+@dataclass(frozen=True)
+class WeightFreeConfig:
+    """Settings of :class:`WeightFreeRefiner`.
+
+    keyframe_interval: renew the keyframe at least every this many frames.
+    max_hole_fraction: renew it as soon as a warp leaves more than this share of pixels as holes
+        (mask below 0.5), so that hole filling never has to invent much at once.
+    seed: seed of the surface texture (the flight is otherwise deterministic).
+    fill: the hole filling's settings; detail: the surface texture's.
+    """
+
+    keyframe_interval: int = 4
+    max_hole_fraction: float = 0.02
+    seed: int = 0
+    fill: ClassicalRefinerConfig = field(default_factory=ClassicalRefinerConfig)
+    detail: SurfaceDetailConfig = field(default_factory=SurfaceDetailConfig)
+
+    def __post_init__(self) -> None:
+        if self.keyframe_interval < 1 or not 0.0 <= self.max_hole_fraction <= 1.0:
+            raise ValueError("WeightFreeConfig needs keyframe_interval >= 1 and max_hole_fraction in [0, 1]")
+
+
+class _HoleFilling(ClassicalRefiner):
+    """The classical refiner without its image-space detail synthesis (see the module docstring)."""
+
+    def _restore_ground_detail(self, rgb: Tensor, *args, **kwargs) -> Tensor:
+        return rgb
+
+
+class WeightFreeRefiner(RefinerBase):
+    """Hole filling + keyframes + surface texture; works at any image size, needs no weights."""
+
+    name = "weight-free"
+    image_size = None
+
+    def __init__(self, config: WeightFreeConfig | None = None) -> None:
+        self.config = config = config or WeightFreeConfig()
+        self.filling = _HoleFilling(config.fill)
+        self.style_dim = self.filling.style_dim
+        self.detail = SurfaceDetail(config.detail, seed=config.seed)
+        self._since_keyframe = 0
+
+    def to(self, device: torch.device, dtype: torch.dtype) -> WeightFreeRefiner:
+        self.filling.to(device, dtype)
+        return self
+
+    def encode_style(self, rgbd: Tensor) -> tuple[Tensor, Tensor]:
+        """Frame 0's colour/layout statistics; also measures the texture the surface detail restores."""
+        self.detail.fit(rgbd[:1].float().cpu())
+        self._since_keyframe = 0
+        return self.filling.encode_style(rgbd)
+
+    def refine(self, warped_rgbd: Tensor, mask: Tensor, style: Tensor) -> Tensor:
+        return self.filling.refine(warped_rgbd, mask, style)
+
+    def is_keyframe(self, mask: Tensor) -> bool:
+        self._since_keyframe += 1
+        holes = float((mask < 0.5).float().mean())
+        if self._since_keyframe >= self.config.keyframe_interval or holes > self.config.max_hole_fraction:
+            self._since_keyframe = 0
+            return True
+        return False
+
+    def present(self, rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor) -> Tensor:
+        shown = self.detail.apply(rgbd.float().cpu(), cam_from_world.float().cpu(), intrinsics.float().cpu())
+        return shown.to(rgbd)
