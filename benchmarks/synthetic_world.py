@@ -27,13 +27,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads its Op
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import resource  # noqa: E402
-import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 
 import torch  # noqa: E402
+from _timing import time_runs  # noqa: E402
 
 SCENES = ("coast", "hills", "mountains")
 
@@ -47,19 +45,14 @@ def run_one(scene: str, height: int, width: int, mode: str, runs: int) -> dict:
     pose = start_pose(scene, world)
     intrinsics = default_intrinsics(height, width)
     draw = render if mode == "render" else render_depth
-    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    times = []
-    with torch.inference_mode():
-        for _ in range(2):
+
+    def once() -> None:
+        with torch.inference_mode():
             draw(world, pose, intrinsics, height, width)
-        for _ in range(runs):
-            start = time.perf_counter()
-            draw(world, pose, intrinsics, height, width)
-            times.append((time.perf_counter() - start) * 1000)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base_rss
-    median = statistics.median(times)
-    return {"scene": scene, "size": f"{height}x{width}", "mode": mode, "median_ms": median,
-            "min_ms": min(times), "fps": 1000.0 / median, "peak_mib": peak}
+
+    timing = time_runs(once, runs, warmup=2)
+    return {"scene": scene, "size": f"{height}x{width}", "mode": mode, **timing,
+            "fps": 1000.0 / timing["median_ms"]}
 
 
 def print_table(rows: list[dict], threads: int) -> None:

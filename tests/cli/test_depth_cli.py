@@ -114,3 +114,22 @@ def test_cuda_device_when_missing(photo, tmp_path, capsys):
     np.save(tmp_path / "given.npy", np.ones((4, 4), np.float32))
     assert main(["depth", str(photo), "--backend", f"file:{tmp_path / 'given.npy'}", "--device", "cuda"]) == 2
     assert "CUDA is not available" in error_line(capsys)
+
+
+def test_fly_a_photo_with_a_tiny_stand_in_depth_model(offline_cache, photo, tmp_path, capsys):
+    spec = MIDAS_VARIANTS["midas-v21-small"].weights
+    save_checkpoint(random_midas(MIDAS_V21_SMALL), offline_cache / "weights" / spec.filename)
+    out = tmp_path / "frames"
+    assert main(["fly", str(photo), "--depth", "midas-v21-small", "--frames", "3", "--size", "32x48",
+                 "--out", f"{out}/", "--save-disparity"]) == 0
+    assert "photo.jpg + midas-v21-small depth" in capsys.readouterr().err
+    disparity = read_disparity_png16(out / "disparity_00000.png")
+    assert disparity.shape == (1, 1, 32, 48) and float(disparity.std()) > 0
+    assert len(list(out.glob("frame_*.png"))) == 3
+
+
+def test_fly_a_photo_without_depth_weights_names_the_download(offline_cache, photo, tmp_path, capsys):
+    assert main(["fly", str(photo), "--out", str(tmp_path / "f.mp4")]) == 2
+    line = error_line(capsys)
+    assert MIDAS_VARIANTS["midas-v21"].weights.urls[0] in line
+    assert not (tmp_path / "f.mp4").exists()

@@ -32,24 +32,8 @@ class Spade(nn.Module):
     def forward(self, x: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """``x [B, C, h, w]``, ``condition [B, condition_channels, H, W]`` -> ``[B, C, h, w]``."""
         hidden = F.relu(self.conv_cond(resize_condition(condition, x.shape[-2:])))
-        gamma, beta = self._gamma_beta(hidden).chunk(2, dim=1)
         normalized = instance_norm(x)
-        return torch.addcmul(normalized + beta, normalized, gamma)  # normalized * (1 + gamma) + beta
-
-    def _gamma_beta(self, hidden: torch.Tensor) -> torch.Tensor:
-        """``gamma`` and ``beta`` as one convolution with stacked weights: ``[B, 2C, h, w]``.
-
-        Outside autograd the stacked weights are cached until either layer's weights change.
-        """
-        parameters = (self.gamma.weight, self.beta.weight, self.gamma.bias, self.beta.bias)
-        if torch.is_grad_enabled():
-            return self.gamma.conv_with(hidden, torch.cat(parameters[:2]), torch.cat(parameters[2:]))
-        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in parameters)
-        if getattr(self, "_fused_key", None) != key:
-            with torch.no_grad():
-                self._fused = (torch.cat(parameters[:2]), torch.cat(parameters[2:]))
-            self._fused_key = key
-        return self.gamma.conv_with(hidden, *self._fused)
+        return torch.addcmul(normalized + self.beta(hidden), normalized, self.gamma(hidden))  # x_n * (1 + gamma) + beta
 
 
 class SpadeResBlock(nn.Module):

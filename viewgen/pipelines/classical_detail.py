@@ -5,20 +5,26 @@ barycentric (bilinear-like) interpolation, and flying forward magnifies the imag
 without a refiner that re-creates detail the ground turns to mush within ~100 frames.
 The SPADE generator hallucinates new detail; this module does the classical equivalent.
 
-The image is split into detail bands with Gaussian blurs (by default ``fine = x - G_1(x)``,
-``mid = G_1(x) - G_3(x)``, ``coarse = G_3(x) - G_8(x)``, sigmas in pixels). For each band the
-local energy ``e`` (RMS over channels and a Gaussian window) is compared with a per-pixel
-target from the style (:func:`viewgen.pipelines.classical_style.detail_targets`):
+The image is split into four detail bands with Gaussian blurs (by default ``x - G_1``,
+``G_1 - G_3``, ``G_3 - G_8`` and ``G_8 - G_20``, sigmas in pixels; wide blurs run on a
+shrunken image, :func:`lowpass`). For each band the local energy ``e`` (RMS over channels
+and a window) is compared with a per-pixel target from the style
+(:func:`viewgen.pipelines.classical_style.detail_targets`, frame 0's energy at that depth):
 
-1. **Compensation**: the band is scaled by ``gain = clamp(target / e, min_gain, max_gain)``,
-   which undoes the resampling blur where structure is still present. With ``min_gain = 1``
-   (far content) it never attenuates and strong edges keep a gain of 1; on near ground the
-   caller lowers ``min_gain`` so that texture stretched into streaks by the magnification
-   fades and is replaced by synthesised texture.
-2. **Synthesis** (fine and mid bands only): what is still missing, ``sqrt(target^2 - (gain e)^2)``, is added as
-   band-limited noise shaped like the local colour (luminance noise times ``rgb / luma``,
-   so hue is kept). The noise is fed back with the frame, so it is carried along by the
-   next warp like real texture; only the deficit of each frame is new, which keeps flicker low.
+1. **Gain**: the band is scaled by ``clamp(target / e, min_gain, max_gain)``. Attenuation
+   (``min_gain < 1``) removes the energy that magnification keeps moving from the fine
+   bands into the coarse ones, where it shows as streaks radiating from the focus of
+   expansion. Amplification is off by default (``max_gain = 1``): inside the feedback loop
+   it turns the renderer's position-dependent resampling blur into rings.
+2. **Renewal** (three finest bands): a share of each band is crossfaded, energy-preserving,
+   with fresh texture at the target energy: on near ground, where the content moves fast
+   and lives a few frames, and wherever the texture is streak-like (:func:`coherence`).
+3. **Synthesis** (fine and mid bands): what is still missing, ``sqrt(target^2 - (gain e)^2)``,
+   is added as band-limited noise.
+
+All texture is luminance noise times ``rgb / luma`` of the local colour (the hue is kept). It
+is fed back with the frame, so the next warp carries it along like real texture; only each
+frame's deficit and renewal is new, which keeps flicker low where the content moves slowly.
 
 No library offers "keep the band energy of an image sequence at a target under repeated
 resampling", hence the hand-written code; the filters are plain separable convolutions.
@@ -140,6 +146,17 @@ def luma(rgb: Tensor) -> Tensor:
     return (rgb * weights).sum(dim=1, keepdim=True)
 
 
+def _renewal_map(bands: list[Tensor], sigmas: tuple[float, ...], energy_sigma: float, renewal: Tensor | float,
+                 streak_renewal: Tensor | float) -> Tensor:
+    """Per-pixel renewal ``[B, 1, H, W]``: the larger of ``renewal`` and ``streak_renewal`` times how
+    streak-like the texture is (:func:`coherence` of the mid band, ramped in from 0.3 to 0.7;
+    streaks are coherent across scales, so one map serves every band)."""
+    mid = min(1, len(bands) - 1)
+    streaks = ((coherence(bands[mid], energy_window(sigmas[mid], energy_sigma)) - 0.3) / 0.4).clamp(0.0, 1.0)
+    renewal = torch.as_tensor(renewal).to(bands[0])
+    return torch.maximum(renewal, torch.as_tensor(streak_renewal).to(bands[0]) * streaks).clamp(0.0, 1.0)
+
+
 def restore_detail(rgb: Tensor, targets: list[Tensor], generator: torch.Generator, *, sigmas: tuple[float, ...],
                    energy_sigma: float, min_gain: Tensor | float, max_gain: float, renewal: Tensor | float,
                    noise_fraction: Tensor | float, max_change: float, streak_renewal: Tensor | float = 0.0,
@@ -172,12 +189,10 @@ def restore_detail(rgb: Tensor, targets: list[Tensor], generator: torch.Generato
         ``[B, 3, H, W]`` in [0, 1].
     """
     base, bands = split_bands(rgb, sigmas)
-    # noise follows the local colour, half-way to grey so saturated colours do not fringe
-    colour = 0.5 + 0.5 * (base / luma(base).clamp_min(0.05)).clamp(0.0, 2.0)
+    # noise follows the local colour (it varies the brightness, keeping the hue)
+    colour = (base / luma(base).clamp_min(0.05)).clamp(0.0, 2.0)
     low, high = torch.as_tensor(min_gain).to(rgb), torch.as_tensor(max_gain).to(rgb)
-    # streaks are coherent across scales: one map from the mid band serves every band
-    streaks = ((coherence(bands[min(1, len(bands) - 1)], energy_window(sigmas[1], energy_sigma)) - 0.3) / 0.4)
-    renew = torch.maximum(torch.as_tensor(renewal).to(rgb), streak_renewal * streaks.clamp(0.0, 1.0)).clamp(0, 1)
+    renew = _renewal_map(bands, sigmas, energy_sigma, renewal, streak_renewal)
     noises = band_noise((rgb.shape[0], 1, *rgb.shape[2:]), sigmas, renewed_bands, generator, rgb.dtype, rgb.device)
     delta = torch.zeros_like(rgb)
     for index, (band, target, sigma) in enumerate(zip(bands, targets, sigmas)):

@@ -18,8 +18,10 @@ is which neighbours to trust and what to fall back on far from any neighbour. Th
   from that model, fading with distance (slowly in the sky, faster on the ground), plus a
   low-frequency colour variation with the style's ground spread where the residual has faded.
 
-``cv2.inpaint`` runs on 16-bit images here: in OpenCV 5.0 its Telea mode returns garbage for
-float32 input, while the 8/16-bit paths are correct in every version.
+``cv2.inpaint`` runs on 16-bit (disparity) and 8-bit (colour) images here: in OpenCV 5.0 its
+Telea mode returns garbage for float32 input, while the 8/16-bit paths are correct in every
+version. It runs on a shrunken image (``inpaint_height``): its cost grows with the length of
+the hole boundaries, which are long and thin after a warp.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass
+from itertools import pairwise
 
 import torch
 from torch import Tensor
@@ -60,6 +61,7 @@ from viewgen.pipelines.classical_style import (
     measure_style,
     unpack_style,
 )
+from viewgen.pipelines.refiners import RefinerBase
 
 __all__ = ["ClassicalRefiner", "ClassicalRefinerConfig"]
 
@@ -86,7 +88,9 @@ class ClassicalRefinerConfig:
     detail_sigmas: Gaussian sigmas (pixels) splitting the fine, mid and coarse detail bands
         (the coarse band is only scaled, never synthesised).
     energy_sigma: window (pixels) of the local detail energy.
-    max_gain: largest per-frame amplification of a detail band.
+    max_gain: largest per-frame amplification of the fine and mid detail bands. 1 (off) by
+        default: amplification inside the feedback loop turns the renderer's position-dependent
+        resampling blur into rings and a cross around the focus of expansion.
     min_gain_far, min_gain_near: strongest per-frame attenuation of a detail band above its
         target on the farthest and nearest ground (interpolated by nearness): removes the
         energy that magnification moves from the fine bands into the coarse ones.
@@ -116,12 +120,12 @@ class ClassicalRefinerConfig:
     layout_rate: float = 0.1
     detail_sigmas: tuple[float, float, float, float] = (1.0, 3.0, 8.0, 20.0)
     energy_sigma: float = 4.0
-    max_gain: float = 1.5
+    max_gain: float = 1.0
     min_gain_far: float = 0.95
     min_gain_near: float = 0.8
     near_renewal: float = 0.4
     streak_renewal: float = 0.5
-    colour_rate: float = 0.05
+    colour_rate: float = 0.1
     known_noise_fraction: float = 0.5
     max_detail_change: float = 0.1
     seed: int = 0
@@ -130,17 +134,19 @@ class ClassicalRefinerConfig:
         if not 0.0 <= self.known_low < self.known_high <= 1.0:
             raise ValueError("ClassicalRefinerConfig needs 0 <= known_low < known_high <= 1")
         sigmas = self.detail_sigmas
-        if len(sigmas) != DETAIL_BANDS or not all(0.0 < a < b for a, b in zip(sigmas, sigmas[1:])):
+        if len(sigmas) != DETAIL_BANDS or sigmas[0] <= 0.0 or not all(a < b for a, b in pairwise(sigmas)):
             raise ValueError(f"ClassicalRefinerConfig.detail_sigmas must be {DETAIL_BANDS} increasing positive sigmas")
         if self.max_gain < 1.0 or not 0.0 <= self.known_noise_fraction <= 1.0:
             raise ValueError("ClassicalRefinerConfig needs max_gain >= 1 and known_noise_fraction in [0, 1]")
 
 
-class ClassicalRefiner:
+class ClassicalRefiner(RefinerBase):
     """Fill holes and keep detail alive without learned weights (see the module doc).
 
     ``name`` is shown in the pipeline's one-line announcement; ``image_size = None`` means any
-    size works; ``style_dim`` is the length of :meth:`encode_style`'s vectors.
+    size works; ``style_dim`` is the length of :meth:`encode_style`'s vectors. The flight hooks
+    of :class:`~viewgen.pipelines.refiners.RefinerBase` keep their defaults (every frame is a
+    keyframe and is emitted as refined): the detail layer is designed for that loop.
     """
 
     name = "classical"

@@ -37,8 +37,18 @@ from torch import Tensor
 
 from viewgen.pipelines.classical_detail import band_energies
 
-__all__ = ["DEFAULTS", "STYLE_DIM", "STYLE_FIELDS", "detail_targets", "ground_colour", "ground_nearness", "measure_style",
-           "layout_disparity", "sky_colour", "unpack_style"]
+__all__ = [
+    "DEFAULTS",
+    "STYLE_DIM",
+    "STYLE_FIELDS",
+    "detail_targets",
+    "ground_colour",
+    "ground_nearness",
+    "layout_disparity",
+    "measure_style",
+    "sky_colour",
+    "unpack_style",
+]
 
 LAYOUT_ROWS = 16
 DETAIL_BANDS = 4
