@@ -68,3 +68,12 @@ def test_a_long_flight_keeps_detail_and_has_no_holes():
         assert float((frame.rgb.amax(dim=1) < 0.03).float().mean()) < 0.002  # no black holes
     assert all(0.3 * energy[0] < value < 3 * energy[0] for value in energy), energy
     assert math.isclose(float(frames[-1].disparity.amax()), 1.0, abs_tol=0.5)
+
+
+def test_the_classical_image_space_detail_is_switched_off():
+    from viewgen.pipelines.classical_refiner import ClassicalRefiner
+    from viewgen.pipelines.weight_free import _HoleFilling
+
+    assert hasattr(ClassicalRefiner, "_restore_ground_detail")  # the step _HoleFilling overrides
+    rgb = torch.rand(1, 3, 8, 8)
+    assert _HoleFilling()._restore_ground_detail(rgb, None, None, None, 0.0, None) is rgb

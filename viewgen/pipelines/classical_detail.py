@@ -34,6 +34,7 @@ Randomness only comes from the caller's ``torch.Generator``.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +47,14 @@ _LUMA = (0.299, 0.587, 0.114)
 _EPS = 1e-6
 
 
+@lru_cache(maxsize=64)
+def _gaussian_kernel(sigma: float, radius: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """Normalised 1-D Gaussian taps ``[2 radius + 1]`` (cached: the same few are used every frame)."""
+    offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    return (kernel / kernel.sum()).to(device=device, dtype=dtype)
+
+
 def gaussian_blur(image: Tensor, sigma: float) -> Tensor:
     """Separable Gaussian blur with reflect padding, ``[B, C, H, W] -> [B, C, H, W]``.
 
@@ -55,14 +64,12 @@ def gaussian_blur(image: Tensor, sigma: float) -> Tensor:
         return image
     height, width = image.shape[-2:]
     radius = max(1, min(math.ceil(3.0 * sigma), height - 1, width - 1))
-    offsets = torch.arange(-radius, radius + 1, device=image.device, dtype=image.dtype)
-    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
-    kernel = kernel / kernel.sum()
+    kernel = _gaussian_kernel(float(sigma), radius, image.dtype, image.device)
     channels = image.shape[1]
-    horizontal = kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1)
-    vertical = kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1)
-    image = F.conv2d(F.pad(image, (radius, radius, 0, 0), mode="reflect"), horizontal, groups=channels)
-    return F.conv2d(F.pad(image, (0, 0, radius, radius), mode="reflect"), vertical, groups=channels)
+    # padding both axes at once is exact: filtering reflected rows = reflecting filtered rows
+    padded = F.pad(image, (radius, radius, radius, radius), mode="reflect")
+    padded = F.conv2d(padded, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    return F.conv2d(padded, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
 
 
 def lowpass(image: Tensor, sigma: float) -> Tensor:

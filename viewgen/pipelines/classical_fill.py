@@ -130,6 +130,14 @@ def foreground_rim(disparity: np.ndarray, region: np.ndarray, radius: int, ratio
     return near_hole & ~region & (disparity > background * ratio)
 
 
+@lru_cache(maxsize=8)
+def _plane_design(height: int, width: int) -> Tensor:
+    """``[H, W, 3]`` float64 CPU rows ``(u, v, 1)`` at the pixel centres (cached per size)."""
+    v, u = torch.meshgrid((torch.arange(height, dtype=torch.float64) + 0.5) / height,
+                          (torch.arange(width, dtype=torch.float64) + 0.5) / width, indexing="ij")
+    return torch.stack([u, v, torch.ones_like(u)], dim=-1)
+
+
 def fit_ground_plane(disparity: Tensor, ground: Tensor, fallback: float) -> Tensor:
     """Least-squares plane ``d = a u + b v + c`` over the ``ground`` pixels, evaluated everywhere.
 
@@ -137,10 +145,7 @@ def fit_ground_plane(disparity: Tensor, ground: Tensor, fallback: float) -> Tens
     drops outliers beyond 3 median absolute deviations (rocks, trees). Fewer than 50 ground
     pixels give the constant ``fallback``.
     """
-    height, width = disparity.shape
-    v, u = torch.meshgrid((torch.arange(height, dtype=torch.float64) + 0.5) / height,
-                          (torch.arange(width, dtype=torch.float64) + 0.5) / width, indexing="ij")
-    design_all = torch.stack([u, v, torch.ones_like(u)], dim=-1)  # [H, W, 3]
+    design_all = _plane_design(*disparity.shape)
     index = ground.flatten().nonzero().flatten().cpu()
     if index.numel() < _MIN_PLANE_PIXELS:
         return torch.full_like(disparity, fallback)
