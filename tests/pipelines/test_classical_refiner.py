@@ -187,3 +187,10 @@ def test_toy_flight_keeps_detail_and_stays_finite(toy):
     assert 0.01 - 1e-6 <= float(refined[:, 3].min()) and float(refined[:, 3].max()) <= 1.0
     assert 0.005 <= float(rgbd[:, 3].min())  # the rescale may scale the sky slightly below 0.01
     assert not math.isnan(sum(ratios))
+
+
+def test_detail_layer_switch(toy, style):
+    """With ``detail_layer=False`` known pixels keep their colour up to the aerial-perspective pull."""
+    config = ClassicalRefinerConfig(detail_layer=False)
+    out = ClassicalRefiner(config).refine(toy, torch.ones_like(toy[:, :1]), style)
+    assert (out[:, :3] - toy[:, :3]).abs().max() <= config.colour_rate + 1e-6

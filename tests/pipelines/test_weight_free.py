@@ -71,9 +71,4 @@ def test_a_long_flight_keeps_detail_and_has_no_holes():
 
 
 def test_the_classical_image_space_detail_is_switched_off():
-    from viewgen.pipelines.classical_refiner import ClassicalRefiner
-    from viewgen.pipelines.weight_free import _HoleFilling
-
-    assert hasattr(ClassicalRefiner, "_restore_ground_detail")  # the step _HoleFilling overrides
-    rgb = torch.rand(1, 3, 8, 8)
-    assert _HoleFilling()._restore_ground_detail(rgb, None, None, None, 0.0, None) is rgb
+    assert WeightFreeRefiner().filling.config.detail_layer is False

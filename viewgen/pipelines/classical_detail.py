@@ -48,11 +48,25 @@ _EPS = 1e-6
 
 
 @lru_cache(maxsize=64)
-def _gaussian_kernel(sigma: float, radius: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """Normalised 1-D Gaussian taps ``[2 radius + 1]`` (cached: the same few are used every frame)."""
-    offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
-    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
-    return (kernel / kernel.sum()).to(device=device, dtype=dtype)
+def _gaussian_taps(sigma: float, radius: int) -> tuple[float, ...]:
+    """Normalised Gaussian taps for offsets ``0..radius`` (cached: the same few are used every frame)."""
+    weights = [math.exp(-0.5 * (offset / sigma) ** 2) for offset in range(radius + 1)]
+    total = weights[0] + 2.0 * sum(weights[1:])
+    return tuple(weight / total for weight in weights)
+
+
+def _filter_axis(padded: Tensor, taps: tuple[float, ...], dim: int) -> Tensor:
+    """Symmetric 1-D filter along ``dim`` of an image padded by ``len(taps) - 1`` on both sides.
+
+    Shift-and-add: on CPU this beats a depthwise ``conv2d`` several times for these short kernels.
+    """
+    radius = len(taps) - 1
+    length = padded.shape[dim] - 2 * radius
+    out = padded.narrow(dim, radius, length) * taps[0]
+    for offset in range(1, radius + 1):
+        out.add_(padded.narrow(dim, radius - offset, length), alpha=taps[offset])
+        out.add_(padded.narrow(dim, radius + offset, length), alpha=taps[offset])
+    return out
 
 
 def gaussian_blur(image: Tensor, sigma: float) -> Tensor:
@@ -64,12 +78,10 @@ def gaussian_blur(image: Tensor, sigma: float) -> Tensor:
         return image
     height, width = image.shape[-2:]
     radius = max(1, min(math.ceil(3.0 * sigma), height - 1, width - 1))
-    kernel = _gaussian_kernel(float(sigma), radius, image.dtype, image.device)
-    channels = image.shape[1]
+    taps = _gaussian_taps(float(sigma), radius)
     # padding both axes at once is exact: filtering reflected rows = reflecting filtered rows
     padded = F.pad(image, (radius, radius, radius, radius), mode="reflect")
-    padded = F.conv2d(padded, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
-    return F.conv2d(padded, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+    return _filter_axis(_filter_axis(padded, taps, 3), taps, 2)
 
 
 def lowpass(image: Tensor, sigma: float) -> Tensor:
@@ -189,8 +201,8 @@ def restore_detail(rgb: Tensor, targets: list[Tensor], generator: torch.Generato
         streak_renewal: ``[B, 1, H, W]`` or scalar: extra renewal of line-like band content
             (:func:`coherence` above 0.3 ramps it in), the streaks that magnification draws.
         renewed_bands, synthesised_bands: renewal applies to the finest ``renewed_bands`` bands and
-            deficit noise to the finest ``synthesised_bands``; coarser bands are only scaled
-            (fresh coarse noise every frame would make the ground boil).
+            deficit noise to the finest ``synthesised_bands``; in coarser bands the renewed share
+            just fades (fresh coarse noise every frame would make the ground boil).
 
     Returns:
         ``[B, 3, H, W]`` in [0, 1].
@@ -207,8 +219,8 @@ def restore_detail(rgb: Tensor, targets: list[Tensor], generator: torch.Generato
         # coarse bands are never amplified: boosting them exaggerates large structures
         gain = torch.minimum(torch.maximum(target / energy.clamp_min(_EPS), low),
                              high if index < synthesised_bands else torch.ones_like(high))
-        if index >= renewed_bands:
-            delta.addcmul_(gain - 1.0, band)
+        if index >= renewed_bands:  # coarser bands: streaks fade without replacement
+            delta.addcmul_((1.0 - renew).sqrt() * gain - 1.0, band)
             continue
         deficit_share = noise_fraction if index < synthesised_bands else 0.0
         deficit = (target.square() - (gain * energy).square()).clamp_min(0.0)

@@ -26,6 +26,7 @@ the hole boundaries, which are long and thin after a warp.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -70,9 +71,8 @@ def known_weight(mask: Tensor, low: float, high: float) -> Tensor:
 
 def _encode(values: Tensor, known: Tensor, levels: float) -> tuple[Tensor, Tensor, Tensor]:
     """Map each channel of ``values [C, h, w]`` onto ``[0, levels]`` over its known range: (codes, low, scale)."""
-    flat, mask = values.flatten(1), known.flatten()
-    low = flat[:, mask].min(dim=1).values
-    high = flat[:, mask].max(dim=1).values
+    low = torch.where(known, values, torch.inf).amin(dim=(1, 2))
+    high = torch.where(known, values, -torch.inf).amax(dim=(1, 2))
     scale = torch.where(high > low, (high - low) / levels, torch.ones_like(high))
     codes = ((values - low[:, None, None]) / scale[:, None, None]).round().clamp(0, levels)
     return codes, low, scale
@@ -130,36 +130,32 @@ def foreground_rim(disparity: np.ndarray, region: np.ndarray, radius: int, ratio
     return near_hole & ~region & (disparity > background * ratio)
 
 
-@lru_cache(maxsize=8)
-def _plane_design(height: int, width: int) -> Tensor:
-    """``[H, W, 3]`` float64 CPU rows ``(u, v, 1)`` at the pixel centres (cached per size)."""
-    v, u = torch.meshgrid((torch.arange(height, dtype=torch.float64) + 0.5) / height,
-                          (torch.arange(width, dtype=torch.float64) + 0.5) / width, indexing="ij")
-    return torch.stack([u, v, torch.ones_like(u)], dim=-1)
-
-
 def fit_ground_plane(disparity: Tensor, ground: Tensor, fallback: float) -> Tensor:
     """Least-squares plane ``d = a u + b v + c`` over the ``ground`` pixels, evaluated everywhere.
 
-    disparity, ground ``[H, W]`` -> ``[H, W]`` (may leave [0, 1]: it extrapolates). One refit
-    drops outliers beyond 3 median absolute deviations (rocks, trees). Fewer than 50 ground
-    pixels give the constant ``fallback``.
+    disparity, ground ``[H, W]`` -> ``[H, W]`` (may leave [0, 1]: it extrapolates). The fit uses
+    a regular subsample of about 4096 pixels; one refit drops outliers beyond 3 median absolute
+    deviations (rocks, trees). Fewer than 50 ground samples give the constant ``fallback``.
     """
-    design_all = _plane_design(*disparity.shape)
-    index = ground.flatten().nonzero().flatten().cpu()
-    if index.numel() < _MIN_PLANE_PIXELS:
+    height, width = disparity.shape
+    stride = max(1, int(math.sqrt(height * width / _PLANE_SAMPLES)))
+    u = (torch.arange(width, dtype=torch.float64) + 0.5) / width
+    v = (torch.arange(height, dtype=torch.float64) + 0.5) / height
+    grid_v, grid_u = torch.meshgrid(v[::stride], u[::stride], indexing="ij")
+    keep = ground[::stride, ::stride].cpu().flatten()
+    if int(keep.sum()) < _MIN_PLANE_PIXELS:
         return torch.full_like(disparity, fallback)
-    index = index[:: max(1, index.numel() // _PLANE_SAMPLES)]
-    design, target = design_all.view(-1, 3)[index], disparity.detach().double().cpu().flatten()[index]
+    design = torch.stack([grid_u.flatten(), grid_v.flatten(), torch.ones(keep.numel(), dtype=torch.float64)], 1)
+    design, target = design[keep], disparity[::stride, ::stride].double().cpu().flatten()[keep]
     for _ in range(2):
-        coefficients = torch.linalg.lstsq(design, target[:, None]).solution
-        residual = (design @ coefficients)[:, 0] - target
-        spread = residual.abs().median().clamp_min(1e-4)
-        keep = residual.abs() <= 3.0 * spread
-        if keep.sum() < _MIN_PLANE_PIXELS:
+        coefficients = torch.linalg.lstsq(design, target[:, None]).solution[:, 0]
+        residual = (design @ coefficients - target).abs()
+        inliers = residual <= 3.0 * residual.median().clamp_min(1e-4)
+        if int(inliers.sum()) < _MIN_PLANE_PIXELS:
             break
-        design, target = design[keep], target[keep]
-    return (design_all @ coefficients)[..., 0].to(disparity)
+        design, target = design[inliers], target[inliers]
+    a, b, c = coefficients.tolist()
+    return (a * u[None, :] + b * v[:, None] + c).to(disparity)
 
 
 def _distance_to_known(region: np.ndarray) -> np.ndarray:

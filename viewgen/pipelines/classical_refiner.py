@@ -102,6 +102,8 @@ class ClassicalRefinerConfig:
     known_noise_fraction: share of the detail deficit synthesised per frame on known pixels
         (1 in holes); below 1 trades a slower recovery for less flicker.
     max_detail_change: bound on the detail layer's change of any colour channel.
+    detail_layer: run step 6 (image-space detail restoration); off for a loop that restores
+        detail another way (e.g. texture fixed to the 3D surface, added after the warp).
     seed: mixed into every noise seed.
     """
 
@@ -128,6 +130,7 @@ class ClassicalRefinerConfig:
     colour_rate: float = 0.1
     known_noise_fraction: float = 0.5
     max_detail_change: float = 0.1
+    detail_layer: bool = True
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -213,7 +216,8 @@ class ClassicalRefiner(RefinerBase):
         disparity = self._settle_disparity(torch.lerp(disparity_fill, known[:, 3:], weight), style, threshold)
         rgb_fill = fill_colour(known[:, :3], disparity, holes, style, generator, config)
         rgb = self._settle_colour(torch.lerp(rgb_fill, known[:, :3], weight), disparity, style, threshold)
-        rgb = self._restore_ground_detail(rgb, disparity, weight, style, threshold, generator)
+        if config.detail_layer:
+            rgb = self._restore_ground_detail(rgb, disparity, weight, style, threshold, generator)
         return torch.cat([rgb, disparity], dim=1)
 
     def _settle_colour(self, rgb: Tensor, disparity: Tensor, style: Tensor, threshold: float) -> Tensor:

@@ -10,8 +10,9 @@ fly-through's two hooks (:class:`~viewgen.pipelines.refiners.RefinerBase`):
 * **present**: fine texture fixed to the 3D surface (:class:`SurfaceDetail`) is added to the
   emitted frame only, so it is never warped and stretched.
 
-The classical refiner's own image-space detail synthesis is turned off here: fed back through
-the warps, its noise is stretched into radial streaks by forward motion.
+The classical refiner's own image-space detail synthesis is turned off here
+(``detail_layer=False``): fed back through the warps, its noise is stretched into radial
+streaks by forward motion, which the surface-fixed texture avoids.
 """
 
 from __future__ import annotations
@@ -42,19 +43,12 @@ class WeightFreeConfig:
     keyframe_interval: int = 4
     max_hole_fraction: float = 0.02
     seed: int = 0
-    fill: ClassicalRefinerConfig = field(default_factory=ClassicalRefinerConfig)
+    fill: ClassicalRefinerConfig = field(default_factory=lambda: ClassicalRefinerConfig(detail_layer=False))
     detail: SurfaceDetailConfig = field(default_factory=SurfaceDetailConfig)
 
     def __post_init__(self) -> None:
         if self.keyframe_interval < 1 or not 0.0 <= self.max_hole_fraction <= 1.0:
             raise ValueError("WeightFreeConfig needs keyframe_interval >= 1 and max_hole_fraction in [0, 1]")
-
-
-class _HoleFilling(ClassicalRefiner):
-    """The classical refiner without its image-space detail synthesis (see the module docstring)."""
-
-    def _restore_ground_detail(self, rgb: Tensor, *args, **kwargs) -> Tensor:
-        return rgb
 
 
 class WeightFreeRefiner(RefinerBase):
@@ -65,7 +59,7 @@ class WeightFreeRefiner(RefinerBase):
 
     def __init__(self, config: WeightFreeConfig | None = None) -> None:
         self.config = config = config or WeightFreeConfig()
-        self.filling = _HoleFilling(config.fill)
+        self.filling = ClassicalRefiner(config.fill)
         self.style_dim = self.filling.style_dim
         self.detail = SurfaceDetail(config.detail, seed=config.seed)
         self._since_keyframe = 0
