@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/render.py                 # CPU (and CUDA when present), all sizes
     python benchmarks/render.py --sizes 160x256 --runs 30 --threads 2
-    VIEWGEN_TUNE_MALLOC=1 python benchmarks/render.py   # with viewgen.runtime's malloc tuning
+    VIEWGEN_TUNE_MALLOC=0 python benchmarks/render.py   # without viewgen.runtime's malloc tuning
 
 Each (device, size, mode) runs in a fresh subprocess so that its peak memory is its own: on
 CPU the peak resident set size minus the process's size before the first warp, on CUDA
@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    tune = os.environ.get("VIEWGEN_TUNE_MALLOC") == "1"
+    tune = os.environ.get("VIEWGEN_TUNE_MALLOC", "1") != "0"
     if args.child:
         device, height, width, mode = args.child.split(",")
         print(json.dumps(run_one(device, int(height), int(width), mode, args.runs, tune)))

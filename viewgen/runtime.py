@@ -1,16 +1,17 @@
-"""Process-level performance settings, opt-in: set ``VIEWGEN_TUNE_MALLOC=1`` to enable.
+"""Process-level performance settings: glibc malloc thresholds, on unless ``VIEWGEN_TUNE_MALLOC=0``.
 
 Why: PyTorch on CPU allocates a fresh buffer for every intermediate tensor. With glibc's
 default malloc, buffers above a dynamic threshold are returned to the operating system on
 free and page-faulted back in on the next allocation; the renderer's many ~1 MB
-intermediates then spend more time in page faults than in arithmetic (measured: a 160x256
-warp drops from 35 ms to 21 ms on one core). Raising glibc's mmap and trim thresholds keeps
-freed memory in the process for reuse. Peak memory is unchanged; only its return to the OS
-is deferred. Nothing happens on other C libraries.
+intermediates then spend more time in page faults than in arithmetic. Raising glibc's mmap and
+trim thresholds keeps freed memory in the process for reuse. Peak memory is unchanged; only
+its return to the OS is deferred (up to 256 MiB stays mapped). Nothing happens on other C
+libraries. Measured on a quiet 2-core machine: a 160x256 warp 15.0 -> 11.5 ms, 320x512
+49 -> 40 ms, Infinite Nature's render-refine step 498 -> 429-437 ms.
 
-Why opt-in: on our 2-core machines, some tuned processes ran a warp in 2.7 s instead of
-20 ms, without a reproducible trigger (no memory-compaction stalls were recorded). Until that
-is understood, the tuning only applies when ``VIEWGEN_TUNE_MALLOC=1`` is set.
+History: session 1 made this opt-in after runs that took 100x longer; those were OpenMP
+threads of several PyTorch processes spin-waiting on each other (see the README's Speed
+section), not the allocator, and did not recur with the tuning on a quiet machine.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ _TRIM_THRESHOLD_BYTES = 256 << 20
 
 @functools.lru_cache(maxsize=1)
 def tune_cpu_allocator() -> bool:
-    """Raise glibc's mmap/trim thresholds once per process if ``VIEWGEN_TUNE_MALLOC=1``. True when applied."""
-    if os.environ.get("VIEWGEN_TUNE_MALLOC") != "1" or not sys.platform.startswith("linux"):
+    """Raise glibc's mmap/trim thresholds once per process unless ``VIEWGEN_TUNE_MALLOC=0``. True when applied."""
+    if os.environ.get("VIEWGEN_TUNE_MALLOC", "1") == "0" or not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

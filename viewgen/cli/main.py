@@ -7,14 +7,16 @@ Every expected failure (bad input, missing weights, unwritable output) ends with
 from __future__ import annotations
 
 import os
+import sys
 
-# Before torch loads its OpenMP runtime: idle worker threads sleep instead of spinning. With the
-# default (spinning) policy, a warp on a 2-core machine with one busy core took 4 s instead of
-# 40 ms (threads spin-waiting on each other); sleeping threads cost nothing measurable here.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Before torch loads its OpenMP runtime. `viewgen serve` runs several flights in parallel
+# threads, and OpenMP teams that spin-wait on each other then stall: two 2-thread warps at once
+# on 2 cores took 1 s instead of 19 ms with spinning threads. Sleeping threads avoid that but
+# cost a lone 160x256 warp 2.5x (28 ms instead of 11), so only the server asks for them.
+if sys.argv[1:2] == ["serve"]:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
-import sys  # noqa: E402
 
 from viewgen.cli import commands, depth, export_mesh, fly, serve, synth
 
