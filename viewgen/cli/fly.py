@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from argparse import Namespace
+from dataclasses import replace
 
 from viewgen.cli.options import size_type
 
@@ -76,8 +77,6 @@ def _load_pipeline(args: Namespace, input_size: tuple[int, int]):
         if args.size is not None and tuple(args.size) != weight_size:
             raise ValueError(f"the weights in {args.weights} work at {weight_size[0]}x{weight_size[1]}; "
                              f"drop --size or pass --size {weight_size[0]}x{weight_size[1]}")
-        from dataclasses import replace
-
         pipe.config = replace(pipe.config, controller=args.path, seed=args.seed)
         return pipe, f"Infinite Nature's SPADE refiner from {args.weights}"
     size = _flight_size(args, input_size)

@@ -22,10 +22,13 @@ from viewgen.cli import commands, depth, export_mesh, fly, serve, synth
 
 
 class _OneLineErrorParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (``viewgen fly: error: ...``) and exit status 2."""
+    """argparse, but a usage error is the same one line as other failures, and exit status 2.
+
+    ``viewgen: error: <message> (see `viewgen fly --help`)``.
+    """
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        self.exit(2, f"viewgen: error: {message} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

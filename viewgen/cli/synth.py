@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from argparse import Namespace
 
+from viewgen.cli.options import size_type
+
 MAX_SIDE = 4096
 
 
@@ -19,21 +21,11 @@ def add_parser(subparsers) -> None:
     synth.add_argument("--clips", type=int, default=3, metavar="N", help="number of clips (default 3)")
     synth.add_argument("--frames", type=int, default=30, metavar="T", help="frames per clip (default 30)")
     synth.add_argument("--out", required=True, metavar="DIR", help="output dataset folder")
-    synth.add_argument("--size", default="160x256", metavar="HxW", help="frame size (default 160x256)")
+    synth.add_argument("--size", type=size_type(8, MAX_SIDE), default=(160, 256), metavar="HxW",
+                       help="frame size (default 160x256)")
     synth.add_argument("--seed", type=int, default=0, metavar="S", help="seed of worlds and flights (default 0)")
     synth.add_argument("--split", default="train", help="split folder under DIR (default train)")
     synth.set_defaults(run=run_synth)
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``"160x256"`` -> ``(160, 256)``; ``ValueError`` (one line) unless each side is in [8, 4096]."""
-    parts = str(text).lower().split("x")
-    if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
-        raise ValueError(f"size must look like HxW (e.g. 160x256), got {text!r}")
-    height, width = (int(part) for part in parts)
-    if min(height, width) < 8 or max(height, width) > MAX_SIDE:
-        raise ValueError(f"size {height}x{width} is out of range: each side must be in [8, {MAX_SIDE}] pixels")
-    return height, width
 
 
 def run_synth(args: Namespace) -> int:
@@ -43,7 +35,7 @@ def run_synth(args: Namespace) -> int:
         raise ValueError(f"--clips must be at least 1, got {args.clips}")
     if args.frames < 1:
         raise ValueError(f"--frames must be at least 1, got {args.frames}")
-    height, width = parse_size(args.size)
+    height, width = args.size
     start = time.perf_counter()
     done = {"clips": 0}
 

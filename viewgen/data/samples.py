@@ -26,13 +26,13 @@ __all__ = ["SAMPLE_NAMES", "load_sample", "sample_metadata"]
 SAMPLE_NAMES = ("coast", "hills", "mountains")
 
 
-def _resolve(index_or_name) -> tuple[int, str]:
+def sample_index(index_or_name) -> tuple[int, str]:
     """``(1-based index, name)`` for ``1..3`` or a name; one-line ``ValueError`` otherwise."""
     choices = ", ".join(f"{i} = {name}" for i, name in enumerate(SAMPLE_NAMES, start=1))
     if isinstance(index_or_name, str):
         key = index_or_name.strip().lower()
         if key.isdigit():
-            return _resolve(int(key))
+            return sample_index(int(key))
         if key in SAMPLE_NAMES:
             return SAMPLE_NAMES.index(key) + 1, key
     elif (isinstance(index_or_name, (int, np.integer)) and not isinstance(index_or_name, bool)
@@ -47,7 +47,7 @@ def _read_bytes(filename: str) -> bytes:
 
 def sample_metadata(index_or_name) -> dict:
     """The sample's JSON record (intrinsics, disparity scale, preset, world seed, ...)."""
-    index, name = _resolve(index_or_name)
+    index, name = sample_index(index_or_name)
     return json.loads(_read_bytes(f"{index}_{name}.json").decode("utf-8"))
 
 
@@ -60,7 +60,7 @@ def load_sample(index_or_name) -> RGBDInput:
     """
     from PIL import Image
 
-    index, name = _resolve(index_or_name)
+    index, name = sample_index(index_or_name)
     meta = sample_metadata(index)
     with Image.open(io.BytesIO(_read_bytes(f"{index}_{name}.png"))) as image:
         rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0

@@ -12,10 +12,10 @@ This is the one place where file inputs and depth estimation meet, so ``viewgen 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from viewgen.io.rgbd_files import InputError, RGBDInput, load_rgbd_file
+from viewgen.io.rgbd_files import InputError, RGBDInput, load_rgbd_file, validate_rgbd
 
 __all__ = ["DEFAULT_INPUT", "RGBD_SUFFIXES", "ResolvedInput", "resolve_input"]
 
@@ -59,17 +59,14 @@ def resolve_input(spec: str | None, depth: str | None = None, device: str = "cpu
 
 
 def _sample(key: str) -> ResolvedInput:
-    from viewgen.data.samples import SAMPLE_NAMES, load_sample
+    from viewgen.data.samples import SAMPLE_NAMES, load_sample, sample_index
 
-    key = key.strip().lower()
-    names = {str(number): number for number in range(1, len(SAMPLE_NAMES) + 1)}
-    names.update({name: number for number, name in enumerate(SAMPLE_NAMES, start=1)})
-    if key not in names:
+    try:
+        index, name = sample_index(key)
+    except ValueError:
         raise InputError(f"unknown sample {key!r}: use sample:N with N in 1..{len(SAMPLE_NAMES)} "
-                         f"or sample:{'|'.join(SAMPLE_NAMES)}")
-    index = names[key]
-    loaded = load_sample(index)
-    return ResolvedInput(loaded, f"sample {index} ({SAMPLE_NAMES[index - 1]})")
+                         f"or sample:{'|'.join(SAMPLE_NAMES)}") from None
+    return ResolvedInput(load_sample(index), f"sample {index} ({name})")
 
 
 def _photo(path: Path, depth: str | None, device: str) -> ResolvedInput:
@@ -84,13 +81,5 @@ def _photo(path: Path, depth: str | None, device: str) -> ResolvedInput:
     with torch.inference_mode():
         disparity = estimator(image.to(device)).to("cpu", torch.float32)
     rgbd = torch.cat([image.float(), disparity], dim=1)
-    loaded = load_rgbd_input_tensor(rgbd, path.name)
-    return ResolvedInput(loaded, f"{path.name} + {name} depth")
-
-
-def load_rgbd_input_tensor(rgbd, what: str) -> RGBDInput:
-    """Validate an in-memory ``[1, 4, H, W]`` RGBD the way files are validated."""
-    from viewgen.io.rgbd_files import validate_rgbd
-
-    warnings = validate_rgbd(rgbd, what)
-    return replace(RGBDInput(rgbd.contiguous()), warnings=tuple(warnings))
+    warnings = validate_rgbd(rgbd, path.name)  # NaN or out-of-range -> InputError; constant -> warning
+    return ResolvedInput(RGBDInput(rgbd.contiguous(), warnings=tuple(warnings)), f"{path.name} + {name} depth")
