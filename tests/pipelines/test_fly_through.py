@@ -106,7 +106,9 @@ def test_render_refine_matches_reference(converted_pipeline, our_style, referenc
     ours = converted_pipeline.render_refine(rgbd, our_style, *args)
     diff = abs_diff(ours, nchw(reference[f"render_refine_{suffix}"]))
     assert (diff.amax(dim=(0, 2, 3)) <= STEP_LIMITS["max"]).all() and diff.mean() <= STEP_LIMITS["mean"]
-    assert diff.max() <= 1e-4 and diff.mean() <= 5e-6  # measured 5.8e-5 and 1.2e-6 (fly_1)
+    # Measured on fly_1: max 5.8e-5, mean 1.2e-6 with PyTorch's AVX2 kernels; max 1.7e-4, mean 1.4e-6
+    # with its AVX-512 kernels (the generator's convolutions round differently per instruction set).
+    assert diff.max() <= 5e-4 and diff.mean() <= 5e-6
     disparity_diff = abs_diff(ours[:, 3:], nchw(reference[f"refined_disparity_{suffix}"]))
     assert disparity_diff.max() <= 5e-5 and disparity_diff.mean() <= 1e-6
     # Our mu or TF's style_noise: the style difference (~1e-5) barely reaches the frame.

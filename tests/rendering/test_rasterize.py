@@ -26,13 +26,39 @@ def assert_same_fragments(fast, reference):
     assert torch.equal(fast.ndc_z, reference.ndc_z)
 
 
+def rasterize_both_ways(clip, faces, height, width, **kwargs):
+    """The fast rasterizer without gradients (barycentrics looked up from the visibility pass) and
+    with them (recomputed, differentiable); both must give the same fragments."""
+    looked_up = rasterize(clip, faces, height, width, **kwargs)
+    recomputed = rasterize(clip.clone().requires_grad_(True), faces, height, width, **kwargs)
+    assert recomputed.barycentrics.requires_grad and not looked_up.barycentrics.requires_grad
+    assert_same_fragments(looked_up, recomputed)
+    return looked_up
+
+
 @pytest.mark.parametrize("name", list(WARP_POSES))
-def test_grid_warps_match_reference(name):
+@pytest.mark.parametrize("as_grid", [False, True])
+def test_grid_warps_match_reference(name, as_grid):
     yaw, pitch, roll, t = WARP_POSES[name]
     rgbd = scene_rgbd(12, 18, seed=3)
     clip = grid_clip_vertices(rgbd, INTRINSICS, pose_from_euler(yaw, pitch, roll, t))
     faces = grid_faces(12, 18)
-    assert_same_fragments(rasterize(clip, faces, 12, 18), rasterize_reference(clip, faces, 12, 18))
+    fast = rasterize_both_ways(clip, faces, 12, 18, grid=(12, 18) if as_grid else None)
+    assert_same_fragments(fast, rasterize_reference(clip, faces, 12, 18))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_grid_meshes_match_reference(seed):
+    """Random depth and poses at a size where the boxes of all kinds occur (1, 2, 4 and more pixels)."""
+    gen = torch.Generator().manual_seed(seed)
+    rgbd = scene_rgbd(16, 20, seed=seed)
+    rgbd[:, 3:] = rgbd[:, 3:] * (0.5 + torch.rand(1, 1, 16, 20, generator=gen))
+    angles = (torch.rand(3, generator=gen) - 0.5) * torch.tensor([30.0, 20.0, 10.0])
+    shift = ((torch.rand(3, generator=gen) - 0.5) * torch.tensor([0.4, 0.4, 1.2])).tolist()
+    clip = grid_clip_vertices(rgbd, INTRINSICS, pose_from_euler(*angles.tolist(), shift))
+    faces = grid_faces(16, 20)
+    fast = rasterize_both_ways(clip, faces, 16, 20, grid=(16, 20))
+    assert_same_fragments(fast, rasterize_reference(clip, faces, 16, 20))
 
 
 @pytest.mark.parametrize("size", [(9, 14), (14, 9)])
@@ -83,24 +109,49 @@ def test_full_screen_triangle_covers_every_pixel():
 
 
 @pytest.mark.parametrize("max_candidates", [1, 7, 50])
-def test_chunking_changes_nothing(max_candidates):
+@pytest.mark.parametrize("as_grid", [False, True])
+def test_chunking_changes_nothing(max_candidates, as_grid):
     rgbd = scene_rgbd(12, 18, seed=5)
     clip = grid_clip_vertices(rgbd, INTRINSICS, pose_from_euler(0, 25, 0, (0, -0.6, -0.8)))
     faces = grid_faces(12, 18)
-    whole = rasterize(clip, faces, 12, 18)
-    chunked = rasterize(clip, faces, 12, 18, max_candidates=max_candidates)
+    grid = (12, 18) if as_grid else None
+    whole = rasterize(clip, faces, 12, 18, grid=grid)
+    chunked = rasterize_both_ways(clip, faces, 12, 18, max_candidates=max_candidates, grid=grid)
     assert_same_fragments(chunked, whole)
 
 
-def test_batch_equals_separate_images():
+@pytest.mark.parametrize("as_grid", [False, True])
+def test_batch_equals_separate_images(as_grid):
     faces = grid_faces(10, 14)
+    grid = (10, 14) if as_grid else None
     clips = [grid_clip_vertices(scene_rgbd(10, 14, seed=s), INTRINSICS, pose_from_euler(s * 7, 0, 0, (0, 0, -0.2)))
-             for s in range(3)]
-    batched = rasterize(torch.cat(clips), faces, 10, 14)
+             for s in range(2)]
+    clips.append(grid_clip_vertices(scene_rgbd(10, 14, seed=2), INTRINSICS, pose_from_euler(0, 25, 0, (0, -0.6, -0.8))))
+    batched = rasterize_both_ways(torch.cat(clips), faces, 10, 14, grid=grid)
     for index, clip in enumerate(clips):
-        single = rasterize(clip, faces, 10, 14)
+        single = rasterize(clip, faces, 10, 14, grid=grid)
         assert torch.equal(batched.face_ids[index], single.face_ids[0])
         assert torch.equal(batched.barycentrics[index], single.barycentrics[0])
+        assert torch.equal(batched.ndc_z[index], single.ndc_z[0])
+
+
+def test_non_finite_vertices_are_never_drawn():
+    """NaN or infinite clip coordinates neither crash nor cover pixels (the reference cannot run them)."""
+    rgbd = scene_rgbd(10, 14, seed=6)
+    clip = grid_clip_vertices(rgbd, INTRINSICS, pose_from_euler(3, 0, 0, (0, 0, -0.2)))
+    faces = grid_faces(10, 14)
+    clean = rasterize(clip, faces, 10, 14, grid=(10, 14))
+    broken = clip.clone()
+    broken[0, 30, 0] = float("nan")
+    broken[0, 77, 3] = float("inf")
+    broken[0, 100] = float("nan")
+    fragments = rasterize_both_ways(broken, faces, 10, 14, grid=(10, 14))
+    touched = (faces == 30).any(1) | (faces == 77).any(1) | (faces == 100).any(1)
+    drawn = fragments.face_ids[fragments.face_ids >= 0]
+    assert not touched[drawn].any()
+    assert torch.isfinite(fragments.barycentrics).all() and torch.isfinite(fragments.ndc_z).all()
+    same = ~touched[clean.face_ids.clamp(min=0)] & (clean.face_ids >= 0)
+    assert torch.equal(fragments.face_ids[same], clean.face_ids[same])
 
 
 def test_interpolation_uses_background_outside_and_blend_inside():

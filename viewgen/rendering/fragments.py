@@ -5,9 +5,10 @@ pixel ``(row iy, col ix)`` samples NDC ``(px, py) = ((ix + 0.5) / (W / 2) - 1,
 (iy + 0.5) / (H / 2) - 1)``, so row 0 is NDC y = -1, which under Infinite Nature's projection
 matrix is the *top* of the image (texture v = 0).
 
-The helpers take a triangle's clip coordinates as tuples ``(v0, v1, v2)`` of same-shaped
-tensors (structure of arrays: contiguous and cheap to broadcast) and evaluate each formula in
-the kernel's operation order, so float32 results match the original bit for bit.
+The helpers take a triangle's clip coordinates as corner triples ``(v0, v1, v2)`` of
+same-shaped tensors (structure of arrays: cheap to broadcast; strided views work too) and
+evaluate each formula in the kernel's operation order, so float32 results match the original
+bit for bit.
 """
 
 from __future__ import annotations
@@ -31,17 +32,18 @@ class Fragments:
             vertices (0 on background). Differentiable with respect to the clip-space x, y, w of
             the vertices when the rasterizer was given tensors that require grad.
         ndc_z: ``[B, H, W]`` the winning NDC depth (1 on background); not differentiable.
-        covered_pixels: optional ``[M]`` int64 flat indices (into ``B * H * W``) of the covered
-            pixels, in increasing order; shading reuses it when present.
-        corner_rows: optional ``[3, M]`` int64 rows of each covered pixel's triangle corners in
-            the batch-flattened ``[B * V]`` vertex arrays.
+        weights: optional ``[3, M]`` the same barycentrics, channel-first, for the pixels
+            ``covered_pixels`` (differentiable like ``barycentrics``); shading uses them.
+        covered_pixels: optional ``[M]`` int64 increasing flat indices (into ``B * H * W``) of
+            the covered pixels; None with ``weights`` given means every pixel (``M = B * H * W``,
+            weights 0 on background).
     """
 
     face_ids: Tensor
     barycentrics: Tensor
     ndc_z: Tensor
+    weights: Tensor | None = None
     covered_pixels: Tensor | None = None
-    corner_rows: Tensor | None = None
 
     @property
     def coverage(self) -> Tensor:
@@ -58,36 +60,37 @@ def pixel_center_ndc(size: int, device=None) -> Tensor:
     return centres.to(torch.float32)
 
 
-def edge_functions(px: Tensor, py: Tensor, x: Corners, y: Corners, w: Corners) -> tuple[Corners, Tensor]:
-    """Homogeneous edge functions of a triangle at NDC points, and the triangle's determinant.
+def edge_coefficients(x: Corners, y: Corners, w: Corners) -> tuple[Corners, Corners, Corners, Tensor]:
+    """Coefficients of a triangle's homogeneous edge functions, and the triangle's determinant.
 
     Row ``i`` of the unnormalised inverse of ``[[x0 x1 x2], [y0 y1 y2], [w0 w1 w2]]`` gives
     ``e_i = a_i px + b_i py + c_i``, proportional to the barycentric ``b_i / w`` (Olano and
     Greer). The kernel flips all signs when ``det < 0``; that flip changes neither the
-    barycentrics nor (see :func:`inside_triangle`) the inside test, so it is left to the caller.
+    barycentrics nor (see :func:`triangle_hits`) the inside test, so it is left implicit.
+
+    Args:
+        x, y, w: clip coordinates of the corners ``(v0, v1, v2)``, same-shaped tensors (or a
+            ``[3, ...]`` tensor).
 
     Returns:
-        ``((e0, e1, e2), det)``, broadcast over all inputs.
+        ``((a0, a1, a2), (b0, b1, b2), (c0, c1, c2), det)`` with ``det = x0 a0 + x1 a1 + x2 a2``.
     """
     (x0, x1, x2), (y0, y1, y2), (w0, w1, w2) = x, y, w
-    a0, b0, c0 = y1 * w2 - w1 * y2, x2 * w1 - w2 * x1, x1 * y2 - y1 * x2
-    a1, b1, c1 = y2 * w0 - w2 * y0, x0 * w2 - w0 * x2, x2 * y0 - y2 * x0
-    a2, b2, c2 = y0 * w1 - w0 * y1, x1 * w0 - w1 * x0, x0 * y1 - y0 * x1
-    determinant = x0 * a0 + x1 * a1 + x2 * a2
-    edges = (a0 * px + b0 * py + c0, a1 * px + b1 * py + c1, a2 * px + b2 * py + c2)
-    return edges, determinant
+    a = (y1 * w2 - w1 * y2, y2 * w0 - w2 * y0, y0 * w1 - w0 * y1)
+    b = (x2 * w1 - w2 * x1, x0 * w2 - w0 * x2, x1 * w0 - w1 * x0)
+    c = (x1 * y2 - y1 * x2, x2 * y0 - y2 * x0, x0 * y1 - y0 * x1)
+    return a, b, c, x0 * a[0] + x1 * a[1] + x2 * a[2]
 
 
-def inside_triangle(edges: Corners, determinant: Tensor) -> Tensor:
-    """Inside test on sign-corrected edges: all >= 0 and one > 0 (edges inclusive, any winding).
+def edge_values(a: Corners, b: Corners, c: Corners, px: Tensor, py: Tensor) -> Corners:
+    """The three edge functions ``a_i px + b_i py + c_i`` at NDC points (shapes broadcast)."""
+    return tuple(a[i] * px + b[i] * py + c[i] for i in range(3))
 
-    With ``det < 0`` the kernel negates the edges (exactly), i.e. tests all <= 0 and one < 0.
-    """
-    low = torch.minimum(torch.minimum(edges[0], edges[1]), edges[2])
-    high = torch.maximum(torch.maximum(edges[0], edges[1]), edges[2])
-    flipped = determinant < 0
-    # Boolean algebra rather than torch.where, which is many times slower on CPU.
-    return ((low >= 0) & (high > 0) & ~flipped) | ((high <= 0) & (low < 0) & flipped)
+
+def edge_functions(px: Tensor, py: Tensor, x: Corners, y: Corners, w: Corners) -> tuple[Corners, Tensor]:
+    """Edge functions of triangles at NDC points and the determinants: ``((e0, e1, e2), det)``."""
+    a, b, c, determinant = edge_coefficients(x, y, w)
+    return edge_values(a, b, c, px, py), determinant
 
 
 def barycentrics_from_edges(edges: Corners) -> Corners:
@@ -102,3 +105,39 @@ def interpolated_ndc_z(barycentrics: Corners, z: Corners, w: Corners) -> Tensor:
     clip_z = b0 * z[0] + b1 * z[1] + b2 * z[2]
     clip_w = b0 * w[0] + b1 * w[1] + b2 * w[2]
     return clip_z / clip_w
+
+
+def triangle_hits(edges: Corners, determinant: Tensor, ndc_z: Tensor) -> Tensor:
+    """Whether pixel centres lie in triangles with depth in the clip range; bool, broadcast shape.
+
+    Inside means: the sign-corrected edges are all >= 0 and one is > 0 (edges inclusive, any
+    winding); the kernel negates the edges when ``det < 0``, i.e. then tests all <= 0 and one
+    < 0. The depth test is ``-1 <= z <= 1``. A NaN in any edge makes ``ndc_z`` NaN, which
+    fails the depth test, so the inside test needs no NaN care of its own.
+    """
+    low = torch.minimum(torch.minimum(edges[0], edges[1]), edges[2])
+    high = torch.maximum(torch.maximum(edges[0], edges[1]), edges[2])
+    flipped = determinant < 0
+    # xor with ``flipped`` instead of torch.where, which is several times slower on CPU.
+    inside = ((low >= 0) ^ flipped) & ((high > 0) ^ flipped)
+    return inside & (ndc_z.abs() <= 1.0)
+
+
+def pixel_barycentrics(clip_vertices: Tensor, pixels: Tensor, corner_rows: Tensor, height: int,
+                       width: int) -> Tensor:
+    """Barycentrics of triangles at pixel centres, ``[3, M]`` (differentiable w.r.t. clip x, y, w).
+
+    Args:
+        clip_vertices: ``[B, V, 4]`` clip coordinates.
+        pixels: ``[M]`` flat pixel indices into ``B * H * W``.
+        corner_rows: ``[3, M]`` rows of each pixel's triangle corners in the ``[B * V]`` vertices.
+    """
+    corners = clip_vertices.reshape(-1, 4).index_select(0, corner_rows.reshape(-1)).view(3, -1, 4)
+    x, y, w = (tuple(corners[k, :, axis] for k in range(3)) for axis in (0, 1, 3))
+    device, dtype = clip_vertices.device, clip_vertices.dtype
+    columns = torch.remainder(pixels, width)
+    rows = torch.remainder(torch.div(pixels, width, rounding_mode="floor"), height)
+    px = pixel_center_ndc(width, device).to(dtype).index_select(0, columns)
+    py = pixel_center_ndc(height, device).to(dtype).index_select(0, rows)
+    edges, _ = edge_functions(px, py, x, y, w)
+    return torch.stack(barycentrics_from_edges(edges))

@@ -9,7 +9,7 @@ against. It transcribes the semantics of ``tf_mesh_renderer`` at commit ``8f8519
 * a pixel is inside when its three homogeneous edge functions are >= 0 and one is > 0
   (edges inclusive, no back-face culling);
 * the depth test keeps the pixel when ``-1 <= z <= 1`` and ``z <= zbuffer``, so on a tie the
-  later triangle wins; the z-buffer starts at 1.
+  later triangle wins; the z-buffer starts at 1; a NaN depth is never kept.
 
 It runs the per-pixel arithmetic in float32 with the same formulas as the fast path
 (:mod:`viewgen.rendering.fragments`), loops over triangles in Python and is meant for small
@@ -27,9 +27,9 @@ from viewgen.rendering.fragments import (
     Fragments,
     barycentrics_from_edges,
     edge_functions,
-    inside_triangle,
     interpolated_ndc_z,
     pixel_center_ndc,
+    triangle_hits,
 )
 
 
@@ -70,12 +70,12 @@ def rasterize_reference(clip_vertices: Tensor, faces: Tensor, height: int, width
             edges, determinant = edge_functions(ndc_x[grid_x], ndc_y[grid_y], x, y, w)
             bary = barycentrics_from_edges(edges)
             depth = interpolated_ndc_z(bary, z, w)
-            inside = inside_triangle(edges, determinant)
-            for iy, ix, is_inside, d, weights in zip(
+            hits = triangle_hits(edges, determinant, depth)
+            for iy, ix, hit, d, weights in zip(
                 grid_y.flatten().tolist(), grid_x.flatten().tolist(),
-                inside.flatten().tolist(), depth.flatten(), torch.stack(bary, -1).reshape(-1, 3),
+                hits.flatten().tolist(), depth.flatten(), torch.stack(bary, -1).reshape(-1, 3),
             ):
-                if not is_inside or d < -1.0 or d > 1.0 or d > zbuffer[b, iy, ix]:
+                if not hit or d > zbuffer[b, iy, ix]:
                     continue
                 face_ids[b, iy, ix] = face_id
                 zbuffer[b, iy, ix] = d
