@@ -3,6 +3,7 @@ import torch
 from _shared import load_reference
 
 from viewgen.rendering import grid_faces, grid_vertices, sobel_edge_alpha, sobel_edge_mask
+from viewgen.rendering.mesh import sobel_gradients
 
 
 def test_grid_faces_order_and_count():
@@ -34,6 +35,16 @@ def test_sobel_mask_matches_original():
     np.testing.assert_allclose(alpha, ref["src_alpha"][0, ..., 0], atol=5e-7)
     mask = sobel_edge_mask(disparity)[0, 0].numpy()
     np.testing.assert_array_equal(mask, ref["src_mask"][0, ..., 0])
+
+
+def test_sobel_gradients_equal_a_convolution():
+    kernel_dy = torch.tensor([[-1.0, -2.0, -1.0], [0.0, 0.0, 0.0], [1.0, 2.0, 1.0]])
+    kernels = torch.stack([kernel_dy, kernel_dy.t()]).unsqueeze(1)
+    for seed, scale in [(0, 1.0), (1, 1e-3), (2, 40.0)]:
+        disparity = torch.rand(2, 1, 23, 37, generator=torch.Generator().manual_seed(seed)) * scale
+        expected = torch.nn.functional.conv2d(torch.nn.functional.pad(disparity, (1, 1, 1, 1), mode="reflect"), kernels)
+        d_dy, d_dx = sobel_gradients(disparity)
+        assert torch.equal(d_dy, expected[:, :1]) and torch.equal(d_dx, expected[:, 1:])
 
 
 def test_sobel_mask_on_steps_and_ramps():
