@@ -56,12 +56,15 @@ def rasterize(clip_vertices: Tensor, faces: Tensor, height: int, width: int,
         clip_vertices: ``[B, V, 4]`` homogeneous clip coordinates (x, y, z, w).
         faces: ``[T, 3]`` int64 vertex indices, shared by the batch.
         height, width: output size in pixels.
-        max_candidates: bound on the (triangle, pixel) pairs tested at once (memory knob only).
+        max_candidates: bound on the (triangle, pixel) pairs of large boxes tested at once (a
+            memory knob only; one candidate per triangle is always tested at once).
         grid: ``(Hv, Wv)`` when ``faces`` is ``grid_faces(Hv, Wv)`` over ``Hv * Wv`` vertices in
             row-major order (the warp's mesh); lets the rasterizer slice instead of gather.
 
     Returns:
-        :class:`Fragments`; ``barycentrics`` carry gradients to ``clip_vertices``.
+        :class:`Fragments`. When ``clip_vertices`` requires grad, ``barycentrics`` carry gradients
+        to it; otherwise (float32) they come from the visibility pass and may be a
+        non-contiguous view.
     """
     if clip_vertices.dim() != 3 or clip_vertices.shape[-1] != 4:
         raise ValueError(f"clip_vertices must be [B, V, 4], got {tuple(clip_vertices.shape)}")

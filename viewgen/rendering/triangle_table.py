@@ -45,8 +45,7 @@ class TriangleTable:
         counts: int32 candidates, 0 for triangles off screen or wholly behind the eye.
         rank_keys: int64 low part of the z-buffer key, ``KEY_BIAS + RANK_MASK - face id``.
         pixel_base: int32 ``1 + b * H * W``, the z-buffer slot of the image's first pixel.
-        planes: ``[4, B, V]`` the clip coordinates x, y, z, w of the vertices;
-        vertex_rows: ``[B * V, 4]`` the same, one row per vertex.
+        planes: ``[4, B, V]`` the clip coordinates x, y, z, w of the vertices.
         num_faces: faces per image ``T``; grid_cells: ``(Hv-1) * (Wv-1)`` for the grid mesh, else None.
     """
 
@@ -62,7 +61,6 @@ class TriangleTable:
     rank_keys: Tensor
     pixel_base: Tensor
     planes: Tensor
-    vertex_rows: Tensor
     num_faces: int
     grid_cells: int | None
 
@@ -185,5 +183,4 @@ def triangle_table(clip: Tensor, faces: Tensor, height: int, width: int,
     x, y, z, w = (tuple(corner[k] for corner in corners) for k in range(4))
     return TriangleTable(x=x, y=y, z=z, w=w, col0=first[0], row0=first[1], ncols=spans[0], nrows=spans[1],
                          counts=spans[0] * spans[1] * end[2], rank_keys=rank_keys, pixel_base=pixel_base, planes=planes,
-                         vertex_rows=clip.reshape(-1, 4),
                          num_faces=faces.shape[0], grid_cells=grid_cells)

@@ -160,9 +160,10 @@ def _fold_listed(zkeys: Tensor, table: TriangleTable, faces: Tensor, candidates:
 def _fold_other_candidates(zkeys: Tensor, table: TriangleTable, faces: Tensor, ndc_x: Tensor,
                            ndc_y: Tensor, height: int, width: int, max_candidates: int,
                            weights: Tensor | None) -> None:
-    """Test the candidates after the first of triangles with several, in chunks of <= ``max_candidates``.
+    """Test the candidates after the first of triangles with several.
 
-    Two-pixel boxes (15% of a warp's triangles) take a short path; larger ones are enumerated.
+    The second pixels of two-pixel boxes (15% of a warp's triangles) are listed directly, one
+    per triangle; larger boxes are enumerated in chunks of at most ``max_candidates``.
     """
     counts = table.counts.reshape(-1)
     pairs = torch.nonzero(counts == 2).squeeze(1)
