@@ -5,6 +5,7 @@ import torch
 from _scenes import grid_clip_vertices, pose_from_euler, scene_rgbd
 
 from viewgen.rendering import grid_faces, interpolate_attributes, rasterize, rasterize_reference
+from viewgen.rendering.visibility import visible_faces
 
 INTRINSICS = torch.tensor([0.8, 1.28, 0.5, 0.5])
 
@@ -133,6 +134,25 @@ def test_batch_equals_separate_images(as_grid):
         assert torch.equal(batched.face_ids[index], single.face_ids[0])
         assert torch.equal(batched.barycentrics[index], single.barycentrics[0])
         assert torch.equal(batched.ndc_z[index], single.ndc_z[0])
+
+
+@pytest.mark.parametrize("band_triangles", [1, 40, 97])
+@pytest.mark.parametrize("as_grid", [False, True])
+def test_bands_change_nothing(band_triangles, as_grid):
+    """Large meshes are rasterized in bands of cell rows (grid) or faces; any band size gives the same."""
+    faces = grid_faces(12, 18)
+    grid = (12, 18) if as_grid else None
+    clips = [grid_clip_vertices(scene_rgbd(12, 18, seed=s), INTRINSICS, pose_from_euler(*pose[:3], pose[3]))
+             for s, pose in enumerate([WARP_POSES["low_flight"], WARP_POSES["behind"], WARP_POSES["yaw_left"]])]
+    clip = torch.cat(clips)
+    whole = visible_faces(clip, faces, 12, 18, grid=grid, with_barycentrics=True)
+    banded = visible_faces(clip, faces, 12, 18, grid=grid, with_barycentrics=True, band_triangles=band_triangles,
+                           max_candidates=50)
+    for ours, theirs in zip(banded, whole):
+        assert torch.equal(ours, theirs)
+    reference = rasterize_reference(clip, faces, 12, 18)
+    assert torch.equal(banded[0], reference.face_ids) and torch.equal(banded[1], reference.ndc_z)
+    assert torch.equal(banded[2].view(3, 3, 12, 18).permute(1, 2, 3, 0), reference.barycentrics)
 
 
 def test_non_finite_vertices_are_never_drawn():
