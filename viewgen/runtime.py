@@ -6,8 +6,9 @@ free and page-faulted back in on the next allocation; the renderer's many ~1 MB
 intermediates then spend more time in page faults than in arithmetic. Raising glibc's mmap and
 trim thresholds keeps freed memory in the process for reuse. Peak memory is unchanged; only
 its return to the OS is deferred (up to 256 MiB stays mapped). Nothing happens on other C
-libraries. Measured on a quiet 2-core machine: a 160x256 warp 15.0 -> 11.5 ms, 320x512
-49 -> 40 ms, Infinite Nature's render-refine step 498 -> 429-437 ms.
+libraries. Measured on a quiet 2-core machine with the renderer of 2026-11: a 160x256 warp
+15.0 -> 11.5 ms, 320x512 49 -> 40 ms, Infinite Nature's render-refine step 498 -> 429-437 ms;
+with the current renderer a warp is still about 20% faster with the tuning.
 
 History: session 1 made this opt-in after runs that took 100x longer; those were OpenMP
 threads of several PyTorch processes spin-waiting on each other (see the README's Speed
