@@ -132,3 +132,16 @@ def test_bad_pose_and_intrinsics_are_rejected():
         warp_rgbd(rgbd, IDENTITY, torch.eye(3), INTRINSICS)
     with pytest.raises(ValueError, match="B = 2"):
         warp_rgbd(torch.cat([rgbd, rgbd]), IDENTITY, torch.stack([IDENTITY] * 3), INTRINSICS)
+
+
+def test_differentiable_warp_after_inference_mode_warp():
+    """Constants cached during an inference-mode warp must not poison a later warp with gradients."""
+    rgbd = scene_rgbd(24, 32, seed=1)
+    pose = pose_from_euler(3, 0, 0, (0, 0, -0.2))
+    with torch.inference_mode():
+        expected, _ = warp_rgbd(rgbd, IDENTITY, pose, INTRINSICS)
+    leaf = rgbd.clone().requires_grad_(True)
+    warped, mask = warp_rgbd(leaf, IDENTITY, pose, INTRINSICS)
+    (warped.sum() + mask.sum()).backward()
+    assert torch.equal(warped.detach(), expected)
+    assert leaf.grad is not None and leaf.grad.abs().sum() > 0
