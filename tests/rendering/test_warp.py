@@ -135,8 +135,9 @@ def test_bad_pose_and_intrinsics_are_rejected():
 
 
 def test_differentiable_warp_after_inference_mode_warp():
-    """Constants cached during an inference-mode warp must not poison a later warp with gradients."""
-    rgbd = scene_rgbd(24, 32, seed=1)
+    """Constants cached during an inference-mode warp must not poison a later warp with gradients
+    (a size no other test uses, so that the inference-mode warp fills the caches)."""
+    rgbd = scene_rgbd(23, 29, seed=1)
     pose = pose_from_euler(3, 0, 0, (0, 0, -0.2))
     with torch.inference_mode():
         expected, _ = warp_rgbd(rgbd, IDENTITY, pose, INTRINSICS)
