@@ -13,7 +13,8 @@ after three warm-up warps. ``forward`` runs under ``torch.inference_mode``; ``fw
 an RGBD that requires grad and back-propagates the sum of the outputs. The scene is a forward
 step with a small yaw over ``viewgen.data.toy_scene`` (sky, ground ramp, a near rock), the typical
 motion of one autopilot frame. Reference: the original's compiled C++ rasterizer took 11.7 ms
-at 160x256 on a 2-core CPU of the kind we use; our target there is 10 ms forward.
+at 160x256 on a 2-core CPU of the kind we use; our target there is 10 ms forward. The table
+starts with a host check (one elementwise multiply), since shared hosts vary by up to 2x.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import subprocess
 import sys
 
 import torch
-from _timing import time_runs
+from _timing import host_check_us, time_runs
 
 
 def step_pose(yaw_deg: float = 1.5, forward: float = 0.2) -> torch.Tensor:
@@ -63,6 +64,8 @@ def run_one(device: str, height: int, width: int, mode: str, runs: int, tune: bo
 def print_table(rows: list[dict], threads: int, tune: bool) -> None:
     print(f"\nwarp_rgbd benchmark  (torch {torch.__version__}, {threads} CPU threads, "
           f"allocator tuning {'on' if tune else 'off'})")
+    print(f"host check: a float32 multiply of 81k elements takes {host_check_us():.1f} us "
+          f"(11-14 us on a quiet 2-core machine of ours; a busy host slows every row)")
     header = f"{'device':6} {'size':>9} {'mode':8} {'median ms':>10} {'min ms':>8} {'ms/Mpx':>8} {'peak MiB':>9}"
     print(header)
     print("-" * len(header))
