@@ -9,7 +9,9 @@ against. It transcribes the semantics of ``tf_mesh_renderer`` at commit ``8f8519
 * a pixel is inside when its three homogeneous edge functions are >= 0 and one is > 0
   (edges inclusive, no back-face culling);
 * the depth test keeps the pixel when ``-1 <= z <= 1`` and ``z <= zbuffer``, so on a tie the
-  later triangle wins; the z-buffer starts at 1; a NaN depth is never kept.
+  later triangle wins; the z-buffer starts at 1. One deliberate difference: a NaN depth (only
+  degenerate triangles can produce one, through rounding) is never kept here, whereas the
+  kernel keeps it, with NaN barycentrics, until a later triangle covers the pixel.
 
 It runs the per-pixel arithmetic in float32 with the same formulas as the fast path
 (:mod:`viewgen.rendering.fragments`), loops over triangles in Python and is meant for small
