@@ -37,6 +37,8 @@ class Fragments:
         covered_pixels: optional ``[M]`` int64 increasing flat indices (into ``B * H * W``) of
             the covered pixels; None with ``weights`` given means every pixel (``M = B * H * W``,
             weights 0 on background).
+        corner_rows: optional ``[3, M]`` int64 rows of those pixels' triangle corners in the
+            batch-flattened ``[B * V]`` vertex arrays (shading reuses them when present).
     """
 
     face_ids: Tensor
@@ -44,6 +46,7 @@ class Fragments:
     ndc_z: Tensor
     weights: Tensor | None = None
     covered_pixels: Tensor | None = None
+    corner_rows: Tensor | None = None
 
     @property
     def coverage(self) -> Tensor:
@@ -121,6 +124,13 @@ def triangle_hits(edges: Corners, determinant: Tensor, ndc_z: Tensor) -> Tensor:
     # xor with ``flipped`` instead of torch.where, which is several times slower on CPU.
     inside = ((low >= 0) ^ flipped) & ((high > 0) ^ flipped)
     return inside & (ndc_z.abs() <= 1.0)
+
+
+def face_corner_rows(faces: Tensor, face_ids: Tensor, images: Tensor | None, num_vertices: int) -> Tensor:
+    """``[M, 3]`` rows in the batch-flattened ``[B * V]`` vertex arrays of the corners of faces
+    ``face_ids [M]`` of images ``images [M]`` (None: all of image 0)."""
+    rows = faces.index_select(0, face_ids)
+    return rows if images is None else rows + (images * num_vertices).unsqueeze(1)
 
 
 def pixel_barycentrics(clip_vertices: Tensor, pixels: Tensor, corner_rows: Tensor, height: int,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from viewgen.rendering.fragments import Fragments, pixel_barycentrics
+from viewgen.rendering.fragments import Fragments, face_corner_rows, pixel_barycentrics
 from viewgen.rendering.visibility import visible_faces
 
 
@@ -32,20 +32,19 @@ def covered_corner_rows(face_ids: Tensor, faces: Tensor, num_vertices: int) -> t
     """
     flat_ids = face_ids.reshape(-1)
     pixels = torch.nonzero(flat_ids >= 0).squeeze(1)
-    return pixels, _corner_rows(flat_ids.index_select(0, pixels), pixels, faces, face_ids, num_vertices).t()
+    return pixels, _pixel_corner_rows(flat_ids.index_select(0, pixels), pixels, faces, face_ids, num_vertices).t()
 
 
-def _corner_rows(pixel_faces: Tensor, pixels: Tensor | None, faces: Tensor, face_ids: Tensor,
-                 num_vertices: int) -> Tensor:
-    """``[M, 3]`` rows in the ``[B * V]`` vertex arrays of the corners of ``pixel_faces`` at ``pixels``
-    (None: every pixel, in order)."""
+def _pixel_corner_rows(pixel_faces: Tensor, pixels: Tensor | None, faces: Tensor, face_ids: Tensor,
+                       num_vertices: int) -> Tensor:
+    """``[M, 3]`` corner rows of ``pixel_faces`` seen at flat ``pixels`` (None: every pixel, in order)."""
     batch, height, width = face_ids.shape
-    rows = faces.index_select(0, pixel_faces)
-    if batch == 1:
-        return rows
-    if pixels is None:
-        pixels = torch.arange(batch * height * width, device=face_ids.device)
-    return rows + (torch.div(pixels, height * width, rounding_mode="floor") * num_vertices).unsqueeze(1)
+    images = None
+    if batch > 1:
+        if pixels is None:
+            pixels = torch.arange(batch * height * width, device=face_ids.device)
+        images = torch.div(pixels, height * width, rounding_mode="floor")
+    return face_corner_rows(faces, pixel_faces, images, num_vertices)
 
 
 def rasterize(clip_vertices: Tensor, faces: Tensor, height: int, width: int,
@@ -85,7 +84,7 @@ def rasterize(clip_vertices: Tensor, faces: Tensor, height: int, width: int,
     weights = pixel_barycentrics(clip_vertices, pixels, corner_rows, height, width)
     barycentrics = clip_vertices.new_zeros(face_ids.numel(), 3).index_copy(0, pixels, weights.t())
     return Fragments(face_ids=face_ids, barycentrics=barycentrics.view(*face_ids.shape, 3), ndc_z=ndc_z,
-                     weights=weights, covered_pixels=pixels)
+                     weights=weights, covered_pixels=pixels, corner_rows=corner_rows)
 
 
 def interpolate_attributes(fragments: Fragments, faces: Tensor, attributes: Tensor,
@@ -109,9 +108,12 @@ def interpolate_attributes(fragments: Fragments, faces: Tensor, attributes: Tens
     if weights is None:
         pixels = torch.nonzero(flat_ids >= 0).squeeze(1)
         weights = fragments.barycentrics.reshape(-1, 3).index_select(0, pixels).t()
-    pixel_faces = flat_ids.clamp(min=0) if pixels is None else flat_ids.index_select(0, pixels)
-    corner_rows = _corner_rows(pixel_faces, pixels, faces, fragments.face_ids, num_vertices)
-    corners = attributes.reshape(-1, channels).index_select(0, corner_rows.view(-1)).view(-1, 3, channels)
+    if fragments.corner_rows is not None and fragments.weights is not None:
+        corner_rows = fragments.corner_rows.t()
+    else:
+        pixel_faces = flat_ids.clamp(min=0) if pixels is None else flat_ids.index_select(0, pixels)
+        corner_rows = _pixel_corner_rows(pixel_faces, pixels, faces, fragments.face_ids, num_vertices)
+    corners = attributes.reshape(-1, channels).index_select(0, corner_rows.reshape(-1)).view(-1, 3, channels)
     values = weights[0] * corners[:, 0].t() + weights[1] * corners[:, 1].t() + weights[2] * corners[:, 2].t()
     background = background.to(attributes).view(channels, 1)
     if pixels is None:

@@ -80,7 +80,7 @@ class TriangleTable:
     Attributes:
         x, y, z, w: corner triples of clip coordinates (possibly strided views).
         col0, row0: int32 first candidate column and row.
-        ncols, nrows: int32 candidate columns and rows of the box.
+        ncols: int32 candidate columns of the box.
         counts: int32 candidates, 0 for triangles off screen or wholly behind the eye.
         rank_keys: int64 low part of the z-buffer key, ``KEY_BIAS + RANK_MASK - face id``.
         pixel_base: int32 ``1 + b * H * W``, the z-buffer slot of the image's first pixel.
@@ -94,7 +94,6 @@ class TriangleTable:
     col0: Tensor
     row0: Tensor
     ncols: Tensor
-    nrows: Tensor
     counts: Tensor
     rank_keys: Tensor
     pixel_base: Tensor
@@ -208,6 +207,6 @@ def triangle_table(planes: Tensor, bounds: Tensor, faces: Tensor, layout: MeshLa
     spans = (end[:2] - first).clamp_(min=0)
     rank_keys, pixel_base = _band_constants(layout, (band.start, band.stop), pixels_per_image, planes.device)
     x, y, z, w = (tuple(corner[k] for corner in corners) for k in range(4))
-    return TriangleTable(x=x, y=y, z=z, w=w, col0=first[0], row0=first[1], ncols=spans[0], nrows=spans[1],
+    return TriangleTable(x=x, y=y, z=z, w=w, col0=first[0], row0=first[1], ncols=spans[0],
                          counts=spans[0] * spans[1] * end[2], rank_keys=rank_keys, pixel_base=pixel_base,
                          planes=planes)

@@ -32,6 +32,7 @@ from viewgen.rendering.fragments import (
     Corners,
     barycentrics_from_edges,
     edge_functions,
+    face_corner_rows,
     interpolated_ndc_z,
     pixel_center_ndc,
     triangle_hits,
@@ -152,11 +153,9 @@ def _fold_listed(zkeys: Tensor, table: TriangleTable, faces: Tensor, candidates:
     owner, cols, rows = candidates
     rank_keys = table.rank_keys.reshape(-1).index_select(0, owner)
     pixel_base = table.pixel_base.reshape(-1).index_select(0, owner).long()
-    corner_ids = faces.index_select(0, (KEY_BIAS + RANK_MASK) - rank_keys)  # [K, 3]
     batch, num_vertices = table.planes.shape[1:]
-    if batch > 1:
-        image = torch.div(pixel_base - 1, height * width, rounding_mode="floor")
-        corner_ids = corner_ids + (image * num_vertices).unsqueeze(1)
+    images = torch.div(pixel_base - 1, height * width, rounding_mode="floor") if batch > 1 else None
+    corner_ids = face_corner_rows(faces, (KEY_BIAS + RANK_MASK) - rank_keys, images, num_vertices)  # [K, 3]
     planes = table.planes.view(4, -1)
     corners = [planes.index_select(1, ids) for ids in corner_ids.t()]  # 3 x [4, K]
     x, y, z, w = (tuple(corner[axis] for corner in corners) for axis in range(4))
