@@ -229,14 +229,18 @@ def test_keyboard_interrupt_keeps_the_frames_written(tmp_path, name):
 
 
 @pytest.mark.parametrize("name", SINKS)
-def test_error_after_frames_keeps_them_and_propagates(tmp_path, name):
+def test_error_after_frames_discards_them_and_keeps_the_existing_output(tmp_path, name):
+    with open_frame_writer(target(tmp_path, name), fps=10) as writer:
+        for index in range(4):
+            writer.write(smooth_frame(index))
     with pytest.raises(ValueError, match="frame 2 is 16x48"):
         with open_frame_writer(target(tmp_path, name), fps=10) as writer:
             writer.write(smooth_frame(0))
             writer.write(smooth_frame(1))
             writer.write(smooth_frame(2, 16, 48))  # size changed: refused
+    assert writer.closed
     assert files_in(tmp_path) == [output_of(tmp_path, name).name]
-    assert count_frames(output_of(tmp_path, name)) == 2
+    assert count_frames(output_of(tmp_path, name)) == 4  # the complete output, untouched
 
 
 @pytest.mark.parametrize("name", ["out.mp4", "out.gif"])

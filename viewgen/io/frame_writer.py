@@ -1,10 +1,14 @@
 """The frame-writer base and the PNG-folder sink; see :mod:`viewgen.io.video` for the sinks.
 
 :class:`FrameWriter` validates frames (``[3, H, W]`` / ``[1, 3, H, W]`` float RGB in [0, 1]),
-fixes the frame size, and implements the close / abort / context-manager policy shared by all
-sinks: finalise what was written when at least one frame was, otherwise leave no output.
+fixes the frame size, and implements the close / abort / discard / context-manager policy
+shared by all sinks: :meth:`~FrameWriter.close` publishes what was written (nothing when no frame
+was), :meth:`~FrameWriter.discard` drops it and leaves any existing output untouched. Leaving the
+``with`` block through an interrupt (Ctrl-C, or SIGTERM turned into ``KeyboardInterrupt`` by the
+CLI) keeps the frames done so far; through any other exception it discards them.
 :class:`SingleFileWriter` adds the hidden temporary file that a video is written to and renamed
-from. :class:`PngFolderWriter` writes ``frame_00000.png`` ... (and 16-bit ``disparity_00000.png``).
+from. :class:`PngFolderWriter` writes ``frame_00000.png`` ... (and 16-bit ``disparity_00000.png``)
+into a hidden folder beside the target and swaps it in whole.
 """
 
 from __future__ import annotations
@@ -19,7 +23,15 @@ from pathlib import Path
 import numpy as np
 from torch import Tensor
 
-from viewgen.io.images import new_file_mode, save_atomic, to_uint8_hwc, write_disparity_png16
+from viewgen.io.images import new_file_mode, to_uint8_hwc, write_disparity_png16
+from viewgen.staging import (
+    check_replaceable,
+    describe_os_error,
+    is_read_only,
+    publish_folder,
+    remove_tree,
+    staging_folder,
+)
 
 __all__ = ["FrameWriter", "PngFolderWriter", "SingleFileWriter"]
 
@@ -31,13 +43,15 @@ def one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
-def check_fps(fps) -> float:
+def check_fps(fps, low: float = 0.0, high: float = math.inf, what: str = "fps") -> float:
+    """``fps`` as a float in ``(0, high]`` and at least ``low``; ``ValueError`` otherwise."""
     try:
         value = float(fps)
     except (TypeError, ValueError):
-        raise ValueError(f"fps must be a positive number, got {fps!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"fps must be a positive number, got {fps!r}")
+        raise ValueError(f"{what} must be a positive number, got {fps!r}") from None
+    if not math.isfinite(value) or value <= 0 or not low <= value <= high:
+        bounds = f" from {low:g} to {high:g}" if low > 0 or math.isfinite(high) else ""
+        raise ValueError(f"{what} must be a positive number{bounds}, got {fps!r}")
     return value
 
 
@@ -162,6 +176,15 @@ class FrameWriter:
             raise
         return self._result
 
+    def discard(self) -> None:
+        """Stop and drop what was written: no output is published, an existing one is left as it was.
+
+        Idempotent; never raises. After :meth:`close` it does nothing.
+        """
+        if not self._closed:
+            self._closed = True
+            self._discard()
+
     def abort(self) -> Path | None:
         """Stop early, keeping what was written: like :meth:`close`, but never raises ``Exception``.
 
@@ -181,8 +204,10 @@ class FrameWriter:
     def __exit__(self, exc_type, exc, traceback) -> bool:
         if exc_type is None:
             self.close()
-        else:  # an error or Ctrl-C: keep the frames done so far (if any), let the error through
+        elif issubclass(exc_type, KeyboardInterrupt):  # Ctrl-C or SIGTERM: keep the frames done so far
             self.abort()
+        else:  # an error: the partial result must not replace a complete one
+            self.discard()
         return False
 
     def __del__(self) -> None:  # a writer dropped without close(): leave no temporary files
@@ -216,7 +241,7 @@ def make_parent(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise OSError(f"cannot create the folder for {path}: {error.strerror or one_line(error)}") from None
+        raise OSError(f"cannot create the folder for {path}: {describe_os_error(error)}") from None
     if not path.parent.is_dir():
         raise OSError(f"cannot write {path}: {path.parent} is not a folder")
 
@@ -227,12 +252,15 @@ class SingleFileWriter(FrameWriter):
     def __init__(self, path: Path, fps: float, size, save_disparity: bool) -> None:
         super().__init__(path, fps, size, save_disparity)
         self._temporary: Path | None = None
-        make_parent(path)
+        self._target = Path(os.path.realpath(path))  # a link: replace the file it names, keep the link
+        if is_read_only(self._target):
+            raise OSError(f"will not replace {path}: the file is read-only; make it writable or choose another name")
+        make_parent(self._target)
         try:
             handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".partial{self.suffix}",
-                                                 dir=path.parent)
+                                                 dir=self._target.parent)
         except OSError as error:
-            raise OSError(f"cannot write {path}: {error.strerror or one_line(error)}") from None
+            raise OSError(f"cannot write {path}: {describe_os_error(error)}") from None
         os.close(handle)
         self._temporary = Path(temporary)
         try:
@@ -242,9 +270,9 @@ class SingleFileWriter(FrameWriter):
 
     def _publish(self) -> None:
         try:
-            os.replace(self._temporary, self.path)
+            os.replace(self._temporary, self._target)
         except OSError as error:
-            raise OSError(f"cannot write {self.path}: {error.strerror or one_line(error)}") from None
+            raise OSError(f"cannot write {self.path}: {describe_os_error(error)}") from None
         self._temporary = None
 
     def _remove_temporary(self) -> None:
@@ -259,23 +287,36 @@ class SingleFileWriter(FrameWriter):
 # --------------------------------------------------------------------------------- png folder
 
 _NUMBERED = re.compile(r"(frame|disparity)_(\d+)\.png")
+_FOLDER_HINT = "choose a new or empty folder, or move those files away"
+
+
+def is_frame_file(entry: Path) -> bool:
+    """True for ``frame_NNNNN.png`` / ``disparity_NNNNN.png`` files, the only ones a PNG output replaces."""
+    return _NUMBERED.fullmatch(entry.name) is not None and entry.is_file() and not entry.is_symlink()
 
 
 class PngFolderWriter(FrameWriter):
+    """PNG frames written into a hidden folder beside ``path`` and swapped in whole by :meth:`close`.
+
+    An existing ``path`` may hold only frames of an earlier flight (``frame_*.png``,
+    ``disparity_*.png``): they are replaced as a unit. Any other content is refused up front,
+    so that no file of the user's is deleted.
+    """
+
     kind = "png"
 
     def __init__(self, path: Path, fps: float, size, save_disparity: bool) -> None:
         super().__init__(path, fps, size, save_disparity)
-        self._created = not path.exists()
-        if path.exists() and not path.is_dir():
-            raise OSError(f"cannot write frames to {path}: it is a file, not a folder")
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-            handle, probe = tempfile.mkstemp(prefix=".viewgen-probe.", dir=path)
-            os.close(handle)
-            os.unlink(probe)
-        except OSError as error:
-            raise OSError(f"cannot write frames to {path}: {error.strerror or one_line(error)}") from None
+        self._staging: Path | None = None
+        self._target = Path(os.path.realpath(path))  # a link to a folder: replace the folder it names
+        self._check_target()
+        make_parent(self._target)
+        self._staging = staging_folder(self._target)
+
+    def _check_target(self) -> None:
+        check_replaceable(self._target, is_frame_file, "PNG frames of a flight", _FOLDER_HINT)
+        if self._target.is_dir() and is_read_only(self._target):
+            raise OSError(f"cannot replace the frames in {self.path}: the folder is read-only")
 
     def frame_path(self, index: int) -> Path:
         return self.path / f"frame_{index:05d}.png"
@@ -288,23 +329,17 @@ class PngFolderWriter(FrameWriter):
 
         index = self._frames_written
         try:
-            pixels = Image.fromarray(frame)
-            save_atomic(self.frame_path(index), lambda stream: pixels.save(stream, format="PNG"), suffix=".png")
+            Image.fromarray(frame).save(self._staging / self.frame_path(index).name, format="PNG")
             if disparity is not None:
-                write_disparity_png16(self.disparity_path(index), disparity)
+                write_disparity_png16(self._staging / self.disparity_path(index).name, disparity)
         except OSError as error:
-            raise OSError(f"cannot write frame {index} to {self.path}: {error.strerror or one_line(error)}") from None
+            raise OSError(f"cannot write frame {index} to {self.path}: {describe_os_error(error)}") from None
 
     def _finalise(self) -> None:
-        series = {"frame", "disparity"} if self.save_disparity else {"frame"}
-        for entry in self.path.iterdir():
-            match = _NUMBERED.fullmatch(entry.name)
-            if match and match[1] in series and int(match[2]) >= self._frames_written:
-                entry.unlink(missing_ok=True)  # a stale frame of an earlier, longer sequence
+        self._check_target()  # again: files may have been put there during the flight
+        publish_folder(self._staging, self._target)
+        self._staging = None
 
     def _discard(self) -> None:
-        if self._frames_written == 0 and self._created:
-            try:
-                self.path.rmdir()  # only if still empty
-            except OSError:
-                pass
+        staging, self._staging = self._staging, None
+        remove_tree(staging)

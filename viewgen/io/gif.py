@@ -15,9 +15,12 @@ from pathlib import Path
 import numpy as np
 from torch import Tensor
 
-from viewgen.io.frame_writer import SingleFileWriter, one_line
+from viewgen.io.frame_writer import SingleFileWriter
+from viewgen.staging import describe_os_error
 
-__all__ = ["GifWriter"]
+__all__ = ["FPS_RANGE", "GifWriter"]
+
+FPS_RANGE = (0.01, 1000.0)  # a frame delay of at most 655.35 s fits the 16-bit field; above 50 plays at 50
 
 
 def _gif_delay_cs(fps: float) -> int:
@@ -78,7 +81,7 @@ class GifWriter(SingleFileWriter):
             self._stream = open(self._temporary, "wb")
         except OSError as error:
             self._remove_temporary()
-            raise OSError(f"cannot write {path}: {error.strerror or one_line(error)}") from None
+            raise OSError(f"cannot write {path}: {describe_os_error(error)}") from None
         self.delay_cs = _gif_delay_cs(fps)
         self._complete = 0  # file length after the last complete frame
 
@@ -100,7 +103,7 @@ class GifWriter(SingleFileWriter):
             self._stream.write(b"".join(chunks))
             self._complete = self._stream.tell()
         except OSError as error:
-            raise OSError(f"cannot write {self.path}: {error.strerror or one_line(error)}") from None
+            raise OSError(f"cannot write {self.path}: {describe_os_error(error)}") from None
 
     def _finalise(self) -> None:
         try:  # drop a frame cut short (by Ctrl-C or a full disk), then end the file
@@ -109,7 +112,7 @@ class GifWriter(SingleFileWriter):
             self._stream.write(b"\x3b")
             self._stream.close()
         except OSError as error:
-            raise OSError(f"cannot write {self.path}: {error.strerror or one_line(error)}") from None
+            raise OSError(f"cannot write {self.path}: {describe_os_error(error)}") from None
         self._stream = None
         self._publish()
 

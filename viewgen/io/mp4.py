@@ -10,7 +10,10 @@ then closes ffmpeg's input to finalise the frames written so far.
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -21,10 +24,16 @@ import numpy as np
 from torch import Tensor
 
 from viewgen.io.frame_writer import SingleFileWriter, one_line
+from viewgen.staging import describe_os_error
 
-__all__ = ["DEFAULT_CRF", "Mp4Writer"]
+__all__ = ["DEFAULT_CRF", "FPS_RANGE", "Mp4Writer"]
 
 DEFAULT_CRF = 18
+FPS_RANGE = (0.01, 1000.0)  # ffmpeg's mp4 muxer fails on 1e-5 fps (durations overflow); 0.01 is safe
+# causes worth naming when ffmpeg reports several lines (the last one is often a generic summary)
+_CAUSES = tuple(os.strerror(code) for code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS,
+                                                errno.EACCES, errno.EIO))
+_FFMPEG_CONTEXT = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\]\s*")
 
 
 @functools.lru_cache(maxsize=1)
@@ -85,7 +94,11 @@ class Mp4Writer(SingleFileWriter):
                 "-movflags", "+faststart", "-f", "mp4", str(self._temporary)]
 
     def _start(self, height: int, width: int) -> None:
-        self._stderr = tempfile.TemporaryFile()
+        try:
+            self._stderr = tempfile.TemporaryFile()
+        except OSError as error:
+            raise OSError(f"cannot write {self.path}: no room for ffmpeg's messages in the temporary "
+                          f"folder ({describe_os_error(error)})") from None
         isolate = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if sys.platform.startswith("win")
                    else {"start_new_session": True})  # keep the terminal's Ctrl-C away from ffmpeg
         try:
@@ -95,14 +108,23 @@ class Mp4Writer(SingleFileWriter):
             raise OSError(f"cannot start ffmpeg to write {self.path}: {one_line(error)}") from None
 
     def _ffmpeg_error(self) -> str:
-        message = ""
+        """ffmpeg's reason in one line: a system cause (disk full, ...) if it names one, else its last line.
+
+        Its ``[mp4 @ 0x...]`` prefixes are dropped and the hidden file's name becomes the output's.
+        """
+        lines = []
         if self._stderr is not None:
             try:
                 self._stderr.seek(0)
                 lines = self._stderr.read().decode(errors="replace").strip().splitlines()
-                message = lines[-1].strip() if lines else ""
             except (OSError, ValueError):
                 pass
+        for cause in _CAUSES:
+            if any(cause in line for line in lines):
+                return cause
+        message = _FFMPEG_CONTEXT.sub("", lines[-1].strip()) if lines else ""
+        if self._temporary is not None:
+            message = message.replace(str(self._temporary), str(self.path))
         code = self._process.returncode if self._process is not None else None
         return message or f"exit status {code}"
 

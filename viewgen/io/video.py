@@ -14,20 +14,24 @@
 * a folder (a path ending in ``/``, an existing folder, or a path without a suffix): PNG frames
   ``frame_00000.png``, ``frame_00001.png``, ... and, with ``save_disparity``, 16-bit disparity
   PNGs ``disparity_00000.png`` ... holding ``round(d * 65535)`` (see
-  :func:`viewgen.io.images.read_disparity_png16`). On close, stale ``frame_*.png`` (and, when
-  saving disparity, ``disparity_*.png``) left by an earlier, longer run with an index past the
-  last frame written are removed, so the folder holds exactly one sequence.
+  :func:`viewgen.io.images.read_disparity_png16`).
 
-Any other suffix raises ``ValueError`` naming the supported ones. Missing parent folders are
-created.
+Any other suffix raises ``ValueError`` naming the supported ones; so does a frame rate the
+encoder cannot store (``.mp4`` and ``.gif``: 0.01 to 1000 fps). Missing parent folders are created.
 
-Atomicity: a video is written to a hidden temporary file beside the destination
-(``.NAME.XXXX.partial.mp4``) and renamed onto ``path`` only when finalised, so an existing
-file at ``path`` survives any failure before that; every PNG is written to a temporary file and
-renamed too. Closing (``close()``, ``abort()``, or leaving the ``with`` block, also through an
-exception or Ctrl-C) finalises what was written so far when at least one frame was written
-(the CLI relies on this to keep the frames done before a Ctrl-C), and otherwise removes the
-temporary file and leaves no output. No temporary file is left behind either way. ffmpeg runs
+Outputs are published whole, never mixed. A video is written to a hidden temporary file beside
+the destination (``.NAME.XXXX.partial.mp4``) and renamed onto ``path`` when finalised. PNG frames
+are written into a hidden folder beside the destination (``.NAME.XXXX.partial``) that replaces
+the destination as a unit when finalised (atomically on Linux); an existing destination folder
+may hold only ``frame_*.png`` / ``disparity_*.png`` (its old sequence, replaced entirely),
+anything else is refused before a frame is written, so no file of the user's is deleted. A
+read-only destination is refused too.
+
+Closing: ``close()`` (or leaving the ``with`` block normally) publishes the frames written, if
+any; ``discard()`` (or leaving the ``with`` block through an exception) drops them and leaves an
+existing output untouched; ``abort()`` (or leaving the ``with`` block through
+``KeyboardInterrupt``: Ctrl-C, or SIGTERM as the CLI maps it) publishes the frames done so far.
+No output is made without a frame, and no temporary file is left behind either way. ffmpeg runs
 in its own process group, so a Ctrl-C in the terminal reaches Python only and the video can
 still be finalised.
 """
@@ -37,11 +41,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from viewgen.io import gif, mp4
 from viewgen.io.frame_writer import FrameWriter, PngFolderWriter, check_fps, check_size
 from viewgen.io.gif import GifWriter
 from viewgen.io.mp4 import DEFAULT_CRF, Mp4Writer
 
-__all__ = ["SUPPORTED_OUTPUTS", "FrameWriter", "open_frame_writer", "output_kind"]
+__all__ = ["SUPPORTED_OUTPUTS", "FrameWriter", "check_output", "open_frame_writer", "output_kind"]
+_FPS_RANGES = {"mp4": mp4.FPS_RANGE, "gif": gif.FPS_RANGE}
 
 SUPPORTED_OUTPUTS = ".mp4, .gif, or a directory (ending in /) for PNG frames"
 
@@ -73,6 +79,19 @@ def output_kind(path: str | os.PathLike, save_disparity: bool = False) -> str:
     return suffix[1:]
 
 
+def check_output(path: str | os.PathLike, fps: float, save_disparity: bool = False, what: str = "fps") -> str:
+    """:func:`output_kind` plus the frame rates that kind can store; ``ValueError`` naming ``what``.
+
+    Cheap and side-effect free: call it before any work. Returns the kind.
+    """
+    kind = output_kind(path, save_disparity)
+    if kind in _FPS_RANGES:
+        check_fps(fps, *_FPS_RANGES[kind], what=f"{what} of a .{kind}")
+    else:
+        check_fps(fps, what=what)
+    return kind
+
+
 def open_frame_writer(path: str | os.PathLike, fps: float, size: tuple[int, int] | None = None,
                       save_disparity: bool = False, *, crf: int = DEFAULT_CRF) -> FrameWriter:
     """Open a frame sink chosen by ``path`` (see the module doc): ``.mp4``, ``.gif`` or a folder.
@@ -86,14 +105,16 @@ def open_frame_writer(path: str | os.PathLike, fps: float, size: tuple[int, int]
         crf: H.264 constant rate factor for ``.mp4`` (0 lossless ... 51 worst; 18 looks
             visually lossless). Ignored by the other sinks.
 
-    Returns a :class:`FrameWriter`; use it as a context manager (it finalises on exit, keeping
-    the frames written before an exception or Ctrl-C). Raises ``ValueError`` for an unsupported
-    suffix or bad arguments, ``OSError`` when the destination cannot be written, and
+    Returns a :class:`FrameWriter`; use it as a context manager (it publishes on a normal exit,
+    keeps the frames done before a ``KeyboardInterrupt``, and discards them on any other
+    exception). Raises ``ValueError`` for an unsupported suffix, a frame rate the kind cannot
+    store or bad arguments, ``OSError`` for a destination that is read-only or a folder holding
+    other files, ``OSError`` when the destination cannot be written, and
     ``RuntimeError`` when ``.mp4`` is asked for without ffmpeg.
     """
-    kind = output_kind(path, save_disparity)
+    kind = check_output(path, fps, save_disparity)
     target = Path(os.fspath(path)).expanduser()
-    fps = check_fps(fps)
+    fps = float(fps)
     size = check_size(size)
     if kind == "png":
         return PngFolderWriter(target, fps, size, bool(save_disparity))
