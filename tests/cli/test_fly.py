@@ -119,6 +119,59 @@ def test_ctrl_c_keeps_the_frames_done_so_far(scene_npz, tmp_path, monkeypatch, c
     assert len(list(iio.imiter(out))) == 3
 
 
+def _step_raises_on_call(monkeypatch, number: int, error: BaseException) -> None:
+    real_step = FlyThroughPipeline.step
+    calls = {"n": 0}
+
+    def failing_step(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == number:
+            raise error
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(FlyThroughPipeline, "step", failing_step)
+
+
+def _frame_count(out) -> int:
+    if out.is_dir():
+        return len(list(out.glob("frame_*.png")))
+    return len(list(iio.imiter(out)))
+
+
+@pytest.mark.parametrize("name", ["good.mp4", "good.gif", "good"])
+def test_a_failing_flight_leaves_the_existing_output_untouched(scene_npz, tmp_path, monkeypatch, capsys, name):
+    out = tmp_path / "out" / name
+    assert fly(scene_npz, "--frames", 5, "--size", SIZE, "--out", out) == 0
+    before = sorted((path.name, path.stat().st_size) for path in out.parent.rglob("*"))
+    _step_raises_on_call(monkeypatch, 2, RuntimeError("the refiner broke"))
+    capsys.readouterr()
+    assert fly(scene_npz, "--frames", 5, "--size", SIZE, "--out", out) == 2
+    assert capsys.readouterr().err.splitlines()[1:] == ["viewgen: error: the refiner broke"]
+    assert sorted((path.name, path.stat().st_size) for path in out.parent.rglob("*")) == before
+    assert _frame_count(out) == 5
+
+
+def test_ctrl_c_before_the_first_frame_writes_nothing(scene_npz, tmp_path, monkeypatch, capsys):
+    def interrupted_reset(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(FlyThroughPipeline, "reset", interrupted_reset)
+    out = tmp_path / "flight.mp4"
+    assert fly(scene_npz, "--frames", 10, "--size", SIZE, "--out", out) == 130
+    err = capsys.readouterr().err
+    assert "nothing was written" in err and "saved the 0" not in err
+    assert list(tmp_path.iterdir()) == [tmp_path / "scene.npz"]
+
+
+def test_a_folder_with_other_files_is_refused_before_the_flight(scene_npz, tmp_path, capsys):
+    out = tmp_path / "frames"
+    out.mkdir()
+    (out / "holiday.jpg").write_bytes(b"mine")
+    assert fly(scene_npz, "--frames", 3, "--size", SIZE, "--out", f"{out}/") == 2
+    assert_one_line_error(capsys, "holiday.jpg", str(out))  # one line: refused before the flight began
+    assert [path.name for path in out.iterdir()] == ["holiday.jpg"]
+
+
 @pytest.mark.parametrize("args, needle", [
     (["missing.png"], "no such file"),
     (["corrupt.png"], "corrupt.png"),
@@ -130,6 +183,10 @@ def test_ctrl_c_keeps_the_frames_done_so_far(scene_npz, tmp_path, monkeypatch, c
     (["scene.npz", "--out", "x.avi"], "avi"),
     (["scene.npz", "--weights", "nowhere"], "viewgen convert infinite-nature"),
     (["scene.npz", "--fps", "0"], "--fps"),
+    (["scene.npz", "--fps", "0.000001"], "--fps"),
+    (["scene.npz", "--fps", "0.000001", "--out", "x.gif"], "--fps"),
+    (["scene.npz", "--seed", str(2**64)], "--seed"),
+    (["scene.npz", "--seed", "-1"], "--seed"),
     (["sample:9"], "sample"),
     (["nan.npz"], "NaN"),
 ])

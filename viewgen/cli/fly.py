@@ -2,7 +2,8 @@
 
 The output kind follows ``--out``: ``.mp4`` (H.264), ``.gif``, or a directory of PNG frames.
 The video holds exactly ``--frames`` frames: the starting frame, then the generated ones.
-Ctrl-C stops the flight and keeps the frames done so far.
+Ctrl-C or SIGTERM stops the flight and keeps the frames done so far (exit 130 / 143); an error
+discards them and leaves an existing output as it was.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import time
 from argparse import Namespace
 from dataclasses import replace
 
-from viewgen.cli.options import size_type
+from viewgen.cli.options import seed_type, size_type
 
 MAX_SIDE, MIN_SIDE, MAX_PIXELS = 2048, 16, 2048 * 2048
 MAX_FRAMES = 100_000
+MAX_FPS = 240
 DEFAULT_LONG_SIDE = 512  # weight-free flights: the input is scaled so its long side is at most this
 PATHS = ("autopilot", "straight", "zoom-in", "dolly", "swing", "circle")
 
@@ -34,7 +36,8 @@ def add_parser(subparsers) -> None:
                      help="converted Infinite Nature weights (see `viewgen convert`); without it the "
                           "weight-free refiner is used")
     fly.add_argument("--depth", default=None, metavar="NAME", help="depth backend for image inputs")
-    fly.add_argument("--seed", type=int, default=0, help="seed of the refiner's randomness (default 0)")
+    fly.add_argument("--seed", type=seed_type, default=0, help="seed of the refiner's randomness, "
+                                                                "0 to 2**64 - 1 (default 0)")
     fly.add_argument("--fps", type=float, default=24.0, help="frames per second of the video (default 24)")
     fly.add_argument("--size", type=parse_size, default=None, metavar="HxW",
                      help="flight resolution (default: the weights' size, or the input's with its long "
@@ -50,13 +53,13 @@ parse_size = size_type(MIN_SIDE, MAX_SIDE, MAX_PIXELS)
 
 
 def _check_args(args: Namespace) -> None:
-    from viewgen.io.video import output_kind
+    from viewgen.io.video import check_output
 
-    output_kind(args.out, args.save_disparity)
     if not 1 <= args.frames <= MAX_FRAMES:
         raise ValueError(f"--frames must be between 1 and {MAX_FRAMES}, got {args.frames}")
-    if not 0 < args.fps <= 240:
-        raise ValueError(f"--fps must be in (0, 240], got {args.fps:g}")
+    if not 0 < args.fps <= MAX_FPS:
+        raise ValueError(f"--fps must be in (0, {MAX_FPS}], got {args.fps:g}")
+    check_output(args.out, args.fps, args.save_disparity, what="--fps")
 
 
 def _flight_size(args: Namespace, input_size: tuple[int, int]) -> tuple[int, int]:
@@ -110,40 +113,65 @@ def run_fly(args: Namespace) -> int:
     print(f"flying {args.frames} frames into {resolved.description} at {height}x{width} "
           f"({args.path}) with {refiner_text}", file=sys.stderr)
     began = time.perf_counter()
-    with open_frame_writer(args.out, fps=args.fps, size=(height, width),
-                           save_disparity=args.save_disparity) as writer:
-        done = _fly_frames(pipe, start, args.frames, writer)
+    writer = open_frame_writer(args.out, fps=args.fps, size=(height, width), save_disparity=args.save_disparity)
+    try:
+        _fly_frames(pipe, start, args.frames, writer)
+    except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: keep the frames done so far
+        return _finish_interrupted(interrupt, writer, args.out)
+    except BaseException:  # an error: a partial flight must not replace an existing output
+        writer.discard()
+        raise
+    writer.close()
     elapsed = time.perf_counter() - began
     rate = writer.frames_written / elapsed if elapsed > 0 else float("inf")
-    if done < args.frames:
-        print(f"interrupted: saved the {writer.frames_written} frames done so far to {args.out}", file=sys.stderr)
-        return 130
     print(f"wrote {writer.frames_written} frames ({height}x{width}, {args.fps:g} fps) to {args.out} "
           f"in {elapsed:.1f} s ({rate:.1f} frames/s)")
     return 0
 
 
-def _fly_frames(pipe, start, num_frames: int, writer) -> int:
-    """Write the start frame and ``num_frames - 1`` generated ones; returns how many were written.
+def _finish_interrupted(interrupt: KeyboardInterrupt, writer, out: str) -> int:
+    """Publish the frames done so far (if any), say what was left, and return the exit status."""
+    from viewgen.cli.signals import interrupt_exit_status
 
-    A Ctrl-C stops the loop after the last completed frame; the caller's writer keeps them.
+    status = interrupt_exit_status(interrupt)
+    cause = "interrupted" if status == 130 else "terminated"
+    if writer.frames_written == 0:
+        writer.discard()
+        print(f"{cause} before the first frame: nothing was written to {out}", file=sys.stderr)
+        return status
+    try:
+        writer.close()
+    except (OSError, RuntimeError, ValueError) as error:
+        reason = " ".join(str(error).split())
+        print(f"{cause}: could not save the {writer.frames_written} frames done so far ({reason}); "
+              f"{out} was not changed", file=sys.stderr)
+        return status
+    print(f"{cause}: saved the {writer.frames_written} frames done so far to {out}", file=sys.stderr)
+    return status
+
+
+def _fly_frames(pipe, start, num_frames: int, writer) -> None:
+    """Write the start frame and ``num_frames - 1`` generated ones into ``writer``.
+
+    A Ctrl-C (or SIGTERM) propagates as ``KeyboardInterrupt``; the frames completed before it
+    are in the writer, and the caller decides what to keep.
     """
     from tqdm import tqdm
 
     progress = tqdm(total=num_frames, unit="frame", file=sys.stderr, dynamic_ncols=True,
                     disable=not sys.stderr.isatty(), leave=False)
-    written = 0
+    import warnings
+
+    from viewgen.io.rgbd_files import InputWarning
+
     try:
-        frame = pipe.reset(start.rgbd, intrinsics=start.intrinsics)
-        while True:
+        with warnings.catch_warnings():  # run_fly printed the input's warnings already, naming the file
+            warnings.simplefilter("ignore", InputWarning)
+            frame = pipe.reset(start.rgbd, intrinsics=start.intrinsics)
+        for index in range(num_frames):
+            if index:
+                frame = pipe.step()
             writer.write(frame.rgb[0].float().cpu(), frame.disparity[0].float().cpu())
-            written += 1
             progress.update(1)
-            if written == num_frames:
-                break
-            frame = pipe.step()
-    except KeyboardInterrupt:
-        pass
     finally:
         progress.close()
-    return written

@@ -19,6 +19,7 @@ if sys.argv[1:2] == ["serve"]:
 import argparse  # noqa: E402
 
 from viewgen.cli import commands, depth, export_mesh, fly, serve, synth
+from viewgen.cli.signals import interrupt_exit_status, terminate_as_interrupt
 
 
 class _OneLineErrorParser(argparse.ArgumentParser):
@@ -70,10 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_request:  # --help, or a usage error already printed as one line
         return exit_request.code if isinstance(exit_request.code, int) else 2
     try:
-        return args.run(args) or 0
-    except KeyboardInterrupt:
+        with terminate_as_interrupt():  # SIGTERM (kill, timeout, docker stop) stops like Ctrl-C
+            return args.run(args) or 0
+    except KeyboardInterrupt as interrupt:
         print("viewgen: interrupted", file=sys.stderr)
-        return 130
+        return interrupt_exit_status(interrupt)
     except (ValueError, OSError, RuntimeError) as error:
         message = " ".join(str(error).split()) or type(error).__name__
         print(f"viewgen: error: {message}", file=sys.stderr)

@@ -20,3 +20,17 @@ def size_type(min_side: int, max_side: int, max_pixels: int | None = None) -> Ca
                                              f"[{min_side}, {max_side}] pixels{limit}")
         return height, width
     return parse_size
+
+
+MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed takes 64 bits
+
+
+def seed_type(text: str) -> int:
+    """An argparse ``type`` for ``--seed``: a whole number from 0 to ``2**64 - 1``."""
+    try:
+        seed = int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed must be a whole number, got {text!r}") from None
+    if not 0 <= seed <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"seed must be between 0 and {MAX_SEED} (64 bits), got {text}")
+    return seed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from argparse import Namespace
 
-from viewgen.cli.options import size_type
+from viewgen.cli.options import seed_type, size_type
 
 MAX_SIDE = 4096
 
@@ -23,7 +23,8 @@ def add_parser(subparsers) -> None:
     synth.add_argument("--out", required=True, metavar="DIR", help="output dataset folder")
     synth.add_argument("--size", type=size_type(8, MAX_SIDE), default=(160, 256), metavar="HxW",
                        help="frame size (default 160x256)")
-    synth.add_argument("--seed", type=int, default=0, metavar="S", help="seed of worlds and flights (default 0)")
+    synth.add_argument("--seed", type=seed_type, default=0, metavar="S",
+                       help="seed of worlds and flights, 0 to 2**64 - 1 (default 0)")
     synth.add_argument("--split", default="train", help="split folder under DIR (default train)")
     synth.set_defaults(run=run_synth)
 

@@ -24,6 +24,7 @@ import numpy as np
 from torch import Tensor
 
 from viewgen.io.images import new_file_mode, to_uint8_hwc, write_disparity_png16
+from viewgen.io.interrupts import interrupts_deferred
 from viewgen.staging import (
     check_replaceable,
     describe_os_error,
@@ -154,8 +155,10 @@ class FrameWriter:
             if disparity is None:
                 raise ValueError(f"frame {self._frames_written}: save_disparity is on, so write() needs a disparity")
             disparity = _disparity_tensor(disparity, height, width)
-        self._write_frame(to_uint8_hwc(rgb), disparity if self.save_disparity else None)
-        self._frames_written += 1
+        pixels = to_uint8_hwc(rgb)
+        with interrupts_deferred():  # a Ctrl-C comes after the frame is written and counted, not inside
+            self._write_frame(pixels, disparity if self.save_disparity else None)
+            self._frames_written += 1
 
     def close(self) -> Path | None:
         """Finalise the output: returns ``path``, or ``None`` when no frame was written (no output).
@@ -252,9 +255,7 @@ class SingleFileWriter(FrameWriter):
     def __init__(self, path: Path, fps: float, size, save_disparity: bool) -> None:
         super().__init__(path, fps, size, save_disparity)
         self._temporary: Path | None = None
-        self._target = Path(os.path.realpath(path))  # a link: replace the file it names, keep the link
-        if is_read_only(self._target):
-            raise OSError(f"will not replace {path}: the file is read-only; make it writable or choose another name")
+        self._target = self.check_destination(path)
         make_parent(self._target)
         try:
             handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".partial{self.suffix}",
@@ -267,6 +268,14 @@ class SingleFileWriter(FrameWriter):
             os.chmod(temporary, new_file_mode())
         except OSError:
             pass
+
+    @staticmethod
+    def check_destination(path: Path) -> Path:
+        """The file to replace (a link's target); ``OSError`` if it is read-only. No side effects."""
+        target = Path(os.path.realpath(path))  # a link: replace the file it names, keep the link
+        if is_read_only(target):
+            raise OSError(f"will not replace {path}: the file is read-only; make it writable or choose another name")
+        return target
 
     def _publish(self) -> None:
         try:
@@ -308,15 +317,22 @@ class PngFolderWriter(FrameWriter):
     def __init__(self, path: Path, fps: float, size, save_disparity: bool) -> None:
         super().__init__(path, fps, size, save_disparity)
         self._staging: Path | None = None
-        self._target = Path(os.path.realpath(path))  # a link to a folder: replace the folder it names
-        self._check_target()
+        self._target = self.check_destination(path)
         make_parent(self._target)
         self._staging = staging_folder(self._target)
 
-    def _check_target(self) -> None:
-        check_replaceable(self._target, is_frame_file, "PNG frames of a flight", _FOLDER_HINT)
-        if self._target.is_dir() and is_read_only(self._target):
-            raise OSError(f"cannot replace the frames in {self.path}: the folder is read-only")
+    @staticmethod
+    def check_destination(path: Path) -> Path:
+        """The folder to replace (a link's target); ``OSError`` if it is read-only or holds other files.
+
+        No side effects: callers can check before any work.
+        """
+        target = Path(os.path.realpath(path))  # a link to a folder: replace the folder it names
+        check_replaceable(target, is_frame_file, "PNG frames of a flight", _FOLDER_HINT)
+        if target.is_dir() and is_read_only(target):
+            raise OSError(f"will not replace the frames in {path}: the folder is read-only; make it writable "
+                          f"or choose another folder")
+        return target
 
     def frame_path(self, index: int) -> Path:
         return self.path / f"frame_{index:05d}.png"
@@ -336,7 +352,7 @@ class PngFolderWriter(FrameWriter):
             raise OSError(f"cannot write frame {index} to {self.path}: {describe_os_error(error)}") from None
 
     def _finalise(self) -> None:
-        self._check_target()  # again: files may have been put there during the flight
+        self.check_destination(self.path)  # again: files may have been put there during the flight
         publish_folder(self._staging, self._target)
         self._staging = None
 

@@ -42,7 +42,7 @@ import os
 from pathlib import Path
 
 from viewgen.io import gif, mp4
-from viewgen.io.frame_writer import FrameWriter, PngFolderWriter, check_fps, check_size
+from viewgen.io.frame_writer import FrameWriter, PngFolderWriter, SingleFileWriter, check_fps, check_size
 from viewgen.io.gif import GifWriter
 from viewgen.io.mp4 import DEFAULT_CRF, Mp4Writer
 
@@ -80,11 +80,15 @@ def output_kind(path: str | os.PathLike, save_disparity: bool = False) -> str:
 
 
 def check_output(path: str | os.PathLike, fps: float, save_disparity: bool = False, what: str = "fps") -> str:
-    """:func:`output_kind` plus the frame rates that kind can store; ``ValueError`` naming ``what``.
+    """:func:`output_kind`, the frame rates that kind can store, and whether the destination may be replaced.
 
-    Cheap and side-effect free: call it before any work. Returns the kind.
+    Cheap and side-effect free: call it before any work. Returns the kind. Raises ``ValueError``
+    (naming ``what`` for the frame rate) or ``OSError`` (a read-only destination, a folder that
+    holds other files) as :func:`open_frame_writer` would.
     """
     kind = output_kind(path, save_disparity)
+    writer_class = PngFolderWriter if kind == "png" else SingleFileWriter
+    writer_class.check_destination(Path(os.fspath(path)).expanduser())
     if kind in _FPS_RANGES:
         check_fps(fps, *_FPS_RANGES[kind], what=f"{what} of a .{kind}")
     else:
