@@ -197,10 +197,13 @@ class _Progress:
 
 def _fetch(url: str, destination: Path, sha256_prefix: str | None, size: int | None,
            report: Callable[[int, int | None], None] | None) -> None:
+    from viewgen.io.images import new_file_mode
+
     handle, temporary = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part", dir=destination.parent)
     digest = hashlib.sha256()
     done = 0
     try:
+        os.chmod(temporary, new_file_mode())  # readable like any new file, not mkstemp's private 0o600
         with os.fdopen(handle, "wb") as stream:
             request = urllib.request.Request(url, headers={"User-Agent": "viewgen"})
             with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:  # noqa: S310 (http/https/file)

@@ -4,12 +4,24 @@ Every network that can be saved mixes in :class:`PretrainedMixin` and sets ``con
 to its frozen dataclass config. ``config.json`` holds the config fields plus
 ``"_class_name"``, so loading a folder into the wrong class fails with a clear message.
 Loading is strict: any missing key, unexpected key or shape mismatch raises one
-:class:`StateDictMismatchError` that lists them all.
+:class:`StateDictMismatchError` that lists them all. A file that cannot be read (corrupt or
+truncated ``model.safetensors``, broken ``config.json``) raises
+:class:`~viewgen.hub.WeightsFormatError` with one line naming the file and what to do.
+
+Files are written under a hidden name and renamed into place, with the umask's mode (``0o644``
+under the default umask), so a crash never leaves a half-written file and others can read them.
+
+A release folder of several components (``style_encoder/``, ``spade_generator/``, ...) can carry
+a ``manifest.json`` written last (:func:`write_release_manifest`) that names the SHA-256 of each
+component's files; loading a component of such a folder checks its files against it
+(:func:`check_release_manifest`), so components of different releases are never mixed silently.
+Hashing costs about 0.2 s for the released 143 MB Infinite Nature model.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import typing
 from collections.abc import Mapping, Sequence
@@ -18,8 +30,15 @@ from typing import Any, ClassVar
 
 import torch
 
+from viewgen.hub import WeightsFormatError
+from viewgen.staging import describe_os_error, write_file_atomic
+
 CONFIG_FILE_NAME = "config.json"
 WEIGHTS_FILE_NAME = "model.safetensors"
+MANIFEST_FILE_NAME = "manifest.json"
+_MANIFEST_FORMAT = "viewgen-release"
+_COMPONENT_FILES = (CONFIG_FILE_NAME, WEIGHTS_FILE_NAME)
+_REDO = "convert or download the weights again"
 _CLASS_KEY = "_class_name"
 _VERSION_KEY = "_viewgen_version"
 _MAX_LISTED = 20
@@ -86,18 +105,133 @@ def config_from_dict(config_class: type, data: Mapping[str, Any]) -> Any:
 
 
 def save_component(directory: str | Path, class_name: str, config: Any, state_dict: Mapping[str, torch.Tensor]) -> Path:
-    """Write ``config.json`` (with ``_class_name``) and ``model.safetensors`` into ``directory``."""
-    from safetensors.torch import save_file
+    """Write ``config.json`` (with ``_class_name``) and ``model.safetensors`` into ``directory``.
+
+    Each file is written under a hidden name and renamed into place. A release manifest beside
+    ``directory`` that lists it is removed first: it no longer describes the folder.
+    """
+    from safetensors.torch import save
 
     from viewgen import __version__
 
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OSError(f"cannot write {directory}: {describe_os_error(error)}") from None
+    _forget_release_manifest(directory)
     payload = {_CLASS_KEY: class_name, _VERSION_KEY: __version__, **config_to_dict(config)}
-    (directory / CONFIG_FILE_NAME).write_text(json.dumps(payload, indent=2) + "\n")
+    config_bytes = (json.dumps(payload, indent=2) + "\n").encode()
+    write_file_atomic(directory / CONFIG_FILE_NAME, lambda stream: stream.write(config_bytes))
     tensors = {key: value.detach().to("cpu").contiguous() for key, value in state_dict.items()}
-    save_file(tensors, str(directory / WEIGHTS_FILE_NAME), metadata={"format": "pt"})
+    weights_bytes = save(tensors, metadata={"format": "pt"})
+    write_file_atomic(directory / WEIGHTS_FILE_NAME, lambda stream: stream.write(weights_bytes))
     return directory
+
+
+# ------------------------------------------------------------------------------ release manifests
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_release_manifest(directory: str | Path, components: Sequence[str]) -> Path:
+    """Write ``directory/manifest.json`` naming the SHA-256 of each component's files; write it last."""
+    directory = Path(directory)
+    entries = {name: {file: _sha256(directory / name / file) for file in _COMPONENT_FILES} for name in components}
+    text = json.dumps({"format": _MANIFEST_FORMAT, "version": 1, "components": entries}, indent=2) + "\n"
+    return write_file_atomic(directory / MANIFEST_FILE_NAME, lambda stream: stream.write(text.encode()))
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        components = data["components"] if data.get("format") == _MANIFEST_FORMAT else None
+    except (OSError, ValueError, AttributeError, KeyError, TypeError) as error:
+        raise WeightsFormatError(f"cannot read {path} ({_first_line(error)}); {_REDO}") from None
+    if not isinstance(components, dict):
+        raise WeightsFormatError(f"{path} is not a viewgen release manifest; {_REDO}")
+    return components
+
+
+def check_release_manifest(component_dir: str | Path) -> None:
+    """If a manifest sits beside ``component_dir``, check that its files are the ones the manifest names.
+
+    Raises :class:`~viewgen.hub.WeightsFormatError` for a component of another release (a mixed
+    folder). Without a manifest there is nothing to check.
+    """
+    component_dir = Path(component_dir)
+    manifest = component_dir.parent / MANIFEST_FILE_NAME
+    if not manifest.is_file():
+        return
+    entry = _read_manifest(manifest).get(component_dir.name)
+    if not isinstance(entry, dict):
+        raise WeightsFormatError(f"{component_dir} is not one of the components that {manifest} lists: the folder "
+                                 f"mixes releases; convert the checkpoint again into an empty folder")
+    for file, expected in entry.items():
+        path = component_dir / str(file)
+        try:
+            found = _sha256(path)
+        except OSError as error:
+            raise WeightsFormatError(f"cannot read {path}: {describe_os_error(error)}; {_REDO}") from None
+        if found != expected:
+            raise WeightsFormatError(f"{path} is not the file that {manifest} names (a mixed or partly replaced "
+                                     f"release); convert the checkpoint again into an empty folder")
+
+
+def _forget_release_manifest(component_dir: Path) -> None:
+    manifest = component_dir.parent / MANIFEST_FILE_NAME
+    try:
+        listed = manifest.is_file() and component_dir.name in _read_manifest(manifest)
+    except WeightsFormatError:
+        return
+    if listed:
+        try:
+            manifest.unlink()
+        except OSError as error:
+            raise OSError(f"cannot update {manifest}: {describe_os_error(error)}") from None
+
+
+# ------------------------------------------------------------------------------ loading
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return " ".join(lines[0].split()) if lines else type(error).__name__
+
+
+def _read_config(path: Path, config_class: type, class_name: str) -> Any:
+    """``config.json`` -> the config dataclass; one-line :class:`WeightsFormatError` naming the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise WeightsFormatError(f"cannot read {path}: not valid JSON ({_first_line(error)}); {_REDO}") from None
+    if not isinstance(data, dict):
+        raise WeightsFormatError(f"cannot read {path}: expected a JSON object, got {type(data).__name__}; {_REDO}")
+    stored_class = data.pop(_CLASS_KEY, class_name)
+    data.pop(_VERSION_KEY, None)
+    if stored_class != class_name:
+        raise ValueError(f"{path.parent} holds a {stored_class}, not a {class_name}")
+    try:
+        return config_from_dict(config_class, data)
+    except (TypeError, ValueError) as error:
+        raise WeightsFormatError(f"cannot use {path}: {_first_line(error)}; {_REDO}") from None
+
+
+def _read_weights(path: Path, device: str | torch.device) -> dict[str, torch.Tensor]:
+    """``model.safetensors`` -> tensors on ``device``; one-line :class:`WeightsFormatError` naming the file."""
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device=str(device))
+    except Exception as error:  # safetensors' own SafetensorError, OSError, ...
+        raise WeightsFormatError(f"cannot read {path}: not a valid safetensors file, corrupt or truncated "
+                                 f"({_first_line(error)}); {_REDO}") from None
 
 
 class PretrainedMixin:
@@ -113,22 +247,19 @@ class PretrainedMixin:
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu"):
         """Build the module from ``directory/config.json`` and load ``model.safetensors`` strictly (eval mode)."""
-        from safetensors.torch import load_file
-
         directory = Path(directory)
         config_path, weights_path = directory / CONFIG_FILE_NAME, directory / WEIGHTS_FILE_NAME
         for path in (config_path, weights_path):
             if not path.is_file():
                 raise FileNotFoundError(f"{cls.__name__}.from_pretrained: {path} not found")
-        data = json.loads(config_path.read_text())
-        stored_class = data.pop(_CLASS_KEY, cls.__name__)
-        data.pop(_VERSION_KEY, None)
-        if stored_class != cls.__name__:
-            raise ValueError(f"{directory} holds a {stored_class}, not a {cls.__name__}")
-        config = config_from_dict(cls.config_class, data)
-        with torch.device("meta"):  # skip the random initialisation; the weights replace it
-            module = cls(config)
-        state_dict = load_file(str(weights_path), device=str(device))
+        config = _read_config(config_path, cls.config_class, cls.__name__)
+        try:
+            with torch.device("meta"):  # skip the random initialisation; the weights replace it
+                module = cls(config)
+        except Exception as error:  # field values the network cannot take (any error: the file is untrusted)
+            raise WeightsFormatError(f"cannot use {config_path}: {_first_line(error)}; {_REDO}") from None
+        check_release_manifest(directory)
+        state_dict = _read_weights(weights_path, device)
         module.load_state_dict_strict(state_dict, source=str(weights_path), assign=True)
         return module.eval()
 
