@@ -133,3 +133,27 @@ def test_fly_a_photo_without_depth_weights_names_the_download(offline_cache, pho
     line = error_line(capsys)
     assert MIDAS_VARIANTS["midas-v21"].weights.urls[0] in line
     assert not (tmp_path / "f.mp4").exists()
+
+
+def test_a_photo_wider_than_the_working_size_gives_disparity_at_its_full_size(tmp_path, capsys):
+    from viewgen.io.limits import WORKING_MAX_SIDE
+
+    width = WORKING_MAX_SIDE + 52
+    array = np.random.default_rng(2).integers(0, 256, (20, width, 3), dtype=np.uint8)
+    Image.fromarray(array).save(tmp_path / "wide.png")
+    np.save(tmp_path / "given.npy", np.linspace(0, 1, 5 * 40, dtype=np.float32).reshape(5, 40))
+    out, preview = tmp_path / "d.png", tmp_path / "p.png"
+    assert main(["depth", str(tmp_path / "wide.png"), "--backend", f"file:{tmp_path / 'given.npy'}",
+                 "--out", str(out), "--preview", str(preview)]) == 0
+    assert f"{out}: 20x{width} disparity of wide.png (20x{width})" in capsys.readouterr().out
+    assert read_disparity_png16(out).shape == (1, 1, 20, width)
+    with Image.open(preview) as png:
+        assert max(png.size) == WORKING_MAX_SIDE
+
+
+def test_a_huge_photo_is_refused_in_one_line(tmp_path, capsys):
+    from _bad_inputs import write_zero_png
+
+    write_zero_png(tmp_path / "huge.png", 12000, 12000)
+    assert main(["depth", str(tmp_path / "huge.png"), "--backend", "file:x.npy", "--out", str(tmp_path / "d.png")]) == 2
+    assert error_line(capsys).startswith("viewgen: error: huge.png is 12000x12000 (144 Mpx); the limit is")

@@ -57,6 +57,9 @@ def test_export_mesh_ascii_keep_edges_and_default_intrinsics(tmp_path, capsys):
     (["scene.npz", "--out", "scene.obj"], ".ply"),
     (["sample:abc"], "sample:N"),
     (["scene.txt"], "not an image"),
+    (["scene.npz", "--max-side", "4096"], "--max-side must be in [2, 2048]"),
+    (["scene.npz", "--max-side", "big"], "--max-side must be a whole number"),
+    (["scene.npz", "--depth", "nosuch"], "unknown depth backend 'nosuch'"),
 ])
 def test_export_mesh_errors_are_one_line(tmp_path, capsys, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
@@ -74,3 +77,12 @@ def test_export_mesh_sample(tmp_path, capsys):
     assert main(["export-mesh", "sample:1", "--out", str(out)]) == 0
     assert capsys.readouterr().out.startswith(f"wrote {out}: ")
     assert len(read_ply(out)["vertices"]) > 0
+
+
+def test_max_side_shrinks_the_grid(tmp_path, capsys):
+    source = save_rgbd_npz(tmp_path / "scene.npz", smooth_rgbd())
+    out = tmp_path / "small.ply"
+    assert main(["export-mesh", str(source), "--out", str(out), "--max-side", "3"]) == 0
+    captured = capsys.readouterr()
+    assert f"from {W}x{H} to 3x2 for the mesh (--max-side 3)" in captured.err
+    assert len(read_ply(out)["vertices"]) == 3 * 2

@@ -167,3 +167,12 @@ def test_bad_inputs_are_value_errors(tmp_path, rgbd, intrinsics, pose, message):
     with pytest.raises(ValueError, match=message):
         export_mesh_ply(tmp_path / "m.ply", rgbd, intrinsics, pose)
     assert not any(Path(tmp_path).iterdir())
+
+
+def test_a_grid_above_the_mesh_limit_is_refused(tmp_path):
+    from viewgen.io.limits import MAX_MESH_SIDE
+
+    rgbd = torch.full((1, 4, 2, MAX_MESH_SIDE + 1), 0.5)
+    with pytest.raises(ValueError, match=f"more than {MAX_MESH_SIDE} pixels a side .* --max-side"):
+        export_mesh_ply(tmp_path / "big.ply", rgbd, default_intrinsics(2, MAX_MESH_SIDE + 1))
+    assert not (tmp_path / "big.ply").exists()

@@ -310,3 +310,43 @@ def test_cuda_flight_matches_cpu():
     on_cuda = tiny_pipeline(device="cuda")(rgbd, num_frames=3, output_type="tensor")
     assert on_cuda.device.type == "cuda"
     torch.testing.assert_close(on_cuda.cpu(), on_cpu, atol=1e-3, rtol=0)
+
+
+def test_step_none_means_no_steering_and_bad_offsets_fail_at_the_boundary():
+    pipe = tiny_pipeline()
+    rgbd = scene_rgbd(*TINY_SIZE, seed=5)
+    pipe.reset(rgbd)
+    unsteered = pipe.step(None)
+    pipe.reset(rgbd)
+    assert torch.equal(unsteered.rgbd, pipe.step((0.0, 0.0)).rgbd)
+    pipe.reset(rgbd)
+    assert torch.equal(unsteered.cam_from_world, pipe.step(torch.zeros(2)).cam_from_world)
+    for offset, error, message in [(5, TypeError, "offset must be None or two numbers"),
+                                   ("ab", TypeError, "offset must be None or two numbers"),
+                                   ((1.0, 2.0, 3.0), ValueError, "two numbers"),
+                                   ((math.nan, 0.0), ValueError, "finite")]:
+        with pytest.raises(error, match=message):
+            pipe.step(offset)
+    assert pipe.frame.index == 1  # a refused offset flies no frame
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a torch without CUDA")
+@pytest.mark.parametrize("make", [lambda: tiny_pipeline(device="cuda"),
+                                  lambda: FlyThroughPipeline.weight_free(FlyThroughConfig(device="cuda:0"))])
+def test_cuda_without_cuda_is_refused_at_construction(make):
+    with pytest.raises(ValueError, match="CUDA is not available .* use device 'cpu'"):
+        make()
+
+
+def test_an_unknown_device_is_refused_at_construction():
+    with pytest.raises(ValueError, match="unknown device 'gpu0'"):
+        FlyThroughPipeline.weight_free(FlyThroughConfig(device="gpu0"))
+
+
+def test_input_warnings_are_input_warnings():
+    from viewgen.io.rgbd_files import InputWarning
+
+    rgbd = scene_rgbd(*TINY_SIZE, seed=4)
+    rgbd[:, 3] = 0.3
+    with pytest.warns(InputWarning, match="disparity is constant"):
+        tiny_pipeline().reset(rgbd)

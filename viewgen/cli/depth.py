@@ -8,6 +8,7 @@ from argparse import Namespace
 from pathlib import Path
 
 from viewgen.cli.options import size_type
+from viewgen.io.limits import WORKING_MAX_SIDE, fit_long_side
 
 MAX_SIDE = 8192
 OUTPUT_SUFFIXES = (".png", ".npy")
@@ -26,9 +27,10 @@ def add_parser(subparsers) -> None:
     depth.add_argument("--backend", "--depth", dest="backend", default=DEFAULT_BACKEND, metavar="NAME",
                        help=f"depth backend, or file:PATH for an existing disparity map (default {DEFAULT_BACKEND})")
     depth.add_argument("--out", default="disparity.png", help="output .png (16-bit) or .npy (default disparity.png)")
-    depth.add_argument("--preview", default=None, metavar="PNG", help="also write a colour preview (near = red)")
+    depth.add_argument("--preview", default=None, metavar="PNG",
+                       help=f"also write a colour preview (near = red), its longer side at most {WORKING_MAX_SIDE}")
     depth.add_argument("--size", type=parse_size, default=None, metavar="HxW",
-                       help="output size (default: the image's)")
+                       help="output size (default: the image's; photos up to 50 Mpx are accepted)")
     depth.add_argument("--normalization", choices=NORMALIZATIONS, default="minmax",
                        help="minmax (the original Infinite Nature's), percentile (p1/p97, robust) or none")
     depth.add_argument("--weights", default=None, metavar="PATH",
@@ -58,25 +60,20 @@ def run_depth(args: Namespace) -> int:
     import numpy as np
 
     from viewgen.depth import get_estimator
-    from viewgen.depth.colormap import colorize_disparity
-    from viewgen.io.images import (
-        load_image,
-        save_atomic,
-        write_disparity_png16,
-        write_png_atomic,
-    )
+    from viewgen.io.images import load_image_with_size, save_atomic, write_disparity_png16
 
     out = Path(args.out)
     _check_output(out, "--out", OUTPUT_SUFFIXES)
     preview = Path(args.preview) if args.preview else None
     if preview is not None:
         _check_output(preview, "--preview", (".png",))
-    image = load_image(args.image)
-    height, width = image.shape[-2:]
+    # Every backend estimates at <= 518 px a side, so the photo is shrunk while still 8/16-bit;
+    # the disparity comes out at the full photo's size (or --size).
+    image, (height, width) = load_image_with_size(args.image, max_side=WORKING_MAX_SIDE)
     started = time.perf_counter()
     estimator = get_estimator(args.backend, device=args.device, weights=args.weights)
     loaded = time.perf_counter()
-    disparity = estimator(image, size=args.size, normalization=args.normalization)
+    disparity = estimator(image, size=args.size or (height, width), normalization=args.normalization)
     done = time.perf_counter()
     if out.suffix.lower() == ".npy":
         array = disparity[0, 0].cpu().numpy().astype(np.float32)
@@ -84,13 +81,23 @@ def run_depth(args: Namespace) -> int:
     else:
         write_disparity_png16(out, disparity[0, 0])
     if preview is not None:
-        write_png_atomic(preview, colorize_disparity(disparity)[0])
-    net_h, net_w = estimator.input_size(height, width)
+        _write_preview(preview, disparity)
+    net_h, net_w = estimator.input_size(*image.shape[-2:])
     out_h, out_w = disparity.shape[-2:]
     print(f"{out}: {out_h}x{out_w} disparity of {Path(args.image).name} ({height}x{width}) from {estimator.name} "
           f"at {net_h}x{net_w}, {args.normalization} normalised; load {loaded - started:.1f} s, "
           f"estimate {done - loaded:.2f} s" + (f"; preview {preview}" if preview else ""))
     return 0
+
+
+def _write_preview(path: Path, disparity) -> None:
+    """A Turbo-coloured PNG of disparity ``[1, 1, H, W]``, its longer side at most ``WORKING_MAX_SIDE``."""
+    from viewgen.depth.base import resize_disparity
+    from viewgen.depth.colormap import colorize_disparity
+    from viewgen.io.images import write_png_atomic
+
+    small = resize_disparity(disparity, fit_long_side(*disparity.shape[-2:], WORKING_MAX_SIDE))
+    write_png_atomic(path, colorize_disparity(small)[0])
 
 
 def _status(name: str) -> str:

@@ -1,4 +1,4 @@
-"""``viewgen export-mesh INPUT --out scene.ply [--ascii] [--keep-edges]``.
+"""``viewgen export-mesh INPUT --out scene.ply [--ascii] [--keep-edges] [--max-side N]``.
 
 Writes the coloured grid mesh that the renderer builds from an RGBD input to a PLY file that
 opens in Blender / MeshLab (see :mod:`viewgen.io.ply` for the axes and the edge masking).
@@ -8,6 +8,10 @@ RGBD file (``.npz``, ``.npy``, an original ``autocruise_input*.pkl``), ``sample:
 with ``--depth NAME``. Intrinsics come from the input, else the default
 ``[0.8, 0.8 W / H, 0.5, 0.5]``; a pose stored in the input places the mesh in its world frame,
 else the camera is the identity.
+
+The mesh has one vertex per pixel, so its size is bounded: an input whose longer side is above
+``--max-side`` (default 1024, at most :data:`~viewgen.io.limits.MAX_MESH_SIDE` = 2048) is
+area-averaged to fit first; 1024 x 1024 gives about 1 M vertices, 2 M faces and a 40 MB file.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from viewgen.io.limits import DEFAULT_MESH_SIDE, MAX_MESH_SIDE
 
 __all__ = ["add_parser", "run_export_mesh"]
 
@@ -33,8 +39,37 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--ascii", action="store_true", help="write an ASCII PLY instead of binary")
     parser.add_argument("--keep-edges", action="store_true",
                         help="keep the triangles across depth edges, which the renderer drops")
+    parser.add_argument("--max-side", type=_max_side, default=DEFAULT_MESH_SIDE, metavar="N",
+                        help=f"shrink the input so its longer side is at most N pixels, one vertex each "
+                             f"(default {DEFAULT_MESH_SIDE}, at most {MAX_MESH_SIDE})")
     parser.set_defaults(run=run_export_mesh)
     return parser
+
+
+def _max_side(text: str) -> int:
+    """argparse type of ``--max-side``: an int in [2, MAX_MESH_SIDE]."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--max-side must be a whole number, got {text!r}") from None
+    if not 2 <= value <= MAX_MESH_SIDE:
+        raise argparse.ArgumentTypeError(f"--max-side must be in [2, {MAX_MESH_SIDE}], got {value}")
+    return value
+
+
+def _fit_mesh_grid(rgbd, max_side: int):
+    """``[1, 4, H, W]`` area-averaged so its longer side is at most ``max_side`` (unchanged if it fits)."""
+    import torch.nn.functional as F
+
+    from viewgen.io.limits import fit_long_side
+
+    size = fit_long_side(*rgbd.shape[-2:], max_side)
+    if size == tuple(rgbd.shape[-2:]):
+        return rgbd
+    height, width = rgbd.shape[-2:]
+    print(f"shrinking the input from {width}x{height} to {size[1]}x{size[0]} for the mesh (--max-side {max_side})",
+          file=sys.stderr)
+    return F.interpolate(rgbd, size=size, mode="area")
 
 
 def run_export_mesh(args: argparse.Namespace) -> int:
@@ -50,9 +85,10 @@ def run_export_mesh(args: argparse.Namespace) -> int:
     source = resolve_input(args.input, depth=args.depth).rgbd_input
     for warning in source.warnings:
         print(f"viewgen: warning: {warning}", file=sys.stderr)
-    height, width = source.rgbd.shape[-2:]
+    height, width = source.rgbd.shape[-2:]  # intrinsics are normalised: the same for the shrunk grid
     intrinsics = source.intrinsics if source.intrinsics is not None else default_intrinsics(height, width)
-    result = export_mesh_ply(out, source.rgbd, intrinsics, source.cam_from_world,
+    rgbd = _fit_mesh_grid(source.rgbd, args.max_side)
+    result = export_mesh_ply(out, rgbd, intrinsics, source.cam_from_world,
                              mask_edges=not args.keep_edges, binary=not args.ascii)
     kind = "ASCII" if args.ascii else "binary"
     edges = "depth edges kept" if args.keep_edges else "depth edges removed"

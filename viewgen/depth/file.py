@@ -1,7 +1,8 @@
 """Backend ``file``: a disparity map the user already has (``file:PATH``, or ``weights=PATH``).
 
 Accepted files: ``.npy`` (a float or integer ``[H, W]``, ``[1, H, W]``, ``[H, W, 1]`` or
-``[1, 1, H, W]`` array, read with ``allow_pickle=False``) and PNG (16-bit grayscale, value /
+``[1, 1, H, W]`` array of at most :data:`~viewgen.io.limits.MAX_ARRAY_PIXELS` values, checked in
+its header before the data is read) and PNG (16-bit grayscale, value /
 65535, as ``viewgen depth`` writes; 8-bit grayscale, value / 255). Values are disparity
 (larger = nearer), at any size: the map is resized to the image, and normalised like every
 backend's output (``normalization="none"`` keeps values that are already in [0, 1]).
@@ -9,6 +10,7 @@ backend's output (``normalization="none"`` keeps values that are already in [0, 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,8 @@ import torch
 from torch import Tensor
 
 from viewgen.depth.base import DepthError, DepthEstimatorBase
+from viewgen.io.limits import MAX_ARRAY_PIXELS, size_problem
+from viewgen.io.numpy_files import load_npy_checked, numpy_file_kind
 
 __all__ = ["FileDisparity", "read_disparity_file"]
 
@@ -31,12 +35,7 @@ def read_disparity_file(path: str | Path) -> Tensor:
         raise DepthError(f"disparity path {path} is a folder, not a .npy or .png file")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        try:
-            array = np.load(path, allow_pickle=False)
-        except ValueError as error:
-            raise DepthError(f"cannot read {path.name}: {' '.join(str(error).split())}") from None
-        except (OSError, EOFError) as error:
-            raise DepthError(f"cannot read {path.name}: corrupt or not a .npy file ({type(error).__name__})") from None
+        array = _read_npy(path)
         if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
             raise DepthError(f"{path.name} holds {array.dtype} values, expected numbers")
         squeezed = array.reshape([n for n in array.shape if n != 1]) if array.ndim > 2 else array
@@ -53,6 +52,21 @@ def read_disparity_file(path: str | Path) -> Tensor:
     if not bool(torch.isfinite(disparity).all()):
         raise DepthError(f"{path.name} contains NaN or infinite values")
     return disparity
+
+
+def _check_npy(name: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    """Refuse a disparity array above ``MAX_ARRAY_PIXELS`` from its header, before reading it."""
+    if math.prod(shape) > MAX_ARRAY_PIXELS:
+        height, width = (shape[-2], shape[-1]) if len(shape) >= 2 else (math.prod(shape), 1)
+        raise DepthError(size_problem(f"{name} {list(shape)}", height, width, MAX_ARRAY_PIXELS)
+                         or f"{name} {list(shape)} is too large")
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """The array of a disparity ``.npy`` (signature, header and size checked first)."""
+    if numpy_file_kind(path, DepthError) != "npy":
+        raise DepthError(f"cannot read {path.name}: it is an .npz archive; save the map with numpy.save")
+    return load_npy_checked(path, lambda _key, shape, dtype: _check_npy(path.name, shape, dtype), DepthError)
 
 
 class FileDisparity(DepthEstimatorBase):

@@ -114,15 +114,12 @@ def _load(target: str):
 
 
 def _device(device: str | torch.device) -> torch.device:
+    from viewgen.devices import usable_device
+
     try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise DepthError(f"unknown device {device!r} (use cpu, cuda or cuda:N)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise DepthError(f"device {device} requested but CUDA is not available")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise DepthError(f"device {device} does not exist ({torch.cuda.device_count()} CUDA devices)")
-    return device
+        return usable_device(device)
+    except ValueError as error:
+        raise DepthError(str(error)) from None
 
 
 def get_estimator(name: str = DEFAULT_BACKEND, device: str | torch.device = "cpu",

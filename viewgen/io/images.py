@@ -10,9 +10,12 @@ Disparity PNGs are single-channel 16-bit: pixel value ``round(d * 65535)`` for `
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import re
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -20,6 +23,8 @@ from typing import BinaryIO
 import numpy as np
 import torch
 from torch import Tensor
+
+from viewgen.io.limits import MAX_ARRAY_PIXELS, MAX_IMAGE_PIXELS, fit_long_side, size_problem
 
 __all__ = ["new_file_mode", "read_disparity_png16", "save_atomic", "to_uint8_hwc", "write_disparity_png16",
            "write_png_atomic"]
@@ -103,8 +108,11 @@ def write_disparity_png16(path: str | Path, disparity: Tensor) -> Path:
     """
     from PIL import Image
 
-    values = torch.nan_to_num(_disparity_hw(disparity).detach().double().cpu(), nan=0.0).clamp(0, 1)
-    array = (values * DISPARITY_PNG_SCALE).round().numpy().astype(np.uint16)
+    values = _disparity_hw(disparity).detach().cpu()
+    array = np.empty(tuple(values.shape), np.uint16)
+    for top in range(0, array.shape[0], 256):  # in bands of rows, so a big map needs no float64 copy of itself
+        band = torch.nan_to_num(values[top:top + 256].double(), nan=0.0).clamp(0, 1)
+        array[top:top + 256] = (band * DISPARITY_PNG_SCALE).round().numpy()
     pixels = Image.fromarray(array)  # mode "I;16": written as a 16-bit grayscale PNG
     return save_atomic(path, lambda stream: pixels.save(stream, format="PNG"), suffix=".png")
 
@@ -113,20 +121,21 @@ def read_disparity_png16(path: str | Path) -> Tensor:
     """Read a disparity PNG written by :func:`write_disparity_png16`: ``[1, 1, H, W]`` float32 in [0, 1].
 
     16-bit grayscale PNGs are divided by 65535; 8-bit grayscale ones by 255. Anything else
-    (colour, alpha, other formats) raises ``ValueError``; a missing file raises ``OSError``.
+    (colour, alpha, other formats, more than :data:`~viewgen.io.limits.MAX_ARRAY_PIXELS`) raises
+    ``ValueError``; a missing file raises ``OSError``.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     path = Path(path)
-    try:
-        with Image.open(path) as image:
-            image.load()
-            mode = image.mode
-            array = np.array(image)
-    except UnidentifiedImageError:
-        raise ValueError(f"cannot read {path.name}: not an image file") from None
-    except FileNotFoundError:
-        raise FileNotFoundError(f"cannot read {path}: no such file") from None
+    if not path.is_file():
+        raise FileNotFoundError(f"cannot read {path}: no such file")
+    with _pillow_errors(path, MAX_ARRAY_PIXELS), Image.open(path) as image:
+        problem = size_problem(path.name, image.height, image.width, MAX_ARRAY_PIXELS)  # before decoding
+        if problem:
+            raise ImageFileError(problem)
+        image.load()
+        mode = image.mode
+        array = np.array(image)
     if mode == "L":
         scale = 255.0
     elif mode in ("I;16", "I;16B", "I;16L", "I") and array.ndim == 2:
@@ -141,17 +150,20 @@ def read_disparity_png16(path: str | Path) -> Tensor:
 
 # ----------------------------------------------------------------------------- reading photos
 
-__all__ += ["ImageFileError", "load_image"]
+__all__ += ["ImageFileError", "load_image", "load_image_with_size"]
+
+_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
+_RESIZABLE_MODES = ("L", "RGB", "I", "F", *_SIXTEEN_BIT_MODES)
 
 
 class ImageFileError(ValueError):
-    """An image file that cannot be used (corrupt, truncated, unsupported); one-line message."""
+    """An image file that cannot be used (corrupt, truncated, unsupported, too large); one-line message."""
 
 
 def _image_array(image, name: str) -> np.ndarray:
     """A Pillow image -> ``[H, W, 3]`` float32 in [0, 1] (alpha dropped, grey repeated)."""
     mode = image.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+    if mode in _SIXTEEN_BIT_MODES:
         grey = np.asarray(image, dtype=np.float32) / 65535.0
     elif mode == "I":
         values = np.asarray(image, dtype=np.float64)
@@ -168,39 +180,98 @@ def _image_array(image, name: str) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=-1)
 
 
-def load_image(path: str | Path) -> Tensor:
-    """Read a photo as RGB ``[1, 3, H, W]`` float32 in [0, 1].
+def _bomb_message(name: str, error: Exception, max_pixels: int) -> str:
+    """Pillow refused to open a huge image: say how big in our own words (its text never reaches users)."""
+    found = re.search(r"\((\d+) pixels\)", str(error))
+    size = f"{int(found.group(1)) / 1e6:.3g} Mpx" if found else "too many pixels"
+    return f"{name} has {size}; the limit is {max_pixels / 1e6:.3g} Mpx: downscale it first"
 
-    Anything Pillow reads (PNG, JPEG, WebP, BMP, TIFF, GIF's first frame, ...). The EXIF
-    orientation is applied, so the tensor looks like the photo does in a viewer; alpha is
-    dropped; greyscale (8- or 16-bit) is repeated to three channels; 16-bit greyscale is
-    divided by 65535. A missing file raises ``FileNotFoundError``; a folder, an unreadable,
-    corrupt or truncated file raises :class:`ImageFileError` (a ``ValueError``), one line each.
+
+@contextlib.contextmanager
+def _pillow_errors(path: Path, max_pixels: int):
+    """Turn whatever Pillow raises for a bad file into one-line :class:`ImageFileError` / ``OSError``."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():  # our own size check replaces Pillow's bomb warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    except UnidentifiedImageError:
+        raise ImageFileError(f"cannot read {path.name}: not an image format Pillow can read "
+                             f"(PNG, JPEG, WebP, BMP, TIFF, ...)") from None
+    except Image.DecompressionBombError as error:
+        raise ImageFileError(_bomb_message(path.name, error, max_pixels)) from None
+    except ImageFileError:
+        raise
+    except PermissionError:
+        raise PermissionError(f"cannot read {path}: permission denied") from None
+    except MemoryError:
+        raise ImageFileError(f"cannot read {path.name}: not enough memory to decode it; downscale it first") from None
+    except Exception as error:  # noqa: BLE001 - Pillow's many error types for truncated/corrupt data
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise ImageFileError(f"cannot read {path.name}: corrupt or truncated image ({reason[:120]})") from None
+
+
+def _decode_small(image, name: str, max_side: int | None):
+    """Decode an opened Pillow image, upright (EXIF), shrunk to ``max_side`` while still 8/16-bit.
+
+    Returns ``(image, (height, width))``: a Pillow image in a mode :func:`_image_array` reads, and
+    the upright size of the full image. JPEGs are decoded at a reduced scale when that is enough.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps
+
+    width, height = image.size
+    target_h, target_w = fit_long_side(height, width, max_side)
+    if (target_w, target_h) != (width, height) and image.format == "JPEG":
+        image.draft(None, (target_w, target_h))  # decodes at 1/2, 1/4 or 1/8 scale, never below the target
+    image.load()
+    loaded_size = image.size
+    image = ImageOps.exif_transpose(image) or image
+    upright = (height, width) if image.size == loaded_size else (width, height)
+    if image.mode not in _RESIZABLE_MODES:  # palette, 1-bit, alpha, CMYK, ...: 8-bit RGB (or grey)
+        image = image.convert("L" if image.mode in ("1", "LA", "La") else "RGB")
+    target = fit_long_side(*upright, max_side)
+    if image.size != (target[1], target[0]):
+        image = image.resize((target[1], target[0]), Image.Resampling.LANCZOS)
+    if min(image.size) < 1:
+        raise ImageFileError(f"cannot read {name}: empty image")
+    return image, upright
+
+
+def load_image_with_size(path: str | Path, *, max_side: int | None = None,
+                         max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[Tensor, tuple[int, int]]:
+    """:func:`load_image`, also returning the upright ``(height, width)`` of the full-size photo."""
+    from PIL import Image
 
     path = Path(path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"cannot read {path}: no such file")
     if path.is_dir():
         raise ImageFileError(f"cannot read {path}: it is a folder, not an image")
-    try:
-        with Image.open(path) as image:
-            image.load()
-            image = ImageOps.exif_transpose(image) or image
-            array = _image_array(image, path.name)
-    except UnidentifiedImageError:
-        raise ImageFileError(f"cannot read {path.name}: not an image format Pillow can read "
-                             f"(PNG, JPEG, WebP, BMP, TIFF, ...)") from None
-    except Image.DecompressionBombError as error:
-        raise ImageFileError(f"cannot read {path.name}: too large ({' '.join(str(error).split())[:120]})") from None
-    except ImageFileError:
-        raise
-    except PermissionError:
-        raise PermissionError(f"cannot read {path}: permission denied") from None
-    except (OSError, SyntaxError, ValueError) as error:  # Pillow's errors for truncated/corrupt data
-        reason = " ".join(str(error).split()) or type(error).__name__
-        raise ImageFileError(f"cannot read {path.name}: corrupt or truncated image ({reason[:120]})") from None
-    if array.ndim != 3 or array.shape[0] < 1 or array.shape[1] < 1:
-        raise ImageFileError(f"cannot read {path.name}: empty image")
-    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))[None]
+    with _pillow_errors(path, max_pixels), Image.open(path) as image:
+        problem = size_problem(path.name, image.height, image.width, max_pixels)  # header only, nothing decoded
+        if problem:
+            raise ImageFileError(problem)
+        small, upright = _decode_small(image, path.name, max_side)
+        array = _image_array(small, path.name)
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))[None], upright
+
+
+def load_image(path: str | Path, *, max_side: int | None = None, max_pixels: int = MAX_IMAGE_PIXELS) -> Tensor:
+    """Read a photo as RGB ``[1, 3, H, W]`` float32 in [0, 1].
+
+    Anything Pillow reads (PNG, JPEG, WebP, BMP, TIFF, GIF's first frame, ...). The EXIF
+    orientation is applied, so the tensor looks like the photo does in a viewer; alpha is
+    dropped; greyscale (8- or 16-bit) is repeated to three channels; 16-bit greyscale is
+    divided by 65535.
+
+    The size in the file's header is checked before any pixel is decoded: above ``max_pixels``
+    (:data:`~viewgen.io.limits.MAX_IMAGE_PIXELS`, 50 Mpx) the file is refused. With
+    ``max_side``, the photo is shrunk (Lanczos, aspect kept) so its longer side is at most
+    that, while its pixels are still 8- or 16-bit integers (JPEGs are even decoded at a
+    reduced scale), so only the small image is ever converted to float.
+
+    A missing file raises ``FileNotFoundError``; a folder, an unreadable, corrupt, truncated or
+    too large file raises :class:`ImageFileError` (a ``ValueError``), one line each.
+    """
+    return load_image_with_size(path, max_side=max_side, max_pixels=max_pixels)[0]

@@ -33,6 +33,7 @@ import torch
 from torch import Tensor
 
 from viewgen.io.images import save_atomic
+from viewgen.io.limits import MAX_MESH_SIDE
 from viewgen.io.rgbd_files import validate_rgbd
 from viewgen.rendering.mesh import grid_faces, grid_vertices, sobel_edge_mask
 
@@ -106,9 +107,14 @@ def rgbd_to_mesh(rgbd: Tensor, intrinsics, cam_from_world=None, mask_edges: bool
         cam_from_world: ``[3, 4]`` / ``[4, 4]`` world-to-camera pose; identity when ``None``.
         mask_edges: drop the vertices on depth edges (the renderer's Sobel mask is 0 there)
             and every face touching one, as the renderer does; ``False`` keeps everything.
+
+    An RGBD with a side above :data:`~viewgen.io.limits.MAX_MESH_SIDE` (2048) raises ``ValueError``.
     """
     rgbd = _rgbd_batch(rgbd)
     _, _, height, width = rgbd.shape
+    if max(height, width) > MAX_MESH_SIDE:
+        raise ValueError(f"the RGBD is {width}x{height}: a mesh of more than {MAX_MESH_SIDE} pixels a side would be "
+                         f"too big to write and to open; downscale it first (viewgen export-mesh --max-side N)")
     disparity = rgbd[:, 3:].clamp(1e-6, 1e5)  # as warp_rgbd does before meshing
     camera_points = grid_vertices(disparity, _intrinsics(intrinsics)[None])[0].double().numpy()  # [HW, 3]
     pose = _pose(cam_from_world)
@@ -147,8 +153,8 @@ def write_ply(path: str | Path, mesh: GridMesh, binary: bool = True, comments: t
     def write(stream: BinaryIO) -> None:
         stream.write(("\n".join(header) + "\n").encode("ascii"))
         if binary:
-            stream.write(vertex_records.tobytes())
-            stream.write(face_records.tobytes())
+            stream.write(vertex_records.view(np.uint8))  # the records' own memory, not a copy
+            stream.write(face_records.view(np.uint8))
         else:
             np.savetxt(stream, vertex_records, fmt="%.9g %.9g %.9g %d %d %d")
             np.savetxt(stream, face_records.view(np.dtype([("c", "u1"), ("a", "<i4"), ("b", "<i4"), ("d", "<i4")])),

@@ -11,6 +11,13 @@ Accepted files (see :func:`load_rgbd_file`):
   ``[4, 4]`` (optional); read with ``allow_pickle=False``. :func:`save_rgbd_npz` writes them.
 * ``.npy``: a bare RGBD array.
 
+The content decides how a file is read (an ``.npz`` that is really an ``.npy`` still loads);
+a file that is neither is refused as "not a valid .npz/.npy file". Sizes are checked in the
+file's header before any data is read (:mod:`viewgen.io.numpy_files`): an RGBD array above
+:data:`~viewgen.io.limits.MAX_ARRAY_PIXELS` (4096 x 4096) is refused, and so is a pickle larger
+than such an array could make; with ``max_side`` the array is shrunk (area average) before it
+is converted to float32.
+
 RGBD array layouts: ``[H, W, 4]`` (channels last, the original's), ``[4, H, W]`` (channels
 first), ``[1, 4, H, W]`` or ``[1, H, W, 4]``. When both the first and the last axis have size 4
 the layout is ambiguous and refused. RGBD must be floating point, RGB in [0, 1] and disparity
@@ -21,19 +28,26 @@ the layout is ambiguous and refused. RGBD must be floating point, RGB in [0, 1] 
 from __future__ import annotations
 
 import importlib
+import math
 import pickle
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["InputError", "RGBDInput", "UnsafePickleError", "load_rgbd_file", "save_rgbd_npz", "validate_rgbd"]
+from viewgen.io.limits import MAX_ARRAY_PIXELS, fit_long_side, size_problem
+from viewgen.io.numpy_files import load_npy_checked, load_npz_checked, numpy_file_kind
+
+__all__ = ["InputError", "InputWarning", "RGBDInput", "UnsafePickleError", "load_rgbd_file", "save_rgbd_npz",
+           "validate_rgbd"]
 
 RANGE_TOLERANCE = 1e-4
+_CHANNELS = 4
+_MAX_PICKLE_BYTES = _CHANNELS * MAX_ARRAY_PIXELS * 8 + (1 << 20)  # the largest RGBD array in float64, plus room
 _SKY_DISPARITY = 0.05  # the autopilot's soft sky mask is 1 below this
 
 
@@ -43,6 +57,10 @@ class InputError(ValueError):
 
 class UnsafePickleError(InputError):
     """A pickle that references something other than numpy arrays and plain containers."""
+
+
+class InputWarning(UserWarning):
+    """A usable input with a soft problem (e.g. a constant disparity), as warned by the pipelines."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,6 +139,10 @@ def _corrupt(path: Path, kind: str, error: BaseException) -> InputError:
 
 
 def _read_pickle(path: Path) -> dict:
+    if path.stat().st_size > _MAX_PICKLE_BYTES:
+        raise InputError(f"{path.name} is {path.stat().st_size / 1e6:.0f} MB, more than an RGBD input of the "
+                         f"largest accepted size ({math.isqrt(MAX_ARRAY_PIXELS)}x{math.isqrt(MAX_ARRAY_PIXELS)}) "
+                         "needs; downscale it first")
     try:
         with open(path, "rb") as file:
             content = _RGBDUnpickler(file, path.name).load()
@@ -133,19 +155,25 @@ def _read_pickle(path: Path) -> dict:
     return content
 
 
-def _read_npz(path: Path) -> dict:
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
-        raise _corrupt(path, ".npz", error) from None
+def _check_declared(name: str, key: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    """Refuse an array of ``name`` whose header declares more values than its field may hold."""
+    count = math.prod(shape)
+    if key in ("rgbd", "input_rgbd") and count > _CHANNELS * MAX_ARRAY_PIXELS:
+        height, width = (shape[-3:-1] if shape[-1] == _CHANNELS else shape[-2:]) if len(shape) >= 3 else (count, 1)
+        raise InputError(size_problem(f"{name}: {key} {list(shape)}", max(1, height), max(1, width),
+                                      MAX_ARRAY_PIXELS) or f"{name}: {key} {list(shape)} is too large")
+    if key not in ("rgbd", "input_rgbd") and count > 16:
+        raise InputError(f"{name}: {key} must be a [4] or [3, 4] array, got {list(shape)}")
 
 
-def _read_npy(path: Path) -> dict:
-    try:
-        return {"rgbd": np.load(path, allow_pickle=False)}
-    except (OSError, ValueError, EOFError) as error:
-        raise _corrupt(path, ".npy", error) from None
+def _read_numpy(path: Path) -> dict:
+    """``.npz`` fields, or ``{"rgbd": array}`` of an ``.npy``, told apart by the file's first bytes."""
+    def check(key, shape, dtype):
+        _check_declared(path.name, key, shape, dtype)
+
+    if numpy_file_kind(path, InputError) == "npy":
+        return {"rgbd": load_npy_checked(path, check, InputError, key="rgbd")}
+    return load_npz_checked(path, _FIELDS, check, InputError)
 
 
 _FIELDS = ("rgbd", "intrinsics", "cam_from_world")
@@ -163,8 +191,8 @@ def _pick_fields(content: dict, keys: tuple[str, ...], name: str) -> dict:
 _READERS = MappingProxyType({
     ".pkl": (_read_pickle, _PICKLE_KEYS),
     ".pickle": (_read_pickle, _PICKLE_KEYS),
-    ".npz": (_read_npz, _FIELDS),
-    ".npy": (_read_npy, _FIELDS),
+    ".npz": (_read_numpy, _FIELDS),
+    ".npy": (_read_numpy, _FIELDS),
 })
 
 
@@ -172,19 +200,18 @@ _READERS = MappingProxyType({
 # Array checks
 
 
-def _float_array(value, what: str, floating_only: bool = False, finite: bool = True) -> np.ndarray:
-    """A real-valued numpy array (or tensor) as float64; refuses objects, strings, complex.
+def _kind(value) -> str:
+    return f"array of {value.dtype}" if isinstance(value, np.ndarray) else type(value).__name__
 
-    With ``finite`` it also refuses NaN and infinite values, counting them in the message.
-    """
+
+def _float_array(value, what: str) -> np.ndarray:
+    """A small real-valued, finite numpy array (or tensor) as float64; refuses objects, strings, complex."""
     if isinstance(value, Tensor):
         value = value.detach().cpu().numpy()
-    kinds = "f" if floating_only else "fiu"
-    if not isinstance(value, np.ndarray) or value.dtype.kind not in kinds:
-        kind = f"array of {value.dtype}" if isinstance(value, np.ndarray) else type(value).__name__
-        raise InputError(f"{what} must be a {'floating-point' if floating_only else 'numeric'} array, got {kind}")
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
+        raise InputError(f"{what} must be a numeric array, got {_kind(value)}")
     array = value.astype(np.float64)
-    if finite and not np.isfinite(array).all():
+    if not np.isfinite(array).all():
         nan_count, inf_count = int(np.isnan(array).sum()), int(np.isinf(array).sum())
         raise InputError(f"{what} contains {nan_count} NaN and {inf_count} infinite values")
     return array
@@ -203,10 +230,16 @@ def _rgbd_to_nchw(array: np.ndarray, what: str) -> np.ndarray:
     return channels_first[None]
 
 
-def _check_range(values: np.ndarray, what: str) -> None:
+def _check_values(values: Tensor, what: str) -> tuple[float, float]:
+    """Refuse NaN, infinities and values outside [0, 1] (beyond the tolerance); return (min, max)."""
+    finite = torch.isfinite(values)
+    if not bool(finite.all()):
+        nan_count = int(torch.isnan(values).sum())
+        raise InputError(f"{what} contains {nan_count} NaN and {int((~finite).sum()) - nan_count} infinite values")
     low, high = float(values.min()), float(values.max())
     if low < -RANGE_TOLERANCE or high > 1.0 + RANGE_TOLERANCE:
         raise InputError(f"{what} must lie in [0, 1], got values in [{low:.4g}, {high:.4g}]")
+    return low, high
 
 
 def validate_rgbd(rgbd: Tensor, what: str = "rgbd") -> tuple[str, ...]:
@@ -222,15 +255,16 @@ def validate_rgbd(rgbd: Tensor, what: str = "rgbd") -> tuple[str, ...]:
     if not isinstance(rgbd, Tensor) or rgbd.dim() != 4 or rgbd.shape[:2] != (1, 4) or min(rgbd.shape[2:]) < 2:
         shape = list(rgbd.shape) if isinstance(rgbd, Tensor) else type(rgbd).__name__
         raise InputError(f"{what} must be a [1, 4, H, W] tensor with H, W >= 2, got {shape}")
-    array = _float_array(rgbd, what, floating_only=True, finite=False)
-    _check_range(_float_array(array[:, :3], f"{what} RGB"), f"{what} RGB")
-    disparity = _float_array(array[0, 3], f"{what} disparity")
-    _check_range(disparity, f"{what} disparity")
+    if not rgbd.is_floating_point():
+        raise InputError(f"{what} must be a floating-point array, got array of {str(rgbd.dtype).replace('torch.', '')}")
+    rgbd = rgbd.detach()
+    _check_values(rgbd[:, :3], f"{what} RGB")
+    low, high = _check_values(rgbd[0, 3], f"{what} disparity")
     warnings = []
-    if float(disparity.max() - disparity.min()) < 1e-6:
-        warnings.append(f"{what} disparity is constant ({float(disparity.mean()):.4g}): "
+    if high - low < 1e-6:
+        warnings.append(f"{what} disparity is constant ({float(rgbd[0, 3].mean(dtype=torch.float64)):.4g}): "
                         "a flat scene, so the rendered views show no parallax")
-    elif float(disparity.max()) < _SKY_DISPARITY:
+    elif high < _SKY_DISPARITY:
         warnings.append(f"{what} disparity is below {_SKY_DISPARITY} everywhere: "
                         "the autopilot will treat it all as sky")
     return tuple(warnings)
@@ -259,11 +293,34 @@ def _pose_tensor(value, what: str) -> Tensor | None:
     return torch.from_numpy(array.astype(np.float32))
 
 
-def _build_input(content: dict, name: str) -> RGBDInput:
+def _rgbd_tensor(value, name: str, max_side: int | None) -> Tensor:
+    """File ``name``'s RGBD in any accepted layout (floating-point array or tensor) -> ``[1, 4, h, w]`` float32.
+
+    With ``max_side``, a larger array is area-averaged to fit (after a NaN/infinity check) in its
+    own precision, before the float32 copy is made.
+    """
+    what = f"{name}: rgbd"
+    if isinstance(value, Tensor):
+        value = value.detach().cpu().numpy()
+    if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+        raise InputError(f"{what} must be a floating-point array, got {_kind(value)}")
+    _check_declared(name, "rgbd", value.shape, value.dtype)
+    array = _rgbd_to_nchw(value, what)  # a view
+    if not array.flags.writeable:  # e.g. rebuilt from a pickle's bytes; torch wants writable memory
+        array = array.copy()
+    rgbd = torch.from_numpy(array)
+    height, width = array.shape[-2:]
+    target = fit_long_side(height, width, max_side)
+    if target != (height, width):
+        _check_values(rgbd[:, :3], f"{what} RGB")
+        _check_values(rgbd[:, 3:], f"{what} disparity")
+        rgbd = F.interpolate(rgbd.float() if rgbd.dtype == torch.float16 else rgbd, size=target, mode="area")
+    return rgbd.to(torch.float32).contiguous()
+
+
+def _build_input(content: dict, name: str, max_side: int | None = None) -> RGBDInput:
     """Validated :class:`RGBDInput` from raw arrays read out of file ``name``."""
-    raw = _float_array(content["rgbd"], f"{name}: rgbd", floating_only=True, finite=False)
-    rgbd_array = _rgbd_to_nchw(raw, f"{name}: rgbd")
-    rgbd = torch.from_numpy(np.ascontiguousarray(rgbd_array, dtype=np.float32))
+    rgbd = _rgbd_tensor(content["rgbd"], name, max_side)
     warnings = validate_rgbd(rgbd, f"{name}: rgbd")
     return RGBDInput(
         rgbd=rgbd.clamp(0.0, 1.0),
@@ -277,21 +334,25 @@ def _build_input(content: dict, name: str) -> RGBDInput:
 # Public entry points
 
 
-def load_rgbd_file(path: str | Path) -> RGBDInput:
+def load_rgbd_file(path: str | Path, *, max_side: int | None = None) -> RGBDInput:
     """Load an RGBD input from ``.pkl``/``.pickle``, ``.npz`` or ``.npy`` (see the module doc).
 
     Returns an :class:`RGBDInput` with ``rgbd [1, 4, H, W]`` float32 and optional
-    ``intrinsics [4]`` and ``cam_from_world [3, 4]``. Raises :class:`InputError` (or its
-    subclass :class:`UnsafePickleError`) with a one-line message on any problem.
+    ``intrinsics [4]`` and ``cam_from_world [3, 4]``. With ``max_side``, an RGBD whose longer
+    side is larger is area-averaged to fit before its float32 copy is made. Raises
+    :class:`InputError` (or its subclass :class:`UnsafePickleError`) with a one-line message on
+    any problem, including an array above :data:`~viewgen.io.limits.MAX_ARRAY_PIXELS`.
     """
     path = Path(path)
     reader, keys = _READERS.get(path.suffix.lower(), (None, None))
     if reader is None:
         raise InputError(f"cannot read {path.name}: unsupported extension {path.suffix!r} "
                          f"(expected one of {', '.join(_READERS)})")
+    if path.is_dir():
+        raise InputError(f"cannot read {path}: it is a folder, not an RGBD file")
     if not path.is_file():
         raise InputError(f"cannot read {path}: no such file")
-    return _build_input(_pick_fields(reader(path), keys, path.name), path.name)
+    return _build_input(_pick_fields(reader(path), keys, path.name), path.name, max_side)
 
 
 def save_rgbd_npz(path: str | Path, rgbd, intrinsics=None, cam_from_world=None) -> Path:

@@ -39,12 +39,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from viewgen.devices import usable_device
 from viewgen.geometry.intrinsics import default_intrinsics
-from viewgen.io.rgbd_files import validate_rgbd
+from viewgen.io.rgbd_files import InputWarning, validate_rgbd
 from viewgen.networks import SpadeGenerator, StyleEncoder
 from viewgen.networks.pretrained import config_from_dict, config_to_dict
 from viewgen.pipelines.autopilot import FlyDynamicConfig
-from viewgen.pipelines.controller import CameraController
+from viewgen.pipelines.controller import CameraController, check_offset
 from viewgen.pipelines.frames import Frame, as_rgbd_batch
 from viewgen.pipelines.refiners import Refiner, RefinerBase, SpadeRefiner
 from viewgen.pipelines.rescale import rescale_refined_disparity
@@ -63,6 +64,18 @@ Offset = tuple[float, float]
 
 class MissingWeightsError(FileNotFoundError):
     """A weights folder without the converted ``style_encoder/`` or ``spade_generator/`` component."""
+
+
+def _steering(offset) -> Offset:
+    """:meth:`FlyThroughPipeline.step`'s ``offset`` as ``(dx, dy)`` floats; ``None`` is ``(0, 0)``."""
+    if offset is None:
+        return 0.0, 0.0
+    try:
+        if isinstance(offset, (str, bytes)):
+            raise TypeError
+        return check_offset(offset)
+    except TypeError:
+        raise TypeError(f"offset must be None or two numbers (dx, dy), got {type(offset).__name__}") from None
 
 
 @dataclass(frozen=True)
@@ -144,7 +157,7 @@ class FlyThroughPipeline:
         if refiner.image_size is not None and tuple(refiner.image_size) != tuple(self.config.image_size):
             raise ValueError(f"image sizes disagree: config {tuple(self.config.image_size)}, "
                              f"{refiner.name} refiner {tuple(refiner.image_size)}")
-        self.device, self.dtype = torch.device(self.config.device), _DTYPES[self.config.dtype]
+        self.device, self.dtype = usable_device(self.config.device), _DTYPES[self.config.dtype]  # refuse "cuda" now
         self.refiner = refiner.to(self.device, self.dtype)
         self._flight: _Flight | None = None
 
@@ -181,6 +194,7 @@ class FlyThroughPipeline:
         Raises :class:`MissingWeightsError` naming what is missing and how to make it.
         """
         path = Path(path)
+        usable_device(device)  # a CPU-only torch refuses "cuda" here, not at the first frame
         missing = [f"{name}/{file}" for name in (ENCODER_DIR, GENERATOR_DIR) for file in _COMPONENT_FILES
                    if not (path / name / file).is_file()]
         if missing:
@@ -261,7 +275,8 @@ class FlyThroughPipeline:
             rgbd: ``[1, 4, H, W]`` or ``[4, H, W]`` tensor or array, RGB and disparity in [0, 1];
                 resized to ``config.image_size``. NaN, infinities, values out of range or a plain
                 RGB image raise :class:`~viewgen.io.rgbd_files.InputError`; a constant or
-                all-sky disparity gives a ``UserWarning`` (also kept in :attr:`input_warnings`).
+                all-sky disparity gives an :class:`~viewgen.io.rgbd_files.InputWarning` (a
+                ``UserWarning``, also kept in :attr:`input_warnings`).
             intrinsics: ``[4]``; by default ``[focal_x, focal_x * W / H, 0.5, 0.5]`` of the input.
             cam_from_world: start pose ``[3, 4]``; the identity by default.
             controller: a controller name (``config.controller`` by default) or a ready
@@ -280,12 +295,15 @@ class FlyThroughPipeline:
         return frame
 
     @torch.inference_mode()
-    def step(self, offset: Offset = (0.0, 0.0)) -> Frame:
+    def step(self, offset: Offset | None = (0.0, 0.0)) -> Frame:
         """Fly one frame: the controller picks the next camera from the current frame, then render-refine.
 
         ``offset = (dx, dy)`` steers the autopilot's look target in texture units (+x right,
-        +y down; the original demo sends ``2 * cursor - 1``). Returns the new :class:`Frame`.
+        +y down; the original demo sends ``2 * cursor - 1``); ``None`` means no steering,
+        ``(0, 0)``. Two finite numbers (tuple, list, array or tensor) are accepted; anything
+        else raises ``TypeError`` / ``ValueError`` here. Returns the new :class:`Frame`.
         """
+        offset = _steering(offset)
         flight = self._require_flight()
         frame, anchor, index = flight.frame, flight.anchor, flight.frame.index + 1
         next_cam_from_world = flight.controller.next(frame.rgbd, offset)  # autopilot, on the current frame
@@ -358,7 +376,7 @@ class FlyThroughPipeline:
         rgbd = as_rgbd_batch(rgbd)
         input_warnings = validate_rgbd(rgbd, "input rgbd")
         for message in input_warnings:
-            warnings.warn(message, UserWarning, stacklevel=3)
+            warnings.warn(message, InputWarning, stacklevel=3)
         rgbd = self._to_pipeline(rgbd.clamp(0.0, 1.0))
         if tuple(rgbd.shape[-2:]) != tuple(self.config.image_size):
             rgbd = F.interpolate(rgbd, size=self.config.image_size, mode="bilinear", align_corners=False)

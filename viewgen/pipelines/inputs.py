@@ -12,9 +12,10 @@ This is the one place where file inputs and depth estimation meet, so ``viewgen 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from viewgen.io.limits import WORKING_MAX_SIDE
 from viewgen.io.rgbd_files import InputError, RGBDInput, load_rgbd_file, validate_rgbd
 
 __all__ = ["DEFAULT_INPUT", "RGBD_SUFFIXES", "ResolvedInput", "resolve_input"]
@@ -37,25 +38,44 @@ class ResolvedInput:
     description: str
 
 
-def resolve_input(spec: str | None, depth: str | None = None, device: str = "cpu") -> ResolvedInput:
+def resolve_input(spec: str | None, depth: str | None = None, device: str = "cpu",
+                  max_side: int | None = WORKING_MAX_SIDE) -> ResolvedInput:
     """Load ``spec`` (see the module docstring; ``None`` means :data:`DEFAULT_INPUT`).
 
-    ``depth`` names the depth backend for photos (the registry's default when ``None``); it
-    is ignored for samples and RGBD files. Raises ``ValueError`` / ``OSError`` subclasses with
-    one-line messages for anything unusable.
+    ``depth`` names the depth backend for photos (the registry's default when ``None``). It is
+    checked for every input, so a misspelt name is an error even where it would not be used;
+    for samples and RGBD files, which have their own disparity, a given ``depth`` adds a
+    warning that it is unused. ``max_side``: a photo or RGBD file whose longer side is larger
+    is shrunk to fit before it is converted to float (``None`` keeps the file's size; files
+    above the limits of :mod:`viewgen.io.limits` are refused either way). Raises
+    ``ValueError`` / ``OSError`` subclasses with one-line messages for anything unusable.
     """
+    if depth is not None:
+        from viewgen.depth.registry import backend_info
+
+        backend_info(depth)  # an unknown name -> one line listing the known ones
     spec = DEFAULT_INPUT if spec is None else spec
     if spec.startswith(SAMPLE_PREFIX):
-        return _sample(spec[len(SAMPLE_PREFIX):])
+        return _unused_depth(_sample(spec[len(SAMPLE_PREFIX):]), depth)
     path = Path(spec)
     if path.suffix.lower() in RGBD_SUFFIXES:
-        return ResolvedInput(load_rgbd_file(path), path.name)
+        return _unused_depth(ResolvedInput(load_rgbd_file(path, max_side=max_side), path.name), depth)
     if not path.exists():
         raise InputError(f"cannot read {spec}: no such file (give an image, an RGBD .npz/.npy/.pkl "
                          f"or sample:1..3)")
     if path.is_dir():
         raise InputError(f"cannot read {spec}: it is a directory, not an image or RGBD file")
-    return _photo(path, depth, device)
+    return _photo(path, depth, device, max_side)
+
+
+def _unused_depth(resolved: ResolvedInput, depth: str | None) -> ResolvedInput:
+    """Add a warning that the depth backend ``depth`` (if given) is not used for ``resolved``."""
+    if depth is None:
+        return resolved
+    note = (f"depth backend {depth!r} is not used: {resolved.description} has its own disparity "
+            "(it only applies to photos)")
+    source = resolved.rgbd_input
+    return replace(resolved, rgbd_input=replace(source, warnings=(*source.warnings, note)))
 
 
 def _sample(key: str) -> ResolvedInput:
@@ -69,13 +89,16 @@ def _sample(key: str) -> ResolvedInput:
     return ResolvedInput(load_sample(index), f"sample {index} ({name})")
 
 
-def _photo(path: Path, depth: str | None, device: str) -> ResolvedInput:
+def _photo(path: Path, depth: str | None, device: str, max_side: int | None) -> ResolvedInput:
     import torch
 
     from viewgen.depth import DEFAULT_BACKEND, get_estimator
     from viewgen.io.images import load_image
 
-    image = load_image(path)  # [1, 3, H, W] in [0, 1]; one-line errors for corrupt/unsupported files
+    image = load_image(path, max_side=max_side)  # [1, 3, H, W] in [0, 1]; one-line errors, size checked first
+    if min(image.shape[-2:]) < 2:
+        raise InputError(f"cannot use {path.name}: it is {image.shape[-1]}x{image.shape[-2]} pixels; "
+                         "a photo needs at least 2 pixels a side")
     name = depth or DEFAULT_BACKEND
     estimator = get_estimator(name, device=device)
     with torch.inference_mode():
