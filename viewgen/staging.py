@@ -28,15 +28,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["check_replaceable", "describe_os_error", "is_read_only", "publish_folder", "remove_tree",
-           "staging_folder", "write_file_atomic"]
+__all__ = ["WriteError", "check_file_destination", "check_parent_folder", "check_replaceable", "describe_os_error",
+           "file_in_the_way", "is_read_only", "publish_folder", "remove_tree", "staging_folder", "write_file_atomic"]
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
+class WriteError(OSError):
+    """``cannot write PATH: CAUSE`` in one line, naming the user's path; ``cause`` keeps the reason alone."""
+
+    def __init__(self, path: Path | str, cause: str) -> None:
+        super().__init__(f"cannot write {path}: {cause}")
+        self.cause = cause
+
+
 def describe_os_error(error: OSError) -> str:
     """The cause of ``error`` in words (``"No space left on device"``), without the file names."""
+    if isinstance(error, WriteError):
+        return error.cause
     if error.strerror:
         return error.strerror
     return " ".join(str(error).split()) or type(error).__name__
@@ -49,6 +59,35 @@ def is_read_only(path: Path) -> bool:
     except OSError:
         return False
     return not os.access(path, os.W_OK) or not mode & 0o222
+
+
+def file_in_the_way(path: Path) -> Path | None:
+    """The file that stands where a folder above ``path`` should be (or be made), if any."""
+    for ancestor in Path(os.path.abspath(path)).parents:
+        if os.path.lexists(ancestor):
+            return None if ancestor.is_dir() else ancestor
+    return None
+
+
+def check_parent_folder(path: Path) -> None:
+    """One-line ``OSError`` when a file stands where a folder above ``path`` should be (or be made)."""
+    blocker = file_in_the_way(path)
+    if blocker is not None:
+        raise OSError(f"cannot write {path}: {blocker} is a file, not a folder")
+
+
+def check_file_destination(path: Path) -> Path:
+    """The file that writing ``path`` replaces (a link's target); one-line ``OSError`` if it must not be.
+
+    Refused: an existing folder, a read-only file. No side effects, so callers check before any work.
+    """
+    target = Path(os.path.realpath(path))  # a link: replace the file it names, keep the link
+    check_parent_folder(path)
+    if target.is_dir():
+        raise OSError(f"cannot write {path}: it is a folder; give a file name")
+    if is_read_only(target):
+        raise OSError(f"will not replace {path}: the file is read-only; make it writable or choose another name")
+    return target
 
 
 def _hidden_sibling(target: Path, tag: str) -> Path:
@@ -68,7 +107,7 @@ def staging_folder(target: Path) -> Path:
                 continue
         raise FileExistsError(errno.EEXIST, "no free temporary name")
     except OSError as error:
-        raise OSError(f"cannot write {target}: {describe_os_error(error)}") from None
+        raise WriteError(target, describe_os_error(error)) from None
 
 
 def remove_tree(path: Path | None) -> None:
@@ -116,7 +155,7 @@ def publish_folder(staging: Path, target: Path) -> None:
             raise
         remove_tree(old)
     except OSError as error:
-        raise OSError(f"cannot write {target}: {describe_os_error(error)}") from None
+        raise WriteError(target, describe_os_error(error)) from None
 
 
 def check_replaceable(target: Path, is_ours: Callable[[Path], bool], what: str, hint: str) -> None:
@@ -124,6 +163,7 @@ def check_replaceable(target: Path, is_ours: Callable[[Path], bool], what: str, 
 
     ``what`` says what ours are (``"PNG frames of a flight"``); ``hint`` what to do instead.
     """
+    check_parent_folder(target)
     if not os.path.lexists(target):
         return
     if not target.is_dir():
@@ -154,6 +194,6 @@ def write_file_atomic(path: Path, write: Callable[[BinaryIO], None]) -> Path:
         except OSError:
             pass
         if isinstance(error, OSError):
-            raise OSError(f"cannot write {path}: {describe_os_error(error)}") from None
+            raise WriteError(path, describe_os_error(error)) from None
         raise
     return path

@@ -21,3 +21,14 @@ def test_info_lists_versions_and_found_weights(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert f"depth midas-v21: {tmp_path / 'weights'}" in out
     assert f"infinite nature weights: {tmp_path / 'infinite_nature'}" in out
+
+
+def test_info_skips_unfinished_conversions(tmp_path, monkeypatch, capsys):
+    """A hidden folder left by a conversion that was killed is not offered as weights."""
+    monkeypatch.setenv("VIEWGEN_HOME", str(tmp_path))
+    for part in ("style_encoder", "spade_generator"):
+        (tmp_path / ".infinite_nature.0a1b2c3d.partial" / part).mkdir(parents=True)
+        (tmp_path / ".infinite_nature.0a1b2c3d.partial" / part / "config.json").write_text("{}")
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert ".partial" not in out and "none converted here" in out

@@ -1,6 +1,14 @@
+import errno
+import functools
+import os
+import shutil
+
 import numpy as np
 import pytest
 import torch
+
+import viewgen.convert
+from viewgen.cli.main import main
 
 from viewgen.convert import (
     CheckpointMismatchError,
@@ -9,6 +17,7 @@ from viewgen.convert import (
     write_tensor_bundle,
 )
 from viewgen.convert.infinite_nature import discriminator_layers, encoder_layers, generator_layers
+from viewgen.hub import WeightsFormatError
 from viewgen.networks import (
     MultiScaleDiscriminator,
     MultiScaleDiscriminatorConfig,
@@ -17,6 +26,7 @@ from viewgen.networks import (
     SpadeGeneratorConfig,
     StyleEncoder,
     StyleEncoderConfig,
+    pretrained,
 )
 
 CONFIGS = {
@@ -139,3 +149,93 @@ def test_partial_discriminator_is_refused(tmp_path):
     for name in [name for name in variables if name.startswith("spade_discriminator_1/")]:
         del variables[name]
     _assert_refused(tmp_path, variables, "spade_discriminator_1/D_logit/conv2d/kernel")
+
+
+# ------------------------------------------------------------------- all or nothing, never mixed
+
+
+def _convert(tmp_path, out_dir, seed: int, with_discriminator: bool = False):
+    torch.manual_seed(seed)
+    modules = _tiny_modules(with_discriminator)
+    torch.manual_seed(seed)
+    for module, _ in modules:  # weights that differ from one seed to the next
+        for parameter in module.parameters():
+            parameter.data.normal_()
+    write_tensor_bundle(tmp_path / f"tf{seed}" / "model.ckpt", _as_tf_variables(modules))
+    return convert_infinite_nature_checkpoint(tmp_path / f"tf{seed}" / "model.ckpt", out_dir, **CONFIGS)
+
+
+def _snapshot(folder):
+    return {path.relative_to(folder): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def _disk_full_at(monkeypatch, file_name: str, component: str):
+    """Make the write of ``component/file_name`` fail halfway with ENOSPC, as a full disk does."""
+    real_write = pretrained.write_file_atomic
+
+    def write(path, write_content):
+        if path.name == file_name and path.parent.name == component:
+            def half_then_full(stream):
+                stream.write(b"\0" * 64)
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+            return real_write(path, half_then_full)
+        return real_write(path, write_content)
+
+    monkeypatch.setattr(pretrained, "write_file_atomic", write)
+
+
+def test_a_full_disk_leaves_the_older_conversion_whole(tmp_path, monkeypatch):
+    out_dir = tmp_path / "weights"
+    _convert(tmp_path, out_dir, seed=1, with_discriminator=True)
+    before = _snapshot(out_dir)
+    _disk_full_at(monkeypatch, "model.safetensors", "spade_generator")
+    with pytest.raises(OSError) as error:
+        _convert(tmp_path, out_dir, seed=2)
+    message = str(error.value)
+    assert "\n" not in message and str(out_dir) in message and "No space left on device" in message
+    assert ".partial" not in message and "nothing was changed" in message
+    assert _snapshot(out_dir) == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["tf1", "tf2", "weights"]
+    SpadeGenerator.from_pretrained(out_dir / "spade_generator")
+
+
+def test_the_cli_reports_a_full_disk_in_one_line(tmp_path, monkeypatch, capsys):
+    _convert(tmp_path, tmp_path / "unused", seed=3)  # writes the TF bundle tf3/
+    _disk_full_at(monkeypatch, "config.json", "style_encoder")
+    tiny = functools.partial(convert_infinite_nature_checkpoint, **CONFIGS)
+    monkeypatch.setattr(viewgen.convert, "convert_infinite_nature_checkpoint", tiny)
+    out_dir = tmp_path / "weights"
+    code = main(["convert", "infinite-nature", str(tmp_path / "tf3" / "model.ckpt"), str(out_dir)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith("viewgen: error: cannot write the converted")
+    assert "nothing was written" in err and not out_dir.exists()
+
+
+def test_a_new_conversion_replaces_the_old_one_whole(tmp_path):
+    out_dir = tmp_path / "weights"
+    _convert(tmp_path, out_dir, seed=4, with_discriminator=True)
+    _convert(tmp_path, out_dir, seed=5)
+    assert sorted(path.name for path in out_dir.iterdir()) == ["manifest.json", "spade_generator", "style_encoder"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["tf4", "tf5", "weights"]
+    for path in out_dir.rglob("*.safetensors"):
+        assert path.stat().st_mode & 0o044 == 0o044  # readable by others under the default umask
+
+
+def test_components_of_two_conversions_are_not_mixed_silently(tmp_path):
+    _convert(tmp_path, tmp_path / "a", seed=6)
+    _convert(tmp_path, tmp_path / "b", seed=7)
+    shutil.rmtree(tmp_path / "a" / "spade_generator")
+    shutil.copytree(tmp_path / "b" / "spade_generator", tmp_path / "a" / "spade_generator")
+    StyleEncoder.from_pretrained(tmp_path / "a" / "style_encoder")
+    with pytest.raises(WeightsFormatError, match="mixed"):
+        SpadeGenerator.from_pretrained(tmp_path / "a" / "spade_generator")
+
+
+def test_a_folder_with_other_files_is_refused_before_any_work(tmp_path):
+    out_dir = tmp_path / "weights"
+    out_dir.mkdir()
+    (out_dir / "notes.txt").write_text("mine")
+    with pytest.raises(OSError, match="notes.txt"):
+        _convert(tmp_path, out_dir, seed=8)
+    assert [path.name for path in out_dir.iterdir()] == ["notes.txt"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["tf8", "weights"]

@@ -6,6 +6,7 @@ import math
 import platform
 import time
 from argparse import Namespace
+from pathlib import Path
 
 import torch
 
@@ -41,7 +42,8 @@ def found_weights_lines() -> list[str]:
         lines.append(f"  depth {name}: {path if path else 'not downloaded (viewgen download ' + name + ')'}")
     configs = [*home.glob("*/spade_generator/config.json"), *home.glob("*/*/spade_generator/config.json")]
     converted = sorted(config.parent.parent for config in configs
-                       if (config.parent.parent / "style_encoder" / "config.json").is_file())
+                       if (config.parent.parent / "style_encoder" / "config.json").is_file()
+                       and not any(part.startswith(".") for part in config.relative_to(home).parts))  # unfinished
     if converted:
         lines += [f"  infinite nature weights: {folder} (use --weights {folder})" for folder in converted]
     else:
@@ -59,13 +61,42 @@ def _move_pose(forward: float, right: float, up: float, yaw_deg: float) -> torch
     return torch.cat([rotation, (-rotation @ centre).unsqueeze(1)], dim=1)
 
 
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+
+
+def _check_image_output(path: str) -> str:
+    """The Pillow format that ``path``'s suffix names; one-line errors for others or an unusable path."""
+    from viewgen.staging import check_file_destination
+
+    image_format = IMAGE_FORMATS.get(Path(path).suffix.lower())
+    if image_format is None:
+        raise ValueError(f"--out {path}: write a {', '.join(IMAGE_FORMATS)} file (the suffix picks the format)")
+    check_file_destination(Path(path))
+    return image_format
+
+
+def _write_image(path: str, image: torch.Tensor, image_format: str) -> None:
+    """``image [3, H, W]`` in [0, 1] -> ``path`` in ``image_format``, through a temporary file."""
+    from PIL import Image
+
+    from viewgen.io.images import save_atomic, to_uint8_hwc
+    from viewgen.staging import describe_os_error
+
+    pixels = Image.fromarray(to_uint8_hwc(image))
+    options = {"quality": 95} if image_format == "JPEG" else {}
+    try:
+        save_atomic(path, lambda stream: pixels.save(stream, format=image_format, **options))
+    except OSError as error:
+        raise OSError(f"cannot write {path}: {describe_os_error(error)}") from None
+
+
 def run_warp(args: Namespace) -> int:
     from viewgen.data.toy_scene import toy_landscape_rgbd
     from viewgen.geometry import default_intrinsics
-    from viewgen.io.images import write_png_atomic
     from viewgen.rendering import warp_rgbd
     from viewgen.runtime import tune_cpu_allocator
 
+    image_format = _check_image_output(args.out)
     tune_cpu_allocator()
     if args.input:
         from viewgen.io.rgbd_files import load_rgbd_file
@@ -82,7 +113,7 @@ def run_warp(args: Namespace) -> int:
         warped, mask = warp_rgbd(rgbd, torch.eye(4)[:3], target, intrinsics)
     elapsed_ms = (time.perf_counter() - start) * 1000
     panel = torch.cat([rgbd[0, :3], warped[0, :3], mask[0].expand(3, -1, -1)], dim=2)
-    write_png_atomic(args.out, panel)
+    _write_image(args.out, panel, image_format)
     holes = float((mask == 0).float().mean()) * 100
     print(f"warped {source} ({height}x{width}) in {elapsed_ms:.1f} ms; {holes:.1f}% holes; wrote {args.out}")
     return 0

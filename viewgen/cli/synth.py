@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from argparse import Namespace
+from pathlib import Path
 
 from viewgen.cli.options import seed_type, size_type
 
@@ -29,6 +30,17 @@ def add_parser(subparsers) -> None:
     synth.set_defaults(run=run_synth)
 
 
+def _check_out(out: Path) -> None:
+    """One-line ``OSError`` before any rendering when ``out`` cannot be the dataset folder."""
+    from viewgen.staging import file_in_the_way
+
+    blocker = file_in_the_way(out)
+    if blocker is not None:
+        raise OSError(f"cannot write to {out}: {blocker} is a file, not a folder; give a folder for --out")
+    if out.exists() and not out.is_dir():
+        raise OSError(f"cannot write to {out}: it is a file, not a folder; give a folder for --out")
+
+
 def run_synth(args: Namespace) -> int:
     from viewgen.data.synthetic.export import export_clips
 
@@ -36,6 +48,7 @@ def run_synth(args: Namespace) -> int:
         raise ValueError(f"--clips must be at least 1, got {args.clips}")
     if args.frames < 1:
         raise ValueError(f"--frames must be at least 1, got {args.frames}")
+    _check_out(Path(args.out))
     height, width = args.size
     start = time.perf_counter()
     done = {"clips": 0}

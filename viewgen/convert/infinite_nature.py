@@ -7,7 +7,14 @@ V2 checkpoint: ``model.ckpt-6935893.index`` + ``.data-00000-of-00001``). Convers
     convert_infinite_nature_checkpoint("ckpt/model.ckpt-6935893", "weights/infinite_nature")
 
 writes ``style_encoder/``, ``spade_generator/`` and, when the checkpoint holds them,
-``discriminator/`` folders (``config.json`` + ``model.safetensors`` each).
+``discriminator/`` folders (``config.json`` + ``model.safetensors`` each), and a
+``manifest.json`` naming their files' SHA-256, written last and checked when a component is
+loaded (see :mod:`viewgen.networks.pretrained`), so a folder mixing two conversions is refused.
+
+All or nothing: the release is written into a hidden folder beside ``out_dir`` that then
+replaces ``out_dir`` as a whole; on any failure (a full disk, Ctrl-C) it is removed and an
+existing ``out_dir`` is left exactly as it was. An existing ``out_dir`` may hold only an earlier
+conversion (those folders and the manifest); anything else is refused before work starts.
 
 Variable map (TF layouts: conv kernels ``[kh, kw, in, out]``, dense kernels ``[in, out]``):
 
@@ -30,6 +37,7 @@ conversion before anything is written.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,11 +57,19 @@ from viewgen.networks import (
     StyleEncoder,
     StyleEncoderConfig,
 )
-from viewgen.networks.pretrained import check_state_dict, describe_mismatch, save_component
+from viewgen.networks.pretrained import (
+    MANIFEST_FILE_NAME,
+    check_state_dict,
+    describe_mismatch,
+    save_component,
+    write_release_manifest,
+)
+from viewgen.staging import check_replaceable, describe_os_error, publish_folder, remove_tree, staging_folder
 
 ENCODER_SCOPE = "generator/spade_encoder"
 GENERATOR_SCOPE = "generator/spade_network_noenc/spade_generator"
 DISCRIMINATOR_SCOPE = "spade_discriminator_{index}"
+RELEASE_ENTRIES = ("style_encoder", "spade_generator", "discriminator", MANIFEST_FILE_NAME)
 OPTIMIZER_VARIABLE_PATTERNS = (r".*/Adam(_\d+)?", r"beta[12]_power(_\d+)?", r"global_step")
 L2_NORMALIZE_EPS = 1e-12
 
@@ -260,14 +276,41 @@ def convert_infinite_nature_checkpoint(
     if problems:
         raise CheckpointMismatchError(f"checkpoint {tf_checkpoint_prefix} does not match the Infinite Nature networks "
                                       f"(nothing was written):\n{problems}")  # fmt: skip
+    out_dir = Path(out_dir)
+    target = _check_out_dir(out_dir)
     arrays = {name: reader.read(name) for name in expected}
     state_dicts = {plan.folder: plan.state_dict(arrays, str(tf_checkpoint_prefix)) for plan in plans}
-    out_dir = Path(out_dir)
-    component_dirs = {plan.folder: plan.save(out_dir, state_dicts[plan.folder]) for plan in plans}
+    _write_release(plans, state_dicts, out_dir, target)
     return ConversionSummary(
         out_dir=out_dir,
-        component_dirs=component_dirs,
+        component_dirs={plan.folder: out_dir / plan.folder for plan in plans},
         num_variables_converted=len(arrays),
         num_values_converted=int(sum(array.size for array in arrays.values())),
         skipped_variables=skipped,
     )
+
+
+def _check_out_dir(out_dir: Path) -> Path:
+    """The folder to replace (a link's target); ``OSError`` if it holds anything but an earlier conversion."""
+    target = Path(os.path.realpath(out_dir))
+    check_replaceable(target, lambda entry: entry.name in RELEASE_ENTRIES, "converted Infinite Nature weights",
+                      "convert into a new or empty folder")
+    return target
+
+
+def _write_release(plans: Sequence[_ComponentPlan], state_dicts: Mapping[str, Mapping[str, torch.Tensor]],
+                   out_dir: Path, target: Path) -> None:
+    """Write every component and the manifest into a hidden sibling of ``target``, then swap it in whole."""
+    staging = None
+    try:
+        staging = staging_folder(target)
+        for plan in plans:
+            plan.save(staging, state_dicts[plan.folder])
+        write_release_manifest(staging, [plan.folder for plan in plans])
+        publish_folder(staging, target)
+        staging = None
+    except OSError as error:  # the hidden folder's name means nothing to the user: name out_dir
+        raise OSError(f"cannot write the converted weights to {out_dir}: {describe_os_error(error)}; "
+                      f"{'nothing was changed there' if target.exists() else 'nothing was written'}") from None
+    finally:
+        remove_tree(staging)

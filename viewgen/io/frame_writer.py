@@ -26,6 +26,7 @@ from torch import Tensor
 from viewgen.io.images import new_file_mode, to_uint8_hwc, write_disparity_png16
 from viewgen.io.interrupts import interrupts_deferred
 from viewgen.staging import (
+    check_file_destination,
     check_replaceable,
     describe_os_error,
     is_read_only,
@@ -272,10 +273,7 @@ class SingleFileWriter(FrameWriter):
     @staticmethod
     def check_destination(path: Path) -> Path:
         """The file to replace (a link's target); ``OSError`` if it is read-only. No side effects."""
-        target = Path(os.path.realpath(path))  # a link: replace the file it names, keep the link
-        if is_read_only(target):
-            raise OSError(f"will not replace {path}: the file is read-only; make it writable or choose another name")
-        return target
+        return check_file_destination(path)
 
     def _publish(self) -> None:
         try:
