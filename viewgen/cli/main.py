@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     warp = sub.add_parser("warp", help="render an RGBD image from a moved camera (the mesh renderer)")
     warp.add_argument("input", nargs="?", help="RGBD .npz/.npy or original autocruise_input*.pkl "
                                                "(default: a built-in procedural landscape)")
-    warp.add_argument("--out", default="warp.png", help=".png or .jpg (the suffix picks the format): source | warped view | mask, side by side")
+    warp.add_argument("--out", default="warp.png",
+                      help=".png or .jpg (the suffix picks the format): source | warped view | mask, side by side")
     warp.add_argument("--forward", type=float, default=0.5, help="move along the view direction, depth units")
     warp.add_argument("--right", type=float, default=0.0, help="move to the right, depth units")
     warp.add_argument("--up", type=float, default=0.0, help="move up, depth units")
