@@ -155,7 +155,7 @@ def _read_pickle(path: Path) -> dict:
     return content
 
 
-def _check_declared(name: str, key: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+def _check_declared(name: str, key: str, shape: tuple[int, ...]) -> None:
     """Refuse an array of ``name`` whose header declares more values than its field may hold."""
     count = math.prod(shape)
     if key in ("rgbd", "input_rgbd") and count > _CHANNELS * MAX_ARRAY_PIXELS:
@@ -168,8 +168,8 @@ def _check_declared(name: str, key: str, shape: tuple[int, ...], dtype: np.dtype
 
 def _read_numpy(path: Path) -> dict:
     """``.npz`` fields, or ``{"rgbd": array}`` of an ``.npy``, told apart by the file's first bytes."""
-    def check(key, shape, dtype):
-        _check_declared(path.name, key, shape, dtype)
+    def check(key, shape, _dtype):
+        _check_declared(path.name, key, shape)
 
     if numpy_file_kind(path, InputError) == "npy":
         return {"rgbd": load_npy_checked(path, check, InputError, key="rgbd")}
@@ -304,7 +304,7 @@ def _rgbd_tensor(value, name: str, max_side: int | None) -> Tensor:
         value = value.detach().cpu().numpy()
     if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
         raise InputError(f"{what} must be a floating-point array, got {_kind(value)}")
-    _check_declared(name, "rgbd", value.shape, value.dtype)
+    _check_declared(name, "rgbd", value.shape)
     array = _rgbd_to_nchw(value, what)  # a view
     if not array.flags.writeable:  # e.g. rebuilt from a pickle's bytes; torch wants writable memory
         array = array.copy()
