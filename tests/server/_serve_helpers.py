@@ -7,11 +7,14 @@
   camera: "a tiny stand-in model" for uploads.
 * :func:`toy_samples`: three small procedural landscapes named like the real samples.
 * :func:`running_server`: a real uvicorn serving an app in a thread, on a free port.
+* :func:`make_client` and the ``receive``/``next_frame``/``next_json`` readers: the app through
+  FastAPI's test client, acknowledging frames as the page does.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import socket
 import threading
 import time
@@ -170,3 +173,85 @@ def running_server(app):
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+# ------------------------------------------------------------------ the app through the test client
+
+
+def make_client(factory=None, depth="stand-in", **options):
+    """A ``TestClient`` of the app with the toy samples (``depth="stand-in"``: :class:`StandInDepth`)."""
+    from fastapi.testclient import TestClient
+
+    from viewgen.server.app import create_app
+
+    factory = factory or PipelineFactory()
+    depth = StandInDepth() if depth == "stand-in" else depth
+    options.setdefault("samples", toy_samples())
+    options.setdefault("allowed_hosts", ("testserver",))  # the test client's Host
+    return TestClient(create_app(factory, depth, **options))
+
+
+def receive(ws, timeout: float = 15.0):
+    """Next message: ``("json", dict)``, ``("frame", header, rgb_jpeg, disparity_jpeg)`` or ``("close", code)``."""
+
+    import anyio
+
+    from viewgen.server.frames import unpack_frame
+
+    async def next_message():
+        with anyio.fail_after(timeout):
+            return await ws._send_rx.receive()
+
+    message = ws.portal.call(next_message)
+    if message["type"] == "websocket.close":
+        return ("close", message.get("code"), message.get("reason"))
+    if message.get("text") is not None:
+        return ("json", json.loads(message["text"]))
+    return ("frame", *unpack_frame(message["bytes"]))
+
+
+def next_frame(ws, ack: bool = True, timeout: float = 15.0):
+    """Skip JSON messages up to the next frame; acknowledge it. Returns ``(header, rgb, disparity)``."""
+    while True:
+        message = receive(ws, timeout)
+        assert message[0] != "close", message
+        if message[0] == "frame":
+            if ack:
+                ws.send_json({"type": "ack", "seq": message[1]["seq"]})
+            return message[1:]
+
+
+def next_json(ws, kind: str, timeout: float = 15.0) -> dict:
+    """Skip frames (acknowledging them) up to the next JSON message of ``kind``."""
+    while True:
+        message = receive(ws, timeout)
+        assert message[0] != "close", message
+        if message[0] == "frame":
+            ws.send_json({"type": "ack", "seq": message[1]["seq"]})
+        elif message[1]["type"] == kind:
+            return message[1]
+
+
+def open_flight(ws, sample: int = 1) -> dict:
+    """Read hello, load a sample, return hello after frame 0 arrived."""
+    hello = next_json(ws, "hello")
+    ws.send_json({"type": "sample", "index": sample})
+    header, rgb, _ = next_frame(ws)
+    assert header["index"] == 0
+    return hello
+
+
+def jpeg_size(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "JPEG"
+        return image.height, image.width
+
+
+def wait_until(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+

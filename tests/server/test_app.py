@@ -14,79 +14,20 @@ from PIL import Image
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 
-import anyio  # noqa: E402
-from _serve_helpers import PipelineFactory, StandInDepth, png_bytes, toy_samples  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
+from _serve_helpers import (  # noqa: E402
+    PipelineFactory,
+    StandInDepth,
+    jpeg_size,
+    make_client,
+    next_frame,
+    next_json,
+    open_flight,
+    png_bytes,
+    receive,
+    wait_until,
+)
 
-from viewgen.server.app import create_app  # noqa: E402
-from viewgen.server.sessions import CURSOR_DECAY, unpack_frame  # noqa: E402
-
-
-def make_client(factory=None, depth="stand-in", **options) -> TestClient:
-    factory = factory or PipelineFactory()
-    depth = StandInDepth() if depth == "stand-in" else depth
-    options.setdefault("samples", toy_samples())
-    return TestClient(create_app(factory, depth, **options))
-
-
-def receive(ws, timeout: float = 15.0):
-    """Next message: ``("json", dict)``, ``("frame", header, rgb_jpeg, disparity_jpeg)`` or ``("close", code)``."""
-
-    async def next_message():
-        with anyio.fail_after(timeout):
-            return await ws._send_rx.receive()
-
-    message = ws.portal.call(next_message)
-    if message["type"] == "websocket.close":
-        return ("close", message.get("code"), message.get("reason"))
-    if message.get("text") is not None:
-        return ("json", json.loads(message["text"]))
-    return ("frame", *unpack_frame(message["bytes"]))
-
-
-def next_frame(ws, ack: bool = True, timeout: float = 15.0):
-    """Skip JSON messages up to the next frame; acknowledge it. Returns ``(header, rgb, disparity)``."""
-    while True:
-        message = receive(ws, timeout)
-        assert message[0] != "close", message
-        if message[0] == "frame":
-            if ack:
-                ws.send_json({"type": "ack", "index": message[1]["index"]})
-            return message[1:]
-
-
-def next_json(ws, kind: str, timeout: float = 15.0) -> dict:
-    """Skip frames (acknowledging them) up to the next JSON message of ``kind``."""
-    while True:
-        message = receive(ws, timeout)
-        assert message[0] != "close", message
-        if message[0] == "frame":
-            ws.send_json({"type": "ack"})
-        elif message[1]["type"] == kind:
-            return message[1]
-
-
-def open_flight(ws, sample: int = 1) -> dict:
-    """Read hello, load a sample, return hello after frame 0 arrived."""
-    hello = next_json(ws, "hello")
-    ws.send_json({"type": "sample", "index": sample})
-    header, rgb, _ = next_frame(ws)
-    assert header["index"] == 0
-    return hello
-
-
-def jpeg_size(data: bytes) -> tuple[int, int]:
-    with Image.open(io.BytesIO(data)) as image:
-        assert image.format == "JPEG"
-        return image.height, image.width
-
-
-def wait_until(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
+from viewgen.server.sessions import CURSOR_DECAY  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,8 +112,13 @@ def test_restart_speed_disparity_and_bad_commands(factory):
 
         ws.send_json({"type": "disparity", "on": True})
         assert next_json(ws, "state")["disparity"] is True
+        # Paused: the current frame comes again with its disparity (no black panel until the next step).
+        header, rgb, disparity = next_frame(ws)
+        assert header["repeat"] is True and header["index"] == 3
+        assert jpeg_size(disparity) == jpeg_size(rgb) == (64, 96)
         ws.send_json({"type": "step"})
-        _, rgb, disparity = next_frame(ws)
+        header, rgb, disparity = next_frame(ws)
+        assert header["repeat"] is False and header["index"] == 4
         assert jpeg_size(disparity) == jpeg_size(rgb) == (64, 96)
 
         for bad, words in ((b"not json", "not valid JSON"), (json.dumps([1, 2]), "JSON object"),
@@ -194,11 +140,12 @@ def test_two_sessions_are_isolated_and_a_slow_client_does_not_block_the_other(fa
         slow.send_json({"type": "play"})
         fast.send_json({"type": "play"})
         # The slow page stops acknowledging: it gets max_unacked frames, then its session waits.
-        assert [next_frame(slow, ack=False)[0]["index"] for _ in range(2)] == [1, 2]
+        unacked = [next_frame(slow, ack=False)[0] for _ in range(2)]
+        assert [header["index"] for header in unacked] == [1, 2]
         fast_indices = [next_frame(fast)[0]["index"] for _ in range(12)]
         assert fast_indices == list(range(1, 13))
         assert factory.made[0].frame.index == 2  # the slow session waited for its page
-        slow.send_json({"type": "ack"})
+        slow.send_json({"type": "ack", "seq": unacked[0]["seq"]})
         assert next_frame(slow)[0]["index"] == 3
         assert client.get("/api/status").json()["sessions"] == 2
 

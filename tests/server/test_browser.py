@@ -174,3 +174,93 @@ def test_page_in_a_real_browser(tmp_path):
             assert console_errors == []
         finally:
             browser.close()
+
+
+WINDOWS = ((1280, 720), (1366, 768), (1280, 800))
+
+
+def assert_in_viewport(page, selector: str) -> None:
+    box = page.locator(selector).bounding_box()
+    size = page.viewport_size
+    assert box is not None and box["height"] > 0, f"{selector} is not shown"
+    assert box["x"] >= 0 and box["y"] >= 0, (selector, box)
+    assert box["x"] + box["width"] <= size["width"] and box["y"] + box["height"] <= size["height"], \
+        (selector, box, size)
+
+
+def canvas_is_black(page, canvas_id: str) -> bool:
+    return page.evaluate("""(id) => {
+        const c = document.getElementById(id);
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        for (let i = 0; i < d.length; i += 4) { if (d[i] + d[i + 1] + d[i + 2] > 30) return false; }
+        return true;
+    }""", canvas_id)
+
+
+def test_messages_keys_and_states_in_a_small_window(tmp_path):
+    from viewgen.server.depth import LazyDepth
+
+    note = "The stand-in depth weights are not here: run `viewgen download stand-in` ahead."
+    depth = LazyDepth("stand-in", StandInDepth, availability=lambda: (True, note))
+    app = create_app(PipelineFactory(size=(160, 256)), depth, samples=toy_samples(), max_sessions=1)
+    text = tmp_path / "notes.png"
+    text.write_text("this is not an image\n")
+    with running_server(app) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 720})
+            page = context.new_page()
+            page.goto(url + "/")
+            wait_for(page, "() => window.viewgen.frameIndex === 0 && window.viewgen.source === 'coast'")
+            # The note about the depth weights is visible on load, not only in a tooltip.
+            assert "viewgen download stand-in" in page.locator("#upload-note").inner_text()
+
+            # Keys after clicking a button: Space plays/pauses (it does not press Step again), S steps.
+            page.click("#step")
+            wait_for(page, "() => window.viewgen.frameIndex === 1")
+            page.keyboard.press(" ")
+            wait_for(page, "() => window.viewgen.playing === true")
+            wait_for(page, "() => window.viewgen.frameIndex >= 4")
+            wait_for(page, "() => parseFloat(document.getElementById('fps').textContent) > 0")
+            page.keyboard.press(" ")
+            wait_for(page, "() => window.viewgen.playing === false")
+            assert page.locator("#fps").inner_text() == "–"  # no stale rate once paused
+            page.wait_for_timeout(300)
+            index = page.evaluate("() => window.viewgen.frameIndex")
+            page.keyboard.press("s")
+            wait_for(page, "(i) => window.viewgen.frameIndex === i + 1", arg=index)
+            page.focus("#speed")  # a slider keeps its keys
+            page.keyboard.press("s")
+            page.wait_for_timeout(400)
+            assert page.evaluate("() => window.viewgen.frameIndex") == index + 1
+            page.click("#pause", force=True)  # focus on a (disabled) button, then R restarts
+            page.keyboard.press("r")
+            wait_for(page, "() => window.viewgen.frameIndex === 0")
+
+            # Show disparity while paused: the panel gets the current frame's disparity, not black.
+            page.check("#show-disparity")
+            wait_for(page, """() => { const c = document.getElementById('disparity');
+                const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                for (let i = 0; i < d.length; i += 4) { if (d[i] + d[i + 1] + d[i + 2] > 30) return true; }
+                return false; }""")
+            assert not canvas_is_black(page, "disparity")
+
+            # A refused upload: the message and the status are on screen in every small window.
+            page.set_input_files("#upload", str(text))
+            wait_for(page, "() => window.viewgen.lastError.includes('Only PNG and JPEG')")
+            for width, height in WINDOWS:
+                page.set_viewport_size({"width": width, "height": height})
+                for selector in ("#message", "#status", "#upload-note", "#play", "#view"):
+                    assert_in_viewport(page, selector)
+            page.set_viewport_size({"width": 1280, "height": 720})
+            page.screenshot(path=str(tmp_path / "small-window.png"))
+
+            # A second tab is refused (max_sessions=1): its Upload is not offered as enabled.
+            busy = context.new_page()
+            busy.goto(url + "/")
+            wait_for(busy, "() => !document.getElementById('banner').hidden")
+            assert "disabled" in busy.locator("#upload-label").get_attribute("class")
+            assert busy.locator("#upload").is_disabled()
+            assert_in_viewport(busy, "#banner")
+        finally:
+            browser.close()

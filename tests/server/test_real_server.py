@@ -28,7 +28,7 @@ def next_frame(ws, timeout: float = 15.0) -> dict:
         message = ws.recv(timeout=max(0.01, deadline - time.monotonic()))
         if isinstance(message, bytes):
             header = unpack_frame(message)[0]
-            ws.send(json.dumps({"type": "ack"}))
+            ws.send(json.dumps({"type": "ack", "seq": header["seq"]}))
             return header
 
 

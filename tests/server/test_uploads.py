@@ -97,3 +97,20 @@ def test_rgbd_from_upload_resizes_and_normalises_the_estimate():
         rgbd_from_upload(for_depth, for_flight, lambda image: torch.full((1, 1, 30, 45), float("nan")))
     with pytest.raises(UploadError, match="expected"):
         rgbd_from_upload(for_depth, for_flight, lambda image: torch.zeros(2, 1, 30, 45))
+
+
+def test_refusals_do_not_show_pillow_internals(monkeypatch):
+    from PIL import Image as PillowImage
+
+    broken = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # a PNG signature, then nonsense
+    with pytest.raises(UploadError) as refused:
+        decode_upload(broken, **LIMITS)
+    assert "BytesIO" not in str(refused.value) and " at 0x" not in str(refused.value)
+    assert "damaged or truncated" in str(refused.value)
+    # Pillow's decompression-bomb guard, tighter than the server's own limit.
+    monkeypatch.setattr(PillowImage, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(UploadError) as refused:
+        decode_upload(encode(PillowImage.new("RGB", (100, 100))), **LIMITS)
+    assert refused.value.status == 413
+    message = str(refused.value)
+    assert "DOS" not in message and "bomb" not in message and "too large to decode safely" in message

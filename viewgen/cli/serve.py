@@ -3,7 +3,9 @@
 Binds 127.0.0.1:8000 by default (only this machine can connect) and prints the URL. Each
 browser tab gets its own flight; ``--weights`` flies with the converted Infinite Nature
 networks (loaded once, shared read-only by the sessions), without it with the weight-free
-refiner. Uploaded photos get their disparity from the ``--depth`` backend.
+refiner. Uploaded photos get their disparity from the ``--depth`` backend, which is built on
+the first upload (downloading its weights if needed, with progress in the page), never before
+the URL is printed.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it "
                             "to the network)")
+    serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       help="another host name the browser may use for this server (e.g. this machine's "
+                            "name on the network); repeatable. Loopback names and --host are always allowed")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     serve.add_argument("--weights", default=None, metavar="DIR",
                        help="converted Infinite Nature weights (see `viewgen convert`); default: the "
@@ -105,27 +110,25 @@ def _pipeline_factory(weights: str | None, device: str):
     return lambda: FlyThroughPipeline.load(None, FlyThroughConfig(device=device)), "weight-free refiner"
 
 
-def _depth_estimator(name: str | None, device: str):
-    """``(estimator or None, description)``; a named backend must load, the default may be missing."""
+def _depth_backend(name: str | None, device: str):
+    """``(backend or None, description)``, built on the first upload (so serving starts at once).
+
+    An unknown ``name`` or an unreadable ``file:PATH`` is a one-line error now; missing
+    weights are said on the page, with the command that fetches them.
+    """
     try:
-        from viewgen.depth import get_estimator
+        from viewgen.depth import DEFAULT_BACKEND
+        from viewgen.server.depth import registry_depth
     except ImportError as error:
         if name is not None:
             raise RuntimeError(f"depth backends are not available ({error})") from error
         return None, "uploads off (no depth backend available)"
-    if name is None:
-        try:
-            from viewgen.depth import DEFAULT_BACKEND
-        except ImportError:
-            DEFAULT_BACKEND = None
-        if DEFAULT_BACKEND is None:
-            return None, "uploads off (no default depth backend; give --depth NAME)"
-        try:
-            return get_estimator(DEFAULT_BACKEND, device=device), f"{DEFAULT_BACKEND} depth for uploads"
-        except Exception as error:  # noqa: BLE001 - the default backend is optional for serving
-            reason = " ".join(str(error).split()) or type(error).__name__
-            return None, f"uploads off (default depth backend {DEFAULT_BACKEND!r} unavailable: {reason})"
-    return get_estimator(name, device=device), f"{name} depth for uploads"
+    backend = registry_depth(name or DEFAULT_BACKEND, device)
+    possible, note = backend.availability()
+    if not possible:
+        return backend, f"uploads off until fixed: {note}"
+    when = "" if backend.is_ready else ", loaded on the first upload"
+    return backend, f"{backend.name} depth for uploads{when}" + (f" ({note})" if note else "")
 
 
 def run_serve(args: Namespace) -> int:
@@ -139,8 +142,9 @@ def run_serve(args: Namespace) -> int:
     sock = bind_socket(args.host, args.port)  # fail fast, before loading anything
     try:
         factory, refiner_text = _pipeline_factory(args.weights, args.device)
-        depth, depth_text = _depth_estimator(args.depth, args.device)
-        app = create_app(factory, depth, max_sessions=args.max_sessions, idle_timeout_s=args.idle_timeout)
+        depth, depth_text = _depth_backend(args.depth, args.device)
+        app = create_app(factory, depth, max_sessions=args.max_sessions, idle_timeout_s=args.idle_timeout,
+                         allowed_hosts=[args.host, *args.allow_host])
         port = sock.getsockname()[1]
         config = uvicorn.Config(app, log_level="warning", ws_max_size=1 << 20, timeout_graceful_shutdown=3,
                                 lifespan="on")

@@ -5,23 +5,28 @@ A :class:`Session` lives as long as its WebSocket. It owns its own
 the flight state lives in the pipeline, so sessions never share one) and an autopilot it
 builds itself, so the speed can change mid-flight.
 
-Frame loop (:meth:`Session.run_frames`): while playing (or while single steps are pending)
-and while fewer than ``max_unacked`` frames await the page's acknowledgement, take the
-steering offset from the cursor, run ``pipeline.step(offset)`` **in a worker thread** (never
-on the event loop), encode the frame as JPEG, send it, then let the cursor decay as the
-original demo does: a click is used at full strength for two frames, then the cursor moves
-back to the centre by a factor 0.9 per frame. One generation at a time per session; a slow
-page only slows its own session (it acknowledges frames late, so its loop waits), never the
-others.
+Frame loop (:meth:`Session.run_frames`): while playing (or while single steps are pending),
+while no image is loading and while fewer than ``max_unacked`` frames are sent and not yet
+drawn by the page (:class:`~viewgen.server.frames.FrameWindow`), take the steering offset
+from the cursor, run ``pipeline.step(offset)`` **in a worker thread** (never on the event
+loop), encode the frame as JPEG and send it. With a frame-rate limit, a generation starts no
+earlier than ``1 / limit`` after the previous one *started*, so "10 /s" gives 10 frames/s
+whenever a frame takes less than 0.1 s. Steering follows the original demo: a click is used
+at full strength for two frames, then the cursor moves back to the centre by a factor 0.9 per
+frame; a click that arrives while a frame is being generated counts from the next frame.
+One generation at a time per session; a slow page only slows its own session.
+
+Loads (a sample, an upload, Restart) pause the flight when they are asked for; a Play that
+arrives while the image loads is kept, and the new flight plays once its frame 0 is out.
 
 Wire format, server -> page: JSON text messages ``{"type": ...}`` (``hello``, ``state``,
-``error``, ``notice``, ``busy``, ``expired``) and one binary message per frame::
-
-    uint32 big-endian n | n bytes of JSON header | RGB JPEG | disparity JPEG (optional)
-
-The header holds ``index``, ``epoch`` (bumped by every load/restart), ``cursor`` ``[x, y]``
-in [0, 1], ``gen_ms``, ``rgb_bytes``, ``disparity_bytes``, ``kept`` (frames kept for the MP4)
-and ``playing``. Page -> server: JSON text commands, see :meth:`Session.handle`.
+``error``, ``notice``, ``progress``, ``busy``, ``expired``) and one binary message per frame
+(:func:`~viewgen.server.frames.pack_frame`). The frame header holds ``index``, ``seq`` (to
+acknowledge), ``epoch`` (bumped by every load/restart), ``cursor`` ``[x, y]`` in [0, 1],
+``gen_ms``, ``rgb_bytes``, ``disparity_bytes``, ``kept`` (frames kept for the MP4),
+``playing`` and ``repeat`` (true when the current frame is sent again, e.g. with its
+disparity after "Show disparity" while paused). Page -> server: JSON text commands, see
+:meth:`Session.handle`.
 """
 
 from __future__ import annotations
@@ -30,28 +35,28 @@ import asyncio
 import contextlib
 import json
 import math
-import secrets
-import struct
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Mapping
-from concurrent.futures import Executor
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
+from viewgen.server.frames import FrameWindow, pack_frame, unpack_frame
 from viewgen.server.media import disparity_to_uint8, encode_jpeg, rgb_to_uint8
 
-__all__ = ["CURSOR_DECAY", "FlightSource", "Session", "SessionClosed", "SessionManager", "SessionSettings",
-           "pack_frame", "unpack_frame"]
+if TYPE_CHECKING:
+    from viewgen.server.manager import SessionManager
+
+__all__ = ["CLICK_FRAMES", "CURSOR_DECAY", "CommandError", "FlightSource", "Session", "SessionClosed",
+           "SessionSettings", "pack_frame", "unpack_frame"]
 
 CURSOR_DECAY = 0.9  # the original demo: x = 0.5 + (x - 0.5) * 0.9 per frame after the click's frames
-CLICK_HOLD_FRAMES = 1  # the original's cursor_count: frames after the first that use the click unchanged
-
-PipelineFactory = Callable[[], Any]
+CLICK_FRAMES = 2  # the original's cursor_count + 1: frames that use a click at full strength
+MAX_LOADS = 2  # loads (samples, restarts, uploads) a session may have running at once
 
 
 @dataclass(frozen=True)
@@ -76,23 +81,6 @@ class FlightSource:
     name: str
 
 
-def pack_frame(header: dict, rgb_jpeg: bytes, disparity_jpeg: bytes | None = None) -> bytes:
-    """One binary frame message (see the module docstring)."""
-    header = {**header, "rgb_bytes": len(rgb_jpeg), "disparity_bytes": len(disparity_jpeg or b"")}
-    encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    return struct.pack(">I", len(encoded)) + encoded + rgb_jpeg + (disparity_jpeg or b"")
-
-
-def unpack_frame(message: bytes) -> tuple[dict, bytes, bytes]:
-    """Inverse of :func:`pack_frame` -> ``(header, rgb_jpeg, disparity_jpeg)`` (for tests and clients)."""
-    (length,) = struct.unpack(">I", message[:4])
-    header = json.loads(message[4:4 + length].decode("utf-8"))
-    start = 4 + length
-    rgb = message[start:start + header["rgb_bytes"]]
-    disparity = message[start + header["rgb_bytes"]:start + header["rgb_bytes"] + header["disparity_bytes"]]
-    return header, rgb, disparity
-
-
 class SessionClosed(RuntimeError):
     """The session ended (its page left) before the work could start."""
 
@@ -115,22 +103,24 @@ class Session:
         self.frame_index = 0
         self.playing = False
         self.pending_steps = 0
-        self.unacked = 0
+        self.window = FrameWindow(self.settings.max_unacked)
         self.cursor = [0.5, 0.5]
-        self.cursor_hold = 0
         self.speed = 1.0
         self.max_fps = 0.0  # 0 = as fast as the page takes them
         self.show_disparity = False
         self.frames: deque[bytes] = deque(maxlen=self.settings.max_kept_frames)
-        self.frames_total = 0
         self.closed = False
         self.last_input = time.monotonic()
-        self.busy_loading = 0
+        self.loading = 0  # loads running (each paused the flight when it was asked for)
+        self.uploading = False
+        self._click_frames_left = 0
+        self._steer_count = 0  # bumped by every click
+        self._resend_wanted = False
         self._controller = None
         self._changed = asyncio.Event()
         self._pipeline_lock = asyncio.Lock()
         self._send_lock = asyncio.Lock()
-        self._last_frame_at = 0.0
+        self._last_start = -math.inf  # loop time the last generation started
         self._tasks: set[asyncio.Task] = set()
 
     # ------------------------------------------------------------------ transport
@@ -157,7 +147,7 @@ class Session:
     def state_message(self) -> dict:
         return {"type": "state", "playing": self.playing, "speed": self.speed, "max_fps": self.max_fps,
                 "disparity": self.show_disparity, "source": self.source.name if self.source else None,
-                "index": self.frame_index, "epoch": self.epoch}
+                "index": self.frame_index, "epoch": self.epoch, "loading": self.loading > 0}
 
     def touch(self) -> None:
         """Record user input (resets the idle timeout)."""
@@ -174,38 +164,36 @@ class Session:
         ``{"type": ...}`` with: ``play``, ``pause``, ``step``, ``restart``, ``sample`` +
         ``index`` (1-based), ``steer`` + ``x``, ``y`` (click position as a fraction of the
         view), ``speed`` + ``value`` (multiple of the autopilot's speed), ``max_fps`` +
-        ``value`` (0 = no limit), ``disparity`` + ``on``, ``ack`` (a frame was shown).
+        ``value`` (0 = no limit), ``disparity`` + ``on``, ``ack`` + ``seq`` (the page drew
+        that frame; while playing this also counts as activity for the idle timeout).
         Raises :class:`CommandError` for anything else.
         """
         kind = message.get("type")
         if kind == "ack":
-            self.unacked = max(0, self.unacked - 1)
-            self._changed.set()
+            if self.window.ack(_integer(message.get("seq"), "an ack's seq")):
+                if self.playing:
+                    self.touch()  # a page drawing a playing flight is in use
+                self._changed.set()
             return
         self.touch()
+        if kind in ("restart", "sample"):
+            self._spawn_load(self._source_for(kind, message))
+        elif kind == "steer":
+            self.cursor = [_fraction(message.get("x"), "x"), _fraction(message.get("y"), "y")]
+            self._click_frames_left, self._steer_count = CLICK_FRAMES, self._steer_count + 1
+        else:
+            self._apply_setting(kind, message)
+        self._changed.set()
+        await self.send_json(self.state_message())
+
+    def _apply_setting(self, kind, message: Mapping[str, Any]) -> None:
         if kind == "play":
             self.playing = True
         elif kind == "pause":
-            self.playing = False
-            self.pending_steps = 0
+            self.playing, self.pending_steps = False, 0
         elif kind == "step":
             self.playing = False
             self.pending_steps = min(self.pending_steps + 1, self.settings.max_pending_steps)
-        elif kind == "restart":
-            if self.source is None:
-                raise CommandError("nothing to restart: pick a sample or upload an image first")
-            self._spawn(self.start_flight(self.source))
-            return
-        elif kind == "sample":
-            index = _integer(message.get("index"), "sample index")
-            names = list(self.manager.samples)
-            if not 1 <= index <= len(names):
-                raise CommandError(f"no sample {index}: there are {len(names)}")
-            self._spawn(self._load_sample(index))
-            return
-        elif kind == "steer":
-            x, y = _fraction(message.get("x"), "x"), _fraction(message.get("y"), "y")
-            self.cursor, self.cursor_hold = [x, y], CLICK_HOLD_FRAMES
         elif kind == "speed":
             low, high = self.settings.speed_range
             self.speed = min(max(_number(message.get("value"), "speed"), low), high)
@@ -213,51 +201,71 @@ class Session:
             self.max_fps = min(max(_number(message.get("value"), "max_fps"), 0.0), self.settings.fps_limit_max)
         elif kind == "disparity":
             self.show_disparity = bool(message.get("on"))
+            self._resend_wanted = self.show_disparity and self.source is not None
         else:
             raise CommandError(f"unknown command {kind!r}")
-        self._changed.set()
-        await self.send_json(self.state_message())
 
-    def _spawn(self, coroutine) -> None:
-        if self.busy_loading >= 2:
-            coroutine.close()
+    def _source_for(self, kind: str, message: Mapping[str, Any]):
+        """A coroutine function giving the :class:`FlightSource` a ``restart``/``sample`` asks for."""
+        if kind == "restart":
+            source = self.source
+            if source is None:
+                raise CommandError("nothing to restart: pick a sample or upload an image first")
+
+            async def same():
+                return source
+            return same
+        index = _integer(message.get("index"), "sample index")
+        if not 1 <= index <= len(self.manager.samples):
+            raise CommandError(f"no sample {index}: there are {len(self.manager.samples)}")
+        return lambda: self.manager.sample_source(index)
+
+    def _spawn_load(self, get_source) -> None:
+        if self.loading >= MAX_LOADS:
             raise CommandError("still loading the previous image; try again in a moment")
-        self.busy_loading += 1
-        task = asyncio.get_running_loop().create_task(self._guarded(coroutine))
+        epoch = self.begin_load()
+        task = asyncio.get_running_loop().create_task(self._load(epoch, get_source))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _guarded(self, coroutine) -> None:
+    async def _load(self, epoch: int, get_source) -> None:
         try:
-            await coroutine
-        except asyncio.CancelledError:
+            await self.start_flight(await get_source(), epoch)
+        except (asyncio.CancelledError, SessionClosed):
             raise
         except Exception as error:  # noqa: BLE001 - reported to the page, the session lives on
             await self.send_json({"type": "error", "message": _one_line(error)})
         finally:
-            self.busy_loading -= 1
-
-    async def _load_sample(self, index: int) -> None:
-        source = await self.manager.sample_source(index)
-        await self.start_flight(source)
+            self.end_load()
 
     # ------------------------------------------------------------------ the flight
 
-    async def start_flight(self, source: FlightSource) -> None:
-        """(Re)start the flight from ``source``: paused, cursor centred, frame 0 sent."""
-        self.playing, self.pending_steps = False, 0
+    def begin_load(self) -> int:
+        """A new image is coming: pause (a later Play is kept), drop the old flight's work. -> its epoch."""
         self.epoch += 1
-        epoch = self.epoch
+        self.playing, self.pending_steps, self._resend_wanted = False, 0, False
+        self.loading += 1
+        self._changed.set()
+        return self.epoch
+
+    def end_load(self) -> None:
+        self.loading = max(0, self.loading - 1)
+        self._changed.set()
+
+    async def start_flight(self, source: FlightSource, epoch: int) -> None:
+        """Start the flight of load ``epoch`` (from :meth:`begin_load`) at ``source``: frame 0 is sent.
+
+        Does nothing when a newer load has begun meanwhile.
+        """
         loop = asyncio.get_running_loop()
         started = loop.time()
-        frame_index, rgb_jpeg, disparity_jpeg, input_warnings = await self._in_worker(
-            self._reset_sync, source, self.speed, self.show_disparity)
-        if self.closed or epoch != self.epoch:
+        result = await self._in_worker(self._reset_sync, source, self.speed, self.show_disparity, epoch=epoch)
+        if result is None or self.closed or epoch != self.epoch:
             return
+        frame_index, rgb_jpeg, disparity_jpeg, input_warnings = result
         self.source = source
-        self.cursor, self.cursor_hold = [0.5, 0.5], 0
+        self.cursor, self._click_frames_left = [0.5, 0.5], 0
         self.frames.clear()
-        self.frames_total = 0
         await self._emit(frame_index, rgb_jpeg, disparity_jpeg, (loop.time() - started) * 1000)
         await self.send_json(self.state_message())
         for text in input_warnings:
@@ -322,25 +330,31 @@ class Session:
         frame = self.pipeline.step(offset)
         return (frame.index, *self._encode(frame, show_disparity))
 
+    def _current_sync(self):
+        """Worker thread: the current frame encoded again, with its disparity."""
+        frame = self.pipeline.frame
+        return (frame.index, *self._encode(frame, True))
+
     def _encode(self, frame, show_disparity: bool) -> tuple[bytes, bytes | None]:
         quality = self.settings.jpeg_quality
         rgb_jpeg = encode_jpeg(rgb_to_uint8(frame.rgb), quality)
         disparity_jpeg = encode_jpeg(disparity_to_uint8(frame.disparity), quality) if show_disparity else None
         return rgb_jpeg, disparity_jpeg
 
-    async def _emit(self, index: int, rgb_jpeg: bytes, disparity_jpeg: bytes | None, gen_ms: float) -> None:
+    async def _emit(self, index: int, rgb_jpeg: bytes, disparity_jpeg: bytes | None, gen_ms: float,
+                    repeat: bool = False) -> None:
         self.frame_index = index
-        self.frames.append(rgb_jpeg)
-        self.frames_total += 1
-        self.unacked += 1
-        self._last_frame_at = asyncio.get_running_loop().time()
-        header = {"type": "frame", "index": index, "epoch": self.epoch, "cursor": [round(c, 5) for c in self.cursor],
-                  "gen_ms": round(gen_ms, 1), "kept": len(self.frames), "playing": self.playing}
+        if not repeat:
+            self.frames.append(rgb_jpeg)
+        header = {"type": "frame", "index": index, "seq": self.window.open(), "epoch": self.epoch,
+                  "cursor": [round(c, 5) for c in self.cursor], "gen_ms": round(gen_ms, 1),
+                  "kept": len(self.frames), "playing": self.playing, "repeat": repeat}
+        self.manager.note_work()
         await self._send(data=pack_frame(header, rgb_jpeg, disparity_jpeg))
 
     def _wants_frame(self) -> bool:
-        return (self.source is not None and self.pipeline is not None and (self.playing or self.pending_steps > 0)
-                and self.unacked < self.settings.max_unacked)
+        return (self.source is not None and self.pipeline is not None and self.loading == 0
+                and (self.playing or self.pending_steps > 0 or self._resend_wanted) and self.window.has_room())
 
     async def run_frames(self) -> None:
         """The frame loop (see the module docstring); runs until the session closes."""
@@ -350,34 +364,56 @@ class Session:
             if not self._wants_frame():
                 await self._changed.wait()
                 continue
+            if self._resend_wanted and not self.playing and self.pending_steps == 0:
+                self._resend_wanted = False
+                await self._resend_current()
+                continue
             if self.playing and self.max_fps > 0:
-                delay = self._last_frame_at + 1.0 / self.max_fps - loop.time()
+                delay = self._last_start + 1.0 / self.max_fps - loop.time()
                 if delay > 0:
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(self._changed.wait(), delay)
                     continue
-            if not self.playing:
-                self.pending_steps -= 1
-            epoch = self.epoch
-            offset = (2.0 * self.cursor[0] - 1.0, 2.0 * self.cursor[1] - 1.0)
-            started = loop.time()
             try:
-                result = await self._in_worker(self._step_sync, offset, self.speed, self.show_disparity, epoch=epoch)
+                await self._generate()
             except SessionClosed:
                 return
-            except Exception as error:  # noqa: BLE001 - reported, the flight pauses
-                self.playing, self.pending_steps = False, 0
-                await self.send_json({"type": "error", "message": f"frame generation failed: {_one_line(error)}"})
-                await self.send_json(self.state_message())
-                continue
-            if result is None or self.closed or epoch != self.epoch:
-                continue  # a load or restart came in meanwhile: this frame belongs to the old flight
-            index, rgb_jpeg, disparity_jpeg = result
-            if self.cursor_hold > 0:
-                self.cursor_hold -= 1
-            else:
-                self.cursor = [0.5 + (c - 0.5) * CURSOR_DECAY for c in self.cursor]
-            await self._emit(index, rgb_jpeg, disparity_jpeg, (loop.time() - started) * 1000)
+
+    async def _generate(self) -> None:
+        """One step of the flight, sent; the cursor then moves on as in the original demo."""
+        loop = asyncio.get_running_loop()
+        if not self.playing:
+            self.pending_steps -= 1
+        self._resend_wanted = False  # the step carries the disparity when it is shown
+        epoch, clicks = self.epoch, self._steer_count
+        offset = (2.0 * self.cursor[0] - 1.0, 2.0 * self.cursor[1] - 1.0)
+        started = self._last_start = loop.time()
+        try:
+            result = await self._in_worker(self._step_sync, offset, self.speed, self.show_disparity, epoch=epoch)
+        except SessionClosed:
+            raise
+        except Exception as error:  # noqa: BLE001 - reported, the flight pauses
+            self.playing, self.pending_steps = False, 0
+            await self.send_json({"type": "error", "message": f"frame generation failed: {_one_line(error)}"})
+            await self.send_json(self.state_message())
+            return
+        if result is None or self.closed or epoch != self.epoch:
+            return  # a load or restart came in meanwhile: this frame belongs to the old flight
+        if clicks == self._steer_count:  # no click arrived while generating: this frame used the cursor
+            self._advance_cursor()
+        await self._emit(*result, (loop.time() - started) * 1000)
+
+    def _advance_cursor(self) -> None:
+        if self._click_frames_left > 0:
+            self._click_frames_left -= 1
+        if self._click_frames_left == 0:
+            self.cursor = [0.5 + (c - 0.5) * CURSOR_DECAY for c in self.cursor]
+
+    async def _resend_current(self) -> None:
+        epoch = self.epoch
+        result = await self._in_worker(self._current_sync, epoch=epoch)
+        if result is not None and not self.closed and epoch == self.epoch:
+            await self._emit(*result, 0.0, repeat=True)
 
     async def close(self) -> None:
         """Stop everything this session started and drop its pipeline and frames."""
@@ -388,71 +424,11 @@ class Session:
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
-        self.frames.clear()
-        self.pipeline = None
-        self._controller = None
-        self.source = None
-
-
-class SessionManager:
-    """The open sessions of one app, at most ``max_sessions`` of them.
-
-    pipeline_factory: ``() -> FlyThroughPipeline``, called once per session (in a worker thread).
-    samples: ordered ``{name: loader}``, each loader ``() -> object with .rgbd [1, 4, H, W] and
-        .intrinsics [4] | None`` (e.g. ``viewgen.data.samples.load_sample``).
-    executor: where pipelines, depth estimation, decoding and encoding run.
-    """
-
-    def __init__(self, pipeline_factory: PipelineFactory, samples: Mapping[str, Callable[[], Any]],
-                 executor: Executor, max_sessions: int, settings: SessionSettings) -> None:
-        if max_sessions < 1:
-            raise ValueError(f"max_sessions must be >= 1, got {max_sessions}")
-        self.pipeline_factory = pipeline_factory
-        self.samples = dict(samples)
-        self.executor = executor
-        self.max_sessions = max_sessions
-        self.settings = settings
-        self.sessions: dict[str, Session] = {}
-        self._sample_cache: dict[int, FlightSource] = {}
-
-    def open(self, websocket) -> Session | None:
-        """A new session for ``websocket``, or ``None`` when ``max_sessions`` are open."""
-        if len(self.sessions) >= self.max_sessions:
-            return None
-        session = Session(secrets.token_urlsafe(18), websocket, self)
-        self.sessions[session.id] = session
-        return session
-
-    def get(self, session_id: str) -> Session | None:
-        session = self.sessions.get(session_id)
-        return session if session is not None and not session.closed else None
-
-    async def close(self, session: Session) -> None:
-        self.sessions.pop(session.id, None)
-        await session.close()
-
-    async def sample_source(self, index: int) -> FlightSource:
-        """Sample ``index`` (1-based) as a :class:`FlightSource` (loaded once, in a worker thread)."""
-        if index not in self._sample_cache:
-            name, loader = list(self.samples.items())[index - 1]
-            loaded = await asyncio.get_running_loop().run_in_executor(self.executor, loader)
-            self._sample_cache[index] = source_from_loaded(loaded, name)
-        return self._sample_cache[index]
-
-
-def source_from_loaded(loaded, name: str) -> FlightSource:
-    """An object with ``.rgbd`` (and optional ``.intrinsics``), or an ``(rgbd, intrinsics)`` pair."""
-    if isinstance(loaded, tuple):
-        rgbd, intrinsics = loaded
-    elif isinstance(loaded, Tensor):
-        rgbd, intrinsics = loaded, None
-    else:
-        rgbd, intrinsics = loaded.rgbd, getattr(loaded, "intrinsics", None)
-    rgbd = torch.as_tensor(rgbd).to(torch.float32)
-    if rgbd.dim() == 3:
-        rgbd = rgbd.unsqueeze(0)
-    intrinsics = None if intrinsics is None else torch.as_tensor(intrinsics).to(torch.float32).reshape(4)
-    return FlightSource(rgbd, intrinsics, name)
+        async with self._pipeline_lock:  # wait for a generation still in a worker thread
+            self.frames.clear()
+            self.pipeline = None
+            self._controller = None
+            self.source = None
 
 
 def _one_line(error: BaseException) -> str:

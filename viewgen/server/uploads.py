@@ -1,7 +1,8 @@
 """Uploaded photos: check, decode and frame them for a flight (no web framework here).
 
 :func:`decode_upload` turns the bytes a browser sent into an ``[H, W, 3]`` uint8 array, or
-raises :class:`UploadError` with a message meant for the page. Only PNG and JPEG are accepted,
+raises :class:`UploadError` with a message meant for the page (never Pillow's own text, which
+names internal objects). Only PNG and JPEG are accepted,
 recognised by their content (the file name and the browser's content type are not trusted),
 and only up to a byte size and a pixel count that are checked *before* any pixel is decoded.
 EXIF orientation is applied; transparency is composited onto white; greyscale, palette,
@@ -110,10 +111,13 @@ def decode_upload(data: bytes, *, max_bytes: int, max_pixels: int) -> np.ndarray
     except UploadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise UploadError(f"The image is too large to decode safely ({error}).", 413) from error
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as error:
-        detail = " ".join(str(error).split()) or type(error).__name__
-        raise UploadError(f"The image could not be decoded (damaged or truncated?): {detail}", 400) from error
+        raise UploadError(f"The image is too large to decode safely; the limit is {format_pixels(max_pixels)}.",
+                          413) from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, MemoryError) as error:
+        # Pillow's own text names internals (the buffer object, its attack warnings): not for the page.
+        kind = "PNG" if data.startswith(PNG_MAGIC) else "JPEG"
+        raise UploadError(f"The {kind} image could not be decoded: the file is damaged or truncated. "
+                          "Save it again as PNG or JPEG and retry.", 400) from error
 
 
 def _to_rgb_array(image) -> np.ndarray:

@@ -16,6 +16,9 @@
     session: null,
     samples: [],
     uploads: false,
+    uploadNote: null,
+    uploading: false,
+    loading: false,
     maxUploadBytes: 0,
     playing: false,
     epoch: 0,
@@ -73,24 +76,28 @@
         state.session = message.session;
         state.samples = message.samples;
         state.uploads = message.uploads;
+        state.uploadNote = message.upload_note || null;
         state.maxUploadBytes = message.max_upload_bytes;
         buildSampleButtons(message.samples);
-        $("upload-label").classList.toggle("disabled", !message.uploads);
-        $("upload-label").title = message.uploads ? "A PNG or JPEG photo"
-          : "Uploads are off: the server has no depth backend (--depth NAME)";
+        showUploadNote();
         hideBanner();
         // Restore this page's settings on a fresh session.
         send({ type: "speed", value: Number($("speed").value) });
         send({ type: "max_fps", value: Number($("max-fps").value) });
-        send({ type: "disparity", on: $("show-disparity").checked });
+        state.showDisparity = $("show-disparity").checked;
+        $("disparity-frame").hidden = !state.showDisparity;
+        send({ type: "disparity", on: state.showDisparity });
         if (message.samples.length) send({ type: "sample", index: 1 });
         else showMessage("No embedded samples on this server: upload a photo.", "info");
         updateButtons();
         break;
       case "state":
+        if (state.playing && !message.playing) arrivals = [];
         state.playing = message.playing;
+        state.loading = Boolean(message.loading);
         state.source = message.source;
         $("source-name").textContent = message.source ? message.source : "no image yet";
+        updateFps();
         updateButtons();
         break;
       case "error":
@@ -98,6 +105,9 @@
         break;
       case "notice":
         showMessage(message.message, "notice");
+        break;
+      case "progress":
+        showMessage(message.message, "info");
         break;
       case "busy":
       case "expired":
@@ -123,7 +133,7 @@
     fitCanvas(view, bitmap);
     state.cursor = header.cursor;
     drawView();
-    if (header.disparity_bytes > 0 && state.showDisparity) {
+    if (header.disparity_bytes > 0) {
       const disparity = new Blob([new Uint8Array(buffer, start + header.rgb_bytes, header.disparity_bytes)],
         { type: "image/jpeg" });
       const disparityBitmap = await createImageBitmap(disparity);
@@ -131,15 +141,18 @@
       disparityCtx.drawImage(disparityBitmap, 0, 0, disparityCanvas.width, disparityCanvas.height);
       disparityBitmap.close();
     }
-    send({ type: "ack", index: header.index });
+    // Flow control: the server keeps only a few frames in flight; this frame is drawn now.
+    send({ type: "ack", seq: header.seq });
 
     if (header.epoch !== state.epoch || header.index === 0) arrivals = [];
     state.epoch = header.epoch;
     state.frameIndex = header.index;
     state.framesReceived += 1;
     view.dataset.frameIndex = String(header.index);
-    arrivals.push(performance.now());
-    if (arrivals.length > 30) arrivals.shift();
+    if (header.playing && !header.repeat) {
+      arrivals.push(performance.now());
+      if (arrivals.length > 30) arrivals.shift();
+    }
     $("frame-index").textContent = String(header.index);
     $("gen-ms").textContent = header.index === 0 ? "–" : header.gen_ms.toFixed(0);
     updateFps();
@@ -152,6 +165,7 @@
     if (canvas.width !== width || canvas.height !== height) {
       canvas.width = width;
       canvas.height = height;
+      document.documentElement.style.setProperty("--view-aspect", String(width / height));
     }
   }
 
@@ -181,13 +195,15 @@
   }
 
   function updateFps() {
+    // Only a playing flight has a frame rate; paused shows a dash, not the last rate.
     const now = performance.now();
     const recent = arrivals.filter((t) => now - t < 3000);
-    let fps = 0;
-    if (recent.length >= 2 && now - recent[recent.length - 1] < 1500) {
-      fps = (recent.length - 1) / ((recent[recent.length - 1] - recent[0]) / 1000);
+    let text = "–";
+    if (state.playing) {
+      const fresh = recent.length >= 2 && now - recent[recent.length - 1] < 1500;
+      text = fresh ? ((recent.length - 1) / ((recent[recent.length - 1] - recent[0]) / 1000)).toFixed(1) : "0.0";
     }
-    $("fps").textContent = fps.toFixed(1);
+    $("fps").textContent = text;
   }
   setInterval(updateFps, 500);
 
@@ -218,6 +234,19 @@
     $("download").disabled = !flying;
     $("play").classList.toggle("active", state.playing);
     document.querySelectorAll("#sample-buttons button").forEach((b) => { b.disabled = !ready; });
+    // Upload: only with a session of our own, a depth backend and no upload under way.
+    const canUpload = ready && state.uploads && !state.uploading;
+    $("upload").disabled = !canUpload;
+    $("upload-label").classList.toggle("disabled", !canUpload);
+    $("upload-label").setAttribute("aria-disabled", String(!canUpload));
+    $("upload-label").title = canUpload ? "A PNG or JPEG photo"
+      : (!ready ? "Not connected to a flight session" : state.uploading ? "Uploading…" : "Uploads are off");
+  }
+
+  function showUploadNote() {
+    const note = $("upload-note");
+    note.textContent = state.uploadNote || "";
+    note.hidden = !state.uploadNote;
   }
 
   $("play").addEventListener("click", () => send({ type: "play" }));
@@ -243,23 +272,41 @@
   $("show-disparity").addEventListener("change", () => {
     state.showDisparity = $("show-disparity").checked;
     $("disparity-frame").hidden = !state.showDisparity;
+    // The server sends the current frame again with its disparity, even while paused.
     send({ type: "disparity", on: state.showDisparity });
   });
 
+  // Keys work wherever the focus is, except while typing into a text field or moving a slider.
+  const TYPING_INPUTS = new Set(["text", "search", "email", "number", "password", "tel", "url", "range"]);
+  function typingTarget(target) {
+    if (!target || !target.tagName) return false;
+    if (target.isContentEditable || target.tagName === "TEXTAREA") return true;
+    return target.tagName === "INPUT" && TYPING_INPUTS.has((target.type || "text").toLowerCase());
+  }
+  function shortcut(event) {
+    if (typingTarget(event.target) || event.ctrlKey || event.metaKey || event.altKey) return null;
+    if (event.key === " ") return "space";
+    if (event.key === "s" || event.key === "S") return "step";
+    if (event.key === "r" || event.key === "R") return "restart";
+    return null;
+  }
   document.addEventListener("keydown", (event) => {
-    const tag = event.target && event.target.tagName;
-    // Keys typed into a control, or Space on a focused button (which presses it), are left alone.
-    if (["INPUT", "SELECT", "TEXTAREA", "BUTTON", "LABEL"].includes(tag) || event.ctrlKey || event.metaKey || event.altKey) return;
-    if (event.key === " ") { event.preventDefault(); send({ type: state.playing ? "pause" : "play" }); }
-    else if (event.key === "s" || event.key === "S") send({ type: "step" });
-    else if (event.key === "r" || event.key === "R") send({ type: "restart" });
-  });
+    const key = shortcut(event);
+    if (!key) return;
+    event.preventDefault(); // Space must not press the focused button or tick the checkbox
+    if (event.repeat) return;
+    if (key === "space") send({ type: state.playing ? "pause" : "play" });
+    else if (key === "step") send({ type: "step" });
+    else if (state.source) { clearMessage(); send({ type: "restart" }); }
+  }, true);
+  // A focused button is pressed by Space on key release: swallow that too.
+  document.addEventListener("keyup", (event) => { if (shortcut(event) === "space") event.preventDefault(); }, true);
 
   $("upload-label").addEventListener("click", (event) => {
-    if (!state.uploads) {
-      event.preventDefault();
-      showMessage("Uploads are off: the server has no depth backend (restart it with --depth NAME).", "error");
-    }
+    if (!$("upload").disabled) return;
+    event.preventDefault();
+    if (!state.session) showMessage("Not connected to a flight session: uploads need one.", "error");
+    else if (!state.uploads) showMessage(state.uploadNote || "Uploads are off on this server.", "error");
   });
 
   $("upload").addEventListener("change", async () => {
@@ -273,6 +320,8 @@
       return;
     }
     showMessage(`Uploading ${file.name} and estimating its depth…`, "info");
+    state.uploading = true;
+    updateButtons();
     try {
       const response = await fetch(`/api/sessions/${encodeURIComponent(state.session)}/upload?name=${encodeURIComponent(file.name)}`,
         { method: "POST", body: file, headers: { "Content-Type": "application/octet-stream" } });
@@ -281,9 +330,14 @@
         showMessage(body.detail || `The upload failed (HTTP ${response.status}).`, "error");
         return;
       }
-      showMessage(`Loaded ${body.name} (${body.width}×${body.height}). Press Play to fly in.`, "info");
+      if (state.uploadNote) { state.uploadNote = null; showUploadNote(); } // the depth model is there now
+      const next = state.playing ? "Flying in." : "Press Play to fly in.";
+      showMessage(`Loaded ${body.name} (${body.width}×${body.height}). ${next}`, "info");
     } catch (error) {
       showMessage(`The upload failed: ${error}`, "error");
+    } finally {
+      state.uploading = false;
+      updateButtons();
     }
   });
 
