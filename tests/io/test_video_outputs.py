@@ -138,3 +138,10 @@ def test_no_room_for_ffmpeg_messages_is_one_line_naming_the_output(tmp_path, mon
     assert message.startswith(f"cannot write {out}:") and "No space left on device" in message
     assert "tmpab12cd" not in message and "Errno" not in message
     assert files_in(tmp_path) == []
+
+
+def test_the_current_folder_is_not_replaced(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OSError, match="current folder"):
+        open_frame_writer("./", fps=10)
+    assert files_in(tmp_path) == []

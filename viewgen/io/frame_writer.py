@@ -326,6 +326,10 @@ class PngFolderWriter(FrameWriter):
         No side effects: callers can check before any work.
         """
         target = Path(os.path.realpath(path))  # a link to a folder: replace the folder it names
+        here = Path(os.path.realpath("."))
+        if target == here or target in here.parents:  # it is replaced, not written into
+            raise OSError(f"cannot write PNG frames to {path}: it is the current folder (or holds it), which the "
+                          f"finished frames would replace; give a subfolder, e.g. --out frames/")
         check_replaceable(target, is_frame_file, "PNG frames of a flight", _FOLDER_HINT)
         if target.is_dir() and is_read_only(target):
             raise OSError(f"will not replace the frames in {path}: the folder is read-only; make it writable "
