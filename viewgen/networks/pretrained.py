@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import torch
 
 from viewgen.hub import WeightsFormatError
-from viewgen.staging import describe_os_error, write_file_atomic
+from viewgen.staging import WriteError, describe_os_error, write_file_atomic
 
 CONFIG_FILE_NAME = "config.json"
 WEIGHTS_FILE_NAME = "model.safetensors"
@@ -118,7 +118,7 @@ def save_component(directory: str | Path, class_name: str, config: Any, state_di
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise OSError(f"cannot write {directory}: {describe_os_error(error)}") from None
+        raise WriteError(directory, describe_os_error(error)) from None
     _forget_release_manifest(directory)
     payload = {_CLASS_KEY: class_name, _VERSION_KEY: __version__, **config_to_dict(config)}
     config_bytes = (json.dumps(payload, indent=2) + "\n").encode()
