@@ -8,6 +8,7 @@ discards them and leaves an existing output as it was.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from argparse import Namespace
@@ -156,20 +157,25 @@ def _fly_frames(pipe, start, num_frames: int, writer) -> None:
     A Ctrl-C (or SIGTERM) propagates as ``KeyboardInterrupt``; the frames completed before it
     are in the writer, and the caller decides what to keep.
     """
+    import warnings
+
     from tqdm import tqdm
+
+    from viewgen.io.rgbd_files import InputWarning
+    from viewgen.runtime import FreeCoreThreads
 
     progress = tqdm(total=num_frames, unit="frame", file=sys.stderr, dynamic_ncols=True,
                     disable=not sys.stderr.isatty(), leave=False)
-    import warnings
-
-    from viewgen.io.rgbd_files import InputWarning
-
+    # Threads follow the cores other processes leave free, unless the user fixed the count.
+    threads = None if "OMP_NUM_THREADS" in os.environ else FreeCoreThreads()
     try:
         with warnings.catch_warnings():  # run_fly printed the input's warnings already, naming the file
             warnings.simplefilter("ignore", InputWarning)
             frame = pipe.reset(start.rgbd, intrinsics=start.intrinsics)
         for index in range(num_frames):
             if index:
+                if threads is not None:
+                    threads.update()
                 frame = pipe.step()
             writer.write(frame.rgb[0].float().cpu(), frame.disparity[0].float().cpu())
             progress.update(1)

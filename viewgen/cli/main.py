@@ -9,12 +9,16 @@ from __future__ import annotations
 import os
 import sys
 
-# Before torch loads its OpenMP runtime. `viewgen serve` runs several flights in parallel
-# threads, and OpenMP teams that spin-wait on each other then stall: two 2-thread warps at once
-# on 2 cores took 1 s instead of 19 ms with spinning threads. Sleeping threads avoid that but
-# cost a lone 160x256 warp 2.5x (28 ms instead of 11), so only the server asks for them.
+from viewgen.runtime import bound_openmp_spinning  # noqa: E402  (imports no torch)
+
+# Before torch loads its OpenMP runtime (see viewgen/runtime.py and benchmarks/contention.py).
+# `viewgen serve` runs several flights in parallel threads of one process, whose OpenMP teams
+# would wait on each other: it asks for sleeping threads. Every other command spins briefly
+# (bounded, so a busy machine does not stall it) and `viewgen fly` also follows the free cores.
 if sys.argv[1:2] == ["serve"]:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+else:
+    bound_openmp_spinning()
 
 import argparse  # noqa: E402
 
