@@ -36,17 +36,15 @@ import contextlib
 import json
 import math
 import time
-import warnings
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import torch
 from torch import Tensor
 
+from viewgen.server.flight import Flight
 from viewgen.server.frames import FrameWindow, pack_frame, unpack_frame
-from viewgen.server.media import disparity_to_uint8, encode_jpeg, rgb_to_uint8
 
 if TYPE_CHECKING:
     from viewgen.server.manager import SessionManager
@@ -97,7 +95,7 @@ class Session:
         self.websocket = websocket
         self.manager = manager
         self.settings = manager.settings
-        self.pipeline = None
+        self.flight = Flight(manager.pipeline_factory, self.settings.jpeg_quality)
         self.source: FlightSource | None = None
         self.epoch = 0
         self.frame_index = 0
@@ -116,7 +114,6 @@ class Session:
         self._click_frames_left = 0
         self._steer_count = 0  # bumped by every click
         self._resend_wanted = False
-        self._controller = None
         self._changed = asyncio.Event()
         self._pipeline_lock = asyncio.Lock()
         self._send_lock = asyncio.Lock()
@@ -259,10 +256,11 @@ class Session:
         """
         loop = asyncio.get_running_loop()
         started = loop.time()
-        result = await self._in_worker(self._reset_sync, source, self.speed, self.show_disparity, epoch=epoch)
+        result = await self._in_worker(self.flight.reset, source.rgbd, source.intrinsics, self.speed,
+                                       self.show_disparity, epoch=epoch)
         if result is None or self.closed or epoch != self.epoch:
             return
-        frame_index, rgb_jpeg, disparity_jpeg, input_warnings = result
+        (frame_index, rgb_jpeg, disparity_jpeg), input_warnings = result
         self.source = source
         self.cursor, self._click_frames_left = [0.5, 0.5], 0
         self.frames.clear()
@@ -293,53 +291,7 @@ class Session:
 
     async def ensure_pipeline(self):
         """This session's pipeline, made by the factory (in a worker thread) on first use."""
-        if self.pipeline is None:
-            await self._in_worker(self._make_pipeline)
-        return self.pipeline
-
-    def _make_pipeline(self):
-        if self.pipeline is None:
-            self.pipeline = self.manager.pipeline_factory()
-        return self.pipeline
-
-    def _reset_sync(self, source: FlightSource, speed: float, show_disparity: bool):
-        """Worker thread: make the pipeline if needed, reset it to ``source``, encode frame 0."""
-        from viewgen.geometry.intrinsics import default_intrinsics
-        from viewgen.pipelines.autopilot import FlyDynamic
-
-        pipeline = self._make_pipeline()
-        height, width = source.rgbd.shape[-2:]
-        intrinsics = (source.intrinsics if source.intrinsics is not None
-                      else default_intrinsics(height, width, fx=pipeline.config.focal_x))
-        base = pipeline.config.autopilot
-        controller = FlyDynamic.from_config(intrinsics, torch.eye(4)[:3], replace(base, speed=base.speed * speed))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            frame = pipeline.reset(source.rgbd, intrinsics=intrinsics, controller=controller)
-        self._controller = controller
-        notes = tuple(dict.fromkeys(str(item.message) for item in caught if issubclass(item.category, UserWarning)))
-        return (frame.index, *self._encode(frame, show_disparity), notes)
-
-    def _step_sync(self, offset: tuple[float, float], speed: float, show_disparity: bool):
-        """Worker thread: one ``pipeline.step(offset)`` at the current speed, encoded."""
-        controller = self._controller
-        base = self.pipeline.config.autopilot
-        wanted = base.speed * speed
-        if controller is not None and controller.config.speed != wanted:
-            controller.config = replace(controller.config, speed=wanted)
-        frame = self.pipeline.step(offset)
-        return (frame.index, *self._encode(frame, show_disparity))
-
-    def _current_sync(self):
-        """Worker thread: the current frame encoded again, with its disparity."""
-        frame = self.pipeline.frame
-        return (frame.index, *self._encode(frame, True))
-
-    def _encode(self, frame, show_disparity: bool) -> tuple[bytes, bytes | None]:
-        quality = self.settings.jpeg_quality
-        rgb_jpeg = encode_jpeg(rgb_to_uint8(frame.rgb), quality)
-        disparity_jpeg = encode_jpeg(disparity_to_uint8(frame.disparity), quality) if show_disparity else None
-        return rgb_jpeg, disparity_jpeg
+        return await self._in_worker(self.flight.make_pipeline)
 
     async def _emit(self, index: int, rgb_jpeg: bytes, disparity_jpeg: bytes | None, gen_ms: float,
                     repeat: bool = False) -> None:
@@ -353,7 +305,7 @@ class Session:
         await self._send(data=pack_frame(header, rgb_jpeg, disparity_jpeg))
 
     def _wants_frame(self) -> bool:
-        return (self.source is not None and self.pipeline is not None and self.loading == 0
+        return (self.source is not None and self.flight.pipeline is not None and self.loading == 0
                 and (self.playing or self.pending_steps > 0 or self._resend_wanted) and self.window.has_room())
 
     async def run_frames(self) -> None:
@@ -389,7 +341,7 @@ class Session:
         offset = (2.0 * self.cursor[0] - 1.0, 2.0 * self.cursor[1] - 1.0)
         started = self._last_start = loop.time()
         try:
-            result = await self._in_worker(self._step_sync, offset, self.speed, self.show_disparity, epoch=epoch)
+            result = await self._in_worker(self.flight.step, offset, self.speed, self.show_disparity, epoch=epoch)
         except SessionClosed:
             raise
         except Exception as error:  # noqa: BLE001 - reported, the flight pauses
@@ -411,7 +363,7 @@ class Session:
 
     async def _resend_current(self) -> None:
         epoch = self.epoch
-        result = await self._in_worker(self._current_sync, epoch=epoch)
+        result = await self._in_worker(self.flight.current, epoch=epoch)
         if result is not None and not self.closed and epoch == self.epoch:
             await self._emit(*result, 0.0, repeat=True)
 
@@ -426,8 +378,7 @@ class Session:
                 await task
         async with self._pipeline_lock:  # wait for a generation still in a worker thread
             self.frames.clear()
-            self.pipeline = None
-            self._controller = None
+            self.flight.drop()
             self.source = None
 
 
