@@ -101,5 +101,5 @@ def test_viewgen_serve_prints_its_url_before_building_the_depth_backend(monkeypa
     monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: None)
     assert main(["serve", "--port", "0"]) == 0
     out = capsys.readouterr().out
-    assert "open http://127.0.0.1:" in out and "loaded on the first upload" in out
+    assert "open http://127.0.0.1:" in out and "built on the first upload" in out
     assert built == []

@@ -111,7 +111,7 @@ def _pipeline_factory(weights: str | None, device: str):
 
 
 def _depth_backend(name: str | None, device: str):
-    """``(backend or None, description)``, built on the first upload (so serving starts at once).
+    """``(backend or None, description, note or None)``, built on the first upload (serving starts at once).
 
     An unknown ``name`` or an unreadable ``file:PATH`` is a one-line error now; missing
     weights are said on the page, with the command that fetches them.
@@ -122,13 +122,13 @@ def _depth_backend(name: str | None, device: str):
     except ImportError as error:
         if name is not None:
             raise RuntimeError(f"depth backends are not available ({error})") from error
-        return None, "uploads off (no depth backend available)"
+        return None, "uploads off (no depth backend available)", None
     backend = registry_depth(name or DEFAULT_BACKEND, device)
     possible, note = backend.availability()
     if not possible:
-        return backend, f"uploads off until fixed: {note}"
-    when = "" if backend.is_ready else ", loaded on the first upload"
-    return backend, f"{backend.name} depth for uploads{when}" + (f" ({note})" if note else "")
+        return backend, "uploads off for now", note
+    when = "" if backend.is_ready else " (built on the first upload)"
+    return backend, f"{backend.name} depth for uploads{when}", note
 
 
 def run_serve(args: Namespace) -> int:
@@ -142,7 +142,7 @@ def run_serve(args: Namespace) -> int:
     sock = bind_socket(args.host, args.port)  # fail fast, before loading anything
     try:
         factory, refiner_text = _pipeline_factory(args.weights, args.device)
-        depth, depth_text = _depth_backend(args.depth, args.device)
+        depth, depth_text, depth_note = _depth_backend(args.depth, args.device)
         app = create_app(factory, depth, max_sessions=args.max_sessions, idle_timeout_s=args.idle_timeout,
                          allowed_hosts=[args.host, *args.allow_host])
         port = sock.getsockname()[1]
@@ -150,6 +150,8 @@ def run_serve(args: Namespace) -> int:
                                 lifespan="on")
         server = uvicorn.Server(config)
         print(f"viewgen serve: {refiner_text}, {depth_text}, up to {args.max_sessions} tabs", flush=True)
+        if depth_note:
+            print(f"viewgen serve: {depth_note}", flush=True)
         print(f"viewgen serve: open {url_for(args.host, port)} in a browser (Ctrl+C to stop)", flush=True)
         if not _is_loopback(args.host):
             print(f"viewgen serve: warning: listening on {args.host}, reachable from other machines", file=sys.stderr)
