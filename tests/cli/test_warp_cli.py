@@ -47,3 +47,15 @@ def test_unusable_outputs_are_one_line_and_lose_nothing(tmp_path, rgbd_file, cap
     assert main(["warp", rgbd_file, "--out", str(tmp_path / "file" / "w.png")]) == 2
     assert str(tmp_path / "file") in one_line_error(capsys)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["file", "folder.png", "kept.png", "scene.npz"]
+
+
+def test_a_big_input_is_shrunk_to_the_working_size(tmp_path):
+    from viewgen.io.limits import WORKING_MAX_SIDE, fit_long_side
+
+    width = WORKING_MAX_SIDE + 52
+    source = save_rgbd_npz(tmp_path / "wide.npz", scene_rgbd(20, width))
+    out = tmp_path / "w.png"
+    assert main(["warp", str(source), "--out", str(out)]) == 0
+    height, width = fit_long_side(20, width, WORKING_MAX_SIDE)
+    with Image.open(out) as image:
+        assert image.size == (3 * WORKING_MAX_SIDE, height) and width == WORKING_MAX_SIDE

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import platform
 import time
 from argparse import Namespace
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -64,6 +67,48 @@ def _move_pose(forward: float, right: float, up: float, yaw_deg: float) -> torch
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 
 
+def check_output_file(path: Path, option: str, suffixes: tuple[str, ...]) -> Path:
+    """The file that writing ``path`` replaces; one-line errors for another suffix or an unusable destination.
+
+    Refused before any work (no side effects): a suffix not in ``suffixes``, a file where a folder
+    above ``path`` should be, a folder, a read-only file (:func:`viewgen.staging.check_file_destination`).
+    """
+    from viewgen.staging import check_file_destination
+
+    if path.suffix.lower() not in suffixes:
+        raise ValueError(f"{option} {path} must end in {' or '.join(suffixes)}")
+    return check_file_destination(path)
+
+
+def write_outputs(writes: Sequence[tuple[Path, Callable[[Path], object]]]) -> None:
+    """Publish files whole: ``write(hidden)`` each under a hidden name beside it, then rename all into place.
+
+    ``writes`` pairs the user's path with a function writing that file at the path it is given.
+    A link is followed (its target replaced, the link kept); missing parent folders are created.
+    On an error or an interrupt no file is replaced and no hidden file is left; an ``OSError``
+    names the user's path and the cause in one line.
+    """
+    import secrets
+
+    from viewgen.staging import WriteError, check_file_destination, describe_os_error
+
+    targets = [check_file_destination(path) for path, _ in writes]  # again: the caller checked before the work
+    hidden = [target.parent / f".{target.name}.{secrets.token_hex(4)}.partial{target.suffix}" for target in targets]
+    current = None
+    try:
+        for (current, write), target, temporary in zip(writes, targets, hidden):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write(temporary)
+        for (current, _), target, temporary in zip(writes, targets, hidden):
+            os.replace(temporary, target)
+    except OSError as error:
+        raise WriteError(current, describe_os_error(error)) from None
+    finally:
+        for temporary in hidden:
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+
+
 def _check_image_output(path: str) -> str:
     """The Pillow format that ``path``'s suffix names; one-line errors for others or an unusable path."""
     from viewgen.staging import check_file_destination
@@ -76,23 +121,20 @@ def _check_image_output(path: str) -> str:
 
 
 def _write_image(path: str, image: torch.Tensor, image_format: str) -> None:
-    """``image [3, H, W]`` in [0, 1] -> ``path`` in ``image_format``, through a temporary file."""
+    """``image [3, H, W]`` in [0, 1] -> ``path`` in ``image_format``, through a hidden file."""
     from PIL import Image
 
-    from viewgen.io.images import save_atomic, to_uint8_hwc
-    from viewgen.staging import describe_os_error
+    from viewgen.io.images import to_uint8_hwc
 
     pixels = Image.fromarray(to_uint8_hwc(image))
     options = {"quality": 95} if image_format == "JPEG" else {}
-    try:
-        save_atomic(path, lambda stream: pixels.save(stream, format=image_format, **options))
-    except OSError as error:
-        raise OSError(f"cannot write {path}: {describe_os_error(error)}") from None
+    write_outputs([(Path(path), lambda hidden: pixels.save(hidden, format=image_format, **options))])
 
 
 def run_warp(args: Namespace) -> int:
     from viewgen.data.toy_scene import toy_landscape_rgbd
     from viewgen.geometry import default_intrinsics
+    from viewgen.io.limits import WORKING_MAX_SIDE
     from viewgen.rendering import warp_rgbd
     from viewgen.runtime import tune_cpu_allocator
 
@@ -101,7 +143,7 @@ def run_warp(args: Namespace) -> int:
     if args.input:
         from viewgen.io.rgbd_files import load_rgbd_file
 
-        loaded = load_rgbd_file(args.input)
+        loaded = load_rgbd_file(args.input, max_side=WORKING_MAX_SIDE)  # shrunk as `viewgen fly` does
         rgbd, source = loaded.rgbd, args.input
     else:
         rgbd, source = toy_landscape_rgbd(), "built-in procedural landscape"

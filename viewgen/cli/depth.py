@@ -22,7 +22,9 @@ def add_parser(subparsers) -> None:
     depth = subparsers.add_parser(
         "depth", help="estimate a disparity map (near = bright) for a photo",
         description="Estimate disparity (1/depth, normalised to [0, 1]) for IMAGE and write it as a 16-bit "
-                    "PNG (value = round(d * 65535)) or a float32 .npy. Backends: " + names + ".")
+                    "PNG (value = round(d * 65535)) or a float32 .npy. Backends: " + names + ". --out and --preview "
+                    "are written under hidden names and renamed into place together once both are complete, so "
+                    "a failed or interrupted run leaves existing files as they were.")
     depth.add_argument("image", help="the photo (PNG, JPEG, ...)")
     depth.add_argument("--backend", "--depth", dest="backend", default=DEFAULT_BACKEND, metavar="NAME",
                        help=f"depth backend, or file:PATH for an existing disparity map (default {DEFAULT_BACKEND})")
@@ -49,24 +51,23 @@ def add_parser(subparsers) -> None:
 parse_size = size_type(1, MAX_SIDE)
 
 
-def _check_output(path: Path, what: str, suffixes: tuple[str, ...]) -> None:
-    if path.suffix.lower() not in suffixes:
-        raise ValueError(f"{what} {path} must end in {' or '.join(suffixes)}")
-    if path.is_dir():
-        raise ValueError(f"{what} {path} is a folder; give a file name")
+def _check_outputs(args: Namespace) -> tuple[Path, Path | None]:
+    """``--out`` and ``--preview`` as paths; one-line errors, before any work, for unusable ones."""
+    from viewgen.cli.commands import check_output_file
+
+    out = Path(args.out)
+    replaced = check_output_file(out, "--out", OUTPUT_SUFFIXES)
+    preview = Path(args.preview) if args.preview else None
+    if preview is not None and check_output_file(preview, "--preview", (".png",)) == replaced:
+        raise ValueError(f"--out and --preview name the same file ({out}, {preview}); give two names")
+    return out, preview
 
 
 def run_depth(args: Namespace) -> int:
-    import numpy as np
-
     from viewgen.depth import get_estimator
-    from viewgen.io.images import load_image_with_size, save_atomic, write_disparity_png16
+    from viewgen.io.images import load_image_with_size
 
-    out = Path(args.out)
-    _check_output(out, "--out", OUTPUT_SUFFIXES)
-    preview = Path(args.preview) if args.preview else None
-    if preview is not None:
-        _check_output(preview, "--preview", (".png",))
+    out, preview = _check_outputs(args)
     # Every backend estimates at <= 518 px a side, so the photo is shrunk while still 8/16-bit;
     # the disparity comes out at the full photo's size (or --size).
     image, (height, width) = load_image_with_size(args.image, max_side=WORKING_MAX_SIDE)
@@ -75,19 +76,30 @@ def run_depth(args: Namespace) -> int:
     loaded = time.perf_counter()
     disparity = estimator(image, size=args.size or (height, width), normalization=args.normalization)
     done = time.perf_counter()
-    if out.suffix.lower() == ".npy":
-        array = disparity[0, 0].cpu().numpy().astype(np.float32)
-        save_atomic(out, lambda stream: np.save(stream, array, allow_pickle=False), suffix=".npy")
-    else:
-        write_disparity_png16(out, disparity[0, 0])
-    if preview is not None:
-        _write_preview(preview, disparity)
+    _write_outputs(out, preview, disparity)
     net_h, net_w = estimator.input_size(*image.shape[-2:])
     out_h, out_w = disparity.shape[-2:]
     print(f"{out}: {out_h}x{out_w} disparity of {Path(args.image).name} ({height}x{width}) from {estimator.name} "
           f"at {net_h}x{net_w}, {args.normalization} normalised; load {loaded - started:.1f} s, "
           f"estimate {done - loaded:.2f} s" + (f"; preview {preview}" if preview else ""))
     return 0
+
+
+def _write_outputs(out: Path, preview: Path | None, disparity) -> None:
+    """The disparity ``[1, 1, H, W]`` to ``out`` (16-bit PNG or float32 .npy) and its preview, published together."""
+    import numpy as np
+
+    from viewgen.cli.commands import write_outputs
+    from viewgen.io.images import save_atomic, write_disparity_png16
+
+    if out.suffix.lower() == ".npy":
+        array = disparity[0, 0].cpu().numpy().astype(np.float32)
+        writes = [(out, lambda hidden: save_atomic(hidden, lambda stream: np.save(stream, array, allow_pickle=False)))]
+    else:
+        writes = [(out, lambda hidden: write_disparity_png16(hidden, disparity[0, 0]))]
+    if preview is not None:
+        writes.append((preview, lambda hidden: _write_preview(hidden, disparity)))
+    write_outputs(writes)
 
 
 def _write_preview(path: Path, disparity) -> None:

@@ -12,6 +12,10 @@ else the camera is the identity.
 The mesh has one vertex per pixel, so its size is bounded: an input whose longer side is above
 ``--max-side`` (default 1024, at most :data:`~viewgen.io.limits.MAX_MESH_SIDE` = 2048) is
 area-averaged to fit first; 1024 x 1024 gives about 1 M vertices, 2 M faces and a 40 MB file.
+
+``--out`` is checked before any work (not under a file, not a folder, not a read-only file), written
+under a hidden name beside it and renamed into place when complete: a failed or interrupted run
+leaves an existing file as it was (:func:`viewgen.cli.commands.write_outputs`).
 """
 
 from __future__ import annotations
@@ -73,24 +77,27 @@ def _fit_mesh_grid(rgbd, max_side: int):
 
 
 def run_export_mesh(args: argparse.Namespace) -> int:
+    from viewgen.cli.commands import check_output_file, write_outputs
     from viewgen.geometry import default_intrinsics
     from viewgen.io.ply import export_mesh_ply
     from viewgen.pipelines.inputs import resolve_input
 
     out = Path(args.out).expanduser()
-    if out.suffix.lower() != ".ply":
-        raise ValueError(f"--out must be a .ply file, got {args.out}")
-    if out.is_dir():
-        raise ValueError(f"--out {args.out} is a folder; give a .ply file name")
+    check_output_file(out, "--out", (".ply",))  # before any work
     source = resolve_input(args.input, depth=args.depth).rgbd_input
     for warning in source.warnings:
         print(f"viewgen: warning: {warning}", file=sys.stderr)
     height, width = source.rgbd.shape[-2:]  # intrinsics are normalised: the same for the shrunk grid
     intrinsics = source.intrinsics if source.intrinsics is not None else default_intrinsics(height, width)
     rgbd = _fit_mesh_grid(source.rgbd, args.max_side)
-    result = export_mesh_ply(out, rgbd, intrinsics, source.cam_from_world,
-                             mask_edges=not args.keep_edges, binary=not args.ascii)
+    written = []
+
+    def write(hidden: Path) -> None:
+        written.append(export_mesh_ply(hidden, rgbd, intrinsics, source.cam_from_world,
+                                       mask_edges=not args.keep_edges, binary=not args.ascii))
+
+    write_outputs([(out, write)])
     kind = "ASCII" if args.ascii else "binary"
     edges = "depth edges kept" if args.keep_edges else "depth edges removed"
-    print(f"wrote {result.path}: {result.num_vertices} vertices, {result.num_faces} faces ({kind} PLY, {edges})")
+    print(f"wrote {out}: {written[0].num_vertices} vertices, {written[0].num_faces} faces ({kind} PLY, {edges})")
     return 0
