@@ -14,20 +14,18 @@ import pytest
 import torch
 from _scenes import scene_rgbd
 from _shared import infinite_nature_checkpoint, load_reference, shared_path
+from _tiny_pipeline import TINY_SIZE, tiny_pipeline
 
 from viewgen.convert import convert_infinite_nature_checkpoint
 from viewgen.io.rgbd_files import InputError, load_rgbd_file
-from viewgen.networks import SpadeGenerator, SpadeGeneratorConfig, StyleEncoder, StyleEncoderConfig
 from viewgen.pipelines import (
     FlyDynamicConfig,
     FlyThroughConfig,
     FlyThroughPipeline,
-    MissingWeightsError,
     make_controller,
     rescale_refined_disparity,
 )
 
-TINY_SIZE = (80, 128)  # the original's 1.6 aspect ratio
 IDENTITY = torch.eye(4)[:3]
 REAL_INPUTS = [f"autocruise_input{index}.pkl" for index in (1, 2, 3)]
 STEP_LIMITS = {"max": 5e-3, "mean": 1e-4}
@@ -49,14 +47,6 @@ def forward_pose(distance: float) -> torch.Tensor:
     pose = IDENTITY.clone()
     pose[2, 3] = -distance
     return pose
-
-
-def tiny_pipeline(seed: int = 0, **config) -> FlyThroughPipeline:
-    torch.manual_seed(seed)
-    encoder = StyleEncoder(StyleEncoderConfig(image_size=TINY_SIZE, channels=(4, 4, 8, 8, 8, 8), style_dim=6))
-    generator = SpadeGenerator(SpadeGeneratorConfig(image_size=TINY_SIZE, style_dim=6, base_channels=16,
-                                                    up_channels=(8, 4, 4), spade_hidden_channels=8))
-    return FlyThroughPipeline(encoder, generator, FlyThroughConfig(image_size=TINY_SIZE, **config))
 
 
 def check_flight(frames, num_frames: int) -> None:
@@ -198,26 +188,7 @@ def test_rescale_is_per_image_and_recovers_a_known_scale():
     assert torch.equal(empty, warped * 0.5)
 
 
-# ----------------------------------------------------------------------------- weights
-
-
-def test_save_and_from_pretrained_round_trip(tmp_path):
-    pipe = tiny_pipeline(focal_x=0.7, autopilot=FlyDynamicConfig(speed=0.1))
-    pipe.save_pretrained(tmp_path)
-    loaded = FlyThroughPipeline.from_pretrained(tmp_path)
-    assert loaded.config == pipe.config
-    rgbd = scene_rgbd(*TINY_SIZE, seed=2)
-    assert torch.equal(loaded(rgbd, num_frames=2, output_type="tensor"), pipe(rgbd, num_frames=2, output_type="tensor"))
-
-
-def test_missing_weights_say_how_to_get_them(tmp_path):
-    (tmp_path / "style_encoder").mkdir()
-    with pytest.raises(MissingWeightsError) as error:
-        FlyThroughPipeline.from_pretrained(tmp_path)
-    message = str(error.value)
-    assert "\n" not in message and "spade_generator/config.json" in message
-    assert "infinite_nature_public/ckpt.tar.gz" in message
-    assert f"viewgen convert infinite-nature ckpt/model.ckpt-6935893 {tmp_path}" in message
+# ------------------------------------------------------------- networks (weights: test_fly_through_weights.py)
 
 
 def test_networks_of_different_sizes_are_refused():

@@ -30,6 +30,7 @@ seeded with ``config.seed`` and nothing else.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -41,9 +42,10 @@ from torch import Tensor
 
 from viewgen.devices import usable_device
 from viewgen.geometry.intrinsics import default_intrinsics
+from viewgen.hub import WeightsFormatError
 from viewgen.io.rgbd_files import InputWarning, validate_rgbd
 from viewgen.networks import SpadeGenerator, StyleEncoder
-from viewgen.networks.pretrained import config_from_dict, config_to_dict
+from viewgen.networks.pretrained import MANIFEST_FILE_NAME, config_from_dict, config_to_dict, write_release_manifest
 from viewgen.pipelines.autopilot import FlyDynamicConfig
 from viewgen.pipelines.controller import CameraController, check_offset
 from viewgen.pipelines.frames import Frame, as_rgbd_batch
@@ -52,11 +54,21 @@ from viewgen.pipelines.rescale import rescale_refined_disparity
 from viewgen.pipelines.trajectories import CONTROLLER_NAMES, make_controller
 from viewgen.rendering.warp import warp_rgbd
 from viewgen.runtime import tune_cpu_allocator
+from viewgen.staging import (
+    check_replaceable,
+    describe_os_error,
+    publish_folder,
+    remove_tree,
+    staging_folder,
+    write_file_atomic,
+)
 
 __all__ = ["FlyThroughConfig", "FlyThroughPipeline", "Frame", "MissingWeightsError"]
 
 ENCODER_DIR, GENERATOR_DIR, PIPELINE_CONFIG_FILE = "style_encoder", "spade_generator", "fly_through.json"
 _COMPONENT_FILES = ("config.json", "model.safetensors")
+# What a saved (or converted) release folder holds; saving replaces a folder of only these.
+_RELEASE_ENTRIES = (ENCODER_DIR, GENERATOR_DIR, "discriminator", PIPELINE_CONFIG_FILE, MANIFEST_FILE_NAME)
 CHECKPOINT_URL = "https://storage.googleapis.com/gresearch/infinite_nature_public/ckpt.tar.gz"
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}  # the rasterizer needs >= float32
 Offset = tuple[float, float]
@@ -126,6 +138,25 @@ class _Flight:
     style: Tensor  # [1, style_dim]
     controller: CameraController
     warnings: tuple[str, ...] = ()
+
+
+def _read_pipeline_config(path: Path) -> FlyThroughConfig:
+    """``fly_through.json`` -> :class:`FlyThroughConfig`; one-line :class:`WeightsFormatError` naming the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        problem = f"not valid JSON ({' '.join(str(error).split())})"
+    else:
+        try:
+            if not isinstance(data, dict):
+                raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+            config = config_from_dict(FlyThroughConfig, data)
+            if not isinstance(config.autopilot, FlyDynamicConfig):
+                raise ValueError("autopilot must be an object of FlyDynamicConfig fields")
+            return config
+        except (TypeError, ValueError) as error:
+            problem = " ".join(str(error).split())
+    raise WeightsFormatError(f"cannot use {path}: {problem}; fix it or delete it (without it the defaults are used)")
 
 
 class FlyThroughPipeline:
@@ -206,8 +237,8 @@ class FlyThroughPipeline:
         generator = SpadeGenerator.from_pretrained(path / GENERATOR_DIR, device=device)
         if config is None:
             config_path = path / PIPELINE_CONFIG_FILE
-            config = (config_from_dict(FlyThroughConfig, json.loads(config_path.read_text()))
-                      if config_path.is_file() else FlyThroughConfig(image_size=tuple(generator.config.image_size)))
+            config = (_read_pipeline_config(config_path) if config_path.is_file()
+                      else FlyThroughConfig(image_size=tuple(generator.config.image_size)))
         return cls(encoder, generator, replace(config, device=str(device)))
 
     @classmethod
@@ -219,12 +250,33 @@ class FlyThroughPipeline:
         return cls.from_pretrained(weights, device=device, config=config)
 
     def save_pretrained(self, path: str | Path) -> Path:
-        """Write ``path/style_encoder``, ``path/spade_generator`` and ``path/fly_through.json``."""
+        """Write ``path/style_encoder``, ``path/spade_generator``, ``path/fly_through.json`` and a manifest.
+
+        All or nothing: the release is built in a hidden folder beside ``path`` and swapped in
+        whole, so a failure (a full disk) or an interrupt leaves an earlier ``path`` as it was.
+        A ``path`` holding anything but such a release (or a converted one) is refused
+        (``OSError``), so no file of the user's is deleted.
+        """
         path = Path(path)
         self._spade_refiner()
-        self.style_encoder.save_pretrained(path / ENCODER_DIR)
-        self.generator.save_pretrained(path / GENERATOR_DIR)
-        (path / PIPELINE_CONFIG_FILE).write_text(json.dumps(config_to_dict(self.config), indent=2) + "\n")
+        target = Path(os.path.realpath(path))  # a link: replace the folder it names
+        check_replaceable(target, lambda entry: entry.name in _RELEASE_ENTRIES, "pipeline weights",
+                          "save into a new or empty folder")
+        staging = None
+        try:
+            staging = staging_folder(target)
+            self.style_encoder.save_pretrained(staging / ENCODER_DIR)
+            self.generator.save_pretrained(staging / GENERATOR_DIR)
+            text = json.dumps(config_to_dict(self.config), indent=2) + "\n"
+            write_file_atomic(staging / PIPELINE_CONFIG_FILE, lambda stream: stream.write(text.encode()))
+            write_release_manifest(staging, [ENCODER_DIR, GENERATOR_DIR])
+            publish_folder(staging, target)
+            staging = None
+        except OSError as error:  # the hidden folder's name means nothing to the user: name path
+            raise OSError(f"cannot save the pipeline to {path}: {describe_os_error(error)}; "
+                          f"{'nothing was changed there' if target.exists() else 'nothing was written'}") from None
+        finally:
+            remove_tree(staging)
         return path
 
     # ------------------------------------------------------------------ the two network calls
