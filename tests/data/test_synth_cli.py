@@ -62,3 +62,24 @@ def test_export_clips_api_errors(tmp_path):
     with pytest.raises(ValueError, match="split"):
         export_clips(tmp_path, 1, 2, split="../x")
     assert torch.get_num_threads() >= 1
+
+
+def test_export_clips_publishes_nothing_on_an_interrupt_by_default(tmp_path, monkeypatch):
+    from viewgen.data.synthetic import export
+
+    first = export.export_clips(tmp_path, 1, 1, 16, 16)
+    assert first[0].frames_dir == tmp_path / "train" / "0000-coast" and first[0].camera_file.is_file()
+    before = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
+    real, calls = export.render_rgbd, []
+
+    def render_rgbd(*args, **kwargs):  # the second clip is interrupted
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(export, "render_rgbd", render_rgbd)
+    with pytest.raises(KeyboardInterrupt):
+        export.export_clips(tmp_path, 2, 2, 16, 16, seed=3)
+    assert {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()} == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["train"]

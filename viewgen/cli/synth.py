@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from argparse import Namespace
 from pathlib import Path
@@ -18,7 +19,11 @@ def add_parser(subparsers) -> None:
                     "write OUT/<split>/<clip>.txt camera files (URL line, then timestamp fx fy cx cy 0 0 and the "
                     "3x4 world-to-camera matrix per frame) with OUT/<split>/<clip>/<timestamp>.png frames and "
                     "<timestamp>_disparity.png 16-bit disparity (value / 65535, nearest point = 1, sky = 0; "
-                    "metric depth = disparity_scale / disparity, scales in <clip>/metadata.json).")
+                    "metric depth = disparity_scale / disparity, scales in <clip>/metadata.json). OUT/<split> is "
+                    "written whole: built in a hidden folder beside it and swapped in when every clip is done, so "
+                    "it holds exactly this run's clips (an earlier synth output there is replaced; a folder holding "
+                    "other files is refused; other splits are left alone). An error leaves an existing OUT/<split> "
+                    "as it was; Ctrl-C or SIGTERM keeps the clips finished so far.")
     synth.add_argument("--clips", type=int, default=3, metavar="N", help="number of clips (default 3)")
     synth.add_argument("--frames", type=int, default=30, metavar="T", help="frames per clip (default 30)")
     synth.add_argument("--out", required=True, metavar="DIR", help="output dataset folder")
@@ -59,11 +64,28 @@ def run_synth(args: Namespace) -> int:
             elapsed = time.perf_counter() - start
             print(f"[{done['clips']}/{args.clips}] {name}: {total} frames ({elapsed:.1f} s elapsed)", flush=True)
 
-    clips = export_clips(args.out, args.clips, args.frames, height, width, seed=args.seed, split=args.split,
-                         progress=progress)
+    folder = Path(args.out) / args.split
+    try:
+        clips = export_clips(args.out, args.clips, args.frames, height, width, seed=args.seed, split=args.split,
+                             progress=progress, keep_finished_on_interrupt=True)
+    except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: the finished clips were published
+        return _interrupted(interrupt, done["clips"], folder)
     elapsed = time.perf_counter() - start
     frames = sum(clip.num_frames for clip in clips)
-    folder = clips[0].camera_file.parent
     print(f"wrote {len(clips)} clips, {frames} frames of {height}x{width} to {folder} in {elapsed:.1f} s "
           f"({frames / max(elapsed, 1e-9):.1f} frames/s)")
     return 0
+
+
+def _interrupted(interrupt: KeyboardInterrupt, finished: int, folder: Path) -> int:
+    """Say what an interrupted run left in ``folder`` (one line) and return the exit status."""
+    from viewgen.cli.signals import interrupt_exit_status
+
+    status = interrupt_exit_status(interrupt)
+    cause = "interrupted" if status == 130 else "terminated"
+    if finished == 0:
+        print(f"{cause} before the first clip was done: nothing was written to {folder}", file=sys.stderr)
+    else:
+        print(f"{cause}: saved the {finished} clip{'s' if finished > 1 else ''} done so far to {folder}",
+              file=sys.stderr)
+    return status
