@@ -146,3 +146,60 @@ def test_differentiable_warp_after_inference_mode_warp():
     (warped.sum() + mask.sum()).backward()
     assert torch.equal(warped.detach(), expected)
     assert leaf.grad is not None and leaf.grad.abs().sum() > 0
+
+
+def _rotation_about_z(scale: float = 1.0, mirror: bool = False) -> torch.Tensor:
+    pose = IDENTITY.clone()
+    pose[:3, :3] = pose_from_euler(0, 0, 30, (0, 0, 0))[:, :3] * scale
+    if mirror:
+        pose[2, :3] *= -1
+    return pose
+
+
+@pytest.mark.parametrize("pose, message", [
+    (IDENTITY * float("nan"), "NaN or infinite"),
+    (torch.cat([torch.eye(3), torch.tensor([[float("inf")], [0.0], [0.0]])], 1), "NaN or infinite"),
+    (torch.zeros(3, 4), "not orthonormal"),
+    (torch.tensor([[1.0, 0, 0, 0], [1.0, 0, 0, 0], [0, 0, 1.0, 0]]), "not orthonormal"),  # singular
+    (_rotation_about_z(scale=2.0), "not orthonormal"),
+    (_rotation_about_z(mirror=True), "reflection"),
+    (torch.tensor([[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, 0], [0, 0, 1.0, 1.0]]), "last row"),
+])
+def test_bad_target_pose_is_refused_in_one_line(pose, message):
+    with pytest.raises(ValueError, match=message) as error:
+        warp_rgbd(scene_rgbd(8, 8), IDENTITY, pose, INTRINSICS)
+    assert str(error.value).startswith("tgt_cam_from_world ") and "\n" not in str(error.value)
+
+
+def test_bad_intrinsics_disparity_and_dtype_are_refused():
+    rgbd = scene_rgbd(8, 8)
+    for intrinsics, message in [(torch.tensor([0.0, 1.0, 0.5, 0.5]), "positive focal"),
+                                (torch.tensor([0.8, -1.0, 0.5, 0.5]), "positive focal"),
+                                (torch.tensor([0.8, 1.0, float("nan"), 0.5]), "NaN or infinite")]:
+        with pytest.raises(ValueError, match=message):
+            warp_rgbd(rgbd, IDENTITY, IDENTITY, INTRINSICS, tgt_intrinsics=intrinsics)
+    broken = rgbd.clone()
+    broken[0, 3, 2, 2] = float("nan")
+    with pytest.raises(ValueError, match="disparity"):
+        warp_rgbd(broken, IDENTITY, IDENTITY, INTRINSICS)
+    with pytest.raises(ValueError, match="float32 and float64"):
+        warp_rgbd(rgbd.half(), IDENTITY, IDENTITY, INTRINSICS)
+    with pytest.raises(ValueError, match="float32 and float64"):
+        warp_rgbd(rgbd, IDENTITY.to(torch.bfloat16), IDENTITY, INTRINSICS)
+
+
+@pytest.mark.parametrize("argument", range(4))
+def test_numpy_or_list_arguments_raise_type_error_naming_them(argument):
+    args = [scene_rgbd(8, 8), IDENTITY, IDENTITY, INTRINSICS]
+    names = ["rgbd", "src_cam_from_world", "tgt_cam_from_world", "intrinsics"]
+    args[argument] = args[argument].numpy() if argument < 3 else args[argument].tolist()
+    with pytest.raises(TypeError, match=f"^{names[argument]} must be a torch.Tensor"):
+        warp_rgbd(*args)
+
+
+def test_valid_inputs_of_both_dtypes_pass():
+    rgbd = scene_rgbd(8, 8, dtype=torch.float64)
+    pose4 = torch.eye(4, dtype=torch.float64)
+    pose4[:3] = _rotation_about_z().double()
+    warped, mask = warp_rgbd(rgbd, torch.eye(4), pose4, INTRINSICS.double(), tgt_intrinsics=INTRINSICS)
+    assert warped.dtype == torch.float64 and mask.shape == (1, 1, 8, 8)

@@ -5,14 +5,23 @@ The source image becomes a grid mesh (:mod:`viewgen.rendering.mesh`) whose verti
 (:mod:`viewgen.rendering.rasterize`) and the interpolated soft mask ``m`` multiplies the result:
 the output is ``(rgbd * m, m * m)``. Holes (disocclusions, depth edges, outside the source
 view) are 0 in every channel. Conventions: ``docs/conventions.md``.
+
+Inputs that cannot hurt: ``warp_rgbd`` refuses non-tensors, unsupported dtypes, non-rigid or
+non-finite poses, bad intrinsics and non-finite disparity with one-line errors, and the
+rasterizer bounds its memory and work by the image size whatever the vertices are (see
+:mod:`viewgen.rendering.visibility`), so even a pose that passes the checks and puts the camera
+inside the terrain costs about as much as an ordinary warp.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor
 
 from viewgen.geometry.poses import relative_pose, to_homogeneous_pose, transform_points
+from viewgen.geometry.validation import read_cameras, require_float_dtype, require_tensor
 from viewgen.rendering.mesh import grid_faces, grid_vertices, sobel_edge_mask
 from viewgen.rendering.rasterize import interpolate_attributes, rasterize
 
@@ -51,17 +60,33 @@ def _batched(tensor: Tensor, batch: int, tail: tuple[int, ...], name: str) -> Te
 
 
 def _check_pose(pose: Tensor, name: str) -> None:
+    require_tensor(pose, name)
     if pose.dim() not in (2, 3) or pose.shape[-1] != 4 or pose.shape[-2] not in (3, 4):
         raise ValueError(f"{name} must have shape [3, 4], [4, 4] or [B, 3|4, 4], got {list(pose.shape)}")
+    require_float_dtype(pose, name)
 
 
 def _check_rgbd(rgbd: Tensor) -> None:
+    require_tensor(rgbd, "rgbd")
     if rgbd.dim() != 4 or rgbd.shape[1] != 4:
         raise ValueError(f"rgbd must have shape [B, 4, H, W], got {list(rgbd.shape)}")
     if rgbd.shape[2] < 2 or rgbd.shape[3] < 2:
         raise ValueError(f"rgbd must be at least 2x2 pixels, got {rgbd.shape[2]}x{rgbd.shape[3]}")
     if not rgbd.is_floating_point():
         raise ValueError(f"rgbd must be a floating-point tensor, got {rgbd.dtype}")
+    require_float_dtype(rgbd, "rgbd")
+
+
+def _check_values(rgbd: Tensor, poses: dict[str, Tensor], intrinsics: dict[str, Tensor]) -> None:
+    """Finite rigid poses, finite intrinsics with positive focal lengths, finite disparity.
+
+    One pass over the disparity, a few small tensor operations and one host-device sync
+    (:func:`~viewgen.geometry.validation.read_cameras`).
+    """
+    disparity_range = torch.stack(torch.aminmax(rgbd.detach()[:, 3]))  # NaN propagates
+    if not all(math.isfinite(v) for v in read_cameras(poses, intrinsics, extra=disparity_range)):
+        raise ValueError("rgbd disparity (channel 3) contains NaN or infinite values; disparity must be finite, "
+                         "in [0, 1] (1 / depth)")
 
 
 def warp_rgbd(rgbd: Tensor, src_cam_from_world: Tensor, tgt_cam_from_world: Tensor, intrinsics: Tensor,
@@ -81,6 +106,14 @@ def warp_rgbd(rgbd: Tensor, src_cam_from_world: Tensor, tgt_cam_from_world: Tens
         mask ``m``, and ``[B, 1, H, W]`` ``m * m``. Differentiable with respect to ``rgbd``'s
         RGB and, through the barycentrics and target depths, to the poses and disparity.
 
+    Raises:
+        TypeError: an argument is not a ``torch.Tensor`` (e.g. a numpy array or a list).
+        ValueError: a wrong shape; a dtype other than float32 or float64; a pose that is not a
+            finite rigid transform (rotation orthonormal within 1e-3 with det +1, 4x4 last row
+            ``[0, 0, 0, 1]``; so NaN, all-zero and singular poses are refused); intrinsics that
+            are not finite or have ``fx, fy <= 0``; non-finite disparity. The check costs a few
+            small tensor operations and one host-device sync (:mod:`viewgen.geometry.validation`).
+
     Like the original, the rasterizer works in float32: a pixel centre that falls exactly on a
     far vertex (identity or near-identity motion over distant sky) can round to just outside
     every triangle and come out as a hole. The original's kernel drops the same pixels.
@@ -88,6 +121,9 @@ def warp_rgbd(rgbd: Tensor, src_cam_from_world: Tensor, tgt_cam_from_world: Tens
     _check_rgbd(rgbd)
     _check_pose(src_cam_from_world, "src_cam_from_world")
     _check_pose(tgt_cam_from_world, "tgt_cam_from_world")
+    for name, values in (("intrinsics", intrinsics), ("tgt_intrinsics", tgt_intrinsics)):
+        if values is not None:
+            require_float_dtype(require_tensor(values, name), name)
     batch, _, height, width = rgbd.shape
     dtype = rgbd.dtype
     intrinsics = _batched(intrinsics.to(dtype), batch, (4,), "intrinsics")
@@ -95,6 +131,10 @@ def warp_rgbd(rgbd: Tensor, src_cam_from_world: Tensor, tgt_cam_from_world: Tens
                                                                          "tgt_intrinsics")
     src_pose = _batched(src_cam_from_world.to(dtype), batch, tuple(src_cam_from_world.shape[-2:]), "src_cam_from_world")
     tgt_pose = _batched(tgt_cam_from_world.to(dtype), batch, tuple(tgt_cam_from_world.shape[-2:]), "tgt_cam_from_world")
+    checked_intrinsics = {"intrinsics": intrinsics}
+    if tgt_intrinsics is not intrinsics:
+        checked_intrinsics["tgt_intrinsics"] = tgt_intrinsics
+    _check_values(rgbd, {"src_cam_from_world": src_pose, "tgt_cam_from_world": tgt_pose}, checked_intrinsics)
 
     rgb = rgbd[:, :3]
     disparity = rgbd[:, 3:].clamp(1e-6, 1e5)
