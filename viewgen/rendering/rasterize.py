@@ -9,7 +9,9 @@ Two passes:
 
 1. **Visibility** (no gradient, :mod:`viewgen.rendering.visibility`): which triangle covers
    each pixel, by testing every (triangle, candidate pixel) pair of the triangles' bounding
-   boxes with the kernel's edge functions and resolving depth with one packed-key z-buffer.
+   boxes (large boxes row by row, :mod:`viewgen.rendering.spans`) with the kernel's edge
+   functions and resolving depth with one packed-key z-buffer. Its memory is bounded by the
+   image size and the triangle count whatever the vertex values are (see the module).
 2. **Interpolation**. When gradients are needed, the barycentrics of the winning triangle are
    recomputed for the covered pixels from the clip coordinates with the same float arithmetic,
    so gradients reach the vertex positions (clip x, y, w) as in the original; z gets none.
@@ -22,7 +24,7 @@ import torch
 from torch import Tensor
 
 from viewgen.rendering.fragments import Fragments, face_corner_rows, pixel_barycentrics
-from viewgen.rendering.visibility import visible_faces
+from viewgen.rendering.visibility import MAX_CANDIDATES, visible_faces
 
 
 def covered_corner_rows(face_ids: Tensor, faces: Tensor, num_vertices: int) -> tuple[Tensor, Tensor]:
@@ -48,15 +50,15 @@ def _pixel_corner_rows(pixel_faces: Tensor, pixels: Tensor | None, faces: Tensor
 
 
 def rasterize(clip_vertices: Tensor, faces: Tensor, height: int, width: int,
-              max_candidates: int = 1 << 22, grid: tuple[int, int] | None = None) -> Fragments:
+              max_candidates: int = MAX_CANDIDATES, grid: tuple[int, int] | None = None) -> Fragments:
     """Rasterize clip-space triangles with the original ``tf_mesh_renderer`` semantics.
 
     Args:
         clip_vertices: ``[B, V, 4]`` homogeneous clip coordinates (x, y, z, w).
         faces: ``[T, 3]`` int64 vertex indices, shared by the batch.
         height, width: output size in pixels.
-        max_candidates: bound on the (triangle, pixel) pairs of large boxes tested at once (a
-            memory knob only; one candidate per triangle is always tested at once).
+        max_candidates: bound on the (triangle, pixel) pairs tested at once beyond each
+            triangle's first (a memory knob only; one candidate per triangle is always tested at once).
         grid: ``(Hv, Wv)`` when ``faces`` is ``grid_faces(Hv, Wv)`` over ``Hv * Wv`` vertices in
             row-major order (the warp's mesh); lets the rasterizer slice instead of gather.
 

@@ -10,11 +10,21 @@ by memory traffic and per-operation overhead, while gathers, comparisons, ``nonz
 ``torch.where`` cost several times a float multiply, and arrays that outgrow the L2 cache cost
 more per element. Every triangle's first candidate pixel is tested densely, on ``[N]`` arrays
 and without gathers: 70% of a warp's triangles have exactly one candidate, 15% two, 86% at
-most two. The other candidates (second pixels of two-pixel boxes, then enumerated larger
-boxes, in bounded chunks, so triangles of any size are rasterized completely in bounded memory)
-are listed and their corners gathered. Rejected candidates go to a spare z-buffer slot 0 (index
-times hit) instead of being masked. Meshes of more than ``BAND_TRIANGLES`` triangles are
+most two. The other candidates (second pixels of two-pixel boxes, boxes of up to
+``LARGE_BOX_PIXELS`` enumerated whole, and larger ones row by row, only the columns where the
+triangle can lie: :mod:`~viewgen.rendering.spans`) are listed and their corners gathered.
+Rejected candidates go to a spare z-buffer slot 0 (index times hit) instead of being masked. Meshes of more than ``BAND_TRIANGLES`` triangles are
 processed in bands (:class:`~viewgen.rendering.triangle_table.MeshLayout`) into one z-buffer.
+
+What is bounded, whatever the vertex values (NaN, infinite, huge, behind the eye): the z-buffer
+and barycentric buffers are ``B * H * W``; the per-triangle arrays ``O(T)`` (one band of at most
+``BAND_TRIANGLES`` at a time); the candidate lists are made one at a time, as they are tested,
+each of at most ``MAX_CANDIDATES`` (or one box of at most ``LARGE_BOX_PIXELS``, or one row of
+``W``), so the memory in flight is ~150 MiB at most. Triangles that cannot be hit (non-finite
+corners) list nothing. The work is ``O(T + large triangles x H / 16)`` plus the candidates,
+which for large triangles are the pixels they can cover: a far pose with hundreds of
+whole-screen boxes costs about an ordinary warp. Only true overdraw (many triangles really
+covering the same pixels) costs more, in time, not memory.
 
 Without gradients, the pass also hands out the winners' barycentrics, which it computed anyway:
 a pixel won by a first candidate looks it up in the dense arrays; a listed candidate that holds
@@ -23,6 +33,7 @@ its pixel writes it (a later chunk that beats it overwrites it).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -37,6 +48,7 @@ from viewgen.rendering.fragments import (
     pixel_center_ndc,
     triangle_hits,
 )
+from viewgen.rendering.spans import LARGE_BOX_PIXELS, LargeTriangles, bounded_runs, large_triangles, span_candidates
 from viewgen.rendering.triangle_table import (
     KEY_BIAS,
     RANK_BITS,
@@ -52,6 +64,9 @@ NO_HIT = torch.iinfo(torch.int64).max
 # Triangles per band. Measured on 2 cores: bands of 2**19 make a 640x1024 warp ~8% faster and
 # smaller in memory; smaller bands cost more in per-operation overhead than they save.
 BAND_TRIANGLES = 1 << 19
+# Candidates tested at once beyond each triangle's first: ~300 bytes each in flight, so about
+# 150 MiB at most, whatever the geometry (a single box or row larger than this goes alone).
+MAX_CANDIDATES = 1 << 19
 
 
 @dataclass(frozen=True)
@@ -111,21 +126,6 @@ def _fold_first_candidates(zkeys: Tensor, table: TriangleTable, ndc_x: Tensor, n
     return _FirstCandidates(targets=targets, barycentrics=barycentrics)
 
 
-def _chunks(counts: Tensor, max_candidates: int) -> list[tuple[int, int]]:
-    """Split consecutive triangles into runs whose candidate counts sum to <= max_candidates.
-
-    A single triangle with more candidates than the limit forms a run of its own.
-    """
-    ends = torch.cumsum(counts, 0)
-    boundaries = [0]
-    while boundaries[-1] < len(counts):
-        start = boundaries[-1]
-        budget = (int(ends[start - 1]) if start else 0) + max_candidates
-        stop = int(torch.searchsorted(ends, budget, right=True))
-        boundaries.append(max(stop, start + 1))
-    return list(zip(boundaries[:-1], boundaries[1:]))
-
-
 def _second_pixels(table: TriangleTable, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """``(owner rows, columns, image rows)`` of the second pixel of the two-pixel boxes of table ``rows``."""
     wide = table.ncols.reshape(-1).index_select(0, rows) >> 1  # 1 for a 1x2 box, 0 for 2x1
@@ -143,6 +143,19 @@ def _later_pixels(table: TriangleTable, rows: Tensor, counts: Tensor) -> tuple[T
     return owner, col0 + torch.remainder(local, ncols), row0 + torch.div(local, ncols, rounding_mode="floor")
 
 
+def _listed_corners(table: TriangleTable, faces: Tensor, owner: Tensor, pixels_per_image: int) -> tuple:
+    """``(rank_keys, pixel_base, (x, y, z, w))`` of table rows ``owner [K]``: int64 ``[K]`` and corner
+    triples of ``[K]`` float32, gathered from the vertex planes."""
+    rank_keys = table.rank_keys.reshape(-1).index_select(0, owner)
+    pixel_base = table.pixel_base.reshape(-1).index_select(0, owner).long()
+    batch, num_vertices = table.planes.shape[1:]
+    images = torch.div(pixel_base - 1, pixels_per_image, rounding_mode="floor") if batch > 1 else None
+    corner_ids = face_corner_rows(faces, (KEY_BIAS + RANK_MASK) - rank_keys, images, num_vertices)  # [K, 3]
+    planes = table.planes.view(4, -1)
+    corners = [planes.index_select(1, ids) for ids in corner_ids.t()]  # 3 x [4, K]
+    return rank_keys, pixel_base, tuple(tuple(corner[axis] for corner in corners) for axis in range(4))
+
+
 def _fold_listed(zkeys: Tensor, table: TriangleTable, faces: Tensor, candidates: tuple, ndc_x: Tensor,
                  ndc_y: Tensor, height: int, width: int, weights: Tensor | None) -> None:
     """Test listed candidates ``(owner rows, columns, image rows)``, corners gathered from the vertex planes.
@@ -151,14 +164,7 @@ def _fold_listed(zkeys: Tensor, table: TriangleTable, faces: Tensor, candidates:
     their barycentrics there (a later run that beats them overwrites them).
     """
     owner, cols, rows = candidates
-    rank_keys = table.rank_keys.reshape(-1).index_select(0, owner)
-    pixel_base = table.pixel_base.reshape(-1).index_select(0, owner).long()
-    batch, num_vertices = table.planes.shape[1:]
-    images = torch.div(pixel_base - 1, height * width, rounding_mode="floor") if batch > 1 else None
-    corner_ids = face_corner_rows(faces, (KEY_BIAS + RANK_MASK) - rank_keys, images, num_vertices)  # [K, 3]
-    planes = table.planes.view(4, -1)
-    corners = [planes.index_select(1, ids) for ids in corner_ids.t()]  # 3 x [4, K]
-    x, y, z, w = (tuple(corner[axis] for corner in corners) for axis in range(4))
+    rank_keys, pixel_base, (x, y, z, w) = _listed_corners(table, faces, owner, height * width)
     targets = pixel_base + (rows * width + cols).long()
     barycentrics, keys, slots = _fold(zkeys, ndc_x.index_select(0, cols), ndc_y.index_select(0, rows), x, y, z, w,
                                       rank_keys, targets)
@@ -168,26 +174,55 @@ def _fold_listed(zkeys: Tensor, table: TriangleTable, faces: Tensor, candidates:
             weights[k].scatter_(0, held, barycentrics[k])
 
 
-def _fold_other_candidates(zkeys: Tensor, table: TriangleTable, faces: Tensor, ndc_x: Tensor,
-                           ndc_y: Tensor, height: int, width: int, max_candidates: int,
-                           weights: Tensor | None) -> None:
-    """Test the candidates after the first of triangles with several.
+def _large_triangles(table: TriangleTable, faces: Tensor, owner: Tensor, height: int, width: int) -> LargeTriangles:
+    """The :class:`~viewgen.rendering.spans.LargeTriangles` of table rows ``owner [L]``."""
+    _, _, corners = _listed_corners(table, faces, owner, height * width)
+    col0, ncols, row0, counts = (t.reshape(-1).index_select(0, owner) for t in
+                                 (table.col0, table.ncols, table.row0, table.counts))
+    return large_triangles(owner, corners, (col0, ncols, row0, torch.div(counts, ncols, rounding_mode="floor")))
 
-    The second pixels of two-pixel boxes (15% of a warp's triangles) are listed directly, one
-    per triangle; larger boxes are enumerated in chunks of at most ``max_candidates``.
+
+def _candidate_lists(table: TriangleTable, faces: Tensor, ndc_x: Tensor, ndc_y: Tensor, height: int, width: int,
+                     max_candidates: int, large_box_pixels: int) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    """The candidates after the first of triangles with several, as ``(owner rows, columns, image
+    rows)`` lists of at most ``max_candidates`` each (or one box of at most ``large_box_pixels``,
+    or one row's span).
+
+    The second pixels of two-pixel boxes (15% of a warp's triangles) are listed directly, one per
+    triangle; boxes of up to ``large_box_pixels`` are enumerated whole, larger ones row by row
+    (:mod:`~viewgen.rendering.spans`). Lists are made one at a time, as they are folded.
     """
     counts = table.counts.reshape(-1)
     pairs = torch.nonzero(counts == 2).squeeze(1)
     boxes = torch.nonzero(counts > 2).squeeze(1)
     box_counts = counts.index_select(0, boxes).long()
-    lists = [_second_pixels(table, pairs)] if len(pairs) else []
+    large = None
+    if len(boxes) and int(box_counts.max()) > large_box_pixels:
+        is_large = box_counts > large_box_pixels
+        large = boxes[is_large]
+        boxes, box_counts = boxes[~is_large], box_counts[~is_large]
+    pending = None
+    if len(pairs):
+        last = len(pairs) - 1 - (len(pairs) - 1) % max_candidates  # start of the last run of pairs
+        for start in range(0, last, max_candidates):
+            yield _second_pixels(table, pairs[start:start + max_candidates])
+        pending = _second_pixels(table, pairs[last:])
     if len(boxes):
-        runs = [(0, len(boxes))] if int(box_counts.sum()) <= max_candidates else _chunks(box_counts, max_candidates)
-        lists += [_later_pixels(table, boxes[start:stop], box_counts[start:stop]) for start, stop in runs]
-    if len(lists) == 2 and len(lists[0][0]) + len(lists[1][0]) <= max_candidates:
-        lists = [tuple(torch.cat(pieces) for pieces in zip(*lists))]
-    for candidates in lists:
-        _fold_listed(zkeys, table, faces, candidates, ndc_x, ndc_y, height, width, weights)
+        runs = bounded_runs(box_counts, max_candidates) if int(box_counts.sum()) > max_candidates else [(0, len(boxes))]
+        for start, stop in runs:
+            listed = _later_pixels(table, boxes[start:stop], box_counts[start:stop])
+            if pending is not None and len(pending[0]) + len(listed[0]) <= max_candidates:
+                listed = tuple(torch.cat(pieces) for pieces in zip(pending, listed))
+            elif pending is not None:
+                yield pending
+            pending = None
+            yield listed
+    if pending is not None:
+        yield pending
+    if large is not None:
+        triangles = _large_triangles(table, faces, large, height, width)
+        yield from span_candidates(triangles, ndc_x[:width].double(), ndc_y[:height].double(), max_candidates,
+                                   max_candidates)
 
 
 def _winner_barycentrics(face_ids: Tensor, layout: MeshLayout, first: _FirstCandidates, listed: Tensor) -> Tensor:
@@ -223,15 +258,17 @@ def _gather_bands(bands: list[slice], parts: list[_FirstCandidates], layout: Mes
     return _FirstCandidates(targets=whole([part.targets for part in parts]), barycentrics=barycentrics)
 
 
-def visible_faces(clip_vertices: Tensor, faces: Tensor, height: int, width: int, max_candidates: int = 1 << 22,
-                  grid: tuple[int, int] | None = None, with_barycentrics: bool = False,
-                  band_triangles: int = BAND_TRIANGLES) -> tuple[Tensor, Tensor, Tensor | None]:
+def visible_faces(clip_vertices: Tensor, faces: Tensor, height: int, width: int,
+                  max_candidates: int = MAX_CANDIDATES, grid: tuple[int, int] | None = None,
+                  with_barycentrics: bool = False, band_triangles: int = BAND_TRIANGLES,
+                  large_box_pixels: int = LARGE_BOX_PIXELS) -> tuple[Tensor, Tensor, Tensor | None]:
     """The visibility pass: ``[B, V, 4]`` clip vertices -> (``face_ids [B, H, W]``, ``ndc_z [B, H, W]``, weights).
 
     ``face_ids`` is -1 where nothing is hit; ``ndc_z`` is 1 there. ``weights`` is None unless
     ``with_barycentrics``: then ``[3, B * H * W]`` float32 barycentrics of the winners, 0 on
     background. Not differentiable. ``grid = (Hv, Wv)`` says that ``faces`` is
-    ``grid_faces(Hv, Wv)`` (a speed hint only). ``band_triangles`` sizes the bands (speed only).
+    ``grid_faces(Hv, Wv)`` (a speed hint only). ``band_triangles`` sizes the bands and
+    ``large_box_pixels`` picks the boxes enumerated row by row (speed only).
     """
     clip = clip_vertices.detach().to(torch.float32)
     batch, device = clip.shape[0], clip.device
@@ -250,7 +287,9 @@ def visible_faces(clip_vertices: Tensor, faces: Tensor, height: int, width: int,
     for band in bands:
         table = triangle_table(planes, bounds, faces, layout, band, height * width)
         firsts.append(_fold_first_candidates(zkeys, table, ndc_x, ndc_y, width))
-        _fold_other_candidates(zkeys, table, faces, ndc_x, ndc_y, height, width, max_candidates, listed)
+        for candidates in _candidate_lists(table, faces, ndc_x, ndc_y, height, width, max_candidates,
+                                           large_box_pixels):
+            _fold_listed(zkeys, table, faces, candidates, ndc_x, ndc_y, height, width, listed)
         if listed is None:
             firsts.clear()
     face_ids, ndc_z = decode_keys(zkeys[1:])
