@@ -19,7 +19,8 @@ point towards the viewer.
 
 PLY layout: ``vertex`` with ``float x, y, z`` and ``uchar red, green, blue``; ``face`` with
 ``list uchar int vertex_indices``. Binary little-endian by default, ASCII on request. The file
-is written to a temporary name beside ``path`` and renamed when complete (parents created).
+is written to a temporary name beside ``path`` and renamed when complete (parents created);
+errors are one line naming ``path`` (:func:`write_ply`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from viewgen.io.images import save_atomic
 from viewgen.io.limits import MAX_MESH_SIDE
 from viewgen.io.rgbd_files import validate_rgbd
 from viewgen.rendering.mesh import grid_faces, grid_vertices, sobel_edge_mask
+from viewgen.staging import WriteError, check_file_destination, describe_os_error
 
 __all__ = ["OPENGL_FROM_OPENCV", "GridMesh", "MeshExport", "export_mesh_ply", "rgbd_to_mesh", "write_ply"]
 
@@ -132,7 +134,12 @@ def rgbd_to_mesh(rgbd: Tensor, intrinsics, cam_from_world=None, mask_edges: bool
 
 
 def write_ply(path: str | Path, mesh: GridMesh, binary: bool = True, comments: tuple[str, ...] = ()) -> Path:
-    """Write ``mesh`` as a PLY file (binary little-endian or ASCII), atomically. Returns ``path``."""
+    """Write ``mesh`` as a PLY file (binary little-endian or ASCII), atomically. Returns ``path``.
+
+    A link is followed (its target replaced). ``OSError`` in one line naming ``path`` when it
+    cannot be written: a file where a folder above it should be, a folder, a read-only file, a
+    full disk (the existing file is then left as it was).
+    """
     num_vertices, num_faces = len(mesh.vertices), len(mesh.faces)
     if num_vertices >= 2**31:
         raise ValueError(f"too many vertices for a PLY with int indices: {num_vertices}")
@@ -160,7 +167,12 @@ def write_ply(path: str | Path, mesh: GridMesh, binary: bool = True, comments: t
             np.savetxt(stream, face_records.view(np.dtype([("c", "u1"), ("a", "<i4"), ("b", "<i4"), ("d", "<i4")])),
                        fmt="%d %d %d %d")
 
-    return save_atomic(path, write, suffix=".ply")
+    target = check_file_destination(Path(path))  # a link's target; not under a file, not a read-only file
+    try:
+        save_atomic(target, write, suffix=".ply")
+    except OSError as error:
+        raise WriteError(path, describe_os_error(error)) from None
+    return Path(path)
 
 
 def export_mesh_ply(path: str | Path, rgbd: Tensor, intrinsics, cam_from_world=None, mask_edges: bool = True,
