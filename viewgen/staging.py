@@ -158,6 +158,26 @@ def publish_folder(staging: Path, target: Path) -> None:
         raise WriteError(target, describe_os_error(error)) from None
 
 
+def build_and_publish(target: Path, fill: Callable[[Path], None], what: str, shown: Path | str) -> None:
+    """Fill a new hidden sibling folder of ``target`` with ``fill(folder)``, then swap it in whole.
+
+    On a failure or an interrupt ``target`` is left as it was and the hidden folder is removed;
+    an ``OSError`` becomes one line naming ``shown`` (the path the user gave) and ``what``
+    was being written, never the hidden folder's name.
+    """
+    staging = None
+    try:
+        staging = staging_folder(target)
+        fill(staging)
+        publish_folder(staging, target)
+        staging = None
+    except OSError as error:
+        raise OSError(f"cannot write {what} to {shown}: {describe_os_error(error)}; "
+                      f"{'nothing was changed there' if target.exists() else 'nothing was written'}") from None
+    finally:
+        remove_tree(staging)
+
+
 def check_replaceable(target: Path, is_ours: Callable[[Path], bool], what: str, hint: str) -> None:
     """Refuse (one-line ``OSError``) to replace ``target`` unless it is absent or holds only our entries.
 

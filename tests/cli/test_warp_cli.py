@@ -59,3 +59,22 @@ def test_a_big_input_is_shrunk_to_the_working_size(tmp_path):
     height, width = fit_long_side(20, width, WORKING_MAX_SIDE)
     with Image.open(out) as image:
         assert image.size == (3 * WORKING_MAX_SIDE, height) and width == WORKING_MAX_SIDE
+
+
+def test_the_input_files_intrinsics_are_used(tmp_path, monkeypatch):
+    import torch
+
+    import viewgen.rendering
+
+    stored = torch.tensor([0.9, 1.4, 0.45, 0.55])
+    path = save_rgbd_npz(tmp_path / "scene.npz", scene_rgbd(16, 24), intrinsics=stored)
+    seen = []
+    real_warp = viewgen.rendering.warp_rgbd
+
+    def spy(rgbd, src, tgt, intrinsics, *rest):
+        seen.append(intrinsics.clone())
+        return real_warp(rgbd, src, tgt, intrinsics, *rest)
+
+    monkeypatch.setattr(viewgen.rendering, "warp_rgbd", spy)
+    assert main(["warp", str(path), "--out", str(tmp_path / "w.png")]) == 0
+    assert torch.equal(seen[0].reshape(4), stored)

@@ -239,3 +239,12 @@ def test_a_folder_with_other_files_is_refused_before_any_work(tmp_path):
         _convert(tmp_path, out_dir, seed=8)
     assert [path.name for path in out_dir.iterdir()] == ["notes.txt"]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["tf8", "weights"]
+
+
+def test_a_folder_saved_by_the_pipeline_can_be_converted_over(tmp_path):
+    """FlyThroughPipeline.save_pretrained adds fly_through.json to a release; that folder is ours too."""
+    out_dir = tmp_path / "weights"
+    _convert(tmp_path, out_dir, seed=9)
+    (out_dir / "fly_through.json").write_text("{}\n")
+    _convert(tmp_path, out_dir, seed=10)
+    assert sorted(path.name for path in out_dir.iterdir()) == ["manifest.json", "spade_generator", "style_encoder"]

@@ -99,6 +99,9 @@ def test_dataset_listing_and_frame_paths(tmp_path):
         {"timestamps": [10, 20], "disparity_scale": [1.5, 2.5]}))
     assert [p.name for p in list_clips(tmp_path, "train")] == ["a.txt", "b.txt"]
     assert [p.stem for p in list_clips(tmp_path)] == ["c", "a", "b"]
+    hidden = tmp_path / ".train.1a2b3c4d.partial"  # a split that viewgen synth is still writing
+    write_camera_file(hidden / "d.txt", "u", [10], torch.tensor([0.8, 1.2, 0.5, 0.5]), torch.eye(4)[:3][None])
+    assert [p.stem for p in list_clips(tmp_path)] == ["c", "a", "b"]
     clips = {clip.name: clip for clip in read_clips(tmp_path, "train")}
     assert clips["a"].frame_paths == (frame_path(tmp_path / "train" / "a", 10), tmp_path / "train" / "a" / "20.png")
     assert clips["a"].disparity_paths[1] == disparity_path(tmp_path / "train" / "a", 20)

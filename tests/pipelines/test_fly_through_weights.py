@@ -89,7 +89,7 @@ def test_a_failed_save_leaves_the_older_one_whole(tmp_path, monkeypatch, error, 
     with pytest.raises(raised) as caught:
         tiny_pipeline(seed=2, focal_x=0.6).save_pretrained(out)
     if raised is OSError:
-        assert str(caught.value) == (f"cannot save the pipeline to {out}: No space left on device; "
+        assert str(caught.value) == (f"cannot write the pipeline weights to {out}: No space left on device; "
                                      f"nothing was changed there")
     assert names(tmp_path) == ["weights"] and names(out) == SAVED  # no hidden folder left
     loaded = FlyThroughPipeline.from_pretrained(out)  # the older release, whole (its manifest checks it)

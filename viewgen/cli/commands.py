@@ -144,11 +144,12 @@ def run_warp(args: Namespace) -> int:
         from viewgen.io.rgbd_files import load_rgbd_file
 
         loaded = load_rgbd_file(args.input, max_side=WORKING_MAX_SIDE)  # shrunk as `viewgen fly` does
-        rgbd, source = loaded.rgbd, args.input
+        rgbd, source, intrinsics = loaded.rgbd, args.input, loaded.intrinsics
     else:
-        rgbd, source = toy_landscape_rgbd(), "built-in procedural landscape"
+        rgbd, source, intrinsics = toy_landscape_rgbd(), "built-in procedural landscape", None
     height, width = rgbd.shape[-2:]
-    intrinsics = default_intrinsics(height, width)
+    # Stored intrinsics are resolution-independent, so they hold after shrinking.
+    intrinsics = default_intrinsics(height, width) if intrinsics is None else intrinsics.reshape(1, 4)
     target = _move_pose(args.forward, args.right, args.up, args.yaw_deg)
     start = time.perf_counter()
     with torch.inference_mode():

@@ -64,12 +64,14 @@ from viewgen.networks.pretrained import (
     save_component,
     write_release_manifest,
 )
-from viewgen.staging import check_replaceable, describe_os_error, publish_folder, remove_tree, staging_folder
+from viewgen.staging import build_and_publish, check_replaceable
 
 ENCODER_SCOPE = "generator/spade_encoder"
 GENERATOR_SCOPE = "generator/spade_network_noenc/spade_generator"
 DISCRIMINATOR_SCOPE = "spade_discriminator_{index}"
-RELEASE_ENTRIES = ("style_encoder", "spade_generator", "discriminator", MANIFEST_FILE_NAME)
+# What a release folder may hold (a pipeline saved by FlyThroughPipeline.save_pretrained adds its
+# fly_through.json); converting over such a folder replaces it whole.
+RELEASE_ENTRIES = ("style_encoder", "spade_generator", "discriminator", "fly_through.json", MANIFEST_FILE_NAME)
 OPTIMIZER_VARIABLE_PATTERNS = (r".*/Adam(_\d+)?", r"beta[12]_power(_\d+)?", r"global_step")
 L2_NORMALIZE_EPS = 1e-12
 
@@ -301,16 +303,9 @@ def _check_out_dir(out_dir: Path) -> Path:
 def _write_release(plans: Sequence[_ComponentPlan], state_dicts: Mapping[str, Mapping[str, torch.Tensor]],
                    out_dir: Path, target: Path) -> None:
     """Write every component and the manifest into a hidden sibling of ``target``, then swap it in whole."""
-    staging = None
-    try:
-        staging = staging_folder(target)
+    def fill(folder: Path) -> None:
         for plan in plans:
-            plan.save(staging, state_dicts[plan.folder])
-        write_release_manifest(staging, [plan.folder for plan in plans])
-        publish_folder(staging, target)
-        staging = None
-    except OSError as error:  # the hidden folder's name means nothing to the user: name out_dir
-        raise OSError(f"cannot write the converted weights to {out_dir}: {describe_os_error(error)}; "
-                      f"{'nothing was changed there' if target.exists() else 'nothing was written'}") from None
-    finally:
-        remove_tree(staging)
+            plan.save(folder, state_dicts[plan.folder])
+        write_release_manifest(folder, [plan.folder for plan in plans])
+
+    build_and_publish(target, fill, "the converted weights", out_dir)

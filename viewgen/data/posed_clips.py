@@ -211,7 +211,8 @@ def write_camera_file(path: str | Path, url: str, timestamps, intrinsics, cam_fr
 def list_clips(root: str | Path, split: str | None = None) -> list[Path]:
     """Camera files ``root/<split>/<clip>.txt``, sorted (every split folder when ``split`` is None).
 
-    A ``root`` that directly holds ``*.txt`` camera files is accepted as a single split.
+    A ``root`` that directly holds ``*.txt`` camera files is accepted as a single split. Hidden
+    folders (``.train.*.partial``: a split being written by ``viewgen synth``) are not splits.
     """
     root = Path(root)
     if not root.is_dir():
@@ -221,7 +222,7 @@ def list_clips(root: str | Path, split: str | None = None) -> list[Path]:
         if not folders[0].is_dir():
             raise OSError(f"split folder {folders[0]} does not exist")
     else:
-        folders = [root, *sorted(p for p in root.iterdir() if p.is_dir())]
+        folders = [root, *sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))]
     return sorted(p for folder in folders for p in folder.glob("*.txt") if p.is_file())
 
 

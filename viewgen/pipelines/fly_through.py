@@ -54,14 +54,7 @@ from viewgen.pipelines.rescale import rescale_refined_disparity
 from viewgen.pipelines.trajectories import CONTROLLER_NAMES, make_controller
 from viewgen.rendering.warp import warp_rgbd
 from viewgen.runtime import tune_cpu_allocator
-from viewgen.staging import (
-    check_replaceable,
-    describe_os_error,
-    publish_folder,
-    remove_tree,
-    staging_folder,
-    write_file_atomic,
-)
+from viewgen.staging import build_and_publish, check_replaceable, write_file_atomic
 
 __all__ = ["FlyThroughConfig", "FlyThroughPipeline", "Frame", "MissingWeightsError"]
 
@@ -262,21 +255,15 @@ class FlyThroughPipeline:
         target = Path(os.path.realpath(path))  # a link: replace the folder it names
         check_replaceable(target, lambda entry: entry.name in _RELEASE_ENTRIES, "pipeline weights",
                           "save into a new or empty folder")
-        staging = None
-        try:
-            staging = staging_folder(target)
-            self.style_encoder.save_pretrained(staging / ENCODER_DIR)
-            self.generator.save_pretrained(staging / GENERATOR_DIR)
+
+        def fill(folder: Path) -> None:
+            self.style_encoder.save_pretrained(folder / ENCODER_DIR)
+            self.generator.save_pretrained(folder / GENERATOR_DIR)
             text = json.dumps(config_to_dict(self.config), indent=2) + "\n"
-            write_file_atomic(staging / PIPELINE_CONFIG_FILE, lambda stream: stream.write(text.encode()))
-            write_release_manifest(staging, [ENCODER_DIR, GENERATOR_DIR])
-            publish_folder(staging, target)
-            staging = None
-        except OSError as error:  # the hidden folder's name means nothing to the user: name path
-            raise OSError(f"cannot save the pipeline to {path}: {describe_os_error(error)}; "
-                          f"{'nothing was changed there' if target.exists() else 'nothing was written'}") from None
-        finally:
-            remove_tree(staging)
+            write_file_atomic(folder / PIPELINE_CONFIG_FILE, lambda stream: stream.write(text.encode()))
+            write_release_manifest(folder, [ENCODER_DIR, GENERATOR_DIR])
+
+        build_and_publish(target, fill, "the pipeline weights", path)
         return path
 
     # ------------------------------------------------------------------ the two network calls
