@@ -78,3 +78,13 @@ def test_the_input_files_intrinsics_are_used(tmp_path, monkeypatch):
     monkeypatch.setattr(viewgen.rendering, "warp_rgbd", spy)
     assert main(["warp", str(path), "--out", str(tmp_path / "w.png")]) == 0
     assert torch.equal(seen[0].reshape(4), stored)
+
+
+@pytest.mark.parametrize("option, value", [("--forward", "nan"), ("--right", "inf"), ("--up=-inf", None)])
+def test_non_finite_move_is_one_line_error(tmp_path, capsys, option, value):
+    out = tmp_path / "warp.png"
+    assert main(["warp", option, *([value] if value else []), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("viewgen: error: tgt_cam_from_world contains NaN or infinite values")
+    assert err.count("\n") == 1
+    assert not out.exists()
