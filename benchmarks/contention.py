@@ -21,13 +21,16 @@ import subprocess
 import sys
 import time
 
+from viewgen.runtime import FREE_CORES_INTERVAL_S, SPIN_COUNT
+
 SETTINGS = {
     "default spin": ({}, False),
     "passive": ({"OMP_WAIT_POLICY": "PASSIVE"}, False),
     "spin 1000": ({"GOMP_SPINCOUNT": "1000"}, False),
+    "spin 3000": ({"GOMP_SPINCOUNT": "3000"}, False),
     "spin 10000": ({"GOMP_SPINCOUNT": "10000"}, False),
     "1 thread": ({"OMP_NUM_THREADS": "1"}, False),
-    "viewgen fly (spin 1000 + free cores)": ({"GOMP_SPINCOUNT": "1000"}, True),
+    f"viewgen fly (spin {SPIN_COUNT} + free cores)": ({"GOMP_SPINCOUNT": str(SPIN_COUNT)}, True),
 }
 BUSY_LOOP = "while True: pass"
 
@@ -46,7 +49,7 @@ def worker(size: tuple[int, int], steps: int, follow_free_cores: bool, forever: 
     rgbd = F.interpolate(sample.rgbd, size=size, mode="bilinear", align_corners=False)
     pipe = FlyThroughPipeline.weight_free(FlyThroughConfig(image_size=size))
     pipe.reset(rgbd, intrinsics=sample.intrinsics)
-    governor = FreeCoreThreads(interval_s=0.5) if follow_free_cores else None
+    governor = FreeCoreThreads(interval_s=FREE_CORES_INTERVAL_S) if follow_free_cores else None
     for _ in range(3):
         pipe.step()
     times = []

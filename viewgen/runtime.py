@@ -48,14 +48,19 @@ def tune_cpu_allocator() -> bool:
 
 # --- OpenMP threads beside other processes -------------------------------------------------
 # PyTorch's CPU wheels run their parallel regions on GNU OpenMP (libgomp). Between regions its
-# threads spin (300,000 iterations by default) before they sleep. Alone, that keeps a ~5 us
+# threads spin (300,000 iterations by default) before they sleep. Alone, that keeps the ~5 us
 # gap between two tensor operations free of wake-ups; beside other busy processes, a team whose
 # partner thread lost its core spins until the scheduler gives the core back, for every one of
-# the hundreds of operations of a frame. Measured on 2 cores, 320x512 weight-free step: ~100 ms
-# alone; 940-2700 ms beside busy processes with the default policy. The remedy has two parts:
-# a bounded spin (``GOMP_SPINCOUNT``, set before torch loads libgomp) and a thread count that
-# follows the cores other processes leave free (:class:`FreeCoreThreads`).
-SPIN_COUNT = 1000
+# the hundreds of operations of a frame. Measured with benchmarks/contention.py (2 cores,
+# weight-free step, 160x256, ms median alone / beside 2 busy loops / beside a spinning flight):
+# default spin 33-47 / 136-192 / 165-191; OMP_WAIT_POLICY=PASSIVE 82-94 / 79-95 / 49-90;
+# 1 thread 39-50 / 46-99 / 53-86; spin 3000 with FreeCoreThreads 41-45 / 70-72 / 54-56. At
+# 320x512 a spinning step reached 2.7 s on a loaded host. The remedy has two parts: a bounded
+# spin (``GOMP_SPINCOUNT``, set before torch loads libgomp; 3000 costs a lone step ~15%, 1000
+# ~40%) and a thread count that follows the cores other processes leave free, which makes the
+# spin matter only for the half second before it adapts.
+SPIN_COUNT = 3000
+FREE_CORES_INTERVAL_S = 0.5
 
 
 def bound_openmp_spinning(environ: dict[str, str] | None = None) -> bool:
@@ -96,7 +101,7 @@ class FreeCoreThreads:
     Does nothing where ``/proc`` is absent (not Linux).
     """
 
-    def __init__(self, max_threads: int | None = None, interval_s: float = 1.0):
+    def __init__(self, max_threads: int | None = None, interval_s: float = FREE_CORES_INTERVAL_S):
         import torch
 
         self._torch = torch
