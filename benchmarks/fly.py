@@ -51,7 +51,8 @@ ROWS = (
     Row("  warp_rgbd", "ms"), Row("  generator", "ms"), Row("  rescale", "ms", 2),
     Row("autopilot step", "ms", 2, TARGETS["autopilot"]), Row("flight", "frames/s", 2), Row("flight", "ms/frame"),
     Row("peak RSS", "MiB", 0, TARGETS["peak_rss"]), Row("peak CUDA allocated", "MiB", 0),
-    Row("generator FLOPs", "GFLOP"), Row("generator achieved", "GFLOP/s"), Row(f"fp32 matmul {MATMUL_SIZE}^2", "GFLOP/s"),
+    Row("generator FLOPs", "GFLOP"), Row("generator achieved", "GFLOP/s"),
+    Row(f"fp32 matmul {MATMUL_SIZE}^2", "GFLOP/s"),
 )
 MS_ROWS = ("encode_style", "render_refine", "  warp_rgbd", "  generator", "  rescale", "autopilot step")
 
@@ -138,7 +139,7 @@ def time_flight(pipe: FlyThroughPipeline, rgbd: torch.Tensor, num_frames: int, d
     """Seconds per frame of a ``num_frames`` flight (the autopilot and everything else included)."""
     list(pipe.iter_frames(rgbd, 2))  # warm-up
     start = time.perf_counter()
-    for frame in pipe.iter_frames(rgbd, num_frames):
+    for _frame in pipe.iter_frames(rgbd, num_frames):
         pass
     if device.type == "cuda":
         torch.cuda.synchronize(device)

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import math
+import os
 import subprocess
 import sys
 
@@ -45,8 +45,8 @@ FAR_POSE = "far pose / large triangles"
 
 def far_pose_scene(height: int, width: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(rgbd, intrinsics, target pose): the coast sample and the autopilot's pose 100 frames on."""
+    from viewgen.control.fly_dynamic import FlyDynamic
     from viewgen.data.samples import load_sample
-    from viewgen.pipelines.autopilot import FlyDynamic
 
     sample = load_sample(1)
     pilot = FlyDynamic(sample.intrinsics, torch.eye(4)[:3])

@@ -29,10 +29,10 @@ from PIL import Image
 from viewgen.data.toy_scene import toy_landscape_rgbd
 from viewgen.geometry.intrinsics import default_intrinsics
 from viewgen.pipelines import FlyThroughConfig, FlyThroughPipeline
-from viewgen.pipelines.classical_detail import gaussian_blur, luma
-from viewgen.pipelines.classical_fill import unpremultiply
-from viewgen.pipelines.classical_refiner import ClassicalRefiner
-from viewgen.pipelines.classical_style import unpack_style
+from viewgen.refiners.classical.detail import gaussian_blur, luma
+from viewgen.refiners.classical.fill import unpremultiply
+from viewgen.refiners.classical.refiner import ClassicalRefiner
+from viewgen.refiners.classical.style import unpack_style
 
 _LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
 

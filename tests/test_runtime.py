@@ -35,8 +35,8 @@ def test_too_late_once_torch_is_loaded():
 
 @pytest.mark.parametrize("command, expected", [("info", str(runtime.SPIN_COUNT)), ("serve", None)])
 def test_the_cli_sets_the_policy_before_torch_loads(command, expected):
-    probe = ("import os, sys; sys.argv = ['viewgen', %r]; import viewgen.cli.main; "
-             "print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))" % command)
+    probe = (f"import os, sys; sys.argv = ['viewgen', {command!r}]; import viewgen.cli.main; "
+             "print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))")
     out = subprocess.run([sys.executable, "-c", probe], env=_clean_env(), capture_output=True, text=True, check=True)
     spin, policy = out.stdout.split()
     assert spin == str(expected)

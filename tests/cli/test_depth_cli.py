@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from _depth_helpers import random_midas, save_checkpoint
 from PIL import Image
 
-from _depth_helpers import random_midas, save_checkpoint
 from viewgen.cli.main import main
 from viewgen.depth.midas import MIDAS_VARIANTS
 from viewgen.depth.midas_net import MIDAS_V21_SMALL

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from viewgen.convert.crc32c import crc32c, mask_crc32c, unmask_crc32c
+from viewgen.convert.tf.crc32c import crc32c, mask_crc32c, unmask_crc32c
 
 
 def _reference_crc32c(data: bytes) -> int:

@@ -9,7 +9,6 @@ import torch
 
 import viewgen.convert
 from viewgen.cli.main import main
-
 from viewgen.convert import (
     CheckpointMismatchError,
     bake_spectral_norm,

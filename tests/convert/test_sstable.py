@@ -1,6 +1,6 @@
 import pytest
 
-from viewgen.convert.sstable import (
+from viewgen.convert.tf.sstable import (
     FOOTER_BYTES,
     TableFormatError,
     build_table,

@@ -1,5 +1,6 @@
 """The transformers backends with tiny random models saved by ``save_pretrained`` and loaded by our code path."""
 
+import dataclasses
 import json
 import sys
 
@@ -188,5 +189,5 @@ def test_source_errors_are_one_line(tiny_folders, tmp_path):
 
 
 def test_preprocess_dataclass_is_frozen():
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         Preprocess().size = (1, 1)  # type: ignore[misc]

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from _depth_helpers import TINY, TINY_LARGE, TINY_SMALL, random_midas, save_checkpoint
+
 from viewgen.depth import DepthError, get_estimator
-from viewgen.depth.midas import MIDAS_VARIANTS, IMAGENET_MEAN, IMAGENET_STD, midas_input_size
+from viewgen.depth.midas import IMAGENET_MEAN, IMAGENET_STD, MIDAS_VARIANTS, midas_input_size
 from viewgen.hub import WeightsFormatError, WeightsNotFoundError
 
 NAMES = ["midas-v21", "midas-v21-small"]

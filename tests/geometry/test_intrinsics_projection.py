@@ -66,7 +66,8 @@ def test_crop_updates_intrinsics_consistently():
     gen = torch.Generator().manual_seed(2)
     image = torch.rand(1, 3, 40, 60, generator=gen, dtype=torch.float64)
     intrinsics = torch.tensor([0.8, 1.2, 0.5, 0.5], dtype=torch.float64)
-    cropped, new_intrinsics = crop_image_and_intrinsics(image, intrinsics, top=5, left=10, crop_height=20, crop_width=30)
+    cropped, new_intrinsics = crop_image_and_intrinsics(image, intrinsics, top=5, left=10,
+                                                        crop_height=20, crop_width=30)
     assert cropped.shape == (1, 3, 20, 30)
     # The same 3D point must land on the same image pixel before and after the crop.
     point = torch.tensor([[0.3, -0.2, 4.0]], dtype=torch.float64)

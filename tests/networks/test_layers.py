@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from viewgen.networks.layers import (
+from viewgen.networks.infinite_nature.layers import (
     SameConv2d,
     downsample_2x,
     instance_norm,

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from viewgen.networks import SpadeGenerator, SpadeGeneratorConfig
-from viewgen.networks.spade import SpadeResBlock
+from viewgen.networks.infinite_nature.spade import SpadeResBlock
 
 TINY = {"style_dim": 6, "base_channels": 16, "up_channels": (8, 8, 4, 4), "spade_hidden_channels": 8}
 

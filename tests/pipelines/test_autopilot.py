@@ -3,10 +3,10 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from _shared import load_reference, shared_path
+
+from viewgen.control.fly_dynamic import FlyDynamic, FlyDynamicConfig, skyline_balance
 from viewgen.geometry.poses import camera_center
-from viewgen.pipelines.autopilot import FlyDynamic, FlyDynamicConfig, skyline_balance
 
 DEMO_INTRINSICS = torch.tensor([0.8, 1.28, 0.5, 0.5])
 IDENTITY = torch.eye(4)[:3]

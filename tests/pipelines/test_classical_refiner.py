@@ -5,13 +5,13 @@ import math
 import pytest
 import torch
 
+from viewgen.control.fly_dynamic import FlyDynamic
 from viewgen.data.toy_scene import toy_landscape_rgbd
+from viewgen.geometry.disparity_rescale import rescale_refined_disparity
 from viewgen.geometry.intrinsics import default_intrinsics
-from viewgen.pipelines.autopilot import FlyDynamic
-from viewgen.pipelines.classical_detail import luma
-from viewgen.pipelines.classical_refiner import ClassicalRefiner, ClassicalRefinerConfig
-from viewgen.pipelines.classical_style import STYLE_DIM, layout_disparity, unpack_style
-from viewgen.pipelines.rescale import rescale_refined_disparity
+from viewgen.refiners.classical.detail import luma
+from viewgen.refiners.classical.refiner import ClassicalRefiner, ClassicalRefinerConfig
+from viewgen.refiners.classical.style import STYLE_DIM, layout_disparity, unpack_style
 from viewgen.rendering.warp import warp_rgbd
 
 SIZE = (80, 128)

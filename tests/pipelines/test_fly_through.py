@@ -19,7 +19,6 @@ from _tiny_pipeline import TINY_SIZE, tiny_pipeline
 from viewgen.convert import convert_infinite_nature_checkpoint
 from viewgen.io.rgbd_files import InputError, load_rgbd_file
 from viewgen.pipelines import (
-    FlyDynamicConfig,
     FlyThroughConfig,
     FlyThroughPipeline,
     make_controller,

@@ -3,19 +3,18 @@ import math
 import pytest
 import torch
 
-from viewgen.geometry.poses import camera_center, compose_poses, invert_pose
-from viewgen.pipelines.autopilot import FlyDynamic
-from viewgen.pipelines.controller import CameraController
-from viewgen.pipelines.trajectories import (
-    CONTROLLER_NAMES,
+from viewgen.control.base import CameraController
+from viewgen.control.fly_dynamic import FlyDynamic
+from viewgen.control.registry import CONTROLLER_NAMES, make_controller
+from viewgen.control.scripted import (
     CircleTrajectory,
     DollyTrajectory,
     ScriptedTrajectory,
     SwingTrajectory,
     ZoomInConfig,
     ZoomInTrajectory,
-    make_controller,
 )
+from viewgen.geometry.poses import camera_center, compose_poses, invert_pose
 
 INTRINSICS = torch.tensor([0.8, 1.28, 0.5, 0.5])
 SCRIPTED = [name for name in CONTROLLER_NAMES if name != "autopilot"]

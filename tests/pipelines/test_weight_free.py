@@ -7,8 +7,8 @@ import torch
 
 from viewgen.data.samples import load_sample
 from viewgen.pipelines import FlyThroughConfig, FlyThroughPipeline
-from viewgen.pipelines.surface_detail import SurfaceDetail, fine_energy
-from viewgen.pipelines.weight_free import WeightFreeConfig, WeightFreeRefiner
+from viewgen.refiners.classical.surface_detail import SurfaceDetail, fine_energy
+from viewgen.refiners.classical.weight_free import WeightFreeConfig, WeightFreeRefiner
 
 INTRINSICS = torch.tensor([0.8, 0.8 * 96 / 64, 0.5, 0.5])
 IDENTITY = torch.eye(4)[:3]

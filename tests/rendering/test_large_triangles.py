@@ -6,10 +6,10 @@ import torch
 import torch.nn.functional as F
 from _scenes import grid_clip_vertices, pose_from_euler, scene_rgbd
 
-import viewgen.rendering.visibility as visibility
+import viewgen.rendering.raster.visibility as visibility
 from viewgen.rendering import grid_faces, rasterize_reference
-from viewgen.rendering.spans import LARGE_BOX_PIXELS, bounded_runs, expand_runs
-from viewgen.rendering.triangle_table import MeshLayout, triangle_table, vertex_pixel_bounds
+from viewgen.rendering.raster.spans import LARGE_BOX_PIXELS, bounded_runs, expand_runs
+from viewgen.rendering.raster.triangle_table import MeshLayout, triangle_table, vertex_pixel_bounds
 
 INTRINSICS = torch.tensor([0.8, 1.28, 0.5, 0.5])
 # The camera has flown into the terrain: dozens of triangles straddle the eye plane (whole-screen
@@ -110,8 +110,8 @@ def test_lists_stay_within_max_candidates(listed_sizes):
 def far_pose_scene(height, width):
     """The coast sample at ``height x width`` and the autopilot's pose 100 frames on, a warp
     whose target camera sits among (and past) the nearest terrain."""
+    from viewgen.control.fly_dynamic import FlyDynamic
     from viewgen.data.samples import load_sample
-    from viewgen.pipelines.autopilot import FlyDynamic
 
     sample = load_sample(1)
     pilot = FlyDynamic(sample.intrinsics, torch.eye(4)[:3])

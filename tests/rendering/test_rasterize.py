@@ -5,7 +5,7 @@ import torch
 from _scenes import grid_clip_vertices, pose_from_euler, scene_rgbd
 
 from viewgen.rendering import grid_faces, interpolate_attributes, rasterize, rasterize_reference
-from viewgen.rendering.visibility import visible_faces
+from viewgen.rendering.raster.visibility import visible_faces
 
 INTRINSICS = torch.tensor([0.8, 1.28, 0.5, 0.5])
 

@@ -32,7 +32,7 @@ FLIGHT_SIZE = (64, 96)
 
 
 class HoleFillRefiner:
-    """A :class:`~viewgen.pipelines.refiners.Refiner` that only fills holes, by push-pull (tests only)."""
+    """A :class:`~viewgen.refiners.spade.Refiner` that only fills holes, by push-pull (tests only)."""
 
     name = "hole-fill"
     image_size = None

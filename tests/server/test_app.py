@@ -29,7 +29,6 @@ from _serve_helpers import (  # noqa: E402
 
 from viewgen.server.sessions import CURSOR_DECAY  # noqa: E402
 
-
 # ---------------------------------------------------------------------------------------------
 
 

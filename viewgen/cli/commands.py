@@ -96,10 +96,10 @@ def write_outputs(writes: Sequence[tuple[Path, Callable[[Path], object]]]) -> No
     hidden = [target.parent / f".{target.name}.{secrets.token_hex(4)}.partial{target.suffix}" for target in targets]
     current = None
     try:
-        for (current, write), target, temporary in zip(writes, targets, hidden):
+        for (_current, write), target, temporary in zip(writes, targets, hidden):
             target.parent.mkdir(parents=True, exist_ok=True)
             write(temporary)
-        for (current, _), target, temporary in zip(writes, targets, hidden):
+        for _, target, temporary in zip(writes, targets, hidden):
             os.replace(temporary, target)
     except OSError as error:
         raise WriteError(current, describe_os_error(error)) from None

@@ -1,7 +1,7 @@
 """Readers of foreign checkpoints, converted to viewgen's ``config.json`` + safetensors folders.
 
 * :func:`convert_infinite_nature_checkpoint`: the official TensorFlow Infinite Nature release.
-* :mod:`viewgen.convert.tensor_bundle`: a TensorFlow-free reader and writer of TF V2 checkpoints.
+* :mod:`viewgen.convert.tf.tensor_bundle`: a TensorFlow-free reader and writer of TF V2 checkpoints.
 """
 
 from viewgen.convert.infinite_nature import (
@@ -10,7 +10,7 @@ from viewgen.convert.infinite_nature import (
     bake_spectral_norm,
     convert_infinite_nature_checkpoint,
 )
-from viewgen.convert.tensor_bundle import (
+from viewgen.convert.tf.tensor_bundle import (
     ChecksumError,
     TensorBundleError,
     TensorBundleReader,

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from viewgen.convert.tensor_bundle import TensorBundleReader
+from viewgen.convert.tf.tensor_bundle import TensorBundleReader
 from viewgen.networks import (
     MultiScaleDiscriminator,
     MultiScaleDiscriminatorConfig,
@@ -264,7 +264,7 @@ def convert_infinite_nature_checkpoint(
     Raises:
         CheckpointMismatchError: a variable is missing, unexpected or has the wrong shape;
             nothing is written then.
-        viewgen.convert.tensor_bundle.TensorBundleError: the checkpoint files are unreadable or corrupt.
+        viewgen.convert.tf.tensor_bundle.TensorBundleError: the checkpoint files are unreadable or corrupt.
     """
     reader = TensorBundleReader(tf_checkpoint_prefix)
     skip_patterns = (*OPTIMIZER_VARIABLE_PATTERNS, *extra_skip_patterns)

@@ -98,5 +98,6 @@ def load_npz_checked(path: Path, wanted: Iterable[str], check: ArrayCheck,
         if isinstance(problem, error):
             raise
         detail = " ".join(str(problem).split())[:120]
-        raise error(f"cannot read {path.name}: corrupt or truncated .npz ({type(problem).__name__}: {detail})") from None
+        raise error(f"cannot read {path.name}: corrupt or truncated .npz "
+                    f"({type(problem).__name__}: {detail})") from None
     return content

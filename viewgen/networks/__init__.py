@@ -1,20 +1,24 @@
-"""Networks of viewgen: SPADE refinement generator, style encoder, patch discriminators.
+"""Networks of viewgen, one subpackage per model family (``infinite_nature/``), and the shared
+``save_pretrained`` / ``from_pretrained`` machinery (:mod:`~viewgen.networks.pretrained`).
 
 Networks know nothing of cameras or files. All images are NCHW, RGB(D) in [0, 1] at the
 boundaries. Each saveable network has a frozen dataclass config and
 ``save_pretrained(dir)`` / ``from_pretrained(dir)`` (``config.json`` + ``model.safetensors``).
 """
 
-from viewgen.networks.discriminator import (
+from viewgen.networks.infinite_nature import (
     MultiScaleDiscriminator,
     MultiScaleDiscriminatorConfig,
     PatchDiscriminator,
     PatchDiscriminatorConfig,
+    Spade,
+    SpadeGenerator,
+    SpadeGeneratorConfig,
+    SpadeResBlock,
+    StyleEncoder,
+    StyleEncoderConfig,
 )
 from viewgen.networks.pretrained import PretrainedMixin, StateDictMismatchError
-from viewgen.networks.spade import Spade, SpadeResBlock
-from viewgen.networks.spade_generator import SpadeGenerator, SpadeGeneratorConfig
-from viewgen.networks.style_encoder import StyleEncoder, StyleEncoderConfig
 
 __all__ = [
     "MultiScaleDiscriminator",

@@ -2,15 +2,15 @@
 
 * :class:`FlyThroughPipeline`: Infinite Nature's perpetual fly-through (encode the style once,
   then autopilot -> warp -> refine -> rescale, frame after frame).
-* :mod:`~viewgen.pipelines.autopilot` and :mod:`~viewgen.pipelines.trajectories`: the camera
-  controllers it flies with (:func:`make_controller`).
+The camera controllers it flies with live in :mod:`viewgen.control`, its refiners in
+:mod:`viewgen.refiners`; their main names are re-exported here.
 """
 
-from viewgen.pipelines.autopilot import FlyDynamic, FlyDynamicConfig
-from viewgen.pipelines.controller import CameraController
+from viewgen.control.base import CameraController
+from viewgen.control.fly_dynamic import FlyDynamic, FlyDynamicConfig
+from viewgen.control.registry import CONTROLLER_NAMES, make_controller
+from viewgen.geometry.disparity_rescale import rescale_refined_disparity
 from viewgen.pipelines.fly_through import FlyThroughConfig, FlyThroughPipeline, Frame, MissingWeightsError
-from viewgen.pipelines.rescale import rescale_refined_disparity
-from viewgen.pipelines.trajectories import CONTROLLER_NAMES, make_controller
 
 __all__ = [
     "CONTROLLER_NAMES",

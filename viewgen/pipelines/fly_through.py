@@ -40,18 +40,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from viewgen.control.base import CameraController, check_offset
+from viewgen.control.fly_dynamic import FlyDynamicConfig
+from viewgen.control.registry import CONTROLLER_NAMES, make_controller
 from viewgen.devices import usable_device
+from viewgen.geometry.disparity_rescale import rescale_refined_disparity
 from viewgen.geometry.intrinsics import default_intrinsics
 from viewgen.hub import WeightsFormatError
 from viewgen.io.rgbd_files import InputWarning, validate_rgbd
 from viewgen.networks import SpadeGenerator, StyleEncoder
 from viewgen.networks.pretrained import MANIFEST_FILE_NAME, config_from_dict, config_to_dict, write_release_manifest
-from viewgen.pipelines.autopilot import FlyDynamicConfig
-from viewgen.pipelines.controller import CameraController, check_offset
-from viewgen.pipelines.frames import Frame, as_rgbd_batch
-from viewgen.pipelines.refiners import Refiner, RefinerBase, SpadeRefiner
-from viewgen.pipelines.rescale import rescale_refined_disparity
-from viewgen.pipelines.trajectories import CONTROLLER_NAMES, make_controller
+from viewgen.pipelines.outputs import Frame, as_rgbd_batch
+from viewgen.refiners.base import Refiner, RefinerBase
+from viewgen.refiners.spade import SpadeRefiner
 from viewgen.rendering.warp import warp_rgbd
 from viewgen.runtime import tune_cpu_allocator
 from viewgen.staging import build_and_publish, check_replaceable, write_file_atomic
@@ -159,8 +160,8 @@ class FlyThroughPipeline:
         style_encoder: a :class:`StyleEncoder` (RGBD -> 256-D style code).
         generator: a :class:`SpadeGenerator` (warped RGBD + mask + style -> RGBD).
         config: a :class:`FlyThroughConfig`; by default one at the refiner's image size.
-        refiner: instead of the two networks, any :class:`~viewgen.pipelines.refiners.Refiner`
-            (e.g. the weight-free :class:`~viewgen.pipelines.classical_refiner.ClassicalRefiner`).
+        refiner: instead of the two networks, any :class:`~viewgen.refiners.spade.Refiner`
+            (e.g. the weight-free :class:`~viewgen.refiners.classical.refiner.ClassicalRefiner`).
 
     The refiner is moved to ``config.device`` / ``config.dtype`` and put in eval mode.
     Typical use::
@@ -187,12 +188,12 @@ class FlyThroughPipeline:
 
     @classmethod
     def weight_free(cls, config: FlyThroughConfig | None = None, **refiner_options) -> FlyThroughPipeline:
-        """A pipeline that needs no weights: the :class:`~viewgen.pipelines.weight_free.WeightFreeRefiner`.
+        """A pipeline that needs no weights: the :class:`~viewgen.refiners.classical.weight_free.WeightFreeRefiner`.
 
-        ``refiner_options`` are :class:`~viewgen.pipelines.weight_free.WeightFreeConfig` fields;
+        ``refiner_options`` are :class:`~viewgen.refiners.classical.weight_free.WeightFreeConfig` fields;
         its texture seed defaults to ``config.seed``.
         """
-        from viewgen.pipelines.weight_free import WeightFreeConfig, WeightFreeRefiner
+        from viewgen.refiners.classical.weight_free import WeightFreeConfig, WeightFreeRefiner
 
         config = config or FlyThroughConfig()
         refiner = WeightFreeRefiner(WeightFreeConfig(**{"seed": config.seed, **refiner_options}))
@@ -439,7 +440,8 @@ class FlyThroughPipeline:
         if style.dim() == 1:
             style = style.unsqueeze(0)
         if style.dim() != 2 or style.shape[1] != style_dim or style.shape[0] not in (1, batch):
-            raise ValueError(f"style must be [{style_dim}] or [B, {style_dim}] with B = {batch}, got {list(style.shape)}")
+            raise ValueError(f"style must be [{style_dim}] or [B, {style_dim}] with B = {batch}, "
+                             f"got {list(style.shape)}")
         return style.expand(batch, style_dim)
 
     @torch.inference_mode()

@@ -1,9 +1,9 @@
 """RGBD -> grid mesh, the rasterizer (Fragments), and ``warp_rgbd``, the call pipelines make."""
 
-from viewgen.rendering.fragments import Fragments
 from viewgen.rendering.mesh import grid_faces, grid_vertices, sobel_edge_alpha, sobel_edge_mask
-from viewgen.rendering.rasterize import interpolate_attributes, rasterize
-from viewgen.rendering.rasterize_reference import rasterize_reference
+from viewgen.rendering.raster.fragments import Fragments
+from viewgen.rendering.raster.rasterize import interpolate_attributes, rasterize
+from viewgen.rendering.raster.reference import rasterize_reference
 from viewgen.rendering.warp import perspective_from_intrinsics, warp_rgbd
 
 __all__ = [

@@ -2,14 +2,14 @@
 
 The source image becomes a grid mesh (:mod:`viewgen.rendering.mesh`) whose vertices carry
 ``[r, g, b, edge mask, target depth]``; it is rasterized in the target camera
-(:mod:`viewgen.rendering.rasterize`) and the interpolated soft mask ``m`` multiplies the result:
+(:mod:`viewgen.rendering.raster.rasterize`) and the interpolated soft mask ``m`` multiplies the result:
 the output is ``(rgbd * m, m * m)``. Holes (disocclusions, depth edges, outside the source
 view) are 0 in every channel. Conventions: ``docs/conventions.md``.
 
 Inputs that cannot hurt: ``warp_rgbd`` refuses non-tensors, unsupported dtypes, non-rigid or
 non-finite poses, bad intrinsics and non-finite disparity with one-line errors, and the
 rasterizer bounds its memory and work by the image size whatever the vertices are (see
-:mod:`viewgen.rendering.visibility`), so even a pose that passes the checks and puts the camera
+:mod:`viewgen.rendering.raster.visibility`), so even a pose that passes the checks and puts the camera
 inside the terrain costs about as much as an ordinary warp.
 """
 
@@ -23,7 +23,7 @@ from torch import Tensor
 from viewgen.geometry.poses import relative_pose, to_homogeneous_pose, transform_points
 from viewgen.geometry.validation import read_cameras, require_float_dtype, require_tensor
 from viewgen.rendering.mesh import grid_faces, grid_vertices, sobel_edge_mask
-from viewgen.rendering.rasterize import interpolate_attributes, rasterize
+from viewgen.rendering.raster.rasterize import interpolate_attributes, rasterize
 
 NEAR_CLIP = 1e-5
 FAR_CLIP = 1e4

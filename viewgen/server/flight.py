@@ -40,8 +40,8 @@ class Flight:
 
         Returns frame 0 encoded and the input warnings (``UserWarning`` texts, once each).
         """
+        from viewgen.control.fly_dynamic import FlyDynamic
         from viewgen.geometry.intrinsics import default_intrinsics
-        from viewgen.pipelines.autopilot import FlyDynamic
 
         pipeline = self.make_pipeline()
         height, width = rgbd.shape[-2:]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from viewgen.data.synthetic.noise import smoothstep
+from viewgen.procedural.noise import smoothstep
 
 __all__ = ["MaterialConfig", "shade_land", "shade_water"]
 

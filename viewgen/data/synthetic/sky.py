@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from viewgen.data.synthetic.noise import NoiseTexture, Octaves, sample_octaves, smoothstep
+from viewgen.procedural.noise import NoiseTexture, Octaves, sample_octaves, smoothstep
 
 __all__ = ["SkyConfig", "apply_fog", "horizon_color", "sky_color", "sun_direction"]
 

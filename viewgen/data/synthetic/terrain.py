@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from viewgen.data.synthetic.noise import NoiseAtlas, NoiseTexture, make_maps, smoothstep
+from viewgen.procedural.noise import NoiseAtlas, NoiseTexture, make_maps, smoothstep
 
 __all__ = ["Terrain", "TerrainConfig"]
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from viewgen.data.synthetic.noise import NoiseTexture, make_octaves, sample_octaves, smoothstep
 from viewgen.data.synthetic.shading import MaterialConfig
 from viewgen.data.synthetic.sky import SkyConfig, sun_direction
 from viewgen.data.synthetic.terrain import Terrain, TerrainConfig
+from viewgen.procedural.noise import NoiseTexture, make_octaves, sample_octaves, smoothstep
 
 __all__ = ["World", "WorldConfig"]
 

@@ -1,6 +1,6 @@
 """A plain, obviously-correct rasterizer: one triangle at a time, in the original's order.
 
-This is the specification the fast rasterizer (:mod:`viewgen.rendering.rasterize`) is tested
+This is the specification the fast rasterizer (:mod:`viewgen.rendering.raster.rasterize`) is tested
 against. It transcribes the semantics of ``tf_mesh_renderer`` at commit ``8f85195``:
 
 * triangles are visited in index order; one whose three clip ``w`` are all negative is skipped;
@@ -14,7 +14,7 @@ against. It transcribes the semantics of ``tf_mesh_renderer`` at commit ``8f8519
   kernel keeps it, with NaN barycentrics, until a later triangle covers the pixel.
 
 It runs the per-pixel arithmetic in float32 with the same formulas as the fast path
-(:mod:`viewgen.rendering.fragments`), loops over triangles in Python and is meant for small
+(:mod:`viewgen.rendering.raster.fragments`), loops over triangles in Python and is meant for small
 meshes in tests only.
 """
 
@@ -25,7 +25,7 @@ import math
 import torch
 from torch import Tensor
 
-from viewgen.rendering.fragments import (
+from viewgen.rendering.raster.fragments import (
     Fragments,
     barycentrics_from_edges,
     edge_functions,

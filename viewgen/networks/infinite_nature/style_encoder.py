@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from viewgen.networks.layers import instance_norm_tf_order, leaky_relu, sn_conv
+from viewgen.networks.infinite_nature.layers import instance_norm_tf_order, leaky_relu, sn_conv
 from viewgen.networks.pretrained import PretrainedMixin
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from viewgen.networks.layers import SameConv2d, downsample_2x, instance_norm, leaky_relu, sn_conv
+from viewgen.networks.infinite_nature.layers import SameConv2d, downsample_2x, instance_norm, leaky_relu, sn_conv
 from viewgen.networks.pretrained import PretrainedMixin
 
 

@@ -3,13 +3,13 @@
 Why hand-written: the well-kept differentiable rasterizers (PyTorch3D, nvdiffrast) need a
 compiler or CUDA toolchain at install time and neither reproduces the original Infinite
 Nature kernel's tie and edge rules. This one is tested against the literal reference in
-:mod:`viewgen.rendering.rasterize_reference`.
+:mod:`viewgen.rendering.raster.reference`.
 
 Two passes:
 
-1. **Visibility** (no gradient, :mod:`viewgen.rendering.visibility`): which triangle covers
+1. **Visibility** (no gradient, :mod:`viewgen.rendering.raster.visibility`): which triangle covers
    each pixel, by testing every (triangle, candidate pixel) pair of the triangles' bounding
-   boxes (large boxes row by row, :mod:`viewgen.rendering.spans`) with the kernel's edge
+   boxes (large boxes row by row, :mod:`viewgen.rendering.raster.spans`) with the kernel's edge
    functions and resolving depth with one packed-key z-buffer. Its memory is bounded by the
    image size and the triangle count whatever the vertex values are (see the module).
 2. **Interpolation**. When gradients are needed, the barycentrics of the winning triangle are
@@ -23,8 +23,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from viewgen.rendering.fragments import Fragments, face_corner_rows, pixel_barycentrics
-from viewgen.rendering.visibility import MAX_CANDIDATES, visible_faces
+from viewgen.rendering.raster.fragments import Fragments, face_corner_rows, pixel_barycentrics
+from viewgen.rendering.raster.visibility import MAX_CANDIDATES, visible_faces
 
 
 def covered_corner_rows(face_ids: Tensor, faces: Tensor, num_vertices: int) -> tuple[Tensor, Tensor]:

@@ -18,7 +18,7 @@ Layout of the vector (:data:`STYLE_FIELDS`, in order; ``v`` is the row in [0, 1]
 * ``ground_std`` (3): per-channel spread of the ground colour around that fit.
 * ``disparity_far``, ``disparity_near`` (1 + 1): 5th and 95th percentiles of ground disparity.
 * ``detail_far``, ``detail_near`` (4 + 4): median local energy of each detail band (fine to
-  coarse, :func:`~viewgen.pipelines.classical_detail.band_energies`) over the far (``t < 0.5``)
+  coarse, :func:`~viewgen.refiners.classical.detail.band_energies`) over the far (``t < 0.5``)
   and near ground, measured with the sky replaced by the far ground colour so that the
   skyline does not count as ground texture.
 * ``layout`` (16): the disparity layout prior, the median disparity of 16 horizontal bands
@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from viewgen.pipelines.classical_detail import band_energies
+from viewgen.refiners.classical.detail import band_energies
 
 __all__ = [
     "DEFAULTS",
@@ -209,7 +209,7 @@ def measure_style(rgbd: Tensor, *, sky_margin: float, sky_threshold_cap: float, 
 
     ``sky_margin`` / ``sky_threshold_cap`` set the sky threshold (see the module doc);
     ``sigmas`` (:data:`DETAIL_BANDS` of them) / ``energy_sigma`` are the detail bands of
-    :mod:`viewgen.pipelines.classical_detail`. The result is in ``rgbd``'s dtype and device.
+    :mod:`viewgen.refiners.classical.detail`. The result is in ``rgbd``'s dtype and device.
     """
     if len(sigmas) != DETAIL_BANDS:
         raise ValueError(f"measure_style needs {DETAIL_BANDS} detail sigmas, got {len(sigmas)}")

@@ -7,7 +7,7 @@ their boxes cost 25 s and 6 GB for one 320x512 warp. So a triangle whose box hol
 ``LARGE_BOX_PIXELS`` candidates is enumerated per box row instead, and in each row only the
 columns where it can pass the kernel's inside test are listed.
 
-That test (:func:`~viewgen.rendering.fragments.triangle_hits`) asks the three edge functions
+That test (:func:`~viewgen.rendering.raster.fragments.triangle_hits`) asks the three edge functions
 ``e_i = a_i px + b_i py + c_i``, signed by the determinant, to be ``>= 0``: three half-planes of
 the screen, so on a row each is a half-line of ``px``. Working from the same float32
 coefficients as the kernel, in float64, each half-line is widened by ``EDGE_MARGIN`` times
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from viewgen.rendering.fragments import edge_coefficients
+from viewgen.rendering.raster.fragments import edge_coefficients
 
 # Boxes with more candidates than this go through the row spans. Ordinary warps have none
 # (at 160x256 the largest box of a one-frame step holds 64 pixels), so their cost is unchanged.
@@ -88,7 +88,7 @@ class LargeTriangles:
     step: Tensor
     offset: Tensor
 
-    def select(self, start: int, stop: int) -> "LargeTriangles":
+    def select(self, start: int, stop: int) -> LargeTriangles:
         return LargeTriangles(*(getattr(self, name)[..., start:stop] for name in self.__dataclass_fields__))
 
 

@@ -1,4 +1,6 @@
-"""Scripted camera paths behind the :class:`CameraController` interface, and the controller factory.
+"""Scripted camera paths behind the :class:`CameraController` interface.
+
+Built by name in :mod:`~viewgen.control.registry`.
 
 Every scripted path is a pure function of the frame index, expressed in the *start camera's*
 frame (+x right, +y down, +z forward; lengths in depth units, where the scene's depth lies in
@@ -20,7 +22,6 @@ frame and the steering ``offset`` (it is still checked for shape); use the autop
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from abc import abstractmethod
 from dataclasses import dataclass
@@ -30,14 +31,13 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from viewgen.control.base import CameraController, check_config_numbers, check_offset, check_start_pose
 from viewgen.geometry.poses import compose_poses, invert_pose
-from viewgen.pipelines.autopilot import FlyDynamic, FlyDynamicConfig
-from viewgen.pipelines.controller import CameraController, check_config_numbers, check_offset, check_start_pose
 
 __all__ = [
-    "CONTROLLER_NAMES", "CircleConfig", "CircleTrajectory", "DollyConfig", "DollyTrajectory",
+    "SCRIPTED_PATHS", "CircleConfig", "CircleTrajectory", "DollyConfig", "DollyTrajectory",
     "ScriptedTrajectory", "StraightConfig", "StraightTrajectory", "SwingConfig", "SwingTrajectory",
-    "ZoomInConfig", "ZoomInTrajectory", "make_controller",
+    "ZoomInConfig", "ZoomInTrajectory",
 ]
 
 # (position [x, y, z] in the start camera's frame, yaw in radians; positive turns right)
@@ -224,39 +224,10 @@ class CircleTrajectory(ScriptedTrajectory):
         return (radius * (1.0 - math.cos(angle)), 0.0, radius * math.sin(angle)), 0.0
 
 
-_SCRIPTED = MappingProxyType({
+SCRIPTED_PATHS = MappingProxyType({
     "straight": StraightTrajectory,
     "zoom-in": ZoomInTrajectory,
     "dolly": DollyTrajectory,
     "swing": SwingTrajectory,
     "circle": CircleTrajectory,
 })
-CONTROLLER_NAMES: tuple[str, ...] = ("autopilot", *_SCRIPTED)
-
-
-def _check_options(name: str, config_class: type, options: dict) -> None:
-    valid = [field.name for field in dataclasses.fields(config_class)]
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise ValueError(f"unknown option(s) {', '.join(unknown)} for camera controller {name!r}; "
-                         f"valid options: {', '.join(valid)}")
-
-
-def make_controller(name: str, intrinsics: Tensor, cam_from_world: Tensor, **options) -> CameraController:
-    """Build a camera controller by name: ``autopilot|straight|zoom-in|dolly|swing|circle``.
-
-    Args:
-        name: the controller name (see :data:`CONTROLLER_NAMES`).
-        intrinsics: ``[4]`` ``[fx, fy, cx, cy]``; used by the autopilot, ignored by scripted paths.
-        cam_from_world: start pose ``[3, 4]``.
-        **options: fields of the controller's config (:class:`FlyDynamicConfig`,
-            :class:`StraightConfig`, ...); unknown names raise ``ValueError``.
-    """
-    if name == "autopilot":
-        _check_options(name, FlyDynamicConfig, options)
-        return FlyDynamic(intrinsics, cam_from_world, **options)
-    if name not in _SCRIPTED:
-        raise ValueError(f"unknown camera controller {name!r}; valid names: {', '.join(CONTROLLER_NAMES)}")
-    trajectory_class = _SCRIPTED[name]
-    _check_options(name, trajectory_class.config_class, options)
-    return trajectory_class(cam_from_world, trajectory_class.config_class(**options))

@@ -35,11 +35,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from viewgen.pipelines.classical_detail import lowpass
-from viewgen.pipelines.classical_style import ground_colour, layout_disparity, sky_colour, unpack_style
+from viewgen.refiners.classical.detail import lowpass
+from viewgen.refiners.classical.style import ground_colour, layout_disparity, sky_colour, unpack_style
 
-__all__ = ["HoleRegion", "fill_colour", "fill_disparity", "fit_ground_plane", "foreground_rim", "hole_region", "inpaint",
-           "known_weight", "unpremultiply"]
+__all__ = ["HoleRegion", "fill_colour", "fill_disparity", "fit_ground_plane", "foreground_rim", "hole_region",
+           "inpaint", "known_weight", "unpremultiply"]
 
 _UINT16_MAX = 65535.0
 _MIN_PLANE_PIXELS = 50
@@ -177,7 +177,7 @@ def hole_region(disparity: Tensor, weight: Tensor, config) -> HoleRegion | None:
     """The :class:`HoleRegion` of one image, or None when every pixel is fully known.
 
     disparity ``[1, 1, H, W]`` (un-premultiplied), weight ``[1, 1, H, W]`` :func:`known_weight`;
-    config: a :class:`~viewgen.pipelines.classical_refiner.ClassicalRefinerConfig`.
+    config: a :class:`~viewgen.refiners.classical.refiner.ClassicalRefinerConfig`.
     """
     region = (weight[0, 0] < 1.0).cpu().numpy()
     if not region.any():

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from viewgen.networks.layers import SameConv2d, instance_norm, leaky_relu, resize_condition, sn_conv
+from viewgen.networks.infinite_nature.layers import SameConv2d, instance_norm, leaky_relu, resize_condition, sn_conv
 
 
 class Spade(nn.Module):
@@ -43,7 +43,7 @@ class SpadeResBlock(nn.Module):
     shortcut is ``shortcut_conv(shortcut_spade(x))`` (1x1, no bias, no activation) when the
     channel count changes and the identity otherwise. The middle width is
     ``min(in_channels, out_channels)``. ``conv_0``, ``conv_1`` and ``shortcut_conv`` are the
-    spectrally normalised convs of the original (see :func:`~viewgen.networks.layers.sn_conv`).
+    spectrally normalised convs of the original (see :func:`~viewgen.networks.infinite_nature.layers.sn_conv`).
 
     Input ``x [B, in_channels, h, w]`` and ``condition [B, Cc, H, W]``; output ``[B, out_channels, h, w]``.
     """

@@ -11,7 +11,7 @@ interface as the learned refiner (``encode_style`` once, ``refine`` every frame)
 
 1. un-premultiply the warp (``warp_rgbd`` returns ``rgbd * m`` and ``m * m``) and weigh each
    pixel by a smoothstep of the mask (1 = kept from the warp, 0 = filled; soft edges blend);
-2. fill the disparity (:mod:`~viewgen.pipelines.classical_fill`: the farther of a fitted
+2. fill the disparity (:mod:`~viewgen.refiners.classical.fill`: the farther of a fitted
    ground plane and the style's layout prior, plus the OpenCV-Telea-inpainted residual of
    the known pixels, background-first at disocclusions);
 3. settle the disparity with two priors that stand in for what SPADE has learned: sky
@@ -24,7 +24,7 @@ interface as the learned refiner (``encode_style`` once, ``refine`` every frame)
    inpainted residual, fading with distance from the known pixels;
 5. aerial perspective: the ground's large-scale colour relaxes by ``colour_rate`` toward the
    style's colour at its disparity (everything on the ground arrives from the hazy horizon);
-6. restore ground detail (:func:`~viewgen.pipelines.classical_detail.restore_detail`): keep
+6. restore ground detail (:func:`~viewgen.refiners.classical.detail.restore_detail`): keep
    four detail bands at the style's energies by compensation, attenuation, renewal of
    near-ground and streak-like texture, and synthesis; the sky is left smooth.
 
@@ -49,9 +49,10 @@ from itertools import pairwise
 import torch
 from torch import Tensor
 
-from viewgen.pipelines.classical_detail import lowpass, restore_detail
-from viewgen.pipelines.classical_fill import fill_colour, fill_disparity, hole_region, known_weight, unpremultiply
-from viewgen.pipelines.classical_style import (
+from viewgen.refiners.base import RefinerBase
+from viewgen.refiners.classical.detail import lowpass, restore_detail
+from viewgen.refiners.classical.fill import fill_colour, fill_disparity, hole_region, known_weight, unpremultiply
+from viewgen.refiners.classical.style import (
     DETAIL_BANDS,
     STYLE_DIM,
     detail_targets,
@@ -61,7 +62,6 @@ from viewgen.pipelines.classical_style import (
     measure_style,
     unpack_style,
 )
-from viewgen.pipelines.refiners import RefinerBase
 
 __all__ = ["ClassicalRefiner", "ClassicalRefinerConfig"]
 
@@ -148,7 +148,7 @@ class ClassicalRefiner(RefinerBase):
 
     ``name`` is shown in the pipeline's one-line announcement; ``image_size = None`` means any
     size works; ``style_dim`` is the length of :meth:`encode_style`'s vectors. The flight hooks
-    of :class:`~viewgen.pipelines.refiners.RefinerBase` keep their defaults (every frame is a
+    of :class:`~viewgen.refiners.spade.RefinerBase` keep their defaults (every frame is a
     keyframe and is emitted as refined): the detail layer is designed for that loop.
     """
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from viewgen.rendering.fragments import Corners
+from viewgen.rendering.raster.fragments import Corners
 
 # Candidate pixels whose centre lies this many pixels outside a triangle's projected bounding
 # box are still tested, so float rounding of the projection can never drop a covered pixel.

@@ -1,8 +1,8 @@
 """The weight-free refiner that ``viewgen fly`` uses when no weights are given.
 
-It completes each warped frame with :class:`~viewgen.pipelines.classical_refiner.ClassicalRefiner`'s
+It completes each warped frame with :class:`~viewgen.refiners.classical.refiner.ClassicalRefiner`'s
 hole filling (inpainting, a sky model, a ground-plane prior for new disparity) and uses the
-fly-through's two hooks (:class:`~viewgen.pipelines.refiners.RefinerBase`):
+fly-through's two hooks (:class:`~viewgen.refiners.spade.RefinerBase`):
 
 * **keyframes**: the next warps start from the last keyframe, renewed every
   ``keyframe_interval`` frames or as soon as more than ``max_hole_fraction`` of a warp is
@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from viewgen.pipelines.classical_refiner import ClassicalRefiner, ClassicalRefinerConfig
-from viewgen.pipelines.refiners import RefinerBase
-from viewgen.pipelines.surface_detail import SurfaceDetail, SurfaceDetailConfig
+from viewgen.refiners.base import RefinerBase
+from viewgen.refiners.classical.refiner import ClassicalRefiner, ClassicalRefinerConfig
+from viewgen.refiners.classical.surface_detail import SurfaceDetail, SurfaceDetailConfig
 
 __all__ = ["WeightFreeConfig", "WeightFreeRefiner"]
 

@@ -18,7 +18,7 @@ of the first frame at similar disparity is the target, and the refined frame's o
 subtracted. Sky (disparity below ``sky_disparity``) gets none.
 
 Hand-written because no library synthesises view-consistent texture for an RGBD frame; the
-noise lattice is :mod:`viewgen.data.synthetic.noise` (the synthetic world's own).
+noise lattice is :mod:`viewgen.procedural.noise` (the synthetic world's own).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from viewgen.data.synthetic.noise import NoiseTexture, make_octaves, sample_octaves, smoothstep
 from viewgen.geometry.poses import invert_pose, to_homogeneous_pose
 from viewgen.geometry.projection import pixel_centers_uv, unproject
+from viewgen.procedural.noise import NoiseTexture, make_octaves, sample_octaves, smoothstep
 
 __all__ = ["SurfaceDetail", "SurfaceDetailConfig", "fine_energy"]
 

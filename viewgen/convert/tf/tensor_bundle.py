@@ -2,7 +2,7 @@
 
 A checkpoint with prefix ``P`` is a set of files:
 
-* ``P.index``: a sorted-string table (:mod:`viewgen.convert.sstable`). The entry with the
+* ``P.index``: a sorted-string table (:mod:`viewgen.convert.tf.sstable`). The entry with the
   empty key holds a ``BundleHeaderProto`` (number of data shards, byte order); every other
   key is a variable name whose value is a ``BundleEntryProto``: dtype, shape, the shard
   holding the bytes, their offset and size, and the masked CRC-32C of those bytes.
@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from viewgen.convert.crc32c import crc32c, mask_crc32c, unmask_crc32c
-from viewgen.convert.sstable import TableFormatError, build_table, encode_varint, read_table, read_varint
+from viewgen.convert.tf.crc32c import crc32c, mask_crc32c, unmask_crc32c
+from viewgen.convert.tf.sstable import TableFormatError, build_table, encode_varint, read_table, read_varint
 
 # TensorFlow DataType enum value -> numpy dtype (little-endian; byte order is applied on read).
 _NUMPY_DTYPES = {

@@ -9,7 +9,7 @@ The image is split into four detail bands with Gaussian blurs (by default ``x - 
 ``G_1 - G_3``, ``G_3 - G_8`` and ``G_8 - G_20``, sigmas in pixels; wide blurs run on a
 shrunken image, :func:`lowpass`). For each band the local energy ``e`` (RMS over channels
 and a window) is compared with a per-pixel target from the style
-(:func:`viewgen.pipelines.classical_style.detail_targets`, frame 0's energy at that depth):
+(:func:`viewgen.refiners.classical.style.detail_targets`, frame 0's energy at that depth):
 
 1. **Gain**: the band is scaled by ``clamp(target / e, min_gain, max_gain)``. Attenuation
    (``min_gain < 1``) removes the energy that magnification keeps moving from the fine
@@ -40,8 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["band_energies", "band_noise", "coherence", "energy_window", "gaussian_blur", "local_energy", "lowpass", "luma",
-           "restore_detail", "split_bands"]
+__all__ = ["band_energies", "band_noise", "coherence", "energy_window", "gaussian_blur", "local_energy", "lowpass",
+           "luma", "restore_detail", "split_bands"]
 
 _LUMA = (0.299, 0.587, 0.114)
 _EPS = 1e-6

@@ -1,6 +1,6 @@
 """The visibility pass of the fast rasterizer: which triangle covers each pixel (no gradient).
 
-Each (triangle, candidate pixel) pair of the :mod:`~viewgen.rendering.triangle_table` boxes is
+Each (triangle, candidate pixel) pair of the :mod:`~viewgen.rendering.raster.triangle_table` boxes is
 tested with the kernel's homogeneous edge functions; survivors carry a 64-bit key
 ``(ndc z, -face id)`` and ``scatter_reduce(amin)`` resolves the z-buffer: nearest surface
 wins, the later triangle on an exact tie.
@@ -12,9 +12,10 @@ more per element. Every triangle's first candidate pixel is tested densely, on `
 and without gathers: 70% of a warp's triangles have exactly one candidate, 15% two, 86% at
 most two. The other candidates (second pixels of two-pixel boxes, boxes of up to
 ``LARGE_BOX_PIXELS`` enumerated whole, and larger ones row by row, only the columns where the
-triangle can lie: :mod:`~viewgen.rendering.spans`) are listed and their corners gathered.
-Rejected candidates go to a spare z-buffer slot 0 (index times hit) instead of being masked. Meshes of more than ``BAND_TRIANGLES`` triangles are
-processed in bands (:class:`~viewgen.rendering.triangle_table.MeshLayout`) into one z-buffer.
+triangle can lie: :mod:`~viewgen.rendering.raster.spans`) are listed and their corners gathered.
+Rejected candidates go to a spare z-buffer slot 0 (index times hit) instead of being masked.
+Meshes of more than ``BAND_TRIANGLES`` triangles are processed in bands
+(:class:`~viewgen.rendering.raster.triangle_table.MeshLayout`) into one z-buffer.
 
 What is bounded, whatever the vertex values (NaN, infinite, huge, behind the eye): the z-buffer
 and barycentric buffers are ``B * H * W``; the per-triangle arrays ``O(T)`` (one band of at most
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from viewgen.rendering.fragments import (
+from viewgen.rendering.raster.fragments import (
     Corners,
     barycentrics_from_edges,
     edge_functions,
@@ -48,8 +49,14 @@ from viewgen.rendering.fragments import (
     pixel_center_ndc,
     triangle_hits,
 )
-from viewgen.rendering.spans import LARGE_BOX_PIXELS, LargeTriangles, bounded_runs, large_triangles, span_candidates
-from viewgen.rendering.triangle_table import (
+from viewgen.rendering.raster.spans import (
+    LARGE_BOX_PIXELS,
+    LargeTriangles,
+    bounded_runs,
+    large_triangles,
+    span_candidates,
+)
+from viewgen.rendering.raster.triangle_table import (
     KEY_BIAS,
     RANK_BITS,
     RANK_MASK,
@@ -175,7 +182,7 @@ def _fold_listed(zkeys: Tensor, table: TriangleTable, faces: Tensor, candidates:
 
 
 def _large_triangles(table: TriangleTable, faces: Tensor, owner: Tensor, height: int, width: int) -> LargeTriangles:
-    """The :class:`~viewgen.rendering.spans.LargeTriangles` of table rows ``owner [L]``."""
+    """The :class:`~viewgen.rendering.raster.spans.LargeTriangles` of table rows ``owner [L]``."""
     _, _, corners = _listed_corners(table, faces, owner, height * width)
     col0, ncols, row0, counts = (t.reshape(-1).index_select(0, owner) for t in
                                  (table.col0, table.ncols, table.row0, table.counts))
@@ -190,7 +197,7 @@ def _candidate_lists(table: TriangleTable, faces: Tensor, ndc_x: Tensor, ndc_y: 
 
     The second pixels of two-pixel boxes (15% of a warp's triangles) are listed directly, one per
     triangle; boxes of up to ``large_box_pixels`` are enumerated whole, larger ones row by row
-    (:mod:`~viewgen.rendering.spans`). Lists are made one at a time, as they are folded.
+    (:mod:`~viewgen.rendering.raster.spans`). Lists are made one at a time, as they are folded.
     """
     counts = table.counts.reshape(-1)
     pairs = torch.nonzero(counts == 2).squeeze(1)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator, Sequence
 
-from viewgen.convert.crc32c import crc32c, mask_crc32c, unmask_crc32c
+from viewgen.convert.tf.crc32c import crc32c, mask_crc32c, unmask_crc32c
 
 TABLE_MAGIC_NUMBER = 0xDB4775248B80FB57
 FOOTER_BYTES = 48

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from viewgen.networks.layers import leaky_relu, sn_conv, upsample_nearest_2x
+from viewgen.networks.infinite_nature.layers import leaky_relu, sn_conv, upsample_nearest_2x
+from viewgen.networks.infinite_nature.spade import SpadeResBlock
 from viewgen.networks.pretrained import PretrainedMixin
-from viewgen.networks.spade import SpadeResBlock
 
 NUM_MIDDLE_BLOCKS = 2
 

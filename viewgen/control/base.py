@@ -16,8 +16,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from abc import ABC, abstractmethod
+
 import torch
 from torch import Tensor
+
 
 class CameraController(ABC):
     """Produces one ``cam_from_world [3, 4]`` per call of :meth:`next`.

@@ -1,0 +1,13 @@
+"""Camera controllers, the "schedulers" of a flight: each picks the next camera of a flight.
+
+* :mod:`~viewgen.control.base`: the :class:`CameraController` interface and its shared checks.
+* :mod:`~viewgen.control.fly_dynamic`: Infinite Nature's autopilot (:class:`FlyDynamic`).
+* :mod:`~viewgen.control.scripted`: scripted paths (straight, zoom-in, dolly, swing, circle).
+* :mod:`~viewgen.control.registry`: controllers by name (:func:`make_controller`).
+"""
+
+from viewgen.control.base import CameraController
+from viewgen.control.fly_dynamic import FlyDynamic, FlyDynamicConfig
+from viewgen.control.registry import CONTROLLER_NAMES, make_controller
+
+__all__ = ["CONTROLLER_NAMES", "CameraController", "FlyDynamic", "FlyDynamicConfig", "make_controller"]

@@ -1,0 +1,226 @@
+"""The Infinite Nature autopilot: steer a flying camera from the disparity it currently sees.
+
+This is a reimplementation of the official ``fly_camera.fly_dynamic`` (Infinite Nature,
+ICCV 2021), step for step, so that its poses agree with the original's to about 1e-7:
+
+1. :func:`skyline_balance` reads three numbers off the current disparity: where to look
+   (``x``: toward the side with more sky; ``y``: down when there is more sky than
+   ``horizon``) and how high to aim the motion (``h``: climb when near ground fills the frame).
+2. The look target ``(x + dx, y + dy)`` and the move target ``(0.5, h)`` (texture coordinates)
+   are lifted to ``z = 1`` in the current camera and turned into world directions.
+3. The look and move directions are blended toward them (``lerp``, ``movelerp``; not
+   renormalised, as in the original), the camera moves ``speed * move_dir`` and is rebuilt
+   looking along ``look_dir`` with the previous camera's down axis.
+
+Units: disparity is 1/depth with depth in [1, 100], so ``speed = 0.2`` is 0.2 depth units per
+frame. Arithmetic runs in float64; poses come back in the start pose's dtype and device.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from viewgen.control.base import (
+    CameraController,
+    check_config_numbers,
+    check_intrinsics,
+    check_offset,
+    check_start_pose,
+)
+from viewgen.geometry.poses import invert_pose, look_direction_pose, transform_points
+from viewgen.geometry.projection import uv_to_rays
+
+__all__ = ["FlyDynamic", "FlyDynamicConfig", "skyline_balance"]
+
+# Soft sky mask: 1 at disparity <= 0.05, 0 at >= 0.1 (the original's "skyline boundary").
+_SKY_DISPARITY, _SKY_RAMP = 0.1, 20.0
+# Soft near-ground mask: 0 at disparity <= 0.5, 1 at >= 0.6.
+_NEAR_DISPARITY, _NEAR_RAMP = 0.5, 10.0
+_BALANCE_EPS = 1e-4
+
+
+def _disparity_plane(disparity: Tensor) -> Tensor:
+    """``[H, W]``, ``[1, H, W]`` or ``[1, 1, H, W]`` -> finite float64 CPU ``[H, W]``."""
+    if not isinstance(disparity, Tensor):
+        raise ValueError(f"disparity must be a torch.Tensor, got {type(disparity).__name__}")
+    shape = tuple(disparity.shape)
+    if disparity.dim() not in (2, 3, 4) or any(size != 1 for size in shape[:-2]):
+        raise ValueError(f"disparity must have shape [H, W] or [1, 1, H, W], got {shape}")
+    if shape[-1] < 2 or shape[-2] < 1:
+        raise ValueError(f"disparity must be at least 1 pixel high and 2 wide, got {shape}")
+    plane = disparity.detach().reshape(shape[-2:]).to("cpu", torch.float64)
+    if not bool(torch.isfinite(plane).all()):
+        raise ValueError("disparity contains NaN or infinite values")
+    return plane
+
+
+def skyline_balance(disparity: Tensor, horizon: float = 0.3, near_fraction: float = 0.2) -> tuple[float, float, float]:
+    """Where to look and how high to fly, read off a disparity map (the original's heuristic).
+
+    Args:
+        disparity: ``[H, W]`` or ``[1, 1, H, W]``, 1/depth in [0, 1] (``W >= 2``).
+        horizon: the fraction of the image that should lie above the horizon.
+        near_fraction: the fraction of the image that may be near ground (disparity > ~0.55).
+
+    Returns:
+        ``(x, y, h)`` as floats in texture coordinates (0 = left/top, 1 = right/bottom):
+        ``x`` in (0, 1) is the sky balance, right-half sky over all sky (0.5 when even or
+        sky-free), so the camera turns toward the side with more sky; ``y = 0.5 + sky_fraction -
+        horizon`` looks down when there is more sky than ``horizon``; ``h = horizon +
+        near_fraction - ground_fraction`` is the height of the move target (below 0.5 aims the
+        motion upward, so the camera climbs as near ground fills the frame).
+    """
+    plane = _disparity_plane(disparity)
+    sky = (_SKY_RAMP * (_SKY_DISPARITY - plane)).clamp(0.0, 1.0)
+    half_width = plane.shape[-1] // 2
+    sky_left = float(sky[:, :half_width].mean())
+    sky_right = float(sky[:, half_width:].mean())
+    x = (sky_right + _BALANCE_EPS) / (sky_left + sky_right + 2 * _BALANCE_EPS)
+    y = 0.5 + float(sky.mean()) - horizon
+    ground = (_NEAR_RAMP * (plane - _NEAR_DISPARITY)).clamp(0.0, 1.0)
+    h = horizon + (near_fraction - float(ground.mean()))
+    return x, y, h
+
+
+@dataclass(frozen=True)
+class FlyDynamicConfig:
+    """Parameters of :class:`FlyDynamic` (the original's defaults).
+
+    speed: depth units moved per frame; negative flies backwards (the sky balance and the
+        climb target are mirrored, as in the original).
+    lerp, movelerp: per-frame blend factors in [0, 1] of the look and move directions.
+    horizon, near_fraction: targets of :func:`skyline_balance`.
+    meander_{x,y}_period: frames per cycle of a sinusoidal wander of the look target.
+    meander_{x,y}_magnitude: its amplitude in texture units (0 disables it).
+    """
+
+    speed: float = 0.2
+    lerp: float = 0.05
+    movelerp: float = 0.05
+    horizon: float = 0.3
+    near_fraction: float = 0.2
+    meander_x_period: float = 100
+    meander_x_magnitude: float = 0.0
+    meander_y_period: float = 100
+    meander_y_magnitude: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_config_numbers(self)
+        for name in ("lerp", "movelerp"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"FlyDynamicConfig.{name} must lie in [0, 1], got {getattr(self, name)}")
+        for name in ("meander_x_period", "meander_y_period"):
+            if getattr(self, name) == 0:
+                raise ValueError(f"FlyDynamicConfig.{name} must be non-zero")
+
+    def meander(self, frame_index: int) -> tuple[float, float]:
+        """The sinusoidal look-target wander ``(dx, dy)`` at ``frame_index`` (0 for frame 0)."""
+        phase = frame_index * 2.0 * math.pi
+        return (
+            math.sin(phase / self.meander_x_period) * self.meander_x_magnitude,
+            math.sin(phase / self.meander_y_period) * self.meander_y_magnitude,
+        )
+
+
+class FlyDynamic(CameraController):
+    """The official ``fly_dynamic`` autopilot as a stateful :class:`CameraController`.
+
+    Args:
+        intrinsics: ``[4]`` ``[fx, fy, cx, cy]`` in texture units (the original's default is
+            ``[0.8, 0.8 * W / H, 0.5, 0.5]``).
+        cam_from_world: start pose, world-to-camera ``[3, 4]`` (or ``[4, 4]``); returned poses
+            have its dtype and device.
+        speed ... meander_y_magnitude: see :class:`FlyDynamicConfig`.
+
+    Each :meth:`next` call looks at the given frame's disparity and returns the next pose.
+    ``offset = (dx, dy)`` is the user's steering in texture units; it takes the place of the
+    original's ``turn_function(t)``: it is added to the look target (``+dx`` aims right,
+    ``+dy`` aims down; the original demo sends ``2 * cursor - 1``, so a click at the right edge
+    gives ``dx = 1``), and the meander is added on top. :meth:`reset` restarts the flight.
+    """
+
+    def __init__(self, intrinsics: Tensor, cam_from_world: Tensor, speed: float = 0.2, lerp: float = 0.05,
+                 movelerp: float = 0.05, horizon: float = 0.3, near_fraction: float = 0.2,
+                 meander_x_period: float = 100, meander_x_magnitude: float = 0.0,
+                 meander_y_period: float = 100, meander_y_magnitude: float = 0.0) -> None:
+        self.config = FlyDynamicConfig(
+            speed=speed, lerp=lerp, movelerp=movelerp, horizon=horizon, near_fraction=near_fraction,
+            meander_x_period=meander_x_period, meander_x_magnitude=meander_x_magnitude,
+            meander_y_period=meander_y_period, meander_y_magnitude=meander_y_magnitude,
+        )
+        self._intrinsics = check_intrinsics(intrinsics).detach().to("cpu", torch.float64)
+        self.reset(cam_from_world)
+
+    @classmethod
+    def from_config(cls, intrinsics: Tensor, cam_from_world: Tensor, config: FlyDynamicConfig) -> FlyDynamic:
+        """Build from a :class:`FlyDynamicConfig`."""
+        return cls(intrinsics, cam_from_world, **vars(config))
+
+    def reset(self, cam_from_world: Tensor) -> None:
+        """Restart at ``cam_from_world``: look and move along its +z, frame counter 0."""
+        start = check_start_pose(cam_from_world)
+        self._dtype, self._device = start.dtype, start.device
+        self._cam_from_world = start.detach().to("cpu", torch.float64)
+        self._world_from_cam = invert_pose(self._cam_from_world)
+        self._look_dir = self._world_from_cam[:, 2].clone()
+        self._move_dir = self._look_dir.clone()
+        self._position = self._world_from_cam[:, 3].clone()
+        self._frame_index = 0
+
+    # Read-only state, as float64 copies in world coordinates.
+    @property
+    def position(self) -> Tensor:
+        """Camera centre ``[3]``."""
+        return self._position.clone()
+
+    @property
+    def look_dir(self) -> Tensor:
+        """Smoothed look direction ``[3]`` (not unit length in general)."""
+        return self._look_dir.clone()
+
+    @property
+    def move_dir(self) -> Tensor:
+        """Smoothed motion direction ``[3]``; a frame moves ``speed * move_dir``."""
+        return self._move_dir.clone()
+
+    @property
+    def frame_index(self) -> int:
+        """Number of :meth:`next` calls since the start (the original's ``t``)."""
+        return self._frame_index
+
+    @property
+    def cam_from_world(self) -> Tensor:
+        """The current camera ``[3, 4]`` in the start pose's dtype and device."""
+        return self._cam_from_world.to(self._dtype).to(self._device)
+
+    def _targets_uv(self, disparity: Tensor, offset) -> Tensor:
+        """Look and move targets ``[2, 2]`` (rows: look uv, move uv) for this frame."""
+        dx, dy = check_offset(offset)
+        meander_x, meander_y = self.config.meander(self._frame_index)
+        x, y, h = skyline_balance(disparity, self.config.horizon, self.config.near_fraction)
+        if self.config.speed < 0:
+            x, h = 1.0 - x, 1.0 - h
+        return torch.tensor([[x + (dx + meander_x), y + (dy + meander_y)], [0.5, h]], dtype=torch.float64)
+
+    def next(self, rgbd: Tensor, offset=(0.0, 0.0)) -> Tensor:
+        """One autopilot step from the frame ``rgbd [1, 4, H, W]``; returns ``cam_from_world [3, 4]``."""
+        if not isinstance(rgbd, Tensor) or rgbd.dim() != 4 or rgbd.shape[0] != 1 or rgbd.shape[1] != 4:
+            shape = tuple(rgbd.shape) if isinstance(rgbd, Tensor) else type(rgbd).__name__
+            raise ValueError(f"rgbd must be a [1, 4, H, W] tensor (RGB + disparity, channels first), got {shape}")
+        targets_uv = self._targets_uv(rgbd[0, 3], offset)
+        self._frame_index += 1
+        down = self._world_from_cam[:, 1]
+        targets_world = transform_points(self._world_from_cam, uv_to_rays(targets_uv, self._intrinsics))
+        # eps 1e-6 on the norm = TF l2_normalize's 1e-12 on the squared norm
+        new_dirs = torch.nn.functional.normalize(targets_world - self._position, dim=-1, eps=1e-6)
+        config = self.config
+        self._look_dir = self._look_dir * (1.0 - config.lerp) + new_dirs[0] * config.lerp
+        self._move_dir = self._move_dir * (1.0 - config.movelerp) + new_dirs[1] * config.movelerp
+        self._position = self._position + self._move_dir * config.speed
+        self._cam_from_world = look_direction_pose(self._position, self._look_dir, down)
+        self._world_from_cam = invert_pose(self._cam_from_world)
+        return self.cam_from_world

@@ -1,0 +1,1 @@
+"""Procedural primitives (value noise, octaves) shared by the synthetic world and the refiners."""
