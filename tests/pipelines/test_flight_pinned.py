@@ -1,0 +1,122 @@
+"""Pinned flights: the loop's outputs stay bit-identical when its code moves.
+
+Two pins of each flight:
+
+* a **reference loop** spelled out here from the primitives (controller, ``warp_rgbd``, the
+  refiner's networks or hole filling, ``rescale_refined_disparity``, the surface texture) as the
+  loop ran before memories existed (learned: every frame warps the previous one; weight-free:
+  warps start from the last keyframe, renewed every 4 frames or at > 2% holes, and the surface
+  texture is added to the emitted frame only), compared with ``torch.equal``;
+* **SHA-256 digests** of the frames recorded before the loop was refactored (CPU float32; a
+  different CPU or torch build may round differently, so these are skipped off x86-64 Linux).
+"""
+
+import hashlib
+import platform
+
+import pytest
+import torch
+from _scenes import scene_rgbd
+from _tiny_pipeline import TINY_SIZE, tiny_pipeline
+
+from viewgen.control.registry import make_controller
+from viewgen.geometry.disparity_rescale import rescale_refined_disparity
+from viewgen.geometry.intrinsics import default_intrinsics
+from viewgen.pipelines import FlyThroughConfig, FlyThroughPipeline
+from viewgen.rendering.warp import warp_rgbd
+
+WEIGHT_FREE_SIZE = (32, 48)
+DIGESTS = {
+    "weight_free_rgbd": "95d5e6479eef59e12d2a1c7b6c9c9e7024de8ed0630c1e980a8818a58906308a",
+    "weight_free_poses": "9e970711fca4f074b1df1bc13ac70d05ddc2da8a714909f4f254045674780862",
+    "weight_free_straight_rgbd": "8a3d63b0a2f97dfeff75a4515c67ee7936fbc742f09016f1e6ee09b3d7e5ccd8",
+    "learned_rgbd": "b318f66def5ecd1e1b08b0a7edb91513e5abb6ef3ebec0ad69f41240d5e6f8e0",
+    "learned_poses": "75c5750fe3a08dc1f8d211e24fc1cf8c343b84fb2f45aaa3846d2c6fc752b2c1",
+}
+same_platform = pytest.mark.skipif(platform.system() != "Linux" or platform.machine() != "x86_64",
+                                   reason="digests were recorded on x86-64 Linux")
+
+
+def digest(tensor: torch.Tensor) -> str:
+    return hashlib.sha256(tensor.contiguous().numpy().tobytes()).hexdigest()
+
+
+def weight_free_flight(controller: str = "autopilot", **options):
+    pipe = FlyThroughPipeline.weight_free(FlyThroughConfig(image_size=WEIGHT_FREE_SIZE))
+    frames = list(pipe(scene_rgbd(*WEIGHT_FREE_SIZE, seed=2), num_frames=10, controller=controller, **options))
+    return pipe, torch.cat([frame.rgbd for frame in frames]), torch.stack([frame.cam_from_world for frame in frames])
+
+
+def learned_flight():
+    pipe = tiny_pipeline()
+    frames = list(pipe(scene_rgbd(*TINY_SIZE, seed=4), num_frames=3, offset=(0.3, -0.1)))
+    return pipe, torch.cat([frame.rgbd for frame in frames]), torch.stack([frame.cam_from_world for frame in frames])
+
+
+def reference_flight(refine, rgbd, num_frames, controller, offset=(0.0, 0.0), keyframe=None, present=None):
+    """The loop as it was: warp from the anchor, refine, rescale; keyframe and present as given."""
+    intrinsics = default_intrinsics(*rgbd.shape[-2:], fx=0.8)
+    controller = make_controller(controller[0], intrinsics, torch.eye(4)[:3], **controller[1])
+    frame, anchor, anchor_pose, emitted = rgbd, rgbd, torch.eye(4)[:3], []
+    for _ in range(num_frames):
+        pose = controller.next(frame, offset)
+        warped, mask = warp_rgbd(anchor, anchor_pose, pose, intrinsics, intrinsics)
+        refined = refine(warped, mask)
+        refined = torch.cat([refined[:, :3], rescale_refined_disparity(warped[:, 3:], mask, refined[:, 3:])], 1)
+        if keyframe is None or keyframe(mask):
+            anchor, anchor_pose = refined, pose
+        frame = refined if present is None else present(refined, pose, intrinsics)
+        emitted.append(frame)
+    return torch.cat(emitted)
+
+
+class KeyframeRule:
+    """Today's weight-free rule: every 4 frames, or as soon as more than 2% of a warp is hole."""
+
+    def __init__(self) -> None:
+        self.since = 0
+
+    def __call__(self, mask: torch.Tensor) -> bool:
+        self.since += 1
+        if self.since >= 4 or float((mask < 0.5).float().mean()) > 0.02:
+            self.since = 0
+            return True
+        return False
+
+
+@torch.inference_mode()
+@pytest.mark.parametrize("controller", [("autopilot", {}), ("straight", {"speed": 0.5})])
+def test_weight_free_flight_matches_the_reference_loop(controller):
+    pipe, rgbd, _ = weight_free_flight(controller[0], **controller[1])
+    filling, detail = pipe.refiner.filling, pipe.refiner.detail
+    start = scene_rgbd(*WEIGHT_FREE_SIZE, seed=2)
+    style = filling.encode_style(start)[0]
+    detail.fit(start)
+    expected = reference_flight(lambda warped, mask: filling.refine(warped, mask, style), start, 10, controller,
+                                keyframe=KeyframeRule(), present=lambda frame, pose, k: detail.apply(frame, pose, k))
+    assert torch.equal(rgbd, expected)
+
+
+@torch.inference_mode()
+def test_learned_flight_matches_the_reference_loop():
+    pipe, rgbd, _ = learned_flight()
+    start = scene_rgbd(*TINY_SIZE, seed=4)
+    style = pipe.style_encoder(start)[0]
+    expected = reference_flight(lambda warped, mask: pipe.generator(warped, mask, style), start, 3,
+                                ("autopilot", {}), offset=(0.3, -0.1))
+    assert torch.equal(rgbd, expected)
+
+
+@same_platform
+def test_weight_free_flight_digests():
+    _, rgbd, poses = weight_free_flight()
+    assert digest(rgbd) == DIGESTS["weight_free_rgbd"]
+    assert digest(poses) == DIGESTS["weight_free_poses"]
+    assert digest(weight_free_flight("straight", speed=0.5)[1]) == DIGESTS["weight_free_straight_rgbd"]
+
+
+@same_platform
+def test_learned_flight_digests():
+    _, rgbd, poses = learned_flight()
+    assert digest(rgbd) == DIGESTS["learned_rgbd"]
+    assert digest(poses) == DIGESTS["learned_poses"]
