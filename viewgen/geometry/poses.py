@@ -11,15 +11,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-
-def _check_pose(pose: Tensor, name: str = "pose") -> None:
-    if pose.dim() < 2 or pose.shape[-1] != 4 or pose.shape[-2] not in (3, 4):
-        raise ValueError(f"{name} must have shape [..., 3, 4] or [..., 4, 4], got {tuple(pose.shape)}")
+from viewgen.checks import check_shape
+from viewgen.geometry.validation import check_pose
 
 
 def to_homogeneous_pose(pose: Tensor) -> Tensor:
     """``[..., 3, 4]`` or ``[..., 4, 4]`` -> ``[..., 4, 4]`` with last row ``[0, 0, 0, 1]``."""
-    _check_pose(pose)
+    check_pose(pose, "pose")
     if pose.shape[-2] == 4:
         return pose
     bottom = torch.zeros(*pose.shape[:-2], 1, 4, dtype=pose.dtype, device=pose.device)
@@ -29,7 +27,7 @@ def to_homogeneous_pose(pose: Tensor) -> Tensor:
 
 def invert_pose(a_from_b: Tensor) -> Tensor:
     """Inverse of a rigid pose: ``[R | t] -> [R^T | -R^T t]``; returns ``b_from_a``, same form."""
-    _check_pose(a_from_b)
+    check_pose(a_from_b, "pose")
     rotation = a_from_b[..., :3, :3]
     translation = a_from_b[..., :3, 3:]
     rotation_inv = rotation.transpose(-1, -2)
@@ -44,8 +42,8 @@ def compose_poses(a_from_b: Tensor, b_from_c: Tensor) -> Tensor:
 
     Returns 3x4 when both inputs are 3x4, else 4x4. Batch dimensions broadcast.
     """
-    _check_pose(a_from_b, "a_from_b")
-    _check_pose(b_from_c, "b_from_c")
+    check_pose(a_from_b, "a_from_b")
+    check_pose(b_from_c, "b_from_c")
     rotation = a_from_b[..., :3, :3] @ b_from_c[..., :3, :3]
     translation = a_from_b[..., :3, :3] @ b_from_c[..., :3, 3:] + a_from_b[..., :3, 3:]
     composed = torch.cat([rotation, translation], dim=-1)
@@ -61,9 +59,8 @@ def relative_pose(tgt_cam_from_world: Tensor, src_cam_from_world: Tensor) -> Ten
 
 def transform_points(a_from_b: Tensor, points_b: Tensor) -> Tensor:
     """Apply a pose to points: ``[..., 3, 4|4]`` and ``[..., N, 3]`` -> ``[..., N, 3]`` (``p R^T + t``)."""
-    _check_pose(a_from_b)
-    if points_b.shape[-1] != 3:
-        raise ValueError(f"points must have shape [..., N, 3], got {tuple(points_b.shape)}")
+    check_pose(a_from_b, "pose")
+    check_shape(points_b, ("...", "N", 3), "points")
     rotation = a_from_b[..., :3, :3]
     translation = a_from_b[..., :3, 3]
     return points_b @ rotation.transpose(-1, -2) + translation.unsqueeze(-2)

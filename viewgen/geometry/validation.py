@@ -20,6 +20,8 @@ import math
 import torch
 from torch import Tensor
 
+from viewgen.checks import check_shape
+
 SUPPORTED_FLOAT_DTYPES = (torch.float32, torch.float64)
 ROTATION_TOLERANCE = 1e-3
 
@@ -41,6 +43,23 @@ def require_float_dtype(tensor: Tensor, name: str) -> None:
     if tensor.dtype not in SUPPORTED_FLOAT_DTYPES:
         raise ValueError(f"{name} has dtype {tensor.dtype}; supported are float32 and float64 "
                          f"(convert it with {name}.float())")
+
+
+POSE_SHAPES = {  # leading dimensions allowed -> the specs of viewgen.checks.check_shape
+    "any": [("...", 3, 4), ("...", 4, 4)],
+    "single": [(3, 4), (4, 4)],
+    "optional batch": [(3, 4), (4, 4), ("B", 3, 4), ("B", 4, 4)],
+}
+
+
+def check_pose(pose, name: str, leading: str = "any", *, error: type[Exception] = ValueError) -> Tensor:
+    """The one pose shape check: ``pose`` is ``[3|4, 4]`` with the leading dimensions ``leading`` allows
+    (``"any"``: ``[..., 3|4, 4]``; ``"single"``: none; ``"optional batch"``: none or one). Returns ``pose``.
+
+    Values (finite, rigid) are :func:`read_cameras`'s job, read once per frame.
+    """
+    check_shape(pose, POSE_SHAPES[leading], name, what="pose", error=error)
+    return pose
 
 
 def _dot(a: list[float], b: list[float]) -> float:

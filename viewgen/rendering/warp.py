@@ -20,8 +20,9 @@ import math
 import torch
 from torch import Tensor
 
+from viewgen.checks import check_min_size, check_shape
 from viewgen.geometry.poses import relative_pose, to_homogeneous_pose, transform_points
-from viewgen.geometry.validation import read_cameras, require_float_dtype, require_tensor
+from viewgen.geometry.validation import check_pose, read_cameras, require_float_dtype, require_tensor
 from viewgen.rendering.mesh import grid_faces, grid_vertices, sobel_edge_mask
 from viewgen.rendering.raster.rasterize import interpolate_attributes, rasterize
 
@@ -51,27 +52,22 @@ def perspective_from_intrinsics(intrinsics: Tensor, near: float = NEAR_CLIP, far
 
 def _batched(tensor: Tensor, batch: int, tail: tuple[int, ...], name: str) -> Tensor:
     """Accept ``tail`` or ``[B, *tail]`` (or ``[1, *tail]``) and return ``[B, *tail]``."""
-    if tuple(tensor.shape) == tail:
+    check_shape(tensor, [tail, (1, *tail), ("B", *tail)], name, sizes={"B": batch})
+    if tensor.dim() == len(tail):
         tensor = tensor.unsqueeze(0)
-    if tensor.dim() != len(tail) + 1 or tuple(tensor.shape[1:]) != tail or tensor.shape[0] not in (1, batch):
-        raise ValueError(f"{name} must have shape {list(tail)} or [B, {', '.join(map(str, tail))}] with B = {batch}, "
-                         f"got {list(tensor.shape)}")
     return tensor.expand(batch, *tail)
 
 
 def _check_pose(pose: Tensor, name: str) -> None:
     require_tensor(pose, name)
-    if pose.dim() not in (2, 3) or pose.shape[-1] != 4 or pose.shape[-2] not in (3, 4):
-        raise ValueError(f"{name} must have shape [3, 4], [4, 4] or [B, 3|4, 4], got {list(pose.shape)}")
+    check_pose(pose, name, "optional batch")
     require_float_dtype(pose, name)
 
 
 def _check_rgbd(rgbd: Tensor) -> None:
     require_tensor(rgbd, "rgbd")
-    if rgbd.dim() != 4 or rgbd.shape[1] != 4:
-        raise ValueError(f"rgbd must have shape [B, 4, H, W], got {list(rgbd.shape)}")
-    if rgbd.shape[2] < 2 or rgbd.shape[3] < 2:
-        raise ValueError(f"rgbd must be at least 2x2 pixels, got {rgbd.shape[2]}x{rgbd.shape[3]}")
+    check_shape(rgbd, ("B", 4, "H", "W"), "rgbd")
+    check_min_size(rgbd, 2, "rgbd")
     if not rgbd.is_floating_point():
         raise ValueError(f"rgbd must be a floating-point tensor, got {rgbd.dtype}")
     require_float_dtype(rgbd, "rgbd")
