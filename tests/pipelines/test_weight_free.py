@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from viewgen.data.samples import load_sample
+from viewgen.memory import Keyframes
 from viewgen.pipelines import FlyThroughConfig, FlyThroughPipeline
 from viewgen.refiners.classical.surface_detail import SurfaceDetail, fine_energy
 from viewgen.refiners.classical.weight_free import WeightFreeConfig, WeightFreeRefiner
@@ -49,10 +50,11 @@ def test_surface_texture_leaves_sky_alone_and_is_deterministic():
 
 def test_keyframes_every_interval_or_when_holes_grow():
     refiner = WeightFreeRefiner(WeightFreeConfig(keyframe_interval=3, max_hole_fraction=0.1))
+    memory = Keyframes(config=refiner.keyframes)  # the rule lives in the flight's memory
     full, holey = torch.ones(1, 1, 8, 8), torch.ones(1, 1, 8, 8)
     holey[..., :2, :] = 0  # 25% holes
-    assert [refiner.is_keyframe(full) for _ in range(6)] == [False, False, True, False, False, True]
-    assert refiner.is_keyframe(holey)
+    assert [memory.is_keyframe(full) for _ in range(6)] == [False, False, True, False, False, True]
+    assert memory.is_keyframe(holey)
     with pytest.raises(ValueError):
         WeightFreeConfig(keyframe_interval=0)
 

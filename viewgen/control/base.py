@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from abc import ABC, abstractmethod
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -25,8 +26,14 @@ class CameraController(ABC):
     """Produces one ``cam_from_world [3, 4]`` per call of :meth:`next`.
 
     Implementations are stateful: every call advances the camera by one frame. :meth:`reset`
-    puts the controller back at a new start pose, as if freshly constructed.
+    puts the controller back at a new start pose, as if freshly constructed. The base keeps
+    what every controller shares: the start pose's dtype and device (returned poses have them),
+    the frame counter, :attr:`cam_from_world` and the speed (:attr:`speed`, :meth:`set_speed`).
+    A subclass implements :meth:`_restart` (its own state at a start pose), :meth:`_pose`
+    (the current pose) and :meth:`next` (which counts the frame with :meth:`_advance`).
     """
+
+    config: Any  # a frozen dataclass of the controller's settings
 
     @abstractmethod
     def next(self, rgbd: Tensor | None, offset=(0.0, 0.0)) -> Tensor:
@@ -38,13 +45,50 @@ class CameraController(ABC):
         """
 
     @abstractmethod
+    def _restart(self, start: Tensor) -> None:
+        """Fresh internal state at ``start``, the start pose as float64 CPU ``[3, 4]``."""
+
+    @abstractmethod
+    def _pose(self) -> Tensor:
+        """The current camera as float64 CPU ``[3, 4]``."""
+
     def reset(self, cam_from_world: Tensor) -> None:
-        """Restart from ``cam_from_world [3, 4]`` (or ``[4, 4]``) with a fresh internal state."""
+        """Restart from ``cam_from_world [3, 4]`` (or ``[4, 4]``) with a fresh internal state, frame 0."""
+        start = check_start_pose(cam_from_world)
+        self._dtype, self._device = start.dtype, start.device
+        self._frame_index = 0
+        self._restart(start.detach().to("cpu", torch.float64))
+
+    def _advance(self) -> None:
+        """Count one more frame (every :meth:`next` calls it)."""
+        self._frame_index += 1
 
     @property
-    @abstractmethod
+    def frame_index(self) -> int:
+        """Number of :meth:`next` calls since the start (the original's ``t``)."""
+        return self._frame_index
+
+    @property
     def cam_from_world(self) -> Tensor:
-        """The current camera, ``[3, 4]``: the start pose, then the last pose :meth:`next` returned."""
+        """The current camera ``[3, 4]``: the start pose, then the last pose :meth:`next` returned.
+
+        In the start pose's dtype and device.
+        """
+        return self._pose().to(self._dtype).to(self._device)
+
+    @property
+    def speed(self) -> float | None:
+        """Depth units moved per frame (``config.speed``), or ``None`` for a controller without one."""
+        return getattr(self.config, "speed", None)
+
+    def set_speed(self, units_per_frame: float) -> None:
+        """Fly at ``units_per_frame`` depth units per frame from the next :meth:`next` on.
+
+        Raises ``ValueError`` for a controller without a speed or a non-finite value.
+        """
+        if self.speed is None:
+            raise ValueError(f"{type(self).__name__} has no speed to set")
+        self.config = dataclasses.replace(self.config, speed=float(units_per_frame))
 
 
 def check_start_pose(cam_from_world: Tensor, tolerance: float = 1e-3) -> Tensor:
@@ -80,6 +124,22 @@ def check_offset(offset) -> tuple[float, float]:
     if not (math.isfinite(dx) and math.isfinite(dy)):
         raise ValueError(f"offset must be finite, got ({dx}, {dy})")
     return dx, dy
+
+
+def check_steering(offset) -> tuple[float, float]:
+    """A steering ``offset`` from a caller: ``None`` is ``(0, 0)``, else :func:`check_offset`.
+
+    Raises ``TypeError`` for anything but ``None`` or a sequence/array/tensor (e.g. a number or a
+    string), ``ValueError`` for the wrong count or non-finite values.
+    """
+    if offset is None:
+        return 0.0, 0.0
+    try:
+        if isinstance(offset, (str, bytes)):
+            raise TypeError
+        return check_offset(offset)
+    except TypeError:
+        raise TypeError(f"offset must be None or two numbers (dx, dy), got {type(offset).__name__}") from None
 
 
 def check_intrinsics(intrinsics: Tensor) -> Tensor:

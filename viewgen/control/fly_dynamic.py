@@ -29,7 +29,6 @@ from viewgen.control.base import (
     check_config_numbers,
     check_intrinsics,
     check_offset,
-    check_start_pose,
 )
 from viewgen.geometry.poses import invert_pose, look_direction_pose, transform_points
 from viewgen.geometry.projection import uv_to_rays
@@ -140,7 +139,8 @@ class FlyDynamic(CameraController):
     ``offset = (dx, dy)`` is the user's steering in texture units; it takes the place of the
     original's ``turn_function(t)``: it is added to the look target (``+dx`` aims right,
     ``+dy`` aims down; the original demo sends ``2 * cursor - 1``, so a click at the right edge
-    gives ``dx = 1``), and the meander is added on top. :meth:`reset` restarts the flight.
+    gives ``dx = 1``), and the meander is added on top. :meth:`reset` restarts the flight;
+    :meth:`set_speed` changes the speed from the next frame on (the web demo's slider).
     """
 
     def __init__(self, intrinsics: Tensor, cam_from_world: Tensor, speed: float = 0.2, lerp: float = 0.05,
@@ -160,16 +160,13 @@ class FlyDynamic(CameraController):
         """Build from a :class:`FlyDynamicConfig`."""
         return cls(intrinsics, cam_from_world, **vars(config))
 
-    def reset(self, cam_from_world: Tensor) -> None:
-        """Restart at ``cam_from_world``: look and move along its +z, frame counter 0."""
-        start = check_start_pose(cam_from_world)
-        self._dtype, self._device = start.dtype, start.device
-        self._cam_from_world = start.detach().to("cpu", torch.float64)
+    def _restart(self, start: Tensor) -> None:
+        """Look and move along the start pose's +z (``start``: float64 CPU ``[3, 4]``)."""
+        self._cam_from_world = start
         self._world_from_cam = invert_pose(self._cam_from_world)
         self._look_dir = self._world_from_cam[:, 2].clone()
         self._move_dir = self._look_dir.clone()
         self._position = self._world_from_cam[:, 3].clone()
-        self._frame_index = 0
 
     # Read-only state, as float64 copies in world coordinates.
     @property
@@ -187,15 +184,8 @@ class FlyDynamic(CameraController):
         """Smoothed motion direction ``[3]``; a frame moves ``speed * move_dir``."""
         return self._move_dir.clone()
 
-    @property
-    def frame_index(self) -> int:
-        """Number of :meth:`next` calls since the start (the original's ``t``)."""
-        return self._frame_index
-
-    @property
-    def cam_from_world(self) -> Tensor:
-        """The current camera ``[3, 4]`` in the start pose's dtype and device."""
-        return self._cam_from_world.to(self._dtype).to(self._device)
+    def _pose(self) -> Tensor:
+        return self._cam_from_world
 
     def _targets_uv(self, disparity: Tensor, offset) -> Tensor:
         """Look and move targets ``[2, 2]`` (rows: look uv, move uv) for this frame."""
@@ -212,7 +202,7 @@ class FlyDynamic(CameraController):
             shape = tuple(rgbd.shape) if isinstance(rgbd, Tensor) else type(rgbd).__name__
             raise ValueError(f"rgbd must be a [1, 4, H, W] tensor (RGB + disparity, channels first), got {shape}")
         targets_uv = self._targets_uv(rgbd[0, 3], offset)
-        self._frame_index += 1
+        self._advance()
         down = self._world_from_cam[:, 1]
         targets_world = transform_points(self._world_from_cam, uv_to_rays(targets_uv, self._intrinsics))
         # eps 1e-6 on the norm = TF l2_normalize's 1e-12 on the squared norm

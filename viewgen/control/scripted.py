@@ -31,7 +31,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from viewgen.control.base import CameraController, check_config_numbers, check_offset, check_start_pose
+from viewgen.control.base import CameraController, check_config_numbers, check_offset
 from viewgen.geometry.poses import compose_poses, invert_pose
 
 __all__ = [
@@ -68,38 +68,35 @@ class ScriptedTrajectory(CameraController):
     def local_motion(self, frame_index: int) -> LocalMotion:
         """Camera position (start-camera frame, depth units) and yaw (radians) at ``frame_index``."""
 
-    def reset(self, cam_from_world: Tensor) -> None:
-        """Restart the path at ``cam_from_world`` (frame 0)."""
-        start = check_start_pose(cam_from_world)
-        self._dtype, self._device = start.dtype, start.device
-        self._start_cam_from_world = start.detach().to("cpu", torch.float64)
-        self._frame_index = 0
+    def _restart(self, start: Tensor) -> None:
+        self._start_cam_from_world = start
 
-    @property
-    def frame_index(self) -> int:
-        """Number of :meth:`next` calls since the start."""
-        return self._frame_index
+    def _pose(self) -> Tensor:
+        return self._local_pose(self._frame_index)
 
-    @property
-    def cam_from_world(self) -> Tensor:
-        return self.pose_at(self._frame_index)
+    def set_speed(self, units_per_frame: float) -> None:
+        """Refused: a scripted path is a function of the frame index, its speed fixed by its config."""
+        raise ValueError(f"{type(self).__name__} is a scripted path: give its speed in its config when making it")
 
     def pose_at(self, frame_index: int) -> Tensor:
         """``cam_from_world [3, 4]`` of frame ``frame_index`` (0 = start), without changing state."""
+        return self._local_pose(frame_index).to(self._dtype).to(self._device)
+
+    def _local_pose(self, frame_index: int) -> Tensor:
+        """``cam_from_world [3, 4]`` of frame ``frame_index`` as float64 on the CPU."""
         (x, y, z), yaw = self.local_motion(frame_index)
         cos, sin = math.cos(yaw), math.sin(yaw)
         # Columns: the moved camera's axes in the start camera's frame (a yaw about +y).
         start_from_cam = torch.tensor(
             [[cos, 0.0, sin, x], [0.0, 1.0, 0.0, y], [-sin, 0.0, cos, z]], dtype=torch.float64
         )
-        cam_from_world = compose_poses(invert_pose(start_from_cam), self._start_cam_from_world)
-        return cam_from_world.to(self._dtype).to(self._device)
+        return compose_poses(invert_pose(start_from_cam), self._start_cam_from_world)
 
     def next(self, rgbd: Tensor | None = None, offset=(0.0, 0.0)) -> Tensor:
         """Advance one frame and return its ``cam_from_world [3, 4]``; ``rgbd`` and ``offset`` are unused."""
         check_offset(offset)
-        self._frame_index += 1
-        return self.pose_at(self._frame_index)
+        self._advance()
+        return self.cam_from_world
 
 
 @dataclass(frozen=True)

@@ -1,25 +1,33 @@
 """Pipelines: where depth, rendering and networks meet.
 
 * :class:`FlyThroughPipeline`: Infinite Nature's perpetual fly-through (encode the style once,
-  then autopilot -> warp -> refine -> rescale, frame after frame).
-The camera controllers it flies with live in :mod:`viewgen.control`, its refiners in
-:mod:`viewgen.refiners`; their main names are re-exported here.
+  then controller -> memory.render -> refiner.refine -> memory.add, frame after frame);
+  ``__call__`` returns a :class:`FlightOutput` of :class:`Frame`.
+The camera controllers it flies with live in :mod:`viewgen.control`, its memories in
+:mod:`viewgen.memory`, its refiners in :mod:`viewgen.refiners`; their main names are
+re-exported here.
 """
 
 from viewgen.control.base import CameraController
 from viewgen.control.fly_dynamic import FlyDynamic, FlyDynamicConfig
 from viewgen.control.registry import CONTROLLER_NAMES, make_controller
 from viewgen.geometry.disparity_rescale import rescale_refined_disparity
-from viewgen.pipelines.fly_through import FlyThroughConfig, FlyThroughPipeline, Frame, MissingWeightsError
+from viewgen.memory import Keyframes, LastFrame, Memory
+from viewgen.pipelines.fly_through import FlyThroughConfig, FlyThroughPipeline, MissingWeightsError
+from viewgen.pipelines.outputs import FlightOutput, Frame
 
 __all__ = [
     "CONTROLLER_NAMES",
     "CameraController",
+    "FlightOutput",
     "FlyDynamic",
     "FlyDynamicConfig",
     "FlyThroughConfig",
     "FlyThroughPipeline",
     "Frame",
+    "Keyframes",
+    "LastFrame",
+    "Memory",
     "MissingWeightsError",
     "make_controller",
     "rescale_refined_disparity",

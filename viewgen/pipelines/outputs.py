@@ -1,7 +1,11 @@
-"""A frame of a flight, and the check that turns user input into one ``[1, 4, H, W]`` RGBD."""
+"""What a flight returns: its frames (:class:`Frame`) and the whole flight (:class:`FlightOutput`).
+
+Also the check that turns user input into one ``[1, 4, H, W]`` RGBD (:func:`as_rgbd_batch`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +14,7 @@ from torch import Tensor
 
 from viewgen.io.rgbd_files import InputError
 
-__all__ = ["Frame", "as_rgbd_batch"]
+__all__ = ["FlightOutput", "Frame", "as_rgbd_batch"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,6 +41,55 @@ class Frame:
     def disparity(self) -> Tensor:
         """``[1, 1, H, W]`` 1/depth in [0, 1]."""
         return self.rgbd[:, 3:]
+
+
+@dataclass(frozen=True, eq=False)
+class FlightOutput(Sequence):
+    """A whole flight, as ``FlyThroughPipeline.__call__`` returns it: a sequence of :class:`Frame`.
+
+    Indexing, ``len`` and iteration give the frames (1, 2, ..., T; the input frame is not one of
+    them); the stacked views are made on demand:
+
+    rgbd: ``[T, 4, H, W]`` RGB + disparity in [0, 1].
+    poses: ``[T, 3, 4]`` world-to-camera ``cam_from_world`` of every frame.
+    intrinsics: ``[T, 4]`` ``[fx, fy, cx, cy]`` of every frame.
+
+    ``image_size``, ``device`` and ``dtype`` give the shape of the stacks of an empty flight.
+    """
+
+    frames: tuple[Frame, ...]
+    image_size: tuple[int, int]
+    device: torch.device
+    dtype: torch.dtype
+
+    def __getitem__(self, index):
+        return self.frames[index]
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __iter__(self) -> Iterator[Frame]:
+        return iter(self.frames)
+
+    @property
+    def rgbd(self) -> Tensor:
+        """``[T, 4, H, W]``."""
+        return self._stack("rgbd", (4, *self.image_size), torch.cat)
+
+    @property
+    def poses(self) -> Tensor:
+        """``[T, 3, 4]`` ``cam_from_world``."""
+        return self._stack("cam_from_world", (3, 4), torch.stack)
+
+    @property
+    def intrinsics(self) -> Tensor:
+        """``[T, 4]``."""
+        return self._stack("intrinsics", (4,), torch.stack)
+
+    def _stack(self, name: str, shape: tuple[int, ...], join) -> Tensor:
+        if not self.frames:
+            return torch.empty(0, *shape, device=self.device, dtype=self.dtype)
+        return join([getattr(frame, name) for frame in self.frames])
 
 
 def as_rgbd_batch(rgbd) -> Tensor:

@@ -5,8 +5,12 @@
 
 * :class:`~viewgen.refiners.spade.SpadeRefiner`: the learned one (style encoder + SPADE
   generator), what ``FlyThroughPipeline.from_pretrained`` loads.
-* :class:`~viewgen.refiners.classical.refiner.ClassicalRefiner`: the weight-free fallback
-  (inpainting, a sky model and detail re-synthesis), used when no weights are given.
+* :class:`~viewgen.refiners.classical.refiner.ClassicalRefiner`: hole filling without weights
+  (inpainting, a sky model and detail re-synthesis); the weight-free flight uses it inside
+  :class:`~viewgen.refiners.classical.weight_free.WeightFreeRefiner`.
+
+A refiner only refines: which frame the next warp starts from and what is drawn onto the shown
+frame belong to the flight's memory (:mod:`viewgen.memory`).
 """
 
 from __future__ import annotations
@@ -42,21 +46,13 @@ class Refiner(Protocol):
         """``warped_rgbd [B, 4, H, W]`` (holes 0), ``mask [B, 1, H, W]``, ``style [B, style_dim]``
         -> ``[B, 4, H, W]``."""
 
-    def is_keyframe(self, mask: Tensor) -> bool:
-        """Whether the frame just refined (from a warp with this ``mask``) anchors the next warps."""
-
-    def present(self, rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor) -> Tensor:
-        """The emitted frame for a refined ``rgbd [1, 4, H, W]`` seen from ``cam_from_world [3, 4]``."""
-
 
 class RefinerBase:
-    """Defaults of the two flight hooks, which give Infinite Nature's loop unchanged.
+    """A convenience base of the refiners here: nothing to override but the protocol's members.
 
-    Every refined frame is a keyframe (the next warp starts from it) and is emitted as is.
+    Kept as the shared ancestor of :class:`~viewgen.refiners.spade.SpadeRefiner` and the
+    classical refiners; what a flight remembers and shows is its memory's business
+    (:mod:`viewgen.memory`), not the refiner's.
     """
 
-    def is_keyframe(self, mask: Tensor) -> bool:
-        return True
-
-    def present(self, rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor) -> Tensor:
-        return rgbd
+    image_size: tuple[int, int] | None = None

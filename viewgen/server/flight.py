@@ -1,4 +1,4 @@
-"""The worker-thread side of a session: its pipeline, its autopilot, and frames encoded as JPEG.
+"""The worker-thread side of a session: its pipeline (and the pipeline's autopilot), frames encoded as JPEG.
 
 Every method here runs in a worker thread and blocks; :class:`~viewgen.server.sessions.Session`
 calls them one at a time (it holds a lock), never on the event loop. A method returns
@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
-
-import torch
 
 from viewgen.server.media import disparity_to_uint8, encode_jpeg, rgb_to_uint8
 
@@ -22,13 +19,16 @@ Encoded = tuple[int, bytes, "bytes | None"]
 
 
 class Flight:
-    """One tab's pipeline (made by ``pipeline_factory`` on first use) and its autopilot."""
+    """One tab's pipeline (made by ``pipeline_factory`` on first use), flying with its autopilot.
+
+    The autopilot is the pipeline's own (``pipeline.controller``); the speed slider sets its
+    speed through :meth:`~viewgen.control.base.CameraController.set_speed`.
+    """
 
     def __init__(self, pipeline_factory: Callable[[], Any], jpeg_quality: int = 90) -> None:
         self.pipeline_factory = pipeline_factory
         self.jpeg_quality = jpeg_quality
         self.pipeline = None
-        self.controller = None
 
     def make_pipeline(self):
         if self.pipeline is None:
@@ -38,29 +38,22 @@ class Flight:
     def reset(self, rgbd, intrinsics, speed: float, show_disparity: bool) -> tuple[Encoded, tuple[str, ...]]:
         """Start at ``rgbd [1, 4, H, W]`` (``intrinsics [4]`` or None: the pipeline's focal length).
 
-        Returns frame 0 encoded and the input warnings (``UserWarning`` texts, once each).
+        The flight's autopilot flies at ``speed`` times the pipeline's autopilot speed. Returns
+        frame 0 encoded and the input warnings (``UserWarning`` texts, once each).
         """
-        from viewgen.control.fly_dynamic import FlyDynamic
-        from viewgen.geometry.intrinsics import default_intrinsics
-
         pipeline = self.make_pipeline()
-        height, width = rgbd.shape[-2:]
-        if intrinsics is None:
-            intrinsics = default_intrinsics(height, width, fx=pipeline.config.focal_x)
-        base = pipeline.config.autopilot
-        controller = FlyDynamic.from_config(intrinsics, torch.eye(4)[:3], replace(base, speed=base.speed * speed))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            frame = pipeline.reset(rgbd, intrinsics=intrinsics, controller=controller)
-        self.controller = controller
+            frame = pipeline.reset(rgbd, intrinsics=intrinsics, controller="autopilot",
+                                   speed=pipeline.config.autopilot.speed * speed)
         notes = tuple(dict.fromkeys(str(item.message) for item in caught if issubclass(item.category, UserWarning)))
         return self.encode(frame, show_disparity), notes
 
     def step(self, offset: tuple[float, float], speed: float, show_disparity: bool) -> Encoded:
         """One ``pipeline.step(offset)`` at ``speed`` times the autopilot's speed."""
         wanted = self.pipeline.config.autopilot.speed * speed
-        if self.controller is not None and self.controller.config.speed != wanted:
-            self.controller.config = replace(self.controller.config, speed=wanted)
+        if self.pipeline.controller.speed != wanted:
+            self.pipeline.controller.set_speed(wanted)
         return self.encode(self.pipeline.step(offset), show_disparity)
 
     def current(self) -> Encoded:
@@ -75,4 +68,3 @@ class Flight:
 
     def drop(self) -> None:
         self.pipeline = None
-        self.controller = None

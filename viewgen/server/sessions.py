@@ -2,8 +2,8 @@
 
 A :class:`Session` lives as long as its WebSocket. It owns its own
 :class:`~viewgen.pipelines.FlyThroughPipeline` (made by the app's factory on the first load:
-the flight state lives in the pipeline, so sessions never share one) and an autopilot it
-builds itself, so the speed can change mid-flight.
+the flight state lives in the pipeline, so sessions never share one); the speed slider
+changes the speed of the pipeline's autopilot mid-flight (``controller.set_speed``).
 
 Frame loop (:meth:`Session.run_frames`): while playing (or while single steps are pending),
 while no image is loading and while fewer than ``max_unacked`` frames are sent and not yet
@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
 
+from viewgen.errors import InputError
+from viewgen.errors import one_line as _one_line
 from viewgen.server.flight import Flight
 from viewgen.server.frames import FrameWindow, pack_frame, unpack_frame
 
@@ -83,7 +85,7 @@ class SessionClosed(RuntimeError):
     """The session ended (its page left) before the work could start."""
 
 
-class CommandError(ValueError):
+class CommandError(InputError):
     """A malformed or unusable command from the page (answered with an ``error`` message)."""
 
 
@@ -380,10 +382,6 @@ class Session:
             self.frames.clear()
             self.flight.drop()
             self.source = None
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _number(value, what: str) -> float:

@@ -1,14 +1,17 @@
 """The weight-free refiner that ``viewgen fly`` uses when no weights are given.
 
 It completes each warped frame with :class:`~viewgen.refiners.classical.refiner.ClassicalRefiner`'s
-hole filling (inpainting, a sky model, a ground-plane prior for new disparity) and uses the
-fly-through's two hooks (:class:`~viewgen.refiners.spade.RefinerBase`):
+hole filling (inpainting, a sky model, a ground-plane prior for new disparity), and brings the
+two things the weight-free flight needs besides (``FlyThroughPipeline.weight_free`` wires them
+into the flight's memory, :mod:`viewgen.memory`):
 
-* **keyframes**: the next warps start from the last keyframe, renewed every
-  ``keyframe_interval`` frames or as soon as more than ``max_hole_fraction`` of a warp is
-  hole, so the image is resampled a few times per second of flight instead of every frame;
-* **present**: fine texture fixed to the 3D surface (:class:`SurfaceDetail`) is added to the
-  emitted frame only, so it is never warped and stretched.
+* **keyframes** (:attr:`WeightFreeRefiner.keyframes`): the next warps start from the last
+  keyframe, renewed every ``keyframe_interval`` frames or as soon as more than
+  ``max_hole_fraction`` of a warp is hole, so the image is resampled a few times per second of
+  flight instead of every frame (:class:`~viewgen.memory.Keyframes`);
+* **surface texture** (:meth:`WeightFreeRefiner.texture`): fine texture fixed to the 3D surface
+  (:class:`SurfaceDetail`) is drawn onto the shown frame only, the memory keeping the frame
+  without it, so it is never warped and stretched (:class:`~viewgen.memory.SurfaceTextured`).
 
 The classical refiner's own image-space detail synthesis is turned off here
 (``detail_layer=False``): fed back through the warps, its noise is stretched into radial
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from viewgen.memory.frames import KeyframesConfig
 from viewgen.refiners.base import RefinerBase
 from viewgen.refiners.classical.refiner import ClassicalRefiner, ClassicalRefinerConfig
 from viewgen.refiners.classical.surface_detail import SurfaceDetail, SurfaceDetailConfig
@@ -52,7 +56,7 @@ class WeightFreeConfig:
 
 
 class WeightFreeRefiner(RefinerBase):
-    """Hole filling + keyframes + surface texture; works at any image size, needs no weights."""
+    """Hole filling, plus the keyframe rule and surface texture its flight uses; any image size, no weights."""
 
     name = "weight-free"
     image_size = None
@@ -62,7 +66,11 @@ class WeightFreeRefiner(RefinerBase):
         self.filling = ClassicalRefiner(config.fill)
         self.style_dim = self.filling.style_dim
         self.detail = SurfaceDetail(config.detail, seed=config.seed)
-        self._since_keyframe = 0
+
+    @property
+    def keyframes(self) -> KeyframesConfig:
+        """The keyframe rule this refiner is designed for (its config's two keyframe fields)."""
+        return KeyframesConfig(self.config.keyframe_interval, self.config.max_hole_fraction)
 
     def to(self, device: torch.device, dtype: torch.dtype) -> WeightFreeRefiner:
         self.filling.to(device, dtype)
@@ -71,20 +79,15 @@ class WeightFreeRefiner(RefinerBase):
     def encode_style(self, rgbd: Tensor) -> tuple[Tensor, Tensor]:
         """Frame 0's colour/layout statistics; also measures the texture the surface detail restores."""
         self.detail.fit(rgbd[:1].float().cpu())
-        self._since_keyframe = 0
         return self.filling.encode_style(rgbd)
 
     def refine(self, warped_rgbd: Tensor, mask: Tensor, style: Tensor) -> Tensor:
         return self.filling.refine(warped_rgbd, mask, style)
 
-    def is_keyframe(self, mask: Tensor) -> bool:
-        self._since_keyframe += 1
-        holes = float((mask < 0.5).float().mean())
-        if self._since_keyframe >= self.config.keyframe_interval or holes > self.config.max_hole_fraction:
-            self._since_keyframe = 0
-            return True
-        return False
+    def texture(self, rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor) -> Tensor:
+        """``rgbd [1, 4, H, W]`` seen from ``cam_from_world [3, 4]`` with the surface texture added (same shape).
 
-    def present(self, rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor) -> Tensor:
+        Fitted to frame 0 by :meth:`encode_style`; disparity is unchanged.
+        """
         shown = self.detail.apply(rgbd.float().cpu(), cam_from_world.float().cpu(), intrinsics.float().cpu())
         return shown.to(rgbd)
