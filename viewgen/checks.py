@@ -12,8 +12,8 @@ A shape is spelled as a sequence of dimensions, as in the docstrings (``[B, 4, H
 A list of specs means "any of these" (``[("H", "W"), (1, 1, "H", "W")]``). The checks read only
 ``.shape``, so numpy arrays work as well as tensors. Errors are one line::
 
-    rgbd must be a [B, 4, H, W] tensor (RGB + disparity), got [1, 3, 8, 8]
-    rgbd must be at least 2x2 pixels, got 1x5
+    rgbd must be a [B, 4, H, W] tensor (RGB + disparity), got shape [1, 3, 8, 8]
+    rgbd must be at least 2x2 pixels (H, W >= 2), got 1x5
 
 This module imports nothing from viewgen, so every package (networks included) may use it.
 """
@@ -30,14 +30,21 @@ Spec = Sequence[Dim]
 
 
 def shape_of(value: Any) -> str:
-    """``value``'s shape as ``[1, 4, 8, 8]``, or its type name when it has none."""
+    """``value``'s shape as ``shape [1, 4, 8, 8]``, or its type name when it has none."""
     shape = getattr(value, "shape", None)
-    return str(list(shape)) if shape is not None else type(value).__name__
+    return f"shape {list(shape)}" if shape is not None else type(value).__name__
 
 
 def format_shape(spec: Spec) -> str:
     """``("B", (3, 4), 4)`` -> ``[B, 3|4, 4]``."""
     return "[" + ", ".join("|".join(map(str, dim)) if isinstance(dim, tuple) else str(dim) for dim in spec) + "]"
+
+
+def _article(text: str) -> str:
+    """``a`` or ``an`` before a spelled shape, as it is read aloud: an [H, W], a [B, 4, H, W], an [8, 3]."""
+    head = text.lstrip("[").split(",")[0].split("|")[0].strip()
+    vowel_sound = head[:1] in tuple("AEFHILMNORSX") if head[:1].isalpha() else head.startswith(("8", "11", "18"))
+    return "an" if vowel_sound else "a"
 
 
 def _match(shape: tuple[int, ...], spec: Spec, fixed: Mapping[str, Any]) -> dict[str, int] | None:
@@ -66,7 +73,7 @@ def check_shape(value: Any, spec: Spec | list[Spec], name: str, *, sizes: Mappin
                 what: str = "tensor", hint: str = "", error: type[Exception] = ValueError) -> dict[str, int]:
     """Raise ``error`` unless ``value.shape`` fits ``spec`` (see the module doc); return the named sizes.
 
-    The message reads ``{name} must be a {spec} {what}{hint}, got {shape}``: ``what`` names the kind of
+    The message reads ``{name} must be a|an {spec} {what}{hint}, got {shape}``: ``what`` names the kind of
     value (``"tensor"``, ``"array"``, ``"pose"``), ``hint`` adds a note such as ``" (RGB + disparity)"``.
     A value without ``.shape`` (a list, None) fails with its type name.
     """
@@ -80,7 +87,7 @@ def check_shape(value: Any, spec: Spec | list[Spec], name: str, *, sizes: Mappin
     expected = " or ".join(format_shape(candidate) for candidate in specs)
     fixed = ", ".join(f"{key} = {'|'.join(map(str, v)) if isinstance(v, tuple) else v}"
                       for key, v in (sizes or {}).items())
-    raise error(f"{name} must be a {expected} {what}{f' with {fixed}' if fixed else ''}{hint}, "
+    raise error(f"{name} must be {_article(expected)} {expected} {what}{f' with {fixed}' if fixed else ''}{hint}, "
                 f"got {shape_of(value)}")
 
 
@@ -89,10 +96,12 @@ def check_min_size(value: Any, minimum: int | tuple[int, int], name: str, *, hin
     """Raise ``error`` unless the last two dimensions of ``value`` (or a ``(height, width)`` pair) are at
     least ``minimum`` (``int`` or ``(min_height, min_width)``); return ``(height, width)``.
 
-    The message reads ``{name} must be at least {h}x{w} pixels{hint}, got {H}x{W}``.
+    The message reads ``{name} must be at least {h}x{w} pixels (H, W >= {h}){hint}, got {H}x{W}``.
     """
     height, width = (int(size) for size in (value if isinstance(value, tuple) else value.shape[-2:]))
     low_h, low_w = minimum if isinstance(minimum, tuple) else (minimum, minimum)
     if height < low_h or width < low_w:
-        raise error(f"{name} must be at least {low_h}x{low_w} pixels{hint}, got {height}x{width}")
+        bounds = f"H, W >= {low_h}" if low_h == low_w else f"H >= {low_h}, W >= {low_w}"
+        empty = " (empty)" if height * width == 0 else ""
+        raise error(f"{name} must be at least {low_h}x{low_w} pixels ({bounds}){hint}, got {height}x{width}{empty}")
     return height, width

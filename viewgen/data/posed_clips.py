@@ -34,6 +34,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from viewgen.checks import check_shape
+
 __all__ = [
     "PosedClip",
     "disparity_path",
@@ -195,9 +197,11 @@ def write_camera_file(path: str | Path, url: str, timestamps, intrinsics, cam_fr
     poses = poses[:, :3] if poses.dim() == 3 else poses
     intr = torch.as_tensor(intrinsics, dtype=torch.float64).reshape(-1, 4)
     intr = intr.expand(len(stamps), 4) if intr.shape[0] == 1 else intr
-    if poses.shape != (len(stamps), 3, 4) or intr.shape != (len(stamps), 4) or not stamps:
-        raise ValueError(f"need T >= 1 timestamps, [T, 4] intrinsics and [T, 3, 4] poses; got {len(stamps)}, "
-                         f"{list(intr.shape)}, {list(poses.shape)}")
+    if not stamps:
+        raise ValueError("need T >= 1 timestamps, got none")
+    per_stamp = " (one per timestamp, T >= 1)"
+    check_shape(intr, ("T", 4), "intrinsics", sizes={"T": len(stamps)}, hint=per_stamp)
+    check_shape(poses, ("T", 3, 4), "cam_from_world", sizes={"T": len(stamps)}, hint=per_stamp)
     if any(later <= earlier for earlier, later in itertools.pairwise(stamps)):
         raise ValueError("timestamps must be strictly increasing")
     lines = [url.strip() or "unknown"]

@@ -19,6 +19,7 @@ from importlib import resources
 import numpy as np
 import torch
 
+from viewgen.checks import check_shape
 from viewgen.io.rgbd_files import RGBDInput
 
 __all__ = ["SAMPLE_NAMES", "load_sample", "sample_metadata"]
@@ -66,8 +67,7 @@ def load_sample(index_or_name) -> RGBDInput:
         rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
     with Image.open(io.BytesIO(_read_bytes(f"{index}_{name}_disparity.png"))) as image:
         disparity = np.asarray(image, dtype=np.float64) / 65535.0
-    if disparity.shape != rgb.shape[:2]:
-        raise ValueError(f"sample {name}: disparity {disparity.shape} and colour {rgb.shape[:2]} sizes differ")
+    check_shape(disparity, rgb.shape[:2], f"sample {name}: disparity", what="array", hint=" (the color image's size)")
     rgbd = np.concatenate([rgb.transpose(2, 0, 1), disparity[None].astype(np.float32)], axis=0)[None]
     intrinsics = torch.tensor([meta["fx"], meta["fy"], meta["cx"], meta["cy"]], dtype=torch.float32)
     return RGBDInput(rgbd=torch.from_numpy(np.ascontiguousarray(rgbd)).clamp_(0.0, 1.0), intrinsics=intrinsics,

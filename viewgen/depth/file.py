@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from viewgen.checks import check_min_size, check_shape
 from viewgen.depth.base import DepthError, DepthEstimatorBase
 from viewgen.io.limits import MAX_ARRAY_PIXELS, size_problem
 from viewgen.io.numpy_files import load_npy_checked, numpy_file_kind
@@ -39,9 +40,9 @@ def read_disparity_file(path: str | Path) -> Tensor:
         if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
             raise DepthError(f"{path.name} holds {array.dtype} values, expected numbers")
         squeezed = array.reshape([n for n in array.shape if n != 1]) if array.ndim > 2 else array
-        if squeezed.ndim != 2 or min(squeezed.shape, default=0) < 1:
-            raise DepthError(f"{path.name} must be an [H, W] disparity map (or [1, H, W] / [H, W, 1]), "
-                             f"got shape {list(array.shape)}")
+        check_shape(squeezed, ("H", "W"), path.name, what="disparity map",
+                    hint=f" (or [1, H, W] / [H, W, 1]; the file holds {list(array.shape)})", error=DepthError)
+        check_min_size(squeezed, 1, path.name, error=DepthError)
         disparity = torch.from_numpy(np.ascontiguousarray(squeezed, dtype=np.float32))[None, None]
     elif suffix == ".png":
         from viewgen.io.images import read_disparity_png16

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from viewgen.geometry.validation import check_pose
 from viewgen.io.images import save_atomic
 from viewgen.io.limits import MAX_MESH_SIDE
 from viewgen.io.rgbd_files import validate_rgbd
@@ -94,9 +95,9 @@ def _pose(cam_from_world) -> np.ndarray:
     pose = torch.as_tensor(cam_from_world).detach().cpu().double()
     if pose.dim() == 3 and pose.shape[0] == 1:
         pose = pose[0]
-    if pose.shape not in ((3, 4), (4, 4)) or not torch.isfinite(pose).all():
-        raise ValueError(f"cam_from_world must be a finite [3, 4] or [4, 4] world-to-camera pose, "
-                         f"got shape {list(pose.shape)}")
+    check_pose(pose, "cam_from_world", "single")
+    if not torch.isfinite(pose).all():
+        raise ValueError("cam_from_world must be a finite world-to-camera pose, got NaN or infinite values")
     return pose[:3].numpy()
 
 

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from viewgen.checks import check_min_size, check_shape
+
 __all__ = ["NoiseAtlas", "NoiseTexture", "Octaves", "make_maps", "make_octaves", "sample_octaves", "smoothstep"]
 
 _PAD = 2  # wrapped border texels: bicubic reads floor - 1 .. floor + 2
@@ -99,8 +101,8 @@ class NoiseAtlas:
     """
 
     def __init__(self, tiles: Tensor) -> None:
-        if tiles.dim() != 3 or tiles.shape[1] != tiles.shape[2] or tiles.shape[1] < 8:
-            raise ValueError(f"atlas tiles must be [L, S, S] with S >= 8, got {tuple(tiles.shape)}")
+        check_shape(tiles, ("L", "S", "S"), "atlas tiles")
+        check_min_size(tiles, 8, "atlas tiles")
         padded = F.pad(tiles.unsqueeze(1).float(), (_PAD, _PAD, _PAD, _PAD), mode="circular")  # [L, 1, S+4, S+4]
         high = F.max_pool2d(padded, 4, stride=1)
         low = -F.max_pool2d(-padded, 4, stride=1)

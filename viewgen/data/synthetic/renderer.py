@@ -15,10 +15,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from viewgen.checks import check_shape
 from viewgen.data.synthetic.raymarch import RenderConfig, block_start, image_rays, repair_silhouettes, resolve
 from viewgen.data.synthetic.shading import shade_land, shade_water
 from viewgen.data.synthetic.sky import apply_fog, sky_color
 from viewgen.data.synthetic.world import World
+from viewgen.geometry.validation import check_pose
 
 __all__ = ["RenderConfig", "camera_rays", "render", "render_depth"]
 
@@ -28,14 +30,11 @@ _MAX_SIDE = 8192
 def _batched(cam_from_world: Tensor, intrinsics: Tensor) -> tuple[Tensor, Tensor]:
     """Poses ``[B, 3, 4]`` float32 and intrinsics ``[B, 4]`` float32 from batched or single inputs."""
     pose = torch.as_tensor(cam_from_world, dtype=torch.float32)
-    if pose.dim() == 2:
-        pose = pose.unsqueeze(0)
-    if pose.dim() != 3 or pose.shape[-1] != 4 or pose.shape[-2] not in (3, 4):
-        raise ValueError(f"cam_from_world must be [3, 4], [4, 4], [B, 3, 4] or [B, 4, 4], got {tuple(pose.shape)}")
+    check_pose(pose, "cam_from_world", "optional batch")
+    pose = pose.unsqueeze(0) if pose.dim() == 2 else pose
     intr = torch.as_tensor(intrinsics, dtype=torch.float32)
+    check_shape(intr, [(4,), ("B", 4)], "intrinsics")
     intr = intr.unsqueeze(0) if intr.dim() == 1 else intr
-    if intr.dim() != 2 or intr.shape[-1] != 4:
-        raise ValueError(f"intrinsics must be [4] or [B, 4], got {tuple(intr.shape)}")
     if not bool(torch.isfinite(pose).all()) or not bool((intr[:, :2] > 0).all()):
         raise ValueError("cam_from_world must be finite and intrinsics must have positive focal lengths")
     batch = max(pose.shape[0], intr.shape[0])

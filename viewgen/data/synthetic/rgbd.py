@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from viewgen.checks import check_shape
 from viewgen.data.synthetic.presets import preset_world, start_pose
 from viewgen.data.synthetic.renderer import RenderConfig, render
 from viewgen.data.synthetic.world import World
@@ -45,8 +46,7 @@ def normalise_disparity(depth: Tensor) -> tuple[Tensor, Tensor]:
     ``scale`` is each frame's smallest finite depth (1 when a frame is all sky), and
     ``disparity = clip(scale / depth, 0, 1)``, so the nearest point maps to 1 and sky to 0.
     """
-    if depth.dim() != 4 or depth.shape[1] != 1:
-        raise ValueError(f"depth must be [B, 1, H, W], got {tuple(depth.shape)}")
+    check_shape(depth, ("B", 1, "H", "W"), "depth")
     finite = torch.where(depth.isfinite() & (depth > 0), depth, torch.full_like(depth, float("inf")))
     scale = finite.flatten(1).amin(dim=1)
     scale = torch.where(scale.isfinite(), scale, torch.ones_like(scale))

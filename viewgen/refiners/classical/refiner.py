@@ -49,6 +49,7 @@ from itertools import pairwise
 import torch
 from torch import Tensor
 
+from viewgen.checks import check_min_size, check_shape
 from viewgen.refiners.base import RefinerBase
 from viewgen.refiners.classical.detail import lowpass, restore_detail
 from viewgen.refiners.classical.fill import fill_colour, fill_disparity, hole_region, known_weight, unpremultiply
@@ -192,13 +193,10 @@ class ClassicalRefiner(RefinerBase):
         """
         _check_rgbd(warped_rgbd, "warped_rgbd")
         batch, _, height, width = warped_rgbd.shape
-        if mask.shape != (batch, 1, height, width):
-            raise ValueError(f"mask must be [{batch}, 1, {height}, {width}], got {list(mask.shape)}")
+        check_shape(mask, ("B", 1, "H", "W"), "mask", sizes={"B": batch, "H": height, "W": width})
         style = style.to(warped_rgbd)
+        check_shape(style, [(STYLE_DIM,), (1, STYLE_DIM), ("B", STYLE_DIM)], "style", sizes={"B": batch})
         style = style.unsqueeze(0) if style.dim() == 1 else style
-        if style.dim() != 2 or style.shape[1] != STYLE_DIM or style.shape[0] not in (1, batch):
-            raise ValueError(f"style must be [{STYLE_DIM}] or [B, {STYLE_DIM}] with B = {batch}, "
-                             f"got {list(style.shape)}")
         style = style.expand(batch, STYLE_DIM)
         frames = [self._refine_one(warped_rgbd[i:i + 1], mask[i:i + 1].to(warped_rgbd), style[i:i + 1])
                   for i in range(batch)]
@@ -266,11 +264,10 @@ class ClassicalRefiner(RefinerBase):
 
 
 def _check_rgbd(rgbd: Tensor, name: str) -> None:
-    if not isinstance(rgbd, Tensor) or rgbd.dim() != 4 or rgbd.shape[1] != 4 or not rgbd.is_floating_point():
-        shape = list(rgbd.shape) if isinstance(rgbd, Tensor) else type(rgbd).__name__
-        raise ValueError(f"{name} must be a floating-point [B, 4, H, W] tensor, got {shape}")
-    if min(rgbd.shape[-2:]) < 8:
-        raise ValueError(f"{name} must be at least 8x8 pixels, got {list(rgbd.shape[-2:])}")
+    check_shape(rgbd if isinstance(rgbd, Tensor) else None, ("B", 4, "H", "W"), name)
+    if not rgbd.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor, got {rgbd.dtype}")
+    check_min_size(rgbd, 8, name)
 
 
 def _noise_seed(warped_rgbd: Tensor, mask: Tensor, style: Tensor, seed: int) -> int:

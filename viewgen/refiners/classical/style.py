@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from viewgen.checks import check_shape
 from viewgen.refiners.classical.detail import band_energies
 
 __all__ = [
@@ -72,8 +73,7 @@ _MIN_SKY_THRESHOLD = 0.015
 
 def unpack_style(style: Tensor) -> dict[str, Tensor]:
     """``[B, STYLE_DIM]`` -> ``{field: [B, size]}`` views (see :data:`STYLE_FIELDS`)."""
-    if style.dim() != 2 or style.shape[1] != STYLE_DIM:
-        raise ValueError(f"style must be [B, {STYLE_DIM}], got {list(style.shape)}")
+    check_shape(style, ("B", STYLE_DIM), "style")
     return dict(zip((name for name, _ in STYLE_FIELDS), style.split([size for _, size in STYLE_FIELDS], dim=1)))
 
 

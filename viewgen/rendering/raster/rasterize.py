@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from viewgen.checks import check_shape
 from viewgen.rendering.raster.fragments import Fragments, face_corner_rows, pixel_barycentrics
 from viewgen.rendering.raster.visibility import MAX_CANDIDATES, visible_faces
 
@@ -67,10 +68,8 @@ def rasterize(clip_vertices: Tensor, faces: Tensor, height: int, width: int,
         to it; otherwise (float32) they come from the visibility pass and may be a
         non-contiguous view.
     """
-    if clip_vertices.dim() != 3 or clip_vertices.shape[-1] != 4:
-        raise ValueError(f"clip_vertices must be [B, V, 4], got {tuple(clip_vertices.shape)}")
-    if faces.dim() != 2 or faces.shape[-1] != 3:
-        raise ValueError(f"faces must be [T, 3], got {tuple(faces.shape)}")
+    check_shape(clip_vertices, ("B", "V", 4), "clip_vertices")
+    check_shape(faces, ("T", 3), "faces")
     faces = faces.to(device=clip_vertices.device, dtype=torch.int64)
     if grid is not None and (grid[0] * grid[1] != clip_vertices.shape[1]
                              or faces.shape[0] != 2 * (grid[0] - 1) * (grid[1] - 1)):
