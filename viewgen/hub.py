@@ -32,6 +32,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from viewgen.errors import WeightsError
+
 __all__ = [
     "ChecksumError",
     "WeightFile",
@@ -54,19 +56,19 @@ _CHUNK = 1 << 20
 _TIMEOUT_S = 30.0
 
 
-class WeightsNotFoundError(FileNotFoundError):
+class WeightsNotFoundError(WeightsError, FileNotFoundError):
     """A weights file is not in the cache and could not (or may not) be downloaded."""
 
 
-class WeightsDownloadError(OSError):
+class WeightsDownloadError(WeightsError, OSError):
     """Every URL of a weights file failed."""
 
 
-class ChecksumError(OSError):
+class ChecksumError(WeightsError, OSError):
     """A downloaded file does not have the expected SHA-256 or size."""
 
 
-class WeightsFormatError(ValueError):
+class WeightsFormatError(WeightsError, ValueError):
     """A weights file that cannot be used: corrupt, truncated, unsafe or of the wrong layout."""
 
 

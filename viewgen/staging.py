@@ -28,6 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from viewgen.errors import OutputError, one_line
+
 __all__ = ["WriteError", "check_file_destination", "check_parent_folder", "check_replaceable", "describe_os_error",
            "file_in_the_way", "is_read_only", "publish_folder", "remove_tree", "staging_folder", "write_file_atomic"]
 
@@ -35,7 +37,7 @@ _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
-class WriteError(OSError):
+class WriteError(OutputError):
     """``cannot write PATH: CAUSE`` in one line, naming the user's path; ``cause`` keeps the reason alone."""
 
     def __init__(self, path: Path | str, cause: str) -> None:
@@ -49,7 +51,7 @@ def describe_os_error(error: OSError) -> str:
         return error.cause
     if error.strerror:
         return error.strerror
-    return " ".join(str(error).split()) or type(error).__name__
+    return one_line(error)
 
 
 def is_read_only(path: Path) -> bool:

@@ -9,6 +9,7 @@ from PIL import Image
 
 from viewgen.cli import fly as fly_command
 from viewgen.cli.main import main
+from viewgen.errors import ViewgenRuntimeError
 from viewgen.io.images import read_disparity_png16
 from viewgen.io.rgbd_files import save_rgbd_npz
 from viewgen.networks import SpadeGenerator, SpadeGeneratorConfig, StyleEncoder, StyleEncoderConfig
@@ -143,7 +144,7 @@ def test_a_failing_flight_leaves_the_existing_output_untouched(scene_npz, tmp_pa
     out = tmp_path / "out" / name
     assert fly(scene_npz, "--frames", 5, "--size", SIZE, "--out", out) == 0
     before = sorted((path.name, path.stat().st_size) for path in out.parent.rglob("*"))
-    _step_raises_on_call(monkeypatch, 2, RuntimeError("the refiner broke"))
+    _step_raises_on_call(monkeypatch, 2, ViewgenRuntimeError("the refiner broke"))
     capsys.readouterr()
     assert fly(scene_npz, "--frames", 5, "--size", SIZE, "--out", out) == 2
     assert capsys.readouterr().err.splitlines()[1:] == ["viewgen: error: the refiner broke"]

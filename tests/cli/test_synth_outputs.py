@@ -6,6 +6,7 @@ import os
 import pytest
 
 from viewgen.cli.main import main
+from viewgen.errors import ViewgenRuntimeError
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -90,7 +91,7 @@ def _disk_full(monkeypatch) -> None:
 
 
 @pytest.mark.parametrize("fail, message", [
-    (lambda monkeypatch: _fail_at_render(monkeypatch, 2, RuntimeError("the world broke")), "the world broke"),
+    (lambda monkeypatch: _fail_at_render(monkeypatch, 2, ViewgenRuntimeError("the world broke")), "the world broke"),
     (_disk_full, "cannot write the clips to {split}: No space left on device; nothing was changed there"),
 ])
 def test_a_failing_run_leaves_the_older_dataset_whole(older, monkeypatch, capsys, fail, message):

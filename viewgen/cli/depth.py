@@ -1,8 +1,7 @@
-"""``viewgen depth`` (estimate a disparity map) and ``viewgen download`` (fetch weights ahead of time)."""
+"""``viewgen depth``: estimate a disparity map for a photo."""
 
 from __future__ import annotations
 
-import sys
 import time
 from argparse import Namespace
 from pathlib import Path
@@ -15,6 +14,7 @@ OUTPUT_SUFFIXES = (".png", ".npy")
 
 
 def add_parser(subparsers) -> None:
+    """Register ``depth`` on the ``viewgen`` subcommand parsers."""
     from viewgen.depth.base import NORMALIZATIONS
     from viewgen.depth.registry import DEFAULT_BACKEND, available_backends
 
@@ -38,14 +38,7 @@ def add_parser(subparsers) -> None:
     depth.add_argument("--weights", default=None, metavar="PATH",
                        help="weights file (MiDaS) or model folder / Hugging Face id (transformers backends)")
     depth.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    depth.set_defaults(run=run_depth)
-
-    download = subparsers.add_parser(
-        "download", help="fetch depth weights ahead of time (into $VIEWGEN_HOME or the Hugging Face cache)",
-        description="Download the weights of depth backends so later runs work offline. Backends: " + names + ".")
-    download.add_argument("names", nargs="*", metavar="NAME", help="backends to fetch (e.g. midas-v21)")
-    download.add_argument("--list", action="store_true", help="list the backends and whether their weights are here")
-    download.set_defaults(run=run_download)
+    depth.set_defaults(run=run)
 
 
 parse_size = size_type(1, MAX_SIDE)
@@ -53,7 +46,7 @@ parse_size = size_type(1, MAX_SIDE)
 
 def _check_outputs(args: Namespace) -> tuple[Path, Path | None]:
     """``--out`` and ``--preview`` as paths; one-line errors, before any work, for unusable ones."""
-    from viewgen.cli.commands import check_output_file
+    from viewgen.cli.outputs import check_output_file
 
     out = Path(args.out)
     replaced = check_output_file(out, "--out", OUTPUT_SUFFIXES)
@@ -63,7 +56,7 @@ def _check_outputs(args: Namespace) -> tuple[Path, Path | None]:
     return out, preview
 
 
-def run_depth(args: Namespace) -> int:
+def run(args: Namespace) -> int:
     from viewgen.depth import get_estimator
     from viewgen.io.images import load_image_with_size
 
@@ -89,7 +82,7 @@ def _write_outputs(out: Path, preview: Path | None, disparity) -> None:
     """The disparity ``[1, 1, H, W]`` to ``out`` (16-bit PNG or float32 .npy) and its preview, published together."""
     import numpy as np
 
-    from viewgen.cli.commands import write_outputs
+    from viewgen.cli.outputs import write_outputs
     from viewgen.io.images import save_atomic, write_disparity_png16
 
     if out.suffix.lower() == ".npy":
@@ -110,44 +103,3 @@ def _write_preview(path: Path, disparity) -> None:
 
     small = resize_disparity(disparity, fit_long_side(*disparity.shape[-2:], WORKING_MAX_SIDE))
     write_png_atomic(path, colorize_disparity(small)[0])
-
-
-def _status(name: str) -> str:
-    from viewgen.depth.registry import backend_info
-
-    info = backend_info(name)
-    if info.downloader is None:
-        return "-"
-    if info.requires == "depth":
-        try:
-            import transformers  # noqa: F401
-            from huggingface_hub import try_to_load_from_cache
-        except ImportError:
-            return 'needs pip install "viewgen[depth]"'
-        from viewgen.depth.hf import HF_MODELS
-
-        cached = try_to_load_from_cache(HF_MODELS[name].model_id, "config.json")
-        return "in the Hugging Face cache" if isinstance(cached, str) else "not downloaded"
-    from viewgen.depth.midas import MIDAS_VARIANTS
-    from viewgen.hub import find_weights
-
-    found = find_weights(MIDAS_VARIANTS[name].weights)
-    return str(found) if found else "not downloaded"
-
-
-def run_download(args: Namespace) -> int:
-    from viewgen.depth.registry import BACKENDS, download_backend
-    from viewgen.hub import weights_dir
-
-    if args.list or not args.names:
-        print(f"weights folder: {weights_dir()} (set VIEWGEN_HOME to move it)")
-        for name, info in BACKENDS.items():
-            print(f"  {name:<24} {info.summary}\n  {'':<24} weights: {info.weights}; {_status(name)}")
-        if not args.names:
-            if not args.list:
-                print("give backend names to download, e.g. `viewgen download midas-v21`", file=sys.stderr)
-            return 0
-    for name in args.names:
-        path = download_backend(name, progress=True)
-        print(f"{name}: {path}")
-    return 0

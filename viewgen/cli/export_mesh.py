@@ -15,7 +15,7 @@ area-averaged to fit first; 1024 x 1024 gives about 1 M vertices, 2 M faces and 
 
 ``--out`` is checked before any work (not under a file, not a folder, not a read-only file), written
 under a hidden name beside it and renamed into place when complete: a failed or interrupted run
-leaves an existing file as it was (:func:`viewgen.cli.commands.write_outputs`).
+leaves an existing file as it was (:func:`viewgen.cli.outputs.write_outputs`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from viewgen.io.limits import DEFAULT_MESH_SIDE, MAX_MESH_SIDE
 
-__all__ = ["add_parser", "run_export_mesh"]
+__all__ = ["add_parser", "run"]
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -46,7 +46,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--max-side", type=_max_side, default=DEFAULT_MESH_SIDE, metavar="N",
                         help=f"shrink the input so its longer side is at most N pixels, one vertex each "
                              f"(default {DEFAULT_MESH_SIDE}, at most {MAX_MESH_SIDE})")
-    parser.set_defaults(run=run_export_mesh)
+    parser.set_defaults(run=run)
     return parser
 
 
@@ -76,8 +76,8 @@ def _fit_mesh_grid(rgbd, max_side: int):
     return F.interpolate(rgbd, size=size, mode="area")
 
 
-def run_export_mesh(args: argparse.Namespace) -> int:
-    from viewgen.cli.commands import check_output_file, write_outputs
+def run(args: argparse.Namespace) -> int:
+    from viewgen.cli.outputs import check_output_file, write_outputs
     from viewgen.geometry import default_intrinsics
     from viewgen.io.ply import export_mesh_ply
     from viewgen.pipelines.inputs import resolve_input

@@ -47,7 +47,7 @@ def add_parser(subparsers) -> None:
     fly.add_argument("--save-disparity", action="store_true",
                      help="also write each frame's disparity as a 16-bit PNG (PNG-frame output only)")
     fly.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    fly.set_defaults(run=run_fly)
+    fly.set_defaults(run=run)
 
 
 parse_size = size_type(MIN_SIDE, MAX_SIDE, MAX_PIXELS)
@@ -99,7 +99,7 @@ def _check_device(device: str) -> None:
         raise ValueError(f"--device must be cpu, cuda or cuda:N, got {device!r}")
 
 
-def run_fly(args: Namespace) -> int:
+def run(args: Namespace) -> int:
     from viewgen.io.video import open_frame_writer
     from viewgen.pipelines.inputs import resolve_input
 
@@ -133,6 +133,7 @@ def run_fly(args: Namespace) -> int:
 def _finish_interrupted(interrupt: KeyboardInterrupt, writer, out: str) -> int:
     """Publish the frames done so far (if any), say what was left, and return the exit status."""
     from viewgen.cli.signals import interrupt_exit_status
+    from viewgen.errors import ViewgenError, one_line
 
     status = interrupt_exit_status(interrupt)
     cause = "interrupted" if status == 130 else "terminated"
@@ -142,8 +143,8 @@ def _finish_interrupted(interrupt: KeyboardInterrupt, writer, out: str) -> int:
         return status
     try:
         writer.close()
-    except (OSError, RuntimeError, ValueError) as error:
-        reason = " ".join(str(error).split())
+    except (OSError, ViewgenError, ValueError) as error:
+        reason = one_line(error)
         print(f"{cause}: could not save the {writer.frames_written} frames done so far ({reason}); "
               f"{out} was not changed", file=sys.stderr)
         return status
@@ -169,7 +170,7 @@ def _fly_frames(pipe, start, num_frames: int, writer) -> None:
     # Threads follow the cores other processes leave free, unless the user fixed the count.
     threads = None if "OMP_NUM_THREADS" in os.environ else FreeCoreThreads()
     try:
-        with warnings.catch_warnings():  # run_fly printed the input's warnings already, naming the file
+        with warnings.catch_warnings():  # run printed the input's warnings already, naming the file
             warnings.simplefilter("ignore", InputWarning)
             frame = pipe.reset(start.rgbd, intrinsics=start.intrinsics)
         for index in range(num_frames):

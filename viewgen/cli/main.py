@@ -1,7 +1,8 @@
 """The ``viewgen`` command: thin subcommands over the library.
 
-Every expected failure (bad input, missing weights, unwritable output) ends with one line
-``viewgen: error: ...`` on stderr and exit status 2; tracebacks are for real bugs only.
+Every expected failure (bad input, missing weights, unwritable output: our own error types of
+:mod:`viewgen.errors`, and ``ValueError`` / ``OSError``) ends with one line ``viewgen: error: ...``
+on stderr and exit status 2; tracebacks are for real bugs only (a torch ``RuntimeError`` included).
 """
 
 from __future__ import annotations
@@ -22,8 +23,13 @@ else:
 
 import argparse  # noqa: E402
 
-from viewgen.cli import commands, depth, export_mesh, fly, serve, synth
+from viewgen.cli import convert, depth, download, export_mesh, fly, info, serve, synth, warp
 from viewgen.cli.signals import interrupt_exit_status, terminate_as_interrupt
+from viewgen.errors import ViewgenError, one_line
+
+# Every subcommand is a module with ``add_parser(subparsers)`` and ``run(args)``; this order is
+# the order of `viewgen --help`.
+COMMANDS = (fly, info, warp, convert, export_mesh, serve, depth, download, synth)
 
 
 class _OneLineErrorParser(argparse.ArgumentParser):
@@ -39,33 +45,8 @@ class _OneLineErrorParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineErrorParser(prog="viewgen", description="Turn a single photo into new views of it.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    fly.add_parser(sub)
-
-    info = sub.add_parser("info", help="versions, devices and settings")
-    info.set_defaults(run=commands.run_info)
-
-    warp = sub.add_parser("warp", help="render an RGBD image from a moved camera (the mesh renderer)")
-    warp.add_argument("input", nargs="?", help="RGBD .npz/.npy or original autocruise_input*.pkl "
-                                               "(default: a built-in procedural landscape)")
-    warp.add_argument("--out", default="warp.png",
-                      help=".png or .jpg (the suffix picks the format): source | warped view | mask, side by side")
-    warp.add_argument("--forward", type=float, default=0.5, help="move along the view direction, depth units")
-    warp.add_argument("--right", type=float, default=0.0, help="move to the right, depth units")
-    warp.add_argument("--up", type=float, default=0.0, help="move up, depth units")
-    warp.add_argument("--yaw-deg", type=float, default=0.0, help="turn right by this many degrees")
-    warp.set_defaults(run=commands.run_warp)
-
-    convert = sub.add_parser("convert", help="convert a foreign checkpoint to viewgen's format")
-    convert_sub = convert.add_subparsers(dest="format", required=True, metavar="FORMAT")
-    infinite = convert_sub.add_parser("infinite-nature", help="the original TensorFlow Infinite Nature checkpoint")
-    infinite.add_argument("prefix", help="checkpoint prefix, e.g. ckpt/model.ckpt-6935893")
-    infinite.add_argument("out_dir", help="output folder (style_encoder/, spade_generator/, ...)")
-    infinite.set_defaults(run=commands.run_convert_infinite_nature)
-
-    export_mesh.add_parser(sub)
-    serve.add_parser(sub)
-    depth.add_parser(sub)
-    synth.add_parser(sub)
+    for command in COMMANDS:
+        command.add_parser(sub)
     return parser
 
 
@@ -81,9 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as interrupt:
         print("viewgen: interrupted", file=sys.stderr)
         return interrupt_exit_status(interrupt)
-    except (ValueError, OSError, RuntimeError) as error:
-        message = " ".join(str(error).split()) or type(error).__name__
-        print(f"viewgen: error: {message}", file=sys.stderr)
+    except (ViewgenError, ValueError, OSError) as error:  # not RuntimeError: a real torch error keeps its traceback
+        print(f"viewgen: error: {one_line(error)}", file=sys.stderr)
         return 2
 
 

@@ -17,7 +17,9 @@ import socket
 import sys
 from argparse import Namespace
 
-__all__ = ["add_parser", "bind_socket", "run_serve", "url_for"]
+from viewgen.errors import ViewgenRuntimeError
+
+__all__ = ["add_parser", "bind_socket", "run", "url_for"]
 
 INSTALL_HINT = 'pip install "viewgen[serve]"'
 
@@ -43,7 +45,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     serve.add_argument("--max-sessions", type=int, default=4, help="browser tabs served at once (default 4)")
     serve.add_argument("--idle-timeout", type=float, default=600.0, metavar="SECONDS",
                        help="close a tab's session after this long without input (default 600)")
-    serve.set_defaults(run=run_serve)
+    serve.set_defaults(run=run)
     return serve
 
 
@@ -89,8 +91,8 @@ def _require_server_packages():
         import fastapi  # noqa: F401
         import uvicorn
     except ImportError as error:
-        raise RuntimeError(f"viewgen serve needs FastAPI and uvicorn ({error.name} is missing): "
-                           f"{INSTALL_HINT}") from error
+        raise ViewgenRuntimeError(f"viewgen serve needs FastAPI and uvicorn ({error.name} is missing): "
+                                  f"{INSTALL_HINT}") from error
     return uvicorn
 
 
@@ -106,7 +108,7 @@ def _pipeline_factory(weights: str | None, device: str):
     try:
         FlyThroughPipeline.load(None, FlyThroughConfig(device=device))
     except ImportError as error:
-        raise RuntimeError(f"the weight-free refiner is not available ({error}); give --weights DIR") from error
+        raise ViewgenRuntimeError(f"the weight-free refiner is not available ({error}); give --weights DIR") from error
     return lambda: FlyThroughPipeline.load(None, FlyThroughConfig(device=device)), "weight-free refiner"
 
 
@@ -121,7 +123,7 @@ def _depth_backend(name: str | None, device: str):
         from viewgen.server.depth import registry_depth
     except ImportError as error:
         if name is not None:
-            raise RuntimeError(f"depth backends are not available ({error})") from error
+            raise ViewgenRuntimeError(f"depth backends are not available ({error})") from error
         return None, "uploads off (no depth backend available)", None
     backend = registry_depth(name or DEFAULT_BACKEND, device)
     possible, note = backend.availability()
@@ -131,7 +133,7 @@ def _depth_backend(name: str | None, device: str):
     return backend, f"{backend.name} depth for uploads{when}", note
 
 
-def run_serve(args: Namespace) -> int:
+def run(args: Namespace) -> int:
     uvicorn = _require_server_packages()
     from viewgen.server.app import create_app
 

@@ -32,7 +32,7 @@ def add_parser(subparsers) -> None:
     synth.add_argument("--seed", type=seed_type, default=0, metavar="S",
                        help="seed of worlds and flights, 0 to 2**64 - 1 (default 0)")
     synth.add_argument("--split", default="train", help="split folder under DIR (default train)")
-    synth.set_defaults(run=run_synth)
+    synth.set_defaults(run=run)
 
 
 def _check_out(out: Path) -> None:
@@ -46,7 +46,7 @@ def _check_out(out: Path) -> None:
         raise OSError(f"cannot write to {out}: it is a file, not a folder; give a folder for --out")
 
 
-def run_synth(args: Namespace) -> int:
+def run(args: Namespace) -> int:
     from viewgen.data.synthetic.export import export_clips
 
     if args.clips < 1:

@@ -49,6 +49,7 @@ import torch
 from torch import nn
 
 from viewgen.convert.tf.tensor_bundle import TensorBundleReader
+from viewgen.errors import WeightsError
 from viewgen.networks import (
     MultiScaleDiscriminator,
     MultiScaleDiscriminatorConfig,
@@ -78,7 +79,7 @@ L2_NORMALIZE_EPS = 1e-12
 LayerKind = Literal["sn_conv", "conv", "dense"]
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointMismatchError(WeightsError, ValueError):
     """The checkpoint's variables do not match the networks (missing, unexpected or misshapen)."""
 
 

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from viewgen.errors import InputError, ViewgenError
+
 __all__ = [
     "NORMALIZATIONS",
     "DepthError",
@@ -34,7 +36,7 @@ CONSTANT_DISPARITY = 0.5  # a constant estimate becomes a flat plane at depth 2 
 _RANGE_TOLERANCE = 1e-3
 
 
-class DepthError(ValueError):
+class DepthError(InputError):
     """Unusable input or options for depth estimation (one-line message)."""
 
 
@@ -42,7 +44,7 @@ class UnknownBackendError(DepthError):
     """A depth backend name that is not registered."""
 
 
-class MissingDependencyError(OSError):
+class MissingDependencyError(ViewgenError, OSError):
     """An optional package a backend needs is not installed (the message says what to install)."""
 
 

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from viewgen.depth.base import DepthError, DepthEstimatorBase, MissingDependencyError
+from viewgen.errors import one_line
 from viewgen.hub import WeightsFormatError, WeightsNotFoundError, is_offline
 
 __all__ = ["HF_MODELS", "HFModel", "Preprocess", "TransformersEstimator", "download", "preprocess_from_dict"]
@@ -93,8 +94,7 @@ def _import_transformers():
 
 
 def _one_line(error: BaseException, limit: int = 200) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return one_line(error, limit)
 
 
 def preprocess_from_dict(data: dict, defaults: Preprocess = DPT_PREPROCESS) -> Preprocess:

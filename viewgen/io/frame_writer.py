@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from torch import Tensor
 
+from viewgen.errors import one_line  # the one formatter; re-exported for viewgen.io.mp4
 from viewgen.io.images import new_file_mode, to_uint8_hwc, write_disparity_png16
 from viewgen.io.interrupts import interrupts_deferred
 from viewgen.staging import (
@@ -39,10 +40,6 @@ __all__ = ["FrameWriter", "PngFolderWriter", "SingleFileWriter"]
 
 # ---------------------------------------------------------------------------------------------
 # Validation helpers
-
-
-def one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 def check_fps(fps, low: float = 0.0, high: float = math.inf, what: str = "fps") -> float:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from torch import Tensor
 
+from viewgen.errors import ViewgenRuntimeError
 from viewgen.io.frame_writer import SingleFileWriter
 from viewgen.staging import describe_os_error
 
@@ -42,7 +43,7 @@ def _gif_frame(frame: np.ndarray) -> tuple[bytes, int, int, bytes]:
     image.save(buffer, format="GIF", interlace=False)
     data = buffer.getvalue()
     if data[:3] != b"GIF":
-        raise RuntimeError("Pillow wrote an unexpected GIF")
+        raise ViewgenRuntimeError("Pillow wrote an unexpected GIF")
     packed = data[10]
     position = 13
     table, bits = b"", 0
@@ -56,7 +57,7 @@ def _gif_frame(frame: np.ndarray) -> tuple[bytes, int, int, bytes]:
             position += data[position] + 1
         position += 1
     if data[position] != 0x2C:
-        raise RuntimeError("Pillow wrote an unexpected GIF (no image descriptor)")
+        raise ViewgenRuntimeError("Pillow wrote an unexpected GIF (no image descriptor)")
     descriptor_flags = data[position + 9]
     position += 10
     if descriptor_flags & 0x80:  # a local table overrides the global one

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from viewgen.errors import InputError
 from viewgen.io.limits import MAX_ARRAY_PIXELS, MAX_IMAGE_PIXELS, fit_long_side, size_problem
 
 __all__ = ["new_file_mode", "read_disparity_png16", "save_atomic", "to_uint8_hwc", "write_disparity_png16",
@@ -156,7 +157,7 @@ _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
 _RESIZABLE_MODES = ("L", "RGB", "I", "F", *_SIXTEEN_BIT_MODES)
 
 
-class ImageFileError(ValueError):
+class ImageFileError(InputError):
     """An image file that cannot be used (corrupt, truncated, unsupported, too large); one-line message."""
 
 

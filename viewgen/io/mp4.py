@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from torch import Tensor
 
+from viewgen.errors import ViewgenRuntimeError
 from viewgen.io.frame_writer import SingleFileWriter, one_line
 from viewgen.staging import describe_os_error
 
@@ -42,22 +43,23 @@ def _ffmpeg() -> tuple[str, str]:
     try:
         import imageio_ffmpeg
     except ImportError:
-        raise RuntimeError("writing .mp4 needs imageio-ffmpeg (pip install imageio-ffmpeg); "
-                           "or write a .gif or a folder of PNGs") from None
+        raise ViewgenRuntimeError("writing .mp4 needs imageio-ffmpeg (pip install imageio-ffmpeg); "
+                                  "or write a .gif or a folder of PNGs") from None
     try:
         executable = imageio_ffmpeg.get_ffmpeg_exe()
     except RuntimeError as error:
-        raise RuntimeError(f"writing .mp4 needs ffmpeg: {one_line(error)}") from None
+        raise ViewgenRuntimeError(f"writing .mp4 needs ffmpeg: {one_line(error)}") from None
     try:
         listing = subprocess.run([executable, "-hide_banner", "-encoders"], stdin=subprocess.DEVNULL,
                                  capture_output=True, text=True, timeout=60).stdout
     except (OSError, subprocess.SubprocessError) as error:
-        raise RuntimeError(f"cannot run ffmpeg ({executable}): {one_line(error)}") from None
+        raise ViewgenRuntimeError(f"cannot run ffmpeg ({executable}): {one_line(error)}") from None
     encoders = {parts[1] for parts in (line.split() for line in listing.splitlines()) if len(parts) > 1}
     for encoder in ("libx264", "libopenh264", "h264_videotoolbox", "h264_mf", "h264_nvenc", "h264_qsv", "h264_vaapi"):
         if encoder in encoders:
             return executable, encoder
-    raise RuntimeError(f"the ffmpeg at {executable} has no H.264 encoder; write a .gif or a folder of PNGs instead")
+    raise ViewgenRuntimeError(f"the ffmpeg at {executable} has no H.264 encoder; "
+                              "write a .gif or a folder of PNGs instead")
 
 
 def _pad_to_even(frame: np.ndarray) -> np.ndarray:

@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from viewgen.errors import InputError
 from viewgen.io.limits import MAX_ARRAY_PIXELS, fit_long_side, size_problem
 from viewgen.io.numpy_files import load_npy_checked, load_npz_checked, numpy_file_kind
 
@@ -49,10 +50,6 @@ RANGE_TOLERANCE = 1e-4
 _CHANNELS = 4
 _MAX_PICKLE_BYTES = _CHANNELS * MAX_ARRAY_PIXELS * 8 + (1 << 20)  # the largest RGBD array in float64, plus room
 _SKY_DISPARITY = 0.05  # the autopilot's soft sky mask is 1 below this
-
-
-class InputError(ValueError):
-    """An RGBD input file that cannot be used (missing, corrupt, wrong shape or range)."""
 
 
 class UnsafePickleError(InputError):

@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from viewgen.errors import WeightsError
 from viewgen.hub import WeightsFormatError
 from viewgen.staging import WriteError, describe_os_error, write_file_atomic
 
@@ -44,7 +45,7 @@ _VERSION_KEY = "_viewgen_version"
 _MAX_LISTED = 20
 
 
-class StateDictMismatchError(ValueError):
+class StateDictMismatchError(WeightsError, ValueError):
     """A state dict does not fit a module: missing keys, unexpected keys or wrong shapes."""
 
 

@@ -15,17 +15,16 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from viewgen.errors import ViewgenRuntimeError
+from viewgen.errors import one_line as _one_line
+
 __all__ = ["DepthUnavailable", "LazyDepth", "registry_depth"]
 
 Estimate = Callable[[Any], Any]  # image [1, 3, H, W] in [0, 1] -> disparity [1, 1, H, W]
 
 
-class DepthUnavailable(RuntimeError):
+class DepthUnavailable(ViewgenRuntimeError):
     """The backend cannot be built; the message says what to do (for the page)."""
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _as_estimate(estimator) -> Estimate:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from viewgen.errors import one_line as _one_line
 from viewgen.server.depth import DepthUnavailable, LazyDepth
 from viewgen.server.sessions import FlightSource, Session, SessionClosed
 from viewgen.server.uploads import UploadError, decode_upload, format_bytes, frame_rgb, rgbd_from_upload
@@ -156,7 +157,3 @@ def display_name(name: str) -> str:
     name = re.split(r"[\\/]", name)[-1]
     name = "".join(ch for ch in name if ch.isprintable()).strip()
     return name[:80] or "upload"
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from viewgen.errors import ViewgenError
+
 __all__ = ["UploadError", "decode_upload", "describe_bytes", "frame_rgb", "rgbd_from_upload"]
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -30,7 +32,7 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 MIN_SIDE = 16  # pixels; smaller images are refused
 
 
-class UploadError(ValueError):
+class UploadError(ViewgenError, ValueError):
     """An upload the server refuses; ``status`` is the HTTP status to answer with."""
 
     def __init__(self, message: str, status: int = 400) -> None:

@@ -26,6 +26,7 @@ import struct
 from collections.abc import Iterator, Sequence
 
 from viewgen.convert.tf.crc32c import crc32c, mask_crc32c, unmask_crc32c
+from viewgen.errors import WeightsError
 
 TABLE_MAGIC_NUMBER = 0xDB4775248B80FB57
 FOOTER_BYTES = 48
@@ -33,7 +34,7 @@ BLOCK_TRAILER_BYTES = 5
 _COMPRESSION_NAMES = {0: "none", 1: "snappy"}
 
 
-class TableFormatError(ValueError):
+class TableFormatError(WeightsError, ValueError):
     """The file is not a valid (uncompressed) LevelDB-style table: corrupt, truncated or unsupported."""
 
 

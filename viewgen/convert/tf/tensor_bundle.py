@@ -35,6 +35,7 @@ import numpy as np
 
 from viewgen.convert.tf.crc32c import crc32c, mask_crc32c, unmask_crc32c
 from viewgen.convert.tf.sstable import TableFormatError, build_table, encode_varint, read_table, read_varint
+from viewgen.errors import WeightsError
 
 # TensorFlow DataType enum value -> numpy dtype (little-endian; byte order is applied on read).
 _NUMPY_DTYPES = {
@@ -47,7 +48,7 @@ _TF_DTYPE_NAMES = {7: "string", 14: "bfloat16", 20: "resource", 21: "variant"}
 _WIRE_VARINT, _WIRE_FIXED64, _WIRE_BYTES, _WIRE_FIXED32 = 0, 1, 2, 5
 
 
-class TensorBundleError(ValueError):
+class TensorBundleError(WeightsError, ValueError):
     """A checkpoint file is missing, truncated, corrupt, or uses an unsupported feature."""
 
 
