@@ -1,27 +1,25 @@
 """Infinite Nature's perpetual fly-through: one RGBD frame in, an endless flight out.
 
-The algorithm (Infinite Nature, ICCV 2021, as its ``autocruise.py`` runs it)::
+The loop (the house plan's, ``../shared/DESIGN.md``), one pass per :meth:`FlyThroughPipeline.step`::
 
-    style = encoder(rgbd_0).mu                                      # once
+    style = refiner.encode_style(rgbd_0)                             # once, at reset()
+    memory.reset(rgbd_0, cam_0, K)                                   # what the flight knows of the world
     for each frame:
-        next_cam_from_world = autopilot(rgbd)                        # looks at the current frame
-        warped_rgbd, mask = warp_rgbd(rgbd, cam_from_world, next_cam_from_world, K)
-        refined_rgbd = generator(warped_rgbd, mask, style)           # the whole frame is generated
+        cam = controller.next(frame, offset)                         # autopilot or a scripted path
+        warped, mask = memory.render(cam, K)                         # the known world from the new camera
+        refined = refiner.refine(warped, mask, style)                # fill holes, add detail
         refined disparity *= exp(log-space scale fitted over mask)   # rescale_refined_disparity
-        emit refined_rgbd; rgbd, cam_from_world = refined_rgbd, next_cam_from_world
+        frame = memory.add(refined, cam, K)                          # remember it (-> the frame shown)
+        emit frame
 
-:meth:`FlyThroughPipeline.render_refine` is the middle three lines, :meth:`~FlyThroughPipeline.step`
-one pass of the loop, :meth:`~FlyThroughPipeline.iter_frames` / ``__call__`` the loop.
+The controller, memory and refiner are policy objects the pipeline is given (as diffusers
+gives a pipeline its scheduler). :meth:`~FlyThroughPipeline.from_pretrained` chooses
+:class:`~viewgen.memory.LastFrame` and the SPADE refiner: Infinite Nature's ``autocruise.py``.
+:meth:`~FlyThroughPipeline.weight_free` chooses the weight-free refiner and its memory:
+keyframes, with texture fixed to the 3D surface on the shown frames only.
+:meth:`~FlyThroughPipeline.render_refine` is warp + refine + rescale for given cameras;
+release folders are read and written by :mod:`viewgen.pipelines.fly_through_weights`.
 
-Two hooks let a refiner without a generator (the weight-free one) fly well; the learned
-refiner leaves both at their defaults, which give exactly the loop above:
-
-* **anchor**: the warp starts from the last *keyframe* (``refiner.is_keyframe(mask)``; the
-  default makes every frame one). Warping a keyframe several times, instead of re-warping
-  each frame, avoids the blur of resampling the image on every step.
-* **present**: ``refiner.present(rgbd, cam_from_world, intrinsics)`` turns the refined frame
-  into the emitted one (the default returns it unchanged); the anchor keeps the refined frame,
-  so what ``present`` adds (e.g. texture fixed to the 3D surface) is never warped again.
 Inference has no randomness: with ``style_temperature = 0`` (the original) two flights from
 the same input are identical; a positive temperature samples the style from a generator
 seeded with ``config.seed`` and nothing else.
@@ -29,8 +27,6 @@ seeded with ``config.seed`` and nothing else.
 
 from __future__ import annotations
 
-import json
-import os
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -40,49 +36,26 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from viewgen.control.base import CameraController, check_offset
+from viewgen.control.base import CameraController, check_steering
 from viewgen.control.fly_dynamic import FlyDynamicConfig
 from viewgen.control.registry import CONTROLLER_NAMES, make_controller
 from viewgen.devices import usable_device
-from viewgen.errors import ViewgenRuntimeError, WeightsError
+from viewgen.errors import ViewgenRuntimeError
 from viewgen.geometry.disparity_rescale import rescale_refined_disparity
 from viewgen.geometry.intrinsics import default_intrinsics
-from viewgen.hub import WeightsFormatError
 from viewgen.io.rgbd_files import InputWarning, validate_rgbd
+from viewgen.memory import Keyframes, LastFrame, Memory, SurfaceTextured
 from viewgen.networks import SpadeGenerator, StyleEncoder
-from viewgen.networks.pretrained import MANIFEST_FILE_NAME, config_from_dict, config_to_dict, write_release_manifest
-from viewgen.pipelines.outputs import Frame, as_rgbd_batch
-from viewgen.refiners.base import Refiner, RefinerBase
+from viewgen.pipelines.fly_through_weights import MissingWeightsError, load_release, save_release
+from viewgen.pipelines.outputs import FlightOutput, Frame, as_rgbd_batch
+from viewgen.refiners.base import Refiner
 from viewgen.refiners.spade import SpadeRefiner
-from viewgen.rendering.warp import warp_rgbd
 from viewgen.runtime import tune_cpu_allocator
-from viewgen.staging import build_and_publish, check_replaceable, write_file_atomic
 
-__all__ = ["FlyThroughConfig", "FlyThroughPipeline", "Frame", "MissingWeightsError"]
+__all__ = ["FlightOutput", "FlyThroughConfig", "FlyThroughPipeline", "Frame", "MissingWeightsError"]
 
-ENCODER_DIR, GENERATOR_DIR, PIPELINE_CONFIG_FILE = "style_encoder", "spade_generator", "fly_through.json"
-_COMPONENT_FILES = ("config.json", "model.safetensors")
-# What a saved (or converted) release folder holds; saving replaces a folder of only these.
-_RELEASE_ENTRIES = (ENCODER_DIR, GENERATOR_DIR, "discriminator", PIPELINE_CONFIG_FILE, MANIFEST_FILE_NAME)
-CHECKPOINT_URL = "https://storage.googleapis.com/gresearch/infinite_nature_public/ckpt.tar.gz"
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}  # the rasterizer needs >= float32
 Offset = tuple[float, float]
-
-
-class MissingWeightsError(WeightsError, FileNotFoundError):
-    """A weights folder without the converted ``style_encoder/`` or ``spade_generator/`` component."""
-
-
-def _steering(offset) -> Offset:
-    """:meth:`FlyThroughPipeline.step`'s ``offset`` as ``(dx, dy)`` floats; ``None`` is ``(0, 0)``."""
-    if offset is None:
-        return 0.0, 0.0
-    try:
-        if isinstance(offset, (str, bytes)):
-            raise TypeError
-        return check_offset(offset)
-    except TypeError:
-        raise TypeError(f"offset must be None or two numbers (dx, dy), got {type(offset).__name__}") from None
 
 
 @dataclass(frozen=True)
@@ -126,55 +99,40 @@ class FlyThroughConfig:
 
 @dataclass(frozen=True, eq=False)
 class _Flight:
-    """The state between two :meth:`FlyThroughPipeline.step` calls (replaced, never mutated)."""
+    """The state between two :meth:`FlyThroughPipeline.step` calls besides the memory (replaced, never mutated)."""
 
-    frame: Frame
-    anchor: Frame  # what the next warp starts from: the last keyframe, before present()
+    frame: Frame  # the last frame shown
     style: Tensor  # [1, style_dim]
     controller: CameraController
     warnings: tuple[str, ...] = ()
 
 
-def _read_pipeline_config(path: Path) -> FlyThroughConfig:
-    """``fly_through.json`` -> :class:`FlyThroughConfig`; one-line :class:`WeightsFormatError` naming the file."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        problem = f"not valid JSON ({' '.join(str(error).split())})"
-    else:
-        try:
-            if not isinstance(data, dict):
-                raise ValueError(f"expected a JSON object, got {type(data).__name__}")
-            config = config_from_dict(FlyThroughConfig, data)
-            if not isinstance(config.autopilot, FlyDynamicConfig):
-                raise ValueError("autopilot must be an object of FlyDynamicConfig fields")
-            return config
-        except (TypeError, ValueError) as error:
-            problem = " ".join(str(error).split())
-    raise WeightsFormatError(f"cannot use {path}: {problem}; fix it or delete it (without it the defaults are used)")
-
-
 class FlyThroughPipeline:
-    """Perpetual view generation: Infinite Nature's loop around a refiner.
+    """Perpetual view generation: Infinite Nature's loop around a refiner, a memory and a camera controller.
 
     Args:
         style_encoder: a :class:`StyleEncoder` (RGBD -> 256-D style code).
         generator: a :class:`SpadeGenerator` (warped RGBD + mask + style -> RGBD).
         config: a :class:`FlyThroughConfig`; by default one at the refiner's image size.
-        refiner: instead of the two networks, any :class:`~viewgen.refiners.spade.Refiner`
-            (e.g. the weight-free :class:`~viewgen.refiners.classical.refiner.ClassicalRefiner`).
+        refiner: instead of the two networks, any :class:`~viewgen.refiners.base.Refiner`
+            (e.g. the weight-free one; :meth:`weight_free` also picks its memory).
+        memory: what the flight knows of the world (a :class:`~viewgen.memory.Memory`);
+            :class:`~viewgen.memory.LastFrame` with the mesh warp (the paper) by default.
+        controller: the :class:`CameraController` a flight uses when :meth:`reset` is given none;
+            by default one made by name from ``config.controller`` at every reset.
 
     The refiner is moved to ``config.device`` / ``config.dtype`` and put in eval mode.
     Typical use::
 
         pipe = FlyThroughPipeline.from_pretrained("weights/infinite_nature")
-        frames = pipe(rgbd, num_frames=100)          # list of Frame
+        flight = pipe(rgbd, num_frames=100)          # FlightOutput: frames, poses, intrinsics
         pipe.reset(rgbd); frame = pipe.step((0.5, 0.0))   # interactive, steering right
-        pipe = FlyThroughPipeline.weight_free()       # no weights: classical refiner
+        pipe = FlyThroughPipeline.weight_free()       # no weights: classical refiner, keyframes
     """
 
     def __init__(self, style_encoder: StyleEncoder | None = None, generator: SpadeGenerator | None = None,
-                 config: FlyThroughConfig | None = None, *, refiner: Refiner | None = None) -> None:
+                 config: FlyThroughConfig | None = None, *, refiner: Refiner | None = None,
+                 memory: Memory | None = None, controller: CameraController | None = None) -> None:
         tune_cpu_allocator()
         if (refiner is None) == (style_encoder is None or generator is None):
             raise ValueError("give either a style_encoder and a generator, or a refiner")
@@ -185,20 +143,26 @@ class FlyThroughPipeline:
                              f"{refiner.name} refiner {tuple(refiner.image_size)}")
         self.device, self.dtype = usable_device(self.config.device), _DTYPES[self.config.dtype]  # refuse "cuda" now
         self.refiner = refiner.to(self.device, self.dtype)
+        self.memory = memory if memory is not None else LastFrame()
+        self.default_controller = controller
         self._flight: _Flight | None = None
 
     @classmethod
     def weight_free(cls, config: FlyThroughConfig | None = None, **refiner_options) -> FlyThroughPipeline:
-        """A pipeline that needs no weights: the :class:`~viewgen.refiners.classical.weight_free.WeightFreeRefiner`.
+        """A pipeline that needs no weights: the weight-free refiner and the memory it is designed for.
 
-        ``refiner_options`` are :class:`~viewgen.refiners.classical.weight_free.WeightFreeConfig` fields;
-        its texture seed defaults to ``config.seed``.
+        The refiner is a :class:`~viewgen.refiners.classical.weight_free.WeightFreeRefiner`
+        (``refiner_options`` are :class:`~viewgen.refiners.classical.weight_free.WeightFreeConfig`
+        fields; its texture seed defaults to ``config.seed``); the memory is
+        :class:`~viewgen.memory.Keyframes` with its keyframe rule, shown with its surface texture
+        (:class:`~viewgen.memory.SurfaceTextured`).
         """
         from viewgen.refiners.classical.weight_free import WeightFreeConfig, WeightFreeRefiner
 
         config = config or FlyThroughConfig()
         refiner = WeightFreeRefiner(WeightFreeConfig(**{"seed": config.seed, **refiner_options}))
-        return cls(refiner=refiner, config=config)
+        memory = SurfaceTextured(Keyframes(config=refiner.keyframes), refiner.texture)
+        return cls(refiner=refiner, config=config, memory=memory)
 
     @property
     def style_encoder(self) -> StyleEncoder:
@@ -217,24 +181,15 @@ class FlyThroughPipeline:
                         config: FlyThroughConfig | None = None) -> FlyThroughPipeline:
         """Load ``path/style_encoder`` and ``path/spade_generator`` (and ``path/fly_through.json`` if present).
 
+        The flight remembers the last frame only (:class:`~viewgen.memory.LastFrame`, the paper).
         Raises :class:`MissingWeightsError` naming what is missing and how to make it.
         """
         path = Path(path)
         usable_device(device)  # a CPU-only torch refuses "cuda" here, not at the first frame
-        missing = [f"{name}/{file}" for name in (ENCODER_DIR, GENERATOR_DIR) for file in _COMPONENT_FILES
-                   if not (path / name / file).is_file()]
-        if missing:
-            raise MissingWeightsError(
-                f"no converted Infinite Nature weights in {path} (missing {', '.join(missing)}): download "
-                f"{CHECKPOINT_URL}, unpack it (tar -xzf ckpt.tar.gz), then run "
-                f"`viewgen convert infinite-nature ckpt/model.ckpt-6935893 {path}`")
-        encoder = StyleEncoder.from_pretrained(path / ENCODER_DIR, device=device)
-        generator = SpadeGenerator.from_pretrained(path / GENERATOR_DIR, device=device)
+        encoder, generator, saved_config = load_release(path, device, FlyThroughConfig)
         if config is None:
-            config_path = path / PIPELINE_CONFIG_FILE
-            config = (_read_pipeline_config(config_path) if config_path.is_file()
-                      else FlyThroughConfig(image_size=tuple(generator.config.image_size)))
-        return cls(encoder, generator, replace(config, device=str(device)))
+            config = saved_config or FlyThroughConfig(image_size=tuple(generator.config.image_size))
+        return cls(encoder, generator, replace(config, device=str(device)), memory=LastFrame())
 
     @classmethod
     def load(cls, weights: str | Path | None = None, config: FlyThroughConfig | None = None) -> FlyThroughPipeline:
@@ -252,21 +207,8 @@ class FlyThroughPipeline:
         A ``path`` holding anything but such a release (or a converted one) is refused
         (``OSError``), so no file of the user's is deleted.
         """
-        path = Path(path)
-        self._spade_refiner()
-        target = Path(os.path.realpath(path))  # a link: replace the folder it names
-        check_replaceable(target, lambda entry: entry.name in _RELEASE_ENTRIES, "pipeline weights",
-                          "save into a new or empty folder")
-
-        def fill(folder: Path) -> None:
-            self.style_encoder.save_pretrained(folder / ENCODER_DIR)
-            self.generator.save_pretrained(folder / GENERATOR_DIR)
-            text = json.dumps(config_to_dict(self.config), indent=2) + "\n"
-            write_file_atomic(folder / PIPELINE_CONFIG_FILE, lambda stream: stream.write(text.encode()))
-            write_release_manifest(folder, [ENCODER_DIR, GENERATOR_DIR])
-
-        build_and_publish(target, fill, "the pipeline weights", path)
-        return path
+        refiner = self._spade_refiner()
+        return save_release(Path(path), refiner.style_encoder, refiner.generator, self.config)
 
     # ------------------------------------------------------------------ the two network calls
 
@@ -290,27 +232,27 @@ class FlyThroughPipeline:
         Returns:
             ``[B, 4, H, W]``: RGB from the generator (no warped pixel is pasted back) and its
             disparity rescaled to the warped one in log space over the mask. The scale is fitted
-            **per image**; the original sums over its batch of 1, which is the same there.
+            **per image**; the original sums over its batch of 1, which is the same there. The
+            warp is the memory's (:attr:`Memory.warp`).
         """
-        return self._render_refine(rgbd, style, cam_from_world, intrinsics, next_cam_from_world, next_intrinsics)[0]
-
-    def _render_refine(self, rgbd: Tensor, style: Tensor, cam_from_world: Tensor, intrinsics: Tensor,
-                       next_cam_from_world: Tensor, next_intrinsics: Tensor) -> tuple[Tensor, Tensor]:
-        """:meth:`render_refine`, also returning the warp's mask ``[B, 1, H, W]``."""
         rgbd = self._network_rgbd(rgbd)
         style = self._style_batch(style, rgbd.shape[0])
         cam_from_world, next_cam_from_world = self._to_pipeline(cam_from_world), self._to_pipeline(next_cam_from_world)
         intrinsics, next_intrinsics = self._to_pipeline(intrinsics), self._to_pipeline(next_intrinsics)
-        warped_rgbd, mask = warp_rgbd(rgbd, cam_from_world, next_cam_from_world, intrinsics, next_intrinsics)  # warp
-        refined_rgbd = self.refiner.refine(warped_rgbd, mask, style)  # refine
-        disparity = rescale_refined_disparity(warped_rgbd[:, 3:], mask, refined_rgbd[:, 3:])  # rescale
-        return torch.cat([refined_rgbd[:, :3], disparity], dim=1), mask
+        warped_rgbd, mask = self.memory.warp(rgbd, cam_from_world, next_cam_from_world, intrinsics, next_intrinsics)
+        return self._refine(warped_rgbd, mask, style)
+
+    def _refine(self, warped_rgbd: Tensor, mask: Tensor, style: Tensor) -> Tensor:
+        """``refiner.refine``, then its disparity rescaled to the warped one over ``mask``: ``[B, 4, H, W]``."""
+        refined_rgbd = self.refiner.refine(warped_rgbd, mask, style)
+        disparity = rescale_refined_disparity(warped_rgbd[:, 3:], mask, refined_rgbd[:, 3:])
+        return torch.cat([refined_rgbd[:, :3], disparity], dim=1)
 
     # ------------------------------------------------------------------ the flight
 
     def reset(self, rgbd, intrinsics: Tensor | None = None, cam_from_world: Tensor | None = None,
               controller: str | CameraController | None = None, **controller_options) -> Frame:
-        """Start a flight from ``rgbd`` and return it as frame 0.
+        """Start a flight from ``rgbd`` and return it as frame 0 (the memory starts from it).
 
         Args:
             rgbd: ``[1, 4, H, W]`` or ``[4, H, W]`` tensor or array, RGB and disparity in [0, 1];
@@ -320,8 +262,9 @@ class FlyThroughPipeline:
                 ``UserWarning``, also kept in :attr:`input_warnings`).
             intrinsics: ``[4]``; by default ``[focal_x, focal_x * W / H, 0.5, 0.5]`` of the input.
             cam_from_world: start pose ``[3, 4]``; the identity by default.
-            controller: a controller name (``config.controller`` by default) or a ready
-                :class:`CameraController`, which is reset to the start pose.
+            controller: a controller name or a ready :class:`CameraController`, which is reset
+                to the start pose; by default the pipeline's ``controller`` if it was given one,
+                else ``config.controller``.
             **controller_options: the controller's config fields; for the autopilot they
                 override ``config.autopilot``.
         """
@@ -332,44 +275,41 @@ class FlyThroughPipeline:
         start_pose = self._to_pipeline(torch.eye(4)[:3] if cam_from_world is None else cam_from_world)
         camera_controller = self._controller(controller, intrinsics, start_pose, controller_options)
         frame = Frame(0, start_rgbd, camera_controller.cam_from_world, intrinsics)
-        self._flight = _Flight(frame, frame, self._flight_style(start_rgbd), camera_controller, input_warnings)
+        style = self._flight_style(start_rgbd)
+        self.memory.reset(frame.rgbd, frame.cam_from_world, frame.intrinsics)
+        self._flight = _Flight(frame, style, camera_controller, input_warnings)
         return frame
 
     @torch.inference_mode()
     def step(self, offset: Offset | None = (0.0, 0.0)) -> Frame:
-        """Fly one frame: the controller picks the next camera from the current frame, then render-refine.
+        """Fly one frame (one pass of the loop in the module docstring) and return it.
 
         ``offset = (dx, dy)`` steers the autopilot's look target in texture units (+x right,
         +y down; the original demo sends ``2 * cursor - 1``); ``None`` means no steering,
         ``(0, 0)``. Two finite numbers (tuple, list, array or tensor) are accepted; anything
         else raises ``TypeError`` / ``ValueError`` here. Returns the new :class:`Frame`.
         """
-        offset = _steering(offset)
+        offset = check_steering(offset)
         flight = self._require_flight()
-        frame, anchor, index = flight.frame, flight.anchor, flight.frame.index + 1
-        next_cam_from_world = flight.controller.next(frame.rgbd, offset)  # autopilot, on the current frame
-        # warp -> refine -> rescale, from the anchor (the previous frame unless the refiner keeps keyframes)
-        rgbd, mask = self._render_refine(anchor.rgbd, flight.style, anchor.cam_from_world, anchor.intrinsics,
-                                         next_cam_from_world, frame.intrinsics)
-        if not bool(torch.isfinite(rgbd).all()):
+        index, intrinsics = flight.frame.index + 1, flight.frame.intrinsics
+        cam_from_world = flight.controller.next(flight.frame.rgbd, offset)  # autopilot, on the current frame
+        warped_rgbd, mask = self.memory.render(cam_from_world, intrinsics)  # the known world, from the new camera
+        refined_rgbd = self._refine(warped_rgbd, mask, flight.style)  # fill holes, add detail; rescale
+        if not bool(torch.isfinite(refined_rgbd).all()):
             raise ViewgenRuntimeError(f"frame {index} has non-finite values; check the weights and inputs")
-        hooks = self.refiner if isinstance(self.refiner, RefinerBase) else RefinerBase()  # defaults: the paper's loop
-        if hooks.is_keyframe(mask):
-            anchor = Frame(index, rgbd, next_cam_from_world, frame.intrinsics)
-        shown = hooks.present(rgbd, next_cam_from_world, frame.intrinsics)
-        next_frame = Frame(index, shown, next_cam_from_world, frame.intrinsics)
-        self._flight = replace(flight, frame=next_frame, anchor=anchor)
-        return next_frame  # emit
+        shown = self.memory.add(refined_rgbd, cam_from_world, intrinsics)  # remember it
+        frame = Frame(index, shown, cam_from_world, intrinsics)
+        self._flight = replace(flight, frame=frame)
+        return frame  # emit
 
     def iter_frames(self, image_or_rgbd, num_frames: int, *, intrinsics: Tensor | None = None,
                     cam_from_world: Tensor | None = None, controller: str | CameraController | None = None,
                     offset: Offset | Callable[[int], Offset] = (0.0, 0.0), **controller_options) -> Iterator[Frame]:
         """Reset to ``image_or_rgbd`` (see :meth:`reset`) now, then yield ``num_frames`` generated frames.
 
-        Each frame is one pass of the loop in the module docstring: controller -> warp ->
-        refine -> rescale -> emit. ``offset`` is a fixed steering ``(dx, dy)`` or a function of
-        the frame index (1, 2, ...), like the original's ``turn_function``. The input frame is not
-        yielded (as in ``autocruise.py``). The iterator shares the pipeline's flight state.
+        Each frame is one :meth:`step`. ``offset`` is a fixed steering ``(dx, dy)`` or a function
+        of the frame index (1, 2, ...), like the original's ``turn_function``. The input frame is
+        not yielded (as in ``autocruise.py``). The iterator shares the pipeline's flight state.
         """
         if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 0:
             raise ValueError(f"num_frames must be a non-negative int, got {num_frames!r}")
@@ -378,20 +318,19 @@ class FlyThroughPipeline:
         return (self.step(steering(index)) for index in range(1, num_frames + 1))
 
     def __call__(self, image_or_rgbd, num_frames: int = 100, *, output_type: str = "frames",
-                 **flight_options) -> list[Frame] | Tensor:
+                 **flight_options) -> FlightOutput | Tensor:
         """Fly ``num_frames`` frames from ``image_or_rgbd``; options as in :meth:`iter_frames`.
 
-        Returns the list of :class:`Frame` (``output_type="frames"``) or their RGBD stacked
-        as ``[num_frames, 4, H, W]`` (``output_type="tensor"``).
+        Returns a :class:`~viewgen.pipelines.outputs.FlightOutput` (``output_type="frames"``: a
+        sequence of :class:`Frame` with ``rgbd [T, 4, H, W]``, ``poses [T, 3, 4]`` and
+        ``intrinsics [T, 4]``), or the RGBD stacked as ``[T, 4, H, W]`` (``output_type="tensor"``,
+        the same as the output's ``rgbd``).
         """
         if output_type not in ("frames", "tensor"):
             raise ValueError(f"output_type must be 'frames' or 'tensor', got {output_type!r}")
-        frames = list(self.iter_frames(image_or_rgbd, num_frames, **flight_options))
-        if output_type == "frames":
-            return frames
-        height, width = self.config.image_size
-        empty = torch.empty(0, 4, height, width, device=self.device, dtype=self.dtype)
-        return torch.cat([frame.rgbd for frame in frames]) if frames else empty
+        frames = tuple(self.iter_frames(image_or_rgbd, num_frames, **flight_options))
+        output = FlightOutput(frames, tuple(self.config.image_size), self.device, self.dtype)
+        return output if output_type == "frames" else output.rgbd
 
     # ------------------------------------------------------------------ state
 
@@ -399,6 +338,11 @@ class FlyThroughPipeline:
     def frame(self) -> Frame:
         """The current frame (the last one emitted, or frame 0 right after :meth:`reset`)."""
         return self._require_flight().frame
+
+    @property
+    def controller(self) -> CameraController:
+        """The flight's camera controller (e.g. to change its speed: ``pipe.controller.set_speed(0.4)``)."""
+        return self._require_flight().controller
 
     @property
     def style(self) -> Tensor:
@@ -455,6 +399,8 @@ class FlyThroughPipeline:
         return mu + self.config.style_temperature * torch.exp(0.5 * logvar) * noise.to(mu)
 
     def _controller(self, controller, intrinsics: Tensor, start_pose: Tensor, options: dict) -> CameraController:
+        if controller is None and self.default_controller is not None:
+            controller = self.default_controller
         if isinstance(controller, CameraController):
             if options:
                 raise ValueError("controller options cannot be given with a ready CameraController")

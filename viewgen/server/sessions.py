@@ -2,8 +2,8 @@
 
 A :class:`Session` lives as long as its WebSocket. It owns its own
 :class:`~viewgen.pipelines.FlyThroughPipeline` (made by the app's factory on the first load:
-the flight state lives in the pipeline, so sessions never share one) and an autopilot it
-builds itself, so the speed can change mid-flight.
+the flight state lives in the pipeline, so sessions never share one); the speed slider
+changes the speed of the pipeline's autopilot mid-flight (``controller.set_speed``).
 
 Frame loop (:meth:`Session.run_frames`): while playing (or while single steps are pending),
 while no image is loading and while fewer than ``max_unacked`` frames are sent and not yet
