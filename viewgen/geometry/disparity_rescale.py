@@ -15,9 +15,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from viewgen.geometry.disparity import DISPARITY_RANGE
+
 __all__ = ["rescale_refined_disparity"]
 
-DISPARITY_CLIP = (0.01, 1.0)  # the renderer's disparity range (depth in [1, 100])
+DISPARITY_CLIP = DISPARITY_RANGE  # the renderer's disparity range (depth in [1, 100])
 MASK_SUM_EPS = 1e-4
 
 

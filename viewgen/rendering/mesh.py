@@ -15,10 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from viewgen.geometry.disparity import MAX_DISPARITY, MIN_DISPARITY, depth_from_disparity  # noqa: F401 (re-exported)
 from viewgen.geometry.projection import pixel_centers_uv, unproject
-
-MIN_DISPARITY = 0.01
-MAX_DISPARITY = 1.0
 
 
 @functools.lru_cache(maxsize=16)
@@ -62,7 +60,7 @@ def grid_vertices(disparity: Tensor, intrinsics: Tensor) -> Tensor:
         intrinsics: ``[B, 4]`` normalised ``[fx, fy, cx, cy]``.
     """
     batch, _, height, width = disparity.shape
-    depth = 1.0 / disparity.clamp(MIN_DISPARITY, MAX_DISPARITY)
+    depth = depth_from_disparity(disparity)
     uv = _pixel_centers_uv(height, width, disparity.dtype, disparity.device).expand(batch, -1, -1)
     return unproject(uv, depth.reshape(batch, height * width), intrinsics)
 

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from viewgen.checks import check_min_size, check_shape
+from viewgen.geometry.disparity import MAX_DEPTH, MIN_DISPARITY
 from viewgen.geometry.poses import relative_pose, to_homogeneous_pose, transform_points
 from viewgen.geometry.validation import check_pose, read_cameras, require_float_dtype, require_tensor
 from viewgen.rendering.mesh import grid_faces, grid_vertices, sobel_edge_mask
@@ -148,6 +149,6 @@ def warp_rgbd(rgbd: Tensor, src_cam_from_world: Tensor, tgt_cam_from_world: Tens
     shaded = interpolate_attributes(fragments, faces, attributes, background)
 
     mask = shaded[:, 3:4]
-    warped_disparity = 1.0 / shaded[:, 4:5].clamp(0.01, 100.0)
+    warped_disparity = 1.0 / shaded[:, 4:5].clamp(MIN_DISPARITY, MAX_DEPTH)  # as the original: depth in [0.01, 100]
     rgbd_out = torch.cat([shaded[:, :3], warped_disparity], dim=1) * mask
     return rgbd_out, mask * mask

@@ -50,6 +50,7 @@ import torch
 from torch import Tensor
 
 from viewgen.checks import check_min_size, check_shape
+from viewgen.geometry.disparity import DISPARITY_RANGE
 from viewgen.refiners.base import RefinerBase
 from viewgen.refiners.classical.detail import lowpass, restore_detail
 from viewgen.refiners.classical.fill import fill_colour, fill_disparity, hole_region, known_weight, unpremultiply
@@ -66,7 +67,6 @@ from viewgen.refiners.classical.style import (
 
 __all__ = ["ClassicalRefiner", "ClassicalRefinerConfig"]
 
-DISPARITY_RANGE = (0.01, 1.0)  # the renderer's clip (depth in [1, 100])
 
 
 @dataclass(frozen=True)
@@ -148,9 +148,9 @@ class ClassicalRefiner(RefinerBase):
     """Fill holes and keep detail alive without learned weights (see the module doc).
 
     ``name`` is shown in the pipeline's one-line announcement; ``image_size = None`` means any
-    size works; ``style_dim`` is the length of :meth:`encode_style`'s vectors. The flight hooks
-    of :class:`~viewgen.refiners.spade.RefinerBase` keep their defaults (every frame is a
-    keyframe and is emitted as refined): the detail layer is designed for that loop.
+    size works; ``style_dim`` is the length of :meth:`encode_style`'s vectors. The detail layer
+    is designed for the paper's loop (:class:`~viewgen.memory.LastFrame`: every frame warps the
+    previous one and is shown as refined).
     """
 
     name = "classical"

@@ -29,14 +29,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from viewgen.geometry.disparity import depth_from_disparity
 from viewgen.geometry.poses import invert_pose, to_homogeneous_pose
 from viewgen.geometry.projection import pixel_centers_uv, unproject
+from viewgen.procedural.filters import luma
 from viewgen.procedural.noise import NoiseTexture, make_octaves, sample_octaves, smoothstep
 
 __all__ = ["SurfaceDetail", "SurfaceDetailConfig", "fine_energy"]
-
-_LUMA = (0.299, 0.587, 0.114)
-
 
 @dataclass(frozen=True)
 class SurfaceDetailConfig:
@@ -61,15 +60,10 @@ class SurfaceDetailConfig:
 
 def fine_energy(rgb: Tensor, sigma_px: float = 1.0, window_px: int = 9) -> Tensor:
     """Local RMS of the luminance high-pass ``luma - blur(luma)``: ``[B, 3, H, W] -> [B, 1, H, W]``."""
-    luma = _luma(rgb)
-    high = luma - _blur(luma, sigma_px)
+    gray = luma(rgb)
+    high = gray - _blur(gray, sigma_px)
     return F.avg_pool2d(high.square(), window_px, stride=1, padding=window_px // 2,
                         count_include_pad=False).clamp_min(0).sqrt()
-
-
-def _luma(rgb: Tensor) -> Tensor:
-    weights = torch.tensor(_LUMA, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
-    return (rgb * weights).sum(dim=1, keepdim=True)
 
 
 def _blur(image: Tensor, sigma: float) -> Tensor:
@@ -114,15 +108,15 @@ class SurfaceDetail:
         """``rgbd [1, 4, H, W]`` seen from ``cam_from_world [3, 4]`` -> the same with texture added to RGB."""
         rgb, disparity = rgbd[:, :3], rgbd[:, 3:]
         height, width = rgbd.shape[-2:]
-        depth = 1.0 / disparity.clamp(0.01, 1.0)
+        depth = depth_from_disparity(disparity)
         footprint = depth / (intrinsics[0] * width)  # world units per pixel
         detail = self._noise(depth, cam_from_world, intrinsics, footprint.flatten()).view(1, 1, height, width)
         target = self.target.to(rgbd).index_select(0, self._bins(disparity).flatten()).view_as(disparity)
         deficit = (target.square() - fine_energy(rgb).square()).clamp_min(0).sqrt()
         ground = smoothstep(self.config.sky_disparity, 2 * self.config.sky_disparity, disparity)
-        luma = _luma(rgb).clamp_min(0.02)
+        brightness = luma(rgb).clamp_min(0.02)
         amplitude = self.config.strength * deficit * ground / self._noise_rms
-        textured = rgb + amplitude * detail * rgb / luma
+        textured = rgb + amplitude * detail * rgb / brightness
         return torch.cat([textured.clamp(0, 1), disparity], dim=1)
 
     def _noise(self, depth: Tensor, cam_from_world: Tensor, intrinsics: Tensor, footprint: Tensor) -> Tensor:
