@@ -35,7 +35,7 @@ from torch import Tensor
 from viewgen.errors import WeightsError
 
 __all__ = [
-    "ChecksumError",
+    "DownloadChecksumError",
     "WeightFile",
     "WeightsDownloadError",
     "WeightsFormatError",
@@ -64,7 +64,7 @@ class WeightsDownloadError(WeightsError, OSError):
     """Every URL of a weights file failed."""
 
 
-class ChecksumError(WeightsError, OSError):
+class DownloadChecksumError(WeightsError, OSError):
     """A downloaded file does not have the expected SHA-256 or size."""
 
 
@@ -162,7 +162,7 @@ def ensure_weights(
         raise WeightsNotFoundError(_not_found_message(spec, folder, f"not in the cache, {why}", command))
     try:
         return download_weights(spec, folder, progress=progress)
-    except (WeightsDownloadError, ChecksumError) as error:
+    except (WeightsDownloadError, DownloadChecksumError) as error:
         raise WeightsNotFoundError(_not_found_message(spec, folder, str(error), command)) from None
 
 
@@ -221,11 +221,11 @@ def _fetch(url: str, destination: Path, sha256_prefix: str | None, size: int | N
                     if report is not None:
                         report(done, total)
         if done == 0:
-            raise ChecksumError("the server returned an empty file")
+            raise DownloadChecksumError("the server returned an empty file")
         if size is not None and done != size:
-            raise ChecksumError(f"got {done} bytes, expected {size}")
+            raise DownloadChecksumError(f"got {done} bytes, expected {size}")
         if sha256_prefix and not digest.hexdigest().startswith(sha256_prefix):
-            raise ChecksumError(f"SHA-256 {digest.hexdigest()[:16]}... does not start with {sha256_prefix}")
+            raise DownloadChecksumError(f"SHA-256 {digest.hexdigest()[:16]}... does not start with {sha256_prefix}")
         os.replace(temporary, destination)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -265,7 +265,7 @@ def download_weights(
             reasons.append((url, f"HTTP {error.code}"))
         except urllib.error.URLError as error:
             reasons.append((url, str(getattr(error, "reason", error))))
-        except ChecksumError as error:
+        except DownloadChecksumError as error:
             reasons.append((url, str(error)))
         except (OSError, ValueError) as error:
             reasons.append((url, f"{type(error).__name__}: {error}"))

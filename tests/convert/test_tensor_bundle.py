@@ -2,10 +2,10 @@ import shutil
 
 import numpy as np
 import pytest
-from _shared import shared_path
 
+from tests.helpers.shared import shared_path
 from viewgen.convert import (
-    ChecksumError,
+    BundleChecksumError,
     TensorBundleError,
     TensorBundleReader,
     read_tensor_bundle,
@@ -53,7 +53,7 @@ def test_corrupt_data_byte_gives_a_checksum_error(infinite_nature_prefix, tmp_pa
         byte = shard.read(1)
         shard.seek(entry.offset + 17)
         shard.write(bytes([byte[0] ^ 0x01]))
-    with pytest.raises(ChecksumError, match="checksum mismatch for 'generator/spade_encoder/conv_1/kernel'"):
+    with pytest.raises(BundleChecksumError, match="checksum mismatch for 'generator/spade_encoder/conv_1/kernel'"):
         reader.read("generator/spade_encoder/conv_1/kernel")
     reader.read("generator/spade_encoder/conv_0/kernel")  # other tensors stay readable
 

@@ -13,7 +13,7 @@ from viewgen.data.synthetic import (
     camera_pose,
     camera_rays,
     cast_rays,
-    normalise_disparity,
+    depth_to_unit_disparity,
     preset_rgbd,
     preset_world,
     render,
@@ -134,7 +134,7 @@ def test_cone_prepass_agrees_with_plain_march(hills, hills_pose):
 
 def test_normalised_disparity_and_scale():
     depth = torch.tensor([[[[2.0, 4.0], [float("inf"), 8.0]]], [[[float("inf")] * 2] * 2]])
-    disparity, scale = normalise_disparity(depth)
+    disparity, scale = depth_to_unit_disparity(depth)
     assert scale.tolist() == [2.0, 1.0]
     assert disparity[0, 0].tolist() == [[1.0, 0.5], [0.0, 0.25]]
     assert bool((disparity[1] == 0).all())

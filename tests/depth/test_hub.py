@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from viewgen.hub import (
-    ChecksumError,
+    DownloadChecksumError,
     WeightFile,
     WeightsDownloadError,
     WeightsFormatError,
@@ -123,4 +123,4 @@ def test_load_state_dict_file_unwraps_and_validates(tmp_path):
         load_state_dict_file(tmp_path / "list.pt")
     with pytest.raises(WeightsFormatError, match="is a folder"):
         load_state_dict_file(tmp_path)
-    assert not issubclass(ChecksumError, ValueError) and issubclass(ChecksumError, OSError)
+    assert not issubclass(DownloadChecksumError, ValueError) and issubclass(DownloadChecksumError, OSError)

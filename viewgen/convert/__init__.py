@@ -11,7 +11,7 @@ from viewgen.convert.infinite_nature import (
     convert_infinite_nature_checkpoint,
 )
 from viewgen.convert.tf.tensor_bundle import (
-    ChecksumError,
+    BundleChecksumError,
     TensorBundleError,
     TensorBundleReader,
     read_tensor_bundle,
@@ -20,7 +20,7 @@ from viewgen.convert.tf.tensor_bundle import (
 
 __all__ = [
     "CheckpointMismatchError",
-    "ChecksumError",
+    "BundleChecksumError",
     "ConversionSummary",
     "TensorBundleError",
     "TensorBundleReader",

@@ -52,7 +52,7 @@ class TensorBundleError(WeightsError, ValueError):
     """A checkpoint file is missing, truncated, corrupt, or uses an unsupported feature."""
 
 
-class ChecksumError(TensorBundleError):
+class BundleChecksumError(TensorBundleError):
     """A tensor's bytes do not match the CRC-32C stored in the index."""
 
 
@@ -192,7 +192,7 @@ class TensorBundleReader:
         if unmask_crc32c(entry.masked_crc32c) != crc32c(raw):
             shard = data_shard_path(self.prefix, entry.shard_id, self.num_shards)
             span = f"bytes {entry.offset}..{entry.offset + entry.size}"
-            raise ChecksumError(f"checksum mismatch for {name!r} in {shard} ({span}): the data file is corrupt")
+            raise BundleChecksumError(f"checksum mismatch for {name!r} in {shard} ({span}): the data file is corrupt")
         if entry.tf_dtype == _BFLOAT16:
             widened = np.frombuffer(raw, np.dtype(np.uint16).newbyteorder(self.byte_order)).astype(np.uint32) << 16
             return widened.view(np.float32).reshape(entry.shape)

@@ -20,7 +20,7 @@ from viewgen.data.synthetic.flights import FlightConfig, camera_pose, generate_f
 from viewgen.data.synthetic.presets import PRESET_NAMES, ScenePreset, preset_world, scene_preset, start_pose
 from viewgen.data.synthetic.raymarch import RenderConfig, cast_rays
 from viewgen.data.synthetic.renderer import camera_rays, render, render_depth
-from viewgen.data.synthetic.rgbd import SyntheticRGBD, normalise_disparity, preset_rgbd, render_rgbd
+from viewgen.data.synthetic.rgbd import SyntheticRGBD, depth_to_unit_disparity, preset_rgbd, render_rgbd
 from viewgen.data.synthetic.shading import MaterialConfig
 from viewgen.data.synthetic.sky import SkyConfig
 from viewgen.data.synthetic.terrain import Terrain, TerrainConfig
@@ -43,7 +43,7 @@ __all__ = [
     "cast_rays",
     "generate_flight",
     "ground_clearance",
-    "normalise_disparity",
+    "depth_to_unit_disparity",
     "preset_rgbd",
     "preset_world",
     "render",

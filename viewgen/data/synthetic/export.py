@@ -9,7 +9,7 @@
 
 Clip ``i`` uses scene preset ``PRESET_NAMES[i % 3]`` with a world seed and a flight seed derived
 from ``seed`` and ``i``. Disparity is normalised per frame like a monocular estimate
-(:func:`normalise_disparity`): metric depth is ``disparity_scale / disparity`` where the
+(:func:`depth_to_unit_disparity`): metric depth is ``disparity_scale / disparity`` where the
 disparity is positive (sky is 0). Timestamps are microseconds at ``fps`` frames per second.
 See :mod:`viewgen.data.posed_clips` for the reader.
 

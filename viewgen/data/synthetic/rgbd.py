@@ -20,7 +20,7 @@ from viewgen.data.synthetic.renderer import RenderConfig, render
 from viewgen.data.synthetic.world import World
 from viewgen.geometry.intrinsics import default_intrinsics
 
-__all__ = ["SyntheticRGBD", "normalise_disparity", "preset_rgbd", "render_rgbd"]
+__all__ = ["SyntheticRGBD", "depth_to_unit_disparity", "preset_rgbd", "render_rgbd"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,7 +40,7 @@ class SyntheticRGBD:
     cam_from_world: Tensor
 
 
-def normalise_disparity(depth: Tensor) -> tuple[Tensor, Tensor]:
+def depth_to_unit_disparity(depth: Tensor) -> tuple[Tensor, Tensor]:
     """``depth [B, 1, H, W]`` (``inf`` = sky) -> ``(disparity [B, 1, H, W] in [0, 1], scale [B])``.
 
     ``scale`` is each frame's smallest finite depth (1 when a frame is all sky), and
@@ -66,7 +66,7 @@ def render_rgbd(world: World, cam_from_world: Tensor, height: int, width: int, i
     pose = torch.as_tensor(cam_from_world, dtype=torch.float32)
     pose = pose.unsqueeze(0) if pose.dim() == 2 else pose
     rgb, depth = render(world, pose, intrinsics, height, width, config)
-    disparity, scale = normalise_disparity(depth)
+    disparity, scale = depth_to_unit_disparity(depth)
     intr = torch.as_tensor(intrinsics, dtype=torch.float32).reshape(-1, 4).expand(rgb.shape[0], 4).clone()
     return SyntheticRGBD(rgbd=torch.cat([rgb, disparity], dim=1), depth=depth, disparity_scale=scale,
                          intrinsics=intr, cam_from_world=pose[:, :3].expand(rgb.shape[0], 3, 4).clone())
