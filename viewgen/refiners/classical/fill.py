@@ -36,9 +36,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from viewgen.refiners.classical.detail import lowpass
-from viewgen.refiners.classical.style import ground_colour, layout_disparity, sky_colour, unpack_style
+from viewgen.refiners.classical.style import ground_color, layout_disparity, sky_color, unpack_style
 
-__all__ = ["HoleRegion", "fill_colour", "fill_disparity", "fit_ground_plane", "foreground_rim", "hole_region",
+__all__ = ["HoleRegion", "fill_color", "fill_disparity", "fit_ground_plane", "foreground_rim", "hole_region",
            "inpaint", "known_weight", "unpremultiply"]
 
 _UINT16_MAX = 65535.0
@@ -217,7 +217,7 @@ def fill_disparity(disparity: Tensor, holes: HoleRegion | None, style: Tensor, c
     return torch.where(work, base + fade * residual[None], disparity)
 
 
-def fill_colour(rgb: Tensor, disparity: Tensor, holes: HoleRegion | None, style: Tensor,
+def fill_color(rgb: Tensor, disparity: Tensor, holes: HoleRegion | None, style: Tensor,
                 generator: torch.Generator, config) -> Tensor:
     """Colour inside the holes: the style's sky/ground model + inpainted residual, faded, + colour variation.
 
@@ -229,7 +229,7 @@ def fill_colour(rgb: Tensor, disparity: Tensor, holes: HoleRegion | None, style:
     height, width = rgb.shape[-2:]
     fields = unpack_style(style)
     sky = disparity < float(fields["sky_threshold"])
-    base = torch.where(sky, sky_colour(style, height, width), ground_colour(style, disparity))
+    base = torch.where(sky, sky_color(style, height, width), ground_color(style, disparity))
     work = torch.from_numpy(holes.work).to(rgb.device)
     residual = inpaint((rgb - base)[0], work, config.inpaint_radius, inpaint_factor(rgb, config))
     fade = torch.exp(-holes.distance / (torch.where(sky, config.sky_decay, config.ground_decay) * width))

@@ -53,12 +53,12 @@ from viewgen.checks import check_min_size, check_shape
 from viewgen.geometry.disparity import DISPARITY_RANGE
 from viewgen.refiners.base import RefinerBase
 from viewgen.refiners.classical.detail import lowpass, restore_detail
-from viewgen.refiners.classical.fill import fill_colour, fill_disparity, hole_region, known_weight, unpremultiply
+from viewgen.refiners.classical.fill import fill_color, fill_disparity, hole_region, known_weight, unpremultiply
 from viewgen.refiners.classical.style import (
     DETAIL_BANDS,
     STYLE_DIM,
     detail_targets,
-    ground_colour,
+    ground_color,
     ground_nearness,
     layout_disparity,
     measure_style,
@@ -212,13 +212,13 @@ class ClassicalRefiner(RefinerBase):
         threshold = float(unpack_style(style)["sky_threshold"])
         disparity_fill = fill_disparity(known[:, 3:], holes, style, config)
         disparity = self._settle_disparity(torch.lerp(disparity_fill, known[:, 3:], weight), style, threshold)
-        rgb_fill = fill_colour(known[:, :3], disparity, holes, style, generator, config)
-        rgb = self._settle_colour(torch.lerp(rgb_fill, known[:, :3], weight), disparity, style, threshold)
+        rgb_fill = fill_color(known[:, :3], disparity, holes, style, generator, config)
+        rgb = self._settle_color(torch.lerp(rgb_fill, known[:, :3], weight), disparity, style, threshold)
         if config.detail_layer:
             rgb = self._restore_ground_detail(rgb, disparity, weight, style, threshold, generator)
         return torch.cat([rgb, disparity], dim=1)
 
-    def _settle_colour(self, rgb: Tensor, disparity: Tensor, style: Tensor, threshold: float) -> Tensor:
+    def _settle_color(self, rgb: Tensor, disparity: Tensor, style: Tensor, threshold: float) -> Tensor:
         """Aerial perspective: the ground's large-scale colour relaxes toward the style's colour at its depth.
 
         Everything on the ground arrives from the (hazy) horizon; without this the whole ground
@@ -228,7 +228,7 @@ class ClassicalRefiner(RefinerBase):
         config = self.config
         ground = (disparity >= threshold).to(rgb)
         rate = config.colour_rate * (0.3 + 0.7 * ground_nearness(style, disparity)) * ground
-        offset = ground_colour(style, disparity) - lowpass(rgb, config.detail_sigmas[-1])
+        offset = ground_color(style, disparity) - lowpass(rgb, config.detail_sigmas[-1])
         return (rgb + rate * offset).clamp(0.0, 1.0)
 
     def _restore_ground_detail(self, rgb: Tensor, disparity: Tensor, weight: Tensor, style: Tensor, threshold: float,

@@ -43,11 +43,11 @@ __all__ = [
     "STYLE_DIM",
     "STYLE_FIELDS",
     "detail_targets",
-    "ground_colour",
+    "ground_color",
     "ground_nearness",
     "layout_disparity",
     "measure_style",
-    "sky_colour",
+    "sky_color",
     "unpack_style",
 ]
 
@@ -82,7 +82,7 @@ def _as_map(field: Tensor) -> Tensor:
     return field[:, :, None, None]
 
 
-def sky_colour(style: Tensor, height: int, width: int) -> Tensor:
+def sky_color(style: Tensor, height: int, width: int) -> Tensor:
     """The sky model: ``[B, STYLE_DIM]`` -> ``[B, 3, H, W]`` colour gradient by row, in [0, 1]."""
     fields = unpack_style(style)
     rows = (torch.arange(height, dtype=style.dtype, device=style.device) + 0.5) / height
@@ -98,7 +98,7 @@ def ground_nearness(style: Tensor, disparity: Tensor) -> Tensor:
     return ((disparity - far) / (near - far).clamp_min(_MIN_DISPARITY_SPAN)).clamp(0.0, 1.0)
 
 
-def ground_colour(style: Tensor, disparity: Tensor) -> Tensor:
+def ground_color(style: Tensor, disparity: Tensor) -> Tensor:
     """The ground model: colour by disparity (aerial perspective), ``[B, 1, H, W] -> [B, 3, H, W]``."""
     fields = unpack_style(style)
     far, near = _as_map(fields["ground_far"]), _as_map(fields["ground_near"])
@@ -139,7 +139,7 @@ def _erode(mask: Tensor, radius: int) -> Tensor:
     return ~(F.max_pool2d((~mask).float(), 2 * radius + 1, stride=1, padding=radius) > 0)
 
 
-def _linear_colour_fit(rgb: Tensor, coordinate: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def _linear_color_fit(rgb: Tensor, coordinate: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Least squares ``rgb ~ a + b * coordinate`` over N pixels: ``[N, 3], [N] -> (a [3], b [3], std [3])``."""
     design = torch.stack([torch.ones_like(coordinate), coordinate], dim=1).double()
     solution = torch.linalg.lstsq(design, rgb.double()).solution  # [2, 3]
@@ -159,7 +159,7 @@ def _sky_fields(rgb: Tensor, rows: Tensor, sky: Tensor) -> dict[str, list[float]
         return {key: list(DEFAULTS[key]) for key in ("sky_top", "sky_horizon", "horizon_v")}
     v = rows.expand_as(sky)[sky]
     horizon_v = float(torch.quantile(v, 0.95).clamp_min(0.05))
-    a, b, _ = _linear_colour_fit(rgb[:, sky].T, v)
+    a, b, _ = _linear_color_fit(rgb[:, sky].T, v)
     return {"sky_top": a.clamp(0, 1).tolist(), "sky_horizon": (a + b * horizon_v).clamp(0, 1).tolist(),
             "horizon_v": [horizon_v]}
 
@@ -173,17 +173,17 @@ def _ground_fields(rgb: Tensor, disparity: Tensor, ground: Tensor) -> dict[str, 
     far, near = float(torch.quantile(d, 0.05)), float(torch.quantile(d, 0.95))
     near = max(near, far + _MIN_DISPARITY_SPAN)
     t = ((disparity - far) / (near - far)).clamp(0, 1)
-    a, b, std = _linear_colour_fit(rgb[:, ground].T, t[ground])
+    a, b, std = _linear_color_fit(rgb[:, ground].T, t[ground])
     return {"ground_far": a.clamp(0, 1).tolist(), "ground_near": (a + b).clamp(0, 1).tolist(),
             "ground_std": std.tolist(), "disparity_far": [far], "disparity_near": [near]}
 
 
-def _detail_fields(rgb: Tensor, ground: Tensor, nearness: Tensor, far_colour: list[float],
+def _detail_fields(rgb: Tensor, ground: Tensor, nearness: Tensor, far_color: list[float],
                    sigmas: tuple[float, ...], energy_sigma: float) -> dict[str, list[float]]:
     """Median band energies over far and near ground; rgb ``[3, H, W]``, ground/nearness ``[H, W]``."""
     if ground.float().mean() < _MIN_PIXELS:
         return {key: list(DEFAULTS[key]) for key in ("detail_far", "detail_near")}
-    fill = torch.tensor(far_colour, dtype=rgb.dtype, device=rgb.device).view(3, 1, 1)
+    fill = torch.tensor(far_color, dtype=rgb.dtype, device=rgb.device).view(3, 1, 1)
     separated = torch.where(ground, rgb, fill)  # the skyline is no ground texture
     energies = [energy[0, 0] for energy in band_energies(separated[None], sigmas, energy_sigma)]
     inner = _erode(ground[None, None], 3)[0, 0]
