@@ -4,8 +4,9 @@
     python scripts/preview_classical_flight.py --input sample:2 --out /tmp/flight2.png
     python scripts/preview_classical_flight.py --input /path/autocruise_input1.pkl --frames 300 --size 320x512
 
-The flight is ``FlyThroughPipeline(refiner=...)`` with the default autopilot (autopilot ->
-``warp_rgbd`` -> refine -> rescale). Printed per reported frame: ``detail`` = mean |Laplacian|
+The flight is ``FlyThroughPipeline(refiner=...)`` with the default autopilot and memory
+(:class:`~viewgen.memory.LastFrame`: autopilot -> ``warp_rgbd`` of the previous frame -> refine ->
+rescale). Printed per reported frame: ``detail`` = mean |Laplacian|
 of the luminance over the ground (disparity above the style's sky threshold) relative to
 frame 0, ``mid`` = the same for a difference of Gaussians (sigma 1 and 3), ``flicker`` = mean
 |refined - warped| colour change on fully known pixels (``far``: those with disparity < 0.3),
