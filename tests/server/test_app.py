@@ -108,6 +108,7 @@ def test_restart_speed_disparity_and_bad_commands(factory):
         assert next_json(ws, "state")["speed"] == 2.0
         fast = forward_after(3)
         assert fast == pytest.approx(2 * slow, rel=0.05)
+        assert pipeline.controller.speed == pytest.approx(2 * pipeline.config.autopilot.speed)  # the pipeline's own
 
         ws.send_json({"type": "disparity", "on": True})
         assert next_json(ws, "state")["disparity"] is True
