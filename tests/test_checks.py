@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from viewgen.checks import check_min_size, check_shape, format_shape
+from viewgen.checks import check_hw, check_min_size, check_shape, format_shape
 
 
 def test_named_sizes_are_returned_and_bound_consistently():
@@ -34,3 +34,11 @@ def test_min_size():
         check_min_size(torch.zeros(1, 4, 1, 5), 2, "rgbd")
     with pytest.raises(ValueError, match=r"got 0x5 \(empty\)$"):
         check_min_size(torch.zeros(0, 5), 1, "frame")
+
+
+def test_hw():
+    assert check_hw([3, 4.0]) == (3, 4)
+    with pytest.raises(ValueError, match=r"^size must be \(height, width\), got 5$"):
+        check_hw(5)
+    with pytest.raises(KeyError, match="positive"):
+        check_hw((0, 4), error=KeyError)

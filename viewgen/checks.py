@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["check_min_size", "check_shape", "format_shape", "shape_of"]
+__all__ = ["check_hw", "check_min_size", "check_shape", "format_shape", "shape_of"]
 
 Dim = int | str | tuple[int, ...]
 Spec = Sequence[Dim]
@@ -104,4 +104,15 @@ def check_min_size(value: Any, minimum: int | tuple[int, int], name: str, *, hin
         bounds = f"H, W >= {low_h}" if low_h == low_w else f"H >= {low_h}, W >= {low_w}"
         empty = " (empty)" if height * width == 0 else ""
         raise error(f"{name} must be at least {low_h}x{low_w} pixels ({bounds}){hint}, got {height}x{width}{empty}")
+    return height, width
+
+
+def check_hw(size: Any, name: str = "size", *, error: type[Exception] = ValueError) -> tuple[int, int]:
+    """The one size check: ``(height, width)`` of positive ints (any pair of int-like values), or ``error``."""
+    try:
+        height, width = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise error(f"{name} must be (height, width), got {size!r}") from None
+    if height < 1 or width < 1:
+        raise error(f"{name} must be positive (height, width), got {height}x{width}")
     return height, width

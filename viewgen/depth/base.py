@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from viewgen.checks import check_hw, check_shape
 from viewgen.errors import InputError, ViewgenError
 
 __all__ = [
@@ -75,10 +76,12 @@ def check_image(image: Tensor) -> Tensor:
     """
     if not isinstance(image, Tensor):
         raise DepthError(f"the image must be a torch.Tensor [B, 3, H, W] in [0, 1], got {type(image).__name__}")
+    check_shape(image, [((1, 3), "H", "W"), ("B", (1, 3), "H", "W")], "the image", hint=" (RGB, or grey)",
+                error=DepthError)
+    if image.numel() == 0:
+        raise DepthError(f"the image is empty, got shape {list(image.shape)}")
     if image.dim() == 3:
         image = image.unsqueeze(0)
-    if image.dim() != 4 or image.shape[1] not in (1, 3) or image.shape[0] < 1 or min(image.shape[2:]) < 1:
-        raise DepthError(f"the image must be [B, 3, H, W] RGB (or [B, 1, H, W] grey), got shape {list(image.shape)}")
     if not (image.is_floating_point() or image.dtype == torch.uint8):
         raise DepthError(f"the image must be a float tensor in [0, 1], got dtype {image.dtype}")
     if image.dtype == torch.uint8:
@@ -96,13 +99,7 @@ def check_image(image: Tensor) -> Tensor:
 
 
 def _check_size(size) -> tuple[int, int]:
-    try:
-        height, width = (int(v) for v in size)
-    except (TypeError, ValueError):
-        raise DepthError(f"size must be (height, width), got {size!r}") from None
-    if height < 1 or width < 1:
-        raise DepthError(f"size must be positive, got {height}x{width}")
-    return height, width
+    return check_hw(size, error=DepthError)
 
 
 def normalize_disparity(raw: Tensor, normalization: str = "minmax") -> Tensor:
@@ -116,8 +113,7 @@ def normalize_disparity(raw: Tensor, normalization: str = "minmax") -> Tensor:
     """
     if normalization not in NORMALIZATIONS:
         raise DepthError(f"unknown normalization {normalization!r}; choose one of {', '.join(NORMALIZATIONS)}")
-    if raw.dim() != 4 or raw.shape[1] != 1:
-        raise DepthError(f"raw disparity must be [B, 1, h, w], got {list(raw.shape)}")
+    check_shape(raw, ("B", 1, "h", "w"), "raw disparity", error=DepthError)
     raw = raw.float()
     if not bool(torch.isfinite(raw).all()):
         raise DepthError("the depth estimate contains NaN or infinite values (corrupt weights or input?)")

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from torch import Tensor
 
+from viewgen.checks import check_hw, check_min_size, check_shape
 from viewgen.errors import one_line  # the one formatter; re-exported for viewgen.io.mp4
 from viewgen.io.images import new_file_mode, to_uint8_hwc, write_disparity_png16
 from viewgen.io.interrupts import interrupts_deferred
@@ -57,26 +58,16 @@ def check_fps(fps, low: float = 0.0, high: float = math.inf, what: str = "fps") 
 def check_size(size) -> tuple[int, int] | None:
     if size is None:
         return None
-    try:
-        height, width = (int(v) for v in size)
-    except (TypeError, ValueError):
-        raise ValueError(f"size must be (height, width), got {size!r}") from None
-    if height < 1 or width < 1:
-        raise ValueError(f"size must be positive (height, width), got {size!r}")
-    return height, width
+    return check_hw(size)
 
 
 def _frame_tensor(rgb: Tensor) -> Tensor:
     """``[3, H, W]`` or ``[1, 3, H, W]`` floating tensor -> ``[3, H, W]``."""
     if not isinstance(rgb, Tensor):
         raise TypeError(f"a frame must be a torch.Tensor, got {type(rgb).__name__}")
-    shape = list(rgb.shape)
-    if rgb.dim() == 4 and rgb.shape[0] == 1:
-        rgb = rgb[0]
-    if rgb.dim() != 3 or rgb.shape[0] != 3:
-        raise ValueError(f"a frame must be [3, H, W] or [1, 3, H, W] RGB in [0, 1], got {shape}")
-    if rgb.shape[1] < 1 or rgb.shape[2] < 1:
-        raise ValueError(f"a frame must not be empty, got {shape}")
+    check_shape(rgb, [(3, "H", "W"), (1, 3, "H", "W")], "a frame", hint=" (RGB in [0, 1])")
+    check_min_size(rgb, 1, "a frame")
+    rgb = rgb[0] if rgb.dim() == 4 else rgb
     if not rgb.is_floating_point():
         raise ValueError(f"a frame must be a floating-point tensor in [0, 1], got {rgb.dtype}")
     return rgb
@@ -86,13 +77,9 @@ def _disparity_tensor(disparity: Tensor, height: int, width: int) -> Tensor:
     """``[1, H, W]`` or ``[1, 1, H, W]`` matching the frame -> ``[1, H, W]``."""
     if not isinstance(disparity, Tensor):
         raise TypeError(f"disparity must be a torch.Tensor, got {type(disparity).__name__}")
-    shape = list(disparity.shape)
-    if disparity.dim() == 4 and disparity.shape[0] == 1:
-        disparity = disparity[0]
-    if disparity.dim() != 3 or tuple(disparity.shape) != (1, height, width):
-        raise ValueError(f"disparity must be [1, {height}, {width}] (or with a batch axis of 1) to match "
-                         f"the frame, got {shape}")
-    return disparity
+    check_shape(disparity, [(1, "H", "W"), (1, 1, "H", "W")], "disparity", sizes={"H": height, "W": width},
+                hint=" (the frame's size)")
+    return disparity[0] if disparity.dim() == 4 else disparity
 
 
 # ---------------------------------------------------------------------------------------------

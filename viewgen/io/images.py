@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from viewgen.checks import check_min_size, check_shape
 from viewgen.errors import InputError
 from viewgen.io.limits import MAX_ARRAY_PIXELS, MAX_IMAGE_PIXELS, fit_long_side, size_problem
 
@@ -96,8 +97,8 @@ def _disparity_hw(disparity: Tensor) -> Tensor:
     shape = list(disparity.shape)
     while disparity.dim() > 2 and disparity.shape[0] == 1:
         disparity = disparity[0]
-    if disparity.dim() != 2 or min(disparity.shape) < 1:
-        raise ValueError(f"disparity must be [H, W], [1, H, W] or [1, 1, H, W] with H, W >= 1, got {shape}")
+    check_shape(disparity, ("H", "W"), "disparity", hint=f" (or [1, H, W], [1, 1, H, W]; given {shape})")
+    check_min_size(disparity, 1, "disparity")
     return disparity
 
 

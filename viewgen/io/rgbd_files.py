@@ -39,7 +39,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from viewgen.checks import check_min_size, check_shape
 from viewgen.errors import InputError
+from viewgen.geometry.validation import check_pose
 from viewgen.io.limits import MAX_ARRAY_PIXELS, fit_long_side, size_problem
 from viewgen.io.numpy_files import load_npy_checked, load_npz_checked, numpy_file_kind
 
@@ -217,10 +219,9 @@ def _float_array(value, what: str) -> np.ndarray:
 def _rgbd_to_nchw(array: np.ndarray, what: str) -> np.ndarray:
     """``[H, W, 4]``, ``[4, H, W]``, ``[1, 4, H, W]`` or ``[1, H, W, 4]`` -> ``[1, 4, H, W]``."""
     shape = array.shape
-    if array.ndim == 4 and shape[0] == 1:
-        array = array[0]
-    if array.ndim != 3 or 4 not in (array.shape[0], array.shape[-1]):
-        raise InputError(f"{what} must be [H, W, 4], [4, H, W] or [1, 4, H, W], got {list(shape)}")
+    check_shape(array, [("H", "W", 4), (4, "H", "W"), (1, 4, "H", "W"), (1, "H", "W", 4)], what, what="array",
+                error=InputError)
+    array = array[0] if array.ndim == 4 else array
     if array.shape[0] == 4 and array.shape[-1] == 4:
         raise InputError(f"{what} has an ambiguous layout {list(shape)}: both the first and last axes have size 4")
     channels_first = array if array.shape[0] == 4 else np.moveaxis(array, -1, 0)
@@ -249,9 +250,8 @@ def validate_rgbd(rgbd: Tensor, what: str = "rgbd") -> tuple[str, ...]:
     disparity below 0.05 everywhere (the autopilot sees only sky). Loaders attach these to
     :attr:`RGBDInput.warnings`; the pipeline decides whether to show them.
     """
-    if not isinstance(rgbd, Tensor) or rgbd.dim() != 4 or rgbd.shape[:2] != (1, 4) or min(rgbd.shape[2:]) < 2:
-        shape = list(rgbd.shape) if isinstance(rgbd, Tensor) else type(rgbd).__name__
-        raise InputError(f"{what} must be a [1, 4, H, W] tensor with H, W >= 2, got {shape}")
+    check_shape(rgbd if isinstance(rgbd, Tensor) else None, (1, 4, "H", "W"), what, error=InputError)
+    check_min_size(rgbd, 2, what, error=InputError)
     if not rgbd.is_floating_point():
         raise InputError(f"{what} must be a floating-point array, got array of {str(rgbd.dtype).replace('torch.', '')}")
     rgbd = rgbd.detach()
@@ -271,7 +271,9 @@ def _intrinsics_tensor(value, what: str) -> Tensor | None:
     if value is None:
         return None
     array = _float_array(value, what)
-    if array.shape != (4,) or (array[:2] <= 0).any():
+    check_shape(array, (4,), what, what="array [fx, fy, cx, cy]", hint=" with positive focal lengths",
+                error=InputError)
+    if (array[:2] <= 0).any():
         raise InputError(f"{what} must be [fx, fy, cx, cy] with positive focal lengths, got {array.tolist()}")
     return torch.from_numpy(array.astype(np.float32))
 
@@ -282,8 +284,10 @@ def _pose_tensor(value, what: str) -> Tensor | None:
     array = _float_array(value, what)
     if array.shape == (4, 4) and np.allclose(array[3], [0, 0, 0, 1]):
         array = array[:3]
+    check_pose(array, what, "single", error=InputError)
     if array.shape != (3, 4):
-        raise InputError(f"{what} must be a [3, 4] (or [4, 4]) world-to-camera pose, got {list(array.shape)}")
+        raise InputError(f"{what} must be a [3, 4] (or [4, 4] ending in [0, 0, 0, 1]) world-to-camera pose, "
+                         f"got {array.tolist()}")
     rotation = array[:, :3]
     if np.abs(rotation @ rotation.T - np.eye(3)).max() > 1e-3 or np.linalg.det(rotation) < 0:
         raise InputError(f"{what}[:, :3] is not a rotation (orthonormal with det +1)")
