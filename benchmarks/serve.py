@@ -23,10 +23,9 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "server"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: tests.helpers
 
-from _serve_helpers import running_server  # noqa: E402
-
+from tests.helpers.serve import running_server  # noqa: E402
 from viewgen.cli.serve import _pipeline_factory  # noqa: E402
 from viewgen.server.app import create_app  # noqa: E402
 from viewgen.server.sessions import unpack_frame  # noqa: E402

@@ -1,6 +1,10 @@
+"""Fixtures for every test: ``device`` (cpu, and cuda marked ``gpu``) and ``dtype`` (float32, float64).
+
+Test helpers are a package (``tests.helpers``, importable because pyproject's pytest section
+puts the repository root on the path); this file holds fixtures only.
+"""
+
 import os
-import sys
-from pathlib import Path
 
 # Before torch loads OpenMP: idle threads sleep instead of spinning, so tests that run servers,
 # ffmpeg or subprocesses beside torch do not stall it (see README, Speed).
@@ -9,14 +13,20 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-# Make ``tests/_shared.py`` importable as ``_shared`` from every test module.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tests.helpers.devices import DEVICES, DTYPES, cuda_available  # noqa: E402
 
 torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
 
-
-def cuda_available() -> bool:
-    return torch.cuda.is_available()
+__all__ = ["DEVICES", "DTYPES", "cuda_available"]
 
 
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
+@pytest.fixture(params=DEVICES)
+def device(request) -> torch.device:
+    """Each device a test runs on: cpu always; cuda marked ``gpu`` (``-m gpu``), skipped without one."""
+    return torch.device(request.param)
+
+
+@pytest.fixture(params=DTYPES)
+def dtype(request) -> torch.dtype:
+    """Each floating dtype a test runs in: float32 and float64."""
+    return request.param

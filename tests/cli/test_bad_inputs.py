@@ -11,9 +11,9 @@ import zipfile
 
 import numpy as np
 import pytest
-from _bad_inputs import write_zero_png
 from PIL import Image
 
+from tests.helpers.bad_inputs import write_zero_png
 from viewgen.cli.main import main
 
 

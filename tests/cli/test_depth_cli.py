@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
-from _depth_helpers import random_midas, save_checkpoint
 from PIL import Image
 
+from tests.helpers.depth import random_midas, save_checkpoint
 from viewgen.cli.main import main
 from viewgen.depth.midas import MIDAS_VARIANTS
 from viewgen.depth.midas_net import MIDAS_V21_SMALL
@@ -152,7 +152,7 @@ def test_a_photo_wider_than_the_working_size_gives_disparity_at_its_full_size(tm
 
 
 def test_a_huge_photo_is_refused_in_one_line(tmp_path, capsys):
-    from _bad_inputs import write_zero_png
+    from tests.helpers.bad_inputs import write_zero_png
 
     write_zero_png(tmp_path / "huge.png", 12000, 12000)
     assert main(["depth", str(tmp_path / "huge.png"), "--backend", "file:x.npy", "--out", str(tmp_path / "d.png")]) == 2

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 import torch
-from _ply_reader import read_ply
 
+from tests.helpers.ply_reader import read_ply
 from viewgen.cli.main import main
 from viewgen.io.rgbd_files import save_rgbd_npz
 

@@ -4,9 +4,9 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
-from _scenes import scene_rgbd
 from PIL import Image
 
+from tests.helpers.scenes import scene_rgbd
 from viewgen.cli import fly as fly_command
 from viewgen.cli.main import main
 from viewgen.errors import ViewgenRuntimeError

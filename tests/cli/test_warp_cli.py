@@ -1,9 +1,9 @@
 """``viewgen warp``: the output's suffix picks its format; unusable outputs are one line and lose nothing."""
 
 import pytest
-from _scenes import scene_rgbd
 from PIL import Image
 
+from tests.helpers.scenes import scene_rgbd
 from viewgen.cli.main import main
 from viewgen.io.rgbd_files import save_rgbd_npz
 

@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from _shared import load_reference, shared_path
 
+from tests.helpers.shared import load_reference, shared_path
 from viewgen.control.fly_dynamic import FlyDynamic, FlyDynamicConfig, skyline_balance
 from viewgen.geometry.poses import camera_center
 

@@ -1,7 +1,8 @@
 from pathlib import Path
 
 import pytest
-from _shared import infinite_nature_checkpoint
+
+from tests.helpers.shared import infinite_nature_checkpoint
 
 
 @pytest.fixture(scope="session")

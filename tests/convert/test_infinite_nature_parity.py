@@ -14,8 +14,8 @@ float32 budget of ours (5e-6), and our float64 mu is held to TF's rounding alone
 import numpy as np
 import pytest
 import torch
-from _shared import load_reference
 
+from tests.helpers.shared import load_reference
 from viewgen.convert import convert_infinite_nature_checkpoint
 from viewgen.networks import SpadeGenerator, StyleEncoder
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from _bad_inputs import write_sparse_npy
 
+from tests.helpers.bad_inputs import write_sparse_npy
 from viewgen.depth import DepthError
 from viewgen.depth.file import read_disparity_file
 from viewgen.io.images import read_disparity_png16, write_disparity_png16

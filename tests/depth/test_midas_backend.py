@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from _depth_helpers import TINY, TINY_LARGE, TINY_SMALL, random_midas, save_checkpoint
 
+from tests.helpers.depth import TINY, TINY_LARGE, TINY_SMALL, random_midas, save_checkpoint
 from viewgen.depth import DepthError, get_estimator
 from viewgen.depth.midas import IMAGENET_MEAN, IMAGENET_STD, MIDAS_VARIANTS, midas_input_size
 from viewgen.hub import WeightsFormatError, WeightsNotFoundError

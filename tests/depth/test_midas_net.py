@@ -3,8 +3,8 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from _depth_helpers import TINY_LARGE, TINY_SMALL, random_midas
 
+from tests.helpers.depth import TINY_LARGE, TINY_SMALL, random_midas
 from viewgen.depth.midas_net import (
     MIDAS_V21_LARGE,
     MIDAS_V21_SMALL,

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from _bad_inputs import npy_header, run_cli_measured, write_sparse_npy, write_zero_npz, write_zero_png
 from PIL import Image
 
+from tests.helpers.bad_inputs import npy_header, run_cli_measured, write_sparse_npy, write_zero_npz, write_zero_png
 from viewgen.cli.main import main
 from viewgen.io.images import ImageFileError, load_image, load_image_with_size, read_disparity_png16
 from viewgen.io.limits import DEFAULT_MESH_SIDE, MAX_ARRAY_PIXELS, MAX_IMAGE_PIXELS, fit_long_side

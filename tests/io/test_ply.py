@@ -4,8 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from _ply_reader import read_ply
 
+from tests.helpers.ply_reader import read_ply
 from viewgen.geometry import default_intrinsics
 from viewgen.io.ply import OPENGL_FROM_OPENCV, export_mesh_ply, rgbd_to_mesh
 from viewgen.rendering.mesh import grid_faces, sobel_edge_mask

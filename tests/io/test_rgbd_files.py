@@ -5,8 +5,8 @@ import subprocess
 import numpy as np
 import pytest
 import torch
-from _shared import shared_path
 
+from tests.helpers.shared import shared_path
 from viewgen.io.rgbd_files import InputError, RGBDInput, UnsafePickleError, load_rgbd_file, save_rgbd_npz, validate_rgbd
 
 

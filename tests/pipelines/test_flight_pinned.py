@@ -16,9 +16,9 @@ import platform
 
 import pytest
 import torch
-from _scenes import scene_rgbd
-from _tiny_pipeline import TINY_SIZE, tiny_pipeline
 
+from tests.helpers.scenes import scene_rgbd
+from tests.helpers.tiny_pipeline import TINY_SIZE, tiny_pipeline
 from viewgen.control.registry import make_controller
 from viewgen.geometry.disparity_rescale import rescale_refined_disparity
 from viewgen.geometry.intrinsics import default_intrinsics

@@ -12,10 +12,10 @@ import math
 import numpy as np
 import pytest
 import torch
-from _scenes import scene_rgbd
-from _shared import infinite_nature_checkpoint, load_reference, shared_path
-from _tiny_pipeline import TINY_SIZE, tiny_pipeline
 
+from tests.helpers.scenes import scene_rgbd
+from tests.helpers.shared import infinite_nature_checkpoint, load_reference, shared_path
+from tests.helpers.tiny_pipeline import TINY_SIZE, tiny_pipeline
 from viewgen.convert import convert_infinite_nature_checkpoint
 from viewgen.io.rgbd_files import InputError, load_rgbd_file
 from viewgen.pipelines import (

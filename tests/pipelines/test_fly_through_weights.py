@@ -5,9 +5,9 @@ import os
 
 import pytest
 import torch
-from _scenes import scene_rgbd
-from _tiny_pipeline import TINY_SIZE, tiny_pipeline
 
+from tests.helpers.scenes import scene_rgbd
+from tests.helpers.tiny_pipeline import TINY_SIZE, tiny_pipeline
 from viewgen.hub import WeightsFormatError
 from viewgen.networks import pretrained
 from viewgen.pipelines import FlyDynamicConfig, FlyThroughPipeline, MissingWeightsError

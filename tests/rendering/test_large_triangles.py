@@ -4,9 +4,9 @@ with the reference, and the work and memory of the visibility pass stay bounded 
 import pytest
 import torch
 import torch.nn.functional as F
-from _scenes import grid_clip_vertices, pose_from_euler, scene_rgbd
 
 import viewgen.rendering.raster.visibility as visibility
+from tests.helpers.scenes import grid_clip_vertices, pose_from_euler, scene_rgbd
 from viewgen.rendering import grid_faces, rasterize_reference
 from viewgen.rendering.raster.spans import LARGE_BOX_PIXELS, bounded_runs, expand_runs
 from viewgen.rendering.raster.triangle_table import MeshLayout, triangle_table, vertex_pixel_bounds

@@ -1,7 +1,7 @@
 import numpy as np
 import torch
-from _shared import load_reference
 
+from tests.helpers.shared import load_reference
 from viewgen.rendering import grid_faces, grid_vertices, sobel_edge_alpha, sobel_edge_mask
 from viewgen.rendering.mesh import sobel_gradients
 

@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-from _scenes import grid_clip_vertices, pose_from_euler, scene_rgbd
 
+from tests.helpers.scenes import grid_clip_vertices, pose_from_euler, scene_rgbd
 from viewgen.rendering import grid_faces, interpolate_attributes, rasterize, rasterize_reference
 from viewgen.rendering.raster.visibility import visible_faces
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import torch
-from _scenes import grid_clip_vertices, pose_from_euler, scene_rgbd
-from _shared import load_reference
-from conftest import DEVICES
 
+from tests.helpers.devices import DEVICES
+from tests.helpers.scenes import grid_clip_vertices, pose_from_euler, scene_rgbd
+from tests.helpers.shared import load_reference
 from viewgen.rendering import grid_faces, rasterize, sobel_edge_mask, warp_rgbd
 
 INTRINSICS = torch.tensor([0.8, 1.28, 0.5, 0.5])

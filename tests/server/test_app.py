@@ -14,7 +14,7 @@ from PIL import Image
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 
-from _serve_helpers import (  # noqa: E402
+from tests.helpers.serve import (  # noqa: E402
     PipelineFactory,
     StandInDepth,
     jpeg_size,
@@ -26,7 +26,6 @@ from _serve_helpers import (  # noqa: E402
     receive,
     wait_until,
 )
-
 from viewgen.server.sessions import CURSOR_DECAY  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------

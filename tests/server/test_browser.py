@@ -22,9 +22,9 @@ pytest.importorskip("playwright.sync_api", reason="browser test needs playwright
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
-from _serve_helpers import PipelineFactory, StandInDepth, png_bytes, running_server, toy_samples  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
+from tests.helpers.serve import PipelineFactory, StandInDepth, png_bytes, running_server, toy_samples  # noqa: E402
 from viewgen.server.app import create_app  # noqa: E402
 
 TIMEOUT_MS = 20_000

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 
-from _serve_helpers import (  # noqa: E402
+from tests.helpers.serve import (  # noqa: E402
     PipelineFactory,
     make_client,
     next_frame,
@@ -21,7 +21,6 @@ from _serve_helpers import (  # noqa: E402
     toy_samples,
     wait_until,
 )
-
 from viewgen.server.sessions import CURSOR_DECAY  # noqa: E402
 
 

@@ -7,8 +7,7 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 
-from _serve_helpers import make_client, next_json, png_bytes  # noqa: E402
-
+from tests.helpers.serve import make_client, next_json, png_bytes  # noqa: E402
 from viewgen.server.hosts import HostPolicy, host_name  # noqa: E402
 
 

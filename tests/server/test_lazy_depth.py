@@ -10,8 +10,7 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 
-from _serve_helpers import StandInDepth, make_client, next_frame, next_json, open_flight, png_bytes  # noqa: E402
-
+from tests.helpers.serve import StandInDepth, make_client, next_frame, next_json, open_flight, png_bytes  # noqa: E402
 from viewgen.server.depth import LazyDepth, registry_depth  # noqa: E402
 
 

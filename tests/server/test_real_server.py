@@ -15,9 +15,9 @@ pytest.importorskip("uvicorn")
 pytest.importorskip("websockets")
 httpx = pytest.importorskip("httpx")
 
-from _serve_helpers import PipelineFactory, StandInDepth, png_bytes, running_server, toy_samples  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
+from tests.helpers.serve import PipelineFactory, StandInDepth, png_bytes, running_server, toy_samples  # noqa: E402
 from viewgen.server.app import create_app  # noqa: E402
 from viewgen.server.sessions import unpack_frame  # noqa: E402
 

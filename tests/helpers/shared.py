@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-_REPO_ROOT = Path(__file__).resolve().parents[1]
+_REPO_ROOT = Path(__file__).resolve().parents[2]  # tests/helpers/shared.py -> the repository
 
 
 def shared_root() -> Path:
