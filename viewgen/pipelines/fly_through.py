@@ -20,9 +20,8 @@ keyframes, with texture fixed to the 3D surface on the shown frames only.
 :meth:`~FlyThroughPipeline.render_refine` is warp + refine + rescale for given cameras;
 release folders are read and written by :mod:`viewgen.pipelines.fly_through_weights`.
 
-Inference has no randomness: with ``style_temperature = 0`` (the original) two flights from
-the same input are identical; a positive temperature samples the style from a generator
-seeded with ``config.seed`` and nothing else.
+Inference has no randomness: with ``style_temperature = 0`` (the original) two flights from the
+same input are identical; ``t > 0`` samples the style from a generator seeded with ``config.seed``.
 """
 
 from __future__ import annotations
@@ -121,13 +120,11 @@ class FlyThroughPipeline:
         controller: the :class:`CameraController` a flight uses when :meth:`reset` is given none;
             by default one made by name from ``config.controller`` at every reset.
 
-    The refiner is moved to ``config.device`` / ``config.dtype`` and put in eval mode.
-    Typical use::
+    The refiner is moved to ``config.device`` / ``config.dtype`` and put in eval mode. Use::
 
-        pipe = FlyThroughPipeline.from_pretrained("weights/infinite_nature")
-        flight = pipe(rgbd, num_frames=100)          # FlightOutput: frames, poses, intrinsics
-        pipe.reset(rgbd); frame = pipe.step((0.5, 0.0))   # interactive, steering right
-        pipe = FlyThroughPipeline.weight_free()       # no weights: classical refiner, keyframes
+        pipe = FlyThroughPipeline.from_pretrained("weights/infinite_nature")  # or .weight_free()
+        flight = pipe(rgbd, num_frames=100)                 # FlightOutput: frames, poses, intrinsics
+        pipe.reset(rgbd); frame = pipe.step((0.5, 0.0))     # interactive, steering right
     """
 
     def __init__(self, style_encoder: StyleEncoder | None = None, generator: SpadeGenerator | None = None,
@@ -307,9 +304,9 @@ class FlyThroughPipeline:
                     offset: Offset | Callable[[int], Offset] = (0.0, 0.0), **controller_options) -> Iterator[Frame]:
         """Reset to ``image_or_rgbd`` (see :meth:`reset`) now, then yield ``num_frames`` generated frames.
 
-        Each frame is one :meth:`step`. ``offset`` is a fixed steering ``(dx, dy)`` or a function
-        of the frame index (1, 2, ...), like the original's ``turn_function``. The input frame is
-        not yielded (as in ``autocruise.py``). The iterator shares the pipeline's flight state.
+        Each frame is one :meth:`step`; ``offset`` is a fixed ``(dx, dy)`` or a function of the
+        frame index (1, 2, ...), like the original's ``turn_function``. The input frame is not
+        yielded (as in ``autocruise.py``). The iterator shares the pipeline's flight state.
         """
         if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 0:
             raise ValueError(f"num_frames must be a non-negative int, got {num_frames!r}")
@@ -321,10 +318,9 @@ class FlyThroughPipeline:
                  **flight_options) -> FlightOutput | Tensor:
         """Fly ``num_frames`` frames from ``image_or_rgbd``; options as in :meth:`iter_frames`.
 
-        Returns a :class:`~viewgen.pipelines.outputs.FlightOutput` (``output_type="frames"``: a
-        sequence of :class:`Frame` with ``rgbd [T, 4, H, W]``, ``poses [T, 3, 4]`` and
-        ``intrinsics [T, 4]``), or the RGBD stacked as ``[T, 4, H, W]`` (``output_type="tensor"``,
-        the same as the output's ``rgbd``).
+        Returns a :class:`~viewgen.pipelines.outputs.FlightOutput` (a sequence of :class:`Frame`
+        with ``rgbd [T, 4, H, W]``, ``poses [T, 3, 4]``, ``intrinsics [T, 4]``), or with
+        ``output_type="tensor"`` its ``rgbd`` alone.
         """
         if output_type not in ("frames", "tensor"):
             raise ValueError(f"output_type must be 'frames' or 'tensor', got {output_type!r}")
