@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from viewgen.checks import check_min_size, check_shape
-from viewgen.errors import InputError
+from viewgen.errors import InputError, one_line
 from viewgen.io.limits import MAX_ARRAY_PIXELS, MAX_IMAGE_PIXELS, fit_long_side, size_problem
 
 __all__ = ["new_file_mode", "read_disparity_png16", "save_atomic", "to_uint8_hwc", "write_disparity_png16",
@@ -210,7 +210,7 @@ def _pillow_errors(path: Path, max_pixels: int):
     except MemoryError:
         raise ImageFileError(f"cannot read {path.name}: not enough memory to decode it; downscale it first") from None
     except Exception as error:  # noqa: BLE001 - Pillow's many error types for truncated/corrupt data
-        reason = " ".join(str(error).split()) or type(error).__name__
+        reason = one_line(error)
         raise ImageFileError(f"cannot read {path.name}: corrupt or truncated image ({reason[:120]})") from None
 
 

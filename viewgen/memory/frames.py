@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
+from viewgen.errors import ViewgenRuntimeError
 from viewgen.memory.base import Memory, Warp
 from viewgen.rendering.warp import warp_rgbd
 
@@ -29,7 +30,7 @@ class LastFrame(Memory):
     def render(self, cam_from_world: Tensor, intrinsics: Tensor) -> tuple[Tensor, Tensor]:
         """Warp the remembered frame to ``cam_from_world``: ``(rgbd [1, 4, H, W], mask [1, 1, H, W])``."""
         if not hasattr(self, "rgbd"):
-            raise RuntimeError(f"{type(self).__name__} is empty: reset it with frame 0 first")
+            raise ViewgenRuntimeError(f"{type(self).__name__} is empty: reset it with frame 0 first")
         return self.warp(self.rgbd, self.cam_from_world, cam_from_world, self.intrinsics, intrinsics)
 
     def add(self, rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor) -> Tensor:
@@ -81,7 +82,7 @@ class Keyframes(LastFrame):
     def add(self, rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor) -> Tensor:
         """Keep ``rgbd`` as the new keyframe when :meth:`is_keyframe` says so for the last render's mask."""
         if self._mask is None:
-            raise RuntimeError("Keyframes.add needs a render first (the keyframe rule reads its mask)")
+            raise ViewgenRuntimeError("Keyframes.add needs a render first (the keyframe rule reads its mask)")
         if self.is_keyframe(self._mask):
             self._keep(rgbd, cam_from_world, intrinsics)
         self._mask = None
