@@ -21,6 +21,7 @@ from viewgen.checks import check_min_size, check_shape
 from viewgen.depth.base import DepthError, DepthEstimatorBase
 from viewgen.io.limits import MAX_ARRAY_PIXELS, size_problem
 from viewgen.io.numpy_files import load_npy_checked, numpy_file_kind
+from viewgen.io.paths import require_regular_file
 
 __all__ = ["FileDisparity", "read_disparity_file"]
 
@@ -32,8 +33,7 @@ def read_disparity_file(path: str | Path) -> Tensor:
     path = Path(path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"disparity file {path} does not exist")
-    if path.is_dir():
-        raise DepthError(f"disparity path {path} is a folder, not a .npy or .png file")
+    require_regular_file(path, DepthError, "a .npy or .png disparity file")
     suffix = path.suffix.lower()
     if suffix == ".npy":
         array = _read_npy(path)

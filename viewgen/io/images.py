@@ -27,6 +27,7 @@ from torch import Tensor
 from viewgen.checks import check_min_size, check_shape
 from viewgen.errors import InputError, one_line
 from viewgen.io.limits import MAX_ARRAY_PIXELS, MAX_IMAGE_PIXELS, fit_long_side, size_problem
+from viewgen.io.paths import require_regular_file
 
 __all__ = ["new_file_mode", "read_disparity_png16", "save_atomic", "to_uint8_hwc", "write_disparity_png16",
            "write_png_atomic"]
@@ -128,9 +129,7 @@ def read_disparity_png16(path: str | Path) -> Tensor:
     """
     from PIL import Image
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"cannot read {path}: no such file")
+    path = require_regular_file(Path(path), ImageFileError, "a 16-bit disparity image")
     with _pillow_errors(path, MAX_ARRAY_PIXELS), Image.open(path) as image:
         problem = size_problem(path.name, image.height, image.width, MAX_ARRAY_PIXELS)  # before decoding
         if problem:
@@ -245,11 +244,7 @@ def load_image_with_size(path: str | Path, *, max_side: int | None = None,
     """:func:`load_image`, also returning the upright ``(height, width)`` of the full-size photo."""
     from PIL import Image
 
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"cannot read {path}: no such file")
-    if path.is_dir():
-        raise ImageFileError(f"cannot read {path}: it is a folder, not an image")
+    path = require_regular_file(Path(path).expanduser(), ImageFileError, "an image")
     with _pillow_errors(path, max_pixels), Image.open(path) as image:
         problem = size_problem(path.name, image.height, image.width, max_pixels)  # header only, nothing decoded
         if problem:

@@ -44,6 +44,7 @@ from viewgen.errors import InputError
 from viewgen.geometry.validation import check_pose
 from viewgen.io.limits import MAX_ARRAY_PIXELS, fit_long_side, size_problem
 from viewgen.io.numpy_files import load_npy_checked, load_npz_checked, numpy_file_kind
+from viewgen.io.paths import require_regular_file
 
 __all__ = ["InputError", "InputWarning", "RGBDInput", "UnsafePickleError", "load_rgbd_file", "save_rgbd_npz",
            "validate_rgbd"]
@@ -349,10 +350,9 @@ def load_rgbd_file(path: str | Path, *, max_side: int | None = None) -> RGBDInpu
     if reader is None:
         raise InputError(f"cannot read {path.name}: unsupported extension {path.suffix!r} "
                          f"(expected one of {', '.join(_READERS)})")
-    if path.is_dir():
-        raise InputError(f"cannot read {path}: it is a folder, not an RGBD file")
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"cannot read {path}: no such file")
+    require_regular_file(path, InputError, "an RGBD file")
     return _build_input(_pick_fields(reader(path), keys, path.name), path.name, max_side)
 
 

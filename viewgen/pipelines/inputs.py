@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from viewgen.io.limits import WORKING_MAX_SIDE
+from viewgen.io.paths import require_regular_file
 from viewgen.io.rgbd_files import InputError, RGBDInput, load_rgbd_file, validate_rgbd
 
 __all__ = ["DEFAULT_INPUT", "RGBD_SUFFIXES", "ResolvedInput", "resolve_input"]
@@ -63,8 +64,7 @@ def resolve_input(spec: str | None, depth: str | None = None, device: str = "cpu
     if not path.exists():
         raise InputError(f"cannot read {spec}: no such file (give an image, an RGBD .npz/.npy/.pkl "
                          f"or sample:1..3)")
-    if path.is_dir():
-        raise InputError(f"cannot read {spec}: it is a directory, not an image or RGBD file")
+    require_regular_file(path, InputError, "an image or RGBD file")
     return _photo(path, depth, device, max_side)
 
 
