@@ -9,6 +9,8 @@ This module imports nothing from viewgen, so every package may use it.
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "InputError",
     "OutputError",
@@ -45,11 +47,15 @@ class ViewgenRuntimeError(ViewgenError, RuntimeError):
     """A deliberate failure at run time: a missing tool or package, a broken state, a bad result."""
 
 
+# ``<_io.BytesIO object at 0x7f...>``: foreign messages that quote an object mean nothing to a user
+_OBJECT_REPR = re.compile(r"<[^<>]*? at 0x[0-9a-fA-F]+>")
+
+
 def one_line(error: BaseException, limit: int | None = None) -> str:
     """``error``'s message on one line (whitespace runs folded), else its type's name.
 
     ``limit`` cuts a longer message to that many characters, ending in ``...`` (for messages
     quoting foreign text).
     """
-    text = " ".join(str(error).split()) or type(error).__name__
+    text = _OBJECT_REPR.sub("an object", " ".join(str(error).split())) or type(error).__name__
     return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from viewgen.errors import WeightsError
+from viewgen.errors import WeightsError, one_line
 
 __all__ = [
     "DownloadChecksumError",
@@ -315,7 +316,9 @@ def load_state_dict_file(path: str | Path) -> dict[str, Tensor]:
                                      f"({_first_line(error)})") from None
     else:
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch warns about odd pickle protocols; the error below says it
+                warnings.simplefilter("ignore", UserWarning)
+                state = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as error:
             unsafe = re.search(r"Unsupported (?:global: GLOBAL|class) (\S+)", str(error))
             if unsafe:
@@ -326,7 +329,7 @@ def load_state_dict_file(path: str | Path) -> dict[str, Tensor]:
                                      f"checkpoint (unsupported pickle data)") from None
         except Exception as error:  # zip/EOF/runtime errors of corrupt or truncated files
             raise WeightsFormatError(f"cannot read {path.name}: corrupt, truncated or not a PyTorch "
-                                     f"checkpoint ({type(error).__name__}: {_first_line(error)[:160]})") from None
+                                     f"checkpoint ({one_line(error, 160)})") from None
     return _flat_tensors(state, path.name)
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from viewgen.errors import one_line
+
 __all__ = ["ArrayCheck", "load_npy_checked", "load_npz_checked", "numpy_file_kind"]
 
 NPY_SIGNATURE = b"\x93NUMPY"
@@ -57,8 +59,10 @@ def _read_header(stream, where: str, error: type[Exception]) -> tuple[tuple[int,
     except (ValueError, EOFError, OSError, zipfile.BadZipFile) as problem:
         if isinstance(problem, error):
             raise
-        detail = " ".join(str(problem).split())[:120]
-        raise error(f"cannot read {where}: corrupt .npy header ({detail})") from None
+        # numpy's own text quotes parser internals (e.g. ``<ast.BinOp object at 0x...>``): not shown
+        raise error(f"cannot read {where}: corrupt .npy header (its shape and type cannot be read)") from None
+    if any(int(n) < 0 for n in shape):
+        raise error(f"cannot read {where}: corrupt .npy header (negative size in shape {list(shape)})")
     if dtype.hasobject:
         raise error(f"cannot read {where}: it holds Python objects, not numbers")
     return tuple(int(n) for n in shape), dtype, fortran
@@ -73,9 +77,8 @@ def load_npy_checked(path: Path, check: ArrayCheck, error: type[Exception], key:
         if 0 in shape:
             return np.load(path, allow_pickle=False)
         return np.load(path, mmap_mode="c", allow_pickle=False)
-    except (ValueError, EOFError, OSError) as problem:
-        detail = " ".join(str(problem).split())[:120]
-        raise error(f"cannot read {path.name}: corrupt or truncated .npy ({detail})") from None
+    except (ValueError, EOFError, OSError, OverflowError, MemoryError) as problem:
+        raise error(f"cannot read {path.name}: corrupt or truncated .npy ({one_line(problem, 120)})") from None
 
 
 def load_npz_checked(path: Path, wanted: Iterable[str], check: ArrayCheck,
@@ -93,11 +96,9 @@ def load_npz_checked(path: Path, wanted: Iterable[str], check: ArrayCheck,
                 check(key, shape, dtype)
                 with archive.open(members[key]) as stream:  # read_array fills one array, chunk by chunk
                     content[key] = np.lib.format.read_array(stream, allow_pickle=False)
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile, zipfile.LargeZipFile, KeyError,
-            NotImplementedError, RuntimeError) as problem:  # also: encrypted or exotic compression
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, OverflowError,
+            MemoryError, NotImplementedError, RuntimeError) as problem:  # also: encrypted or exotic compression
         if isinstance(problem, error):
             raise
-        detail = " ".join(str(problem).split())[:120]
-        raise error(f"cannot read {path.name}: corrupt or truncated .npz "
-                    f"({type(problem).__name__}: {detail})") from None
+        raise error(f"cannot read {path.name}: corrupt or truncated .npz ({one_line(problem, 120)})") from None
     return content

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from viewgen.checks import check_min_size, check_shape
-from viewgen.errors import InputError
+from viewgen.errors import InputError, one_line
 from viewgen.geometry.validation import check_pose
 from viewgen.io.limits import MAX_ARRAY_PIXELS, fit_long_side, size_problem
 from viewgen.io.numpy_files import load_npy_checked, load_npz_checked, numpy_file_kind
@@ -134,8 +134,21 @@ class _RGBDUnpickler(pickle.Unpickler):
 
 
 def _corrupt(path: Path, kind: str, error: BaseException) -> InputError:
-    detail = " ".join(str(error).split())  # keep the message on one line
-    return InputError(f"cannot read {path.name}: corrupt or truncated {kind} ({type(error).__name__}: {detail})")
+    """The one-line error for a pickle that cannot be read, in words (no exception class names)."""
+    if isinstance(error, MemoryError):
+        return InputError(f"cannot read {path.name}: corrupt {kind} (it declares more data than it holds)")
+    if isinstance(error, pickle.UnpicklingError) and "persistent" in str(error):
+        return _torch_checkpoint(path)
+    return InputError(f"cannot read {path.name}: corrupt or truncated {kind} ({one_line(error, 120)})")
+
+
+# The first pickle of a legacy ``torch.save`` file; newer ones are zip archives.
+_TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+
+
+def _torch_checkpoint(path: Path) -> InputError:
+    return InputError(f"cannot read {path.name}: it is a PyTorch checkpoint (torch.save), not an RGBD input "
+                      "(give a .npz with an 'rgbd' array, or an original autocruise_input*.pkl)")
 
 
 def _read_pickle(path: Path) -> dict:
@@ -145,11 +158,16 @@ def _read_pickle(path: Path) -> dict:
                          "needs; downscale it first")
     try:
         with open(path, "rb") as file:
+            if file.read(4) == b"PK\x03\x04":
+                raise _torch_checkpoint(path)
+            file.seek(0)
             content = _RGBDUnpickler(file, path.name).load()
     except InputError:
         raise
     except Exception as error:  # only numpy rebuilders can run, so any failure means bad data
         raise _corrupt(path, "pickle", error) from None
+    if content == _TORCH_LEGACY_MAGIC:
+        raise _torch_checkpoint(path)
     if not isinstance(content, dict):
         raise InputError(f"cannot read {path.name}: expected a dict with 'input_rgbd', got {type(content).__name__}")
     return content
