@@ -8,7 +8,6 @@ import re
 import struct
 import warnings
 
-import numpy as np
 import pytest
 import torch
 
