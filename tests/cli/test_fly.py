@@ -203,3 +203,13 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys,
     assert fly(*args) == 2
     assert_one_line_error(capsys, needle)
     assert set(tmp_path.iterdir()) == before
+
+
+def test_a_flight_larger_than_the_memory_cap_is_refused(tmp_path, capsys):
+    from viewgen.cli.fly import MAX_PIXELS
+
+    side = int(MAX_PIXELS**0.5) + 2
+    assert main(["fly", "--size", f"{side}x{side}", "--out", str(tmp_path / "f.mp4")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"at most {MAX_PIXELS:,} pixels" in err
+    assert not (tmp_path / "f.mp4").exists()

@@ -50,15 +50,16 @@ def test_unusable_outputs_are_one_line_and_lose_nothing(tmp_path, rgbd_file, cap
 
 
 def test_a_big_input_is_shrunk_to_the_working_size(tmp_path):
-    from viewgen.io.limits import WORKING_MAX_SIDE, fit_long_side
+    from viewgen.cli.warp import WARP_MAX_SIDE
+    from viewgen.io.limits import fit_long_side
 
-    width = WORKING_MAX_SIDE + 52
+    width = WARP_MAX_SIDE + 52
     source = save_rgbd_npz(tmp_path / "wide.npz", scene_rgbd(20, width))
     out = tmp_path / "w.png"
     assert main(["warp", str(source), "--out", str(out)]) == 0
-    height, width = fit_long_side(20, width, WORKING_MAX_SIDE)
+    height, width = fit_long_side(20, width, WARP_MAX_SIDE)
     with Image.open(out) as image:
-        assert image.size == (3 * WORKING_MAX_SIDE, height) and width == WORKING_MAX_SIDE
+        assert image.size == (3 * WARP_MAX_SIDE, height) and width == WARP_MAX_SIDE
 
 
 def test_the_input_files_intrinsics_are_used(tmp_path, monkeypatch):

@@ -16,7 +16,9 @@ from dataclasses import replace
 
 from viewgen.cli.options import seed_type, size_type
 
-MAX_SIDE, MIN_SIDE, MAX_PIXELS = 2048, 16, 2048 * 2048
+# A flight keeps several frames' warps, meshes and refiner buffers: ~0.9 GB per Mpx (weight-free,
+# measured: 1536x1536 peaked at 2.07 GB), so 1.5 Mpx keeps a flight well under 2 GB.
+MAX_SIDE, MIN_SIDE, MAX_PIXELS = 2048, 16, 1536 * 1024
 MAX_FRAMES = 100_000
 MAX_FPS = 240
 DEFAULT_LONG_SIDE = 512  # weight-free flights: the input is scaled so its long side is at most this
