@@ -76,3 +76,15 @@ def test_sigterm_keeps_the_png_frames_done_so_far(tmp_path):
     assert status == 128 + signal.SIGTERM, err
     assert sorted(path.name for path in tmp_path.iterdir()) == ["frames"]
     assert len(list((tmp_path / "frames").glob("frame_*.png"))) == saved_count(err) >= 2
+
+
+def test_ctrl_c_while_the_parser_is_built_is_one_line(monkeypatch, capsys):
+    """Building the parser imports torch (seconds on a cold start); a Ctrl-C then is no traceback."""
+    import viewgen.cli.main as cli_main
+
+    def interrupted_build():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_main, "build_parser", interrupted_build)
+    assert cli_main.main(["fly"]) == 130
+    assert capsys.readouterr().err == "viewgen: interrupted\n"

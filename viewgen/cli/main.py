@@ -51,20 +51,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_request:  # --help, or a usage error already printed as one line
-        return exit_request.code if isinstance(exit_request.code, int) else 2
+    """Run one command; exit status 0, 2 (one-line error), 130 (Ctrl-C) or 143 (SIGTERM).
+
+    A Ctrl-C at any point, even while torch is still being imported to build the parser, ends
+    with ``viewgen: interrupted`` rather than a traceback.
+    """
     try:
         with terminate_as_interrupt():  # SIGTERM (kill, timeout, docker stop) stops like Ctrl-C
-            return args.run(args) or 0
+            return _parse_and_run(argv)
     except KeyboardInterrupt as interrupt:
         print("viewgen: interrupted", file=sys.stderr)
         return interrupt_exit_status(interrupt)
     except (ViewgenError, ValueError, OSError) as error:  # not RuntimeError: a real torch error keeps its traceback
         print(f"viewgen: error: {one_line(error)}", file=sys.stderr)
         return 2
+
+
+def _parse_and_run(argv: list[str] | None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_request:  # --help, or a usage error already printed as one line
+        return exit_request.code if isinstance(exit_request.code, int) else 2
+    return args.run(args) or 0
 
 
 if __name__ == "__main__":
