@@ -21,6 +21,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from viewgen.checks import check_shape
+from viewgen.geometry.validation import check_pose
+
 
 class CameraController(ABC):
     """Produces one ``cam_from_world [3, 4]`` per call of :meth:`next`.
@@ -99,8 +102,7 @@ def check_start_pose(cam_from_world: Tensor, tolerance: float = 1e-3) -> Tensor:
     """
     if not isinstance(cam_from_world, Tensor):
         raise ValueError(f"cam_from_world must be a torch.Tensor, got {type(cam_from_world).__name__}")
-    if tuple(cam_from_world.shape) not in ((3, 4), (4, 4)):
-        raise ValueError(f"cam_from_world must have shape [3, 4] or [4, 4], got {tuple(cam_from_world.shape)}")
+    check_pose(cam_from_world, "cam_from_world", "single")
     if not cam_from_world.is_floating_point():
         raise ValueError(f"cam_from_world must be a floating-point tensor, got {cam_from_world.dtype}")
     if not bool(torch.isfinite(cam_from_world).all()):
@@ -144,9 +146,7 @@ def check_steering(offset) -> tuple[float, float]:
 
 def check_intrinsics(intrinsics: Tensor) -> Tensor:
     """Validate ``[4]`` intrinsics ``[fx, fy, cx, cy]`` (finite, positive focal lengths)."""
-    if not isinstance(intrinsics, Tensor) or tuple(intrinsics.shape) != (4,):
-        shape = tuple(intrinsics.shape) if isinstance(intrinsics, Tensor) else type(intrinsics).__name__
-        raise ValueError(f"intrinsics must be a [4] tensor [fx, fy, cx, cy], got {shape}")
+    check_shape(intrinsics, (4,), "intrinsics", hint=" [fx, fy, cx, cy]")
     if not bool(torch.isfinite(intrinsics).all()) or bool((intrinsics[:2] <= 0).any()):
         raise ValueError(f"intrinsics must be finite with positive fx, fy, got {intrinsics.tolist()}")
     return intrinsics

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from viewgen.checks import check_min_size, check_shape
 from viewgen.control.base import (
     CameraController,
     check_config_numbers,
@@ -46,12 +47,9 @@ def _disparity_plane(disparity: Tensor) -> Tensor:
     """``[H, W]``, ``[1, H, W]`` or ``[1, 1, H, W]`` -> finite float64 CPU ``[H, W]``."""
     if not isinstance(disparity, Tensor):
         raise ValueError(f"disparity must be a torch.Tensor, got {type(disparity).__name__}")
-    shape = tuple(disparity.shape)
-    if disparity.dim() not in (2, 3, 4) or any(size != 1 for size in shape[:-2]):
-        raise ValueError(f"disparity must have shape [H, W] or [1, 1, H, W], got {shape}")
-    if shape[-1] < 2 or shape[-2] < 1:
-        raise ValueError(f"disparity must be at least 1 pixel high and 2 wide, got {shape}")
-    plane = disparity.detach().reshape(shape[-2:]).to("cpu", torch.float64)
+    check_shape(disparity, [("H", "W"), (1, "H", "W"), (1, 1, "H", "W")], "disparity")
+    check_min_size(disparity, (1, 2), "disparity")
+    plane = disparity.detach().reshape(disparity.shape[-2:]).to("cpu", torch.float64)
     if not bool(torch.isfinite(plane).all()):
         raise ValueError("disparity contains NaN or infinite values")
     return plane
@@ -198,9 +196,7 @@ class FlyDynamic(CameraController):
 
     def next(self, rgbd: Tensor, offset=(0.0, 0.0)) -> Tensor:
         """One autopilot step from the frame ``rgbd [1, 4, H, W]``; returns ``cam_from_world [3, 4]``."""
-        if not isinstance(rgbd, Tensor) or rgbd.dim() != 4 or rgbd.shape[0] != 1 or rgbd.shape[1] != 4:
-            shape = tuple(rgbd.shape) if isinstance(rgbd, Tensor) else type(rgbd).__name__
-            raise ValueError(f"rgbd must be a [1, 4, H, W] tensor (RGB + disparity, channels first), got {shape}")
+        check_shape(rgbd, (1, 4, "H", "W"), "rgbd", hint=" (RGB + disparity, channels first)")
         targets_uv = self._targets_uv(rgbd[0, 3], offset)
         self._advance()
         down = self._world_from_cam[:, 1]

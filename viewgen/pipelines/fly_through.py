@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from viewgen.checks import check_shape
 from viewgen.control.base import CameraController, check_steering
 from viewgen.control.fly_dynamic import FlyDynamicConfig
 from viewgen.control.registry import CONTROLLER_NAMES, make_controller
@@ -368,11 +369,8 @@ class FlyThroughPipeline:
 
     def _network_rgbd(self, rgbd: Tensor) -> Tensor:
         """Check ``[B, 4, H, W]`` at the networks' size and move it to the pipeline's device and dtype."""
-        expected = (4, *self.config.image_size)
-        if not isinstance(rgbd, Tensor) or rgbd.dim() != 4 or tuple(rgbd.shape[1:]) != expected:
-            shape = list(rgbd.shape) if isinstance(rgbd, Tensor) else type(rgbd).__name__
-            raise ValueError(f"rgbd must be a [B, {', '.join(map(str, expected))}] tensor, got {shape} "
-                             "(use reset() or prepare_rgbd() to resize an input)")
+        check_shape(rgbd, ("B", 4, *self.config.image_size), "rgbd",
+                    hint=" (use reset() or prepare_rgbd() to resize an input)")
         return self._to_pipeline(rgbd)
 
     def _style_batch(self, style: Tensor, batch: int) -> Tensor:
@@ -380,9 +378,7 @@ class FlyThroughPipeline:
         style_dim = self.refiner.style_dim
         if style.dim() == 1:
             style = style.unsqueeze(0)
-        if style.dim() != 2 or style.shape[1] != style_dim or style.shape[0] not in (1, batch):
-            raise ValueError(f"style must be [{style_dim}] or [B, {style_dim}] with B = {batch}, "
-                             f"got {list(style.shape)}")
+        check_shape(style, ("B", style_dim), "style", sizes={"B": (1, batch)})
         return style.expand(batch, style_dim)
 
     @torch.inference_mode()

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from viewgen.checks import check_min_size
 from viewgen.io.limits import WORKING_MAX_SIDE
 from viewgen.io.paths import require_regular_file
 from viewgen.io.rgbd_files import InputError, RGBDInput, load_rgbd_file, validate_rgbd
@@ -96,9 +97,7 @@ def _photo(path: Path, depth: str | None, device: str, max_side: int | None) -> 
     from viewgen.io.images import load_image
 
     image = load_image(path, max_side=max_side)  # [1, 3, H, W] in [0, 1]; one-line errors, size checked first
-    if min(image.shape[-2:]) < 2:
-        raise InputError(f"cannot use {path.name}: it is {image.shape[-1]}x{image.shape[-2]} pixels; "
-                         "a photo needs at least 2 pixels a side")
+    check_min_size(image, 2, path.name, error=InputError)
     name = depth or DEFAULT_BACKEND
     estimator = get_estimator(name, device=device)
     with torch.inference_mode():

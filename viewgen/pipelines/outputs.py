@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from viewgen.checks import check_shape
 from viewgen.io.rgbd_files import InputError
 
 __all__ = ["FlightOutput", "Frame", "as_rgbd_batch"]
@@ -105,6 +106,5 @@ def as_rgbd_batch(rgbd) -> Tensor:
     if rgbd.dim() == 4 and rgbd.shape[0] == 1 and rgbd.shape[1] in (1, 3):
         raise InputError(f"got an image with {rgbd.shape[1]} channel(s) {list(rgbd.shape)} but no disparity: "
                          "an RGB image needs a depth backend to estimate its disparity first")
-    if rgbd.dim() != 4 or rgbd.shape[0] != 1 or rgbd.shape[1] != 4:
-        raise InputError(f"expected an RGBD tensor [1, 4, H, W] or [4, H, W] (channels first), got {list(rgbd.shape)}")
+    check_shape(rgbd, (1, 4, "H", "W"), "rgbd", hint=" (or [4, H, W]; channels first)", error=InputError)
     return rgbd

@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from viewgen.errors import ViewgenError
+from viewgen.checks import check_shape
+from viewgen.errors import ViewgenError, one_line
 
 __all__ = ["UploadError", "decode_upload", "describe_bytes", "frame_rgb", "rgbd_from_upload"]
 
@@ -187,9 +188,10 @@ def rgbd_from_upload(for_depth: Tensor, for_flight: Tensor, depth_estimator) -> 
     disparity = disparity.detach().to("cpu", torch.float32)
     while disparity.dim() < 4:
         disparity = disparity.unsqueeze(0)
-    if disparity.dim() != 4 or disparity.shape[0] != 1 or disparity.shape[1] != 1:
-        raise UploadError(f"The depth backend returned a {list(disparity.shape)} disparity, "
-                          "expected [1, 1, H, W].", 500)
+    try:
+        check_shape(disparity, (1, 1, "H", "W"), "disparity")
+    except ValueError as error:
+        raise UploadError(f"The depth backend returned an unexpected disparity: {one_line(error)}.", 500) from None
     if not bool(torch.isfinite(disparity).all()):
         raise UploadError("The depth backend returned non-finite disparity for this image.", 500)
     low, high = float(disparity.min()), float(disparity.max())
