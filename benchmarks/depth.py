@@ -11,7 +11,7 @@ No weights are downloaded: every backend runs its real architecture with random 
 configs written here to match the released ones: DPT-Large ViT-L/16, DPT-Hybrid ViT-B/16 +
 BiT-R50, Depth Anything V2 ViT-S/B/L). The time is one full ``estimator(image)`` call for a
 ``--image`` sized photo: resize to the backend's native input (shown), the network, min-max
-normalisation and the area resize back. Each (backend, device) runs in a fresh subprocess so
+normalization and the area resize back. Each (backend, device) runs in a fresh subprocess so
 its peak memory is its own: the resident set size growth on CPU (weights included),
 ``torch.cuda.max_memory_allocated`` on CUDA. Times are the median and minimum of ``--runs``
 calls after two warm-up calls. Transformers backends need ``pip install "viewgen[depth]"``.

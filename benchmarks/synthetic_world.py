@@ -9,7 +9,7 @@ Usage::
 Each (scene, size, mode) runs in a fresh subprocess so that its peak memory is its own: the peak
 resident set size minus the process's size after building the world (before the first frame).
 Times are the median (and minimum) of ``--runs`` renders of the scene preset's start view after
-two warm-ups, under ``torch.inference_mode``; ``render`` is colour + exact depth
+two warm-ups, under ``torch.inference_mode``; ``render`` is color + exact depth
 (``viewgen.data.synthetic.render``), ``depth`` is the ray marcher alone (``render_depth``).
 The target is at least 10 frames/s for ``render`` at 160x256 on 2 CPU cores.
 

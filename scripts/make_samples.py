@@ -7,7 +7,7 @@ Usage::
 
 For each scene ``i = 1, 2, 3`` (coast, hills, mountains) it renders the preset's start view and
 writes ``<i>_<name>.png`` (8-bit RGB), ``<i>_<name>_disparity.png`` (16-bit, value / 65535 =
-disparity in [0, 1], nearest point 1, sky 0) and ``<i>_<name>.json`` (normalised intrinsics
+disparity in [0, 1], nearest point 1, sky 0) and ``<i>_<name>.json`` (normalized intrinsics
 ``fx fy cx cy``, the disparity scale ``s`` with metric depth ``s / disparity``, the preset, its
 world seed and the start camera in world coordinates). Rendering is deterministic, so running
 the script again reproduces the files (PNG encoding aside).

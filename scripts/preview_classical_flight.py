@@ -9,9 +9,9 @@ The flight is ``FlyThroughPipeline(refiner=...)`` with the default autopilot and
 rescale). Printed per reported frame: ``detail`` = mean |Laplacian|
 of the luminance over the ground (disparity above the style's sky threshold) relative to
 frame 0, ``mid`` = the same for a difference of Gaussians (sigma 1 and 3), ``flicker`` = mean
-|refined - warped| colour change on fully known pixels (``far``: those with disparity < 0.3),
+|refined - warped| color change on fully known pixels (``far``: those with disparity < 0.3),
 ``holes`` = share of pixels with mask < 0.5, ``log_scale`` = what ``rescale_refined_disparity``
-applied, the disparity range, the sky share and the mean colour; then the median times of a
+applied, the disparity range, the sky share and the mean color; then the median times of a
 whole step and of the refine call in it (the rest is mostly the warp).
 """
 
@@ -125,11 +125,11 @@ def report(history, stats, threshold: float, every: int) -> None:
             continue
         detail, mid = detail_energy(frame[:, :3], ground(frame))
         row = stats[index - 1] if index else {"flicker": 0.0, "flicker_far": 0.0, "holes": 0.0, "log_scale": 0.0}
-        colour = " ".join(f"{value:.3f}" for value in frame[0, :3].mean(dim=(1, 2)).tolist())
+        color = " ".join(f"{value:.3f}" for value in frame[0, :3].mean(dim=(1, 2)).tolist())
         print(f"{index:5d} {detail / detail0:7.2f} {mid / mid0:6.2f} {row['flicker']:8.4f} {row['flicker_far']:7.4f} "
               f"{row['holes']:6.3f} "
               f"{row['log_scale']:+9.4f} {float(frame[:, 3].min()):6.3f} {float(frame[:, 3].max()):6.3f} "
-              f"{float((frame[:, 3] < threshold).float().mean()):5.2f}  {colour}")
+              f"{float((frame[:, 3] < threshold).float().mean()):5.2f}  {color}")
     step_ms = statistics.median(s["step"] for s in stats) * 1e3
     refine_ms = statistics.median(s["refine"] for s in stats) * 1e3
     rest_ms = statistics.median(s["step"] - s["refine"] for s in stats) * 1e3

@@ -3,7 +3,7 @@
 ``reference.npz`` holds activations of the official TF graph (NHWC) for the shared fixture
 checkpoint, whose weights are seeded random values; see the fixture README. A float64 run
 of our encoder differs from the TF ``style_noise`` by 1.0e-5 at most, so TF's own float32
-rounding is about that large. The encoder normalises in TF's operation order
+rounding is about that large. The encoder normalizes in TF's operation order
 (``instance_norm_tf_order``), which brought our float32 mu to 9.95e-6 of TF's on an AVX-512
 Xeon; PyTorch's fused instance norm gave 1.08e-5. On an AVX2 AMD EPYC the same code gives
 1.13e-5: TF's mu is 1.00e-5 from our float64 mu and ours is 4.5e-6 from it, on opposite sides.

@@ -132,7 +132,7 @@ def test_cone_prepass_agrees_with_plain_march(hills, hills_pose):
     assert ((plain[both] - blocks[both]).abs() <= 1e-3 * plain[both]).float().mean() > 0.98
 
 
-def test_normalised_disparity_and_scale():
+def test_normalized_disparity_and_scale():
     depth = torch.tensor([[[[2.0, 4.0], [float("inf"), 8.0]]], [[[float("inf")] * 2] * 2]])
     disparity, scale = depth_to_unit_disparity(depth)
     assert scale.tolist() == [2.0, 1.0]

@@ -158,7 +158,7 @@ def test_determinism_batches_constant_and_nan_images(tmp_path, tiny_models, name
     x = image(batch=2)
     first, second = estimator(x), estimator(x)
     torch.testing.assert_close(first, second, rtol=0, atol=0)
-    torch.testing.assert_close(estimator(x[1:]), first[1:], rtol=1e-5, atol=1e-5)  # each image normalised alone
+    torch.testing.assert_close(estimator(x[1:]), first[1:], rtol=1e-5, atol=1e-5)  # each image normalized alone
     flat = estimator(torch.full((1, 3, 40, 40), 0.5))
     assert torch.isfinite(flat).all() and 0 <= float(flat.min()) and float(flat.max()) <= 1
     bad = image()
@@ -192,7 +192,7 @@ def test_square_option_and_device_errors(tmp_path, tiny_models):
     with pytest.raises(DepthError, match="unknown device"):
         get_estimator("midas-v21-small", device="gpu", weights=path, config=TINY_SMALL)
     with pytest.raises(DepthError, match="does not take that option"):
-        get_estimator("midas-v21-small", weights=path, config=TINY_SMALL, colour="blue")
+        get_estimator("midas-v21-small", weights=path, config=TINY_SMALL, color="blue")
 
 
 @pytest.mark.gpu

@@ -1,4 +1,4 @@
-"""The registry, the shared normalisation and resizing, the file backend and the colour preview."""
+"""The registry, the shared normalization and resizing, the file backend and the color preview."""
 
 import subprocess
 import sys
@@ -62,7 +62,7 @@ def test_importing_depth_does_not_import_transformers():
     assert result.stdout.strip() == "False"
 
 
-# ----------------------------------------------------------------------------- normalisation
+# ----------------------------------------------------------------------------- normalization
 
 
 def test_minmax_is_per_image_and_exact():

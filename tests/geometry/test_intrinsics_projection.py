@@ -80,7 +80,7 @@ def test_crop_updates_intrinsics_consistently():
         crop_image_and_intrinsics(image, intrinsics, top=30, left=0, crop_height=20, crop_width=30)
 
 
-def test_resize_keeps_normalised_intrinsics():
+def test_resize_keeps_normalized_intrinsics():
     image = torch.rand(1, 3, 40, 60)
     intrinsics = torch.tensor([0.8, 1.2, 0.5, 0.5])
     resized, same = resize_image_and_intrinsics(image, intrinsics, (20, 30))

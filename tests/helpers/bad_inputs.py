@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # PNG colour type -> samples per pixel
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # PNG color type -> samples per pixel
 
 
 def _png_chunk(tag: bytes, data: bytes) -> bytes:

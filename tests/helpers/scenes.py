@@ -12,7 +12,7 @@ from viewgen.rendering.warp import perspective_from_intrinsics
 
 
 def scene_rgbd(height: int, width: int, seed: int = 0, dtype=torch.float32) -> torch.Tensor:
-    """``[1, 4, H, W]``: smooth colours, a far sky band, a ground ramp and a near blob (depth edges)."""
+    """``[1, 4, H, W]``: smooth colors, a far sky band, a ground ramp and a near blob (depth edges)."""
     gen = torch.Generator().manual_seed(seed)
     rows = torch.linspace(0, 1, height, dtype=torch.float64).view(-1, 1)
     cols = torch.linspace(0, 1, width, dtype=torch.float64).view(1, -1)

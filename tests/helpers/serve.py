@@ -1,7 +1,7 @@
 """Stand-ins for the web demo tests: a fast refiner, a depth model and samples, all tiny.
 
 * :class:`HoleFillRefiner` keeps the warped frame and fills its holes with the frame's mean
-  colour, so flights are fast, deterministic and visibly move (a random tiny SPADE network
+  color, so flights are fast, deterministic and visibly move (a random tiny SPADE network
   would give nearly constant frames).
 * :func:`stand_in_depth`: sky (disparity 0) in the top third, then a ground ramp toward the
   camera: "a tiny stand-in model" for uploads.
@@ -130,9 +130,9 @@ def toy_samples():
     return {"coast": loader(0, False), "hills": loader(1, True), "mountains": loader(2, False)}
 
 
-def png_bytes(width=120, height=80, mode="RGB", colour=(40, 120, 200)) -> bytes:
+def png_bytes(width=120, height=80, mode="RGB", color=(40, 120, 200)) -> bytes:
     array = np.zeros((height, width, 3), dtype=np.uint8)
-    array[...] = colour
+    array[...] = color
     array[height // 2:, :, 1] = 200  # a green ground
     array[:, : width // 3, 0] = 220
     image = Image.fromarray(array).convert(mode)

@@ -36,7 +36,7 @@ def pose_yaw(yaw_deg: float, centre) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("binary", [True, False])
-def test_full_grid_counts_colours_and_faces(tmp_path, binary):
+def test_full_grid_counts_colors_and_faces(tmp_path, binary):
     rgbd = random_rgbd()
     result = export_mesh_ply(tmp_path / "m.ply", rgbd, default_intrinsics(H, W), mask_edges=False, binary=binary)
     ply = read_ply(result.path)
@@ -44,8 +44,8 @@ def test_full_grid_counts_colours_and_faces(tmp_path, binary):
     assert (result.num_vertices, result.num_faces) == (H * W, 2 * (H - 1) * (W - 1))
     assert ply["vertices"].shape == (H * W, 3) and ply["faces"].shape == (2 * (H - 1) * (W - 1), 3)
     np.testing.assert_array_equal(ply["faces"], grid_faces(H, W).numpy())  # the renderer's triangles, in order
-    expected_colours = (rgbd[0, :3] * 255).round().to(torch.uint8).permute(1, 2, 0).reshape(-1, 3).numpy()
-    np.testing.assert_array_equal(ply["colors"], expected_colours)
+    expected_colors = (rgbd[0, :3] * 255).round().to(torch.uint8).permute(1, 2, 0).reshape(-1, 3).numpy()
+    np.testing.assert_array_equal(ply["colors"], expected_colors)
     assert any("OpenGL" in comment for comment in ply["comments"])
 
 

@@ -20,7 +20,7 @@ H, W = 32, 48
 
 
 def smooth_frame(index: int, height: int = H, width: int = W) -> torch.Tensor:
-    """A smooth colour field whose brightness steps with ``index`` (frames are easy to tell apart)."""
+    """A smooth color field whose brightness steps with ``index`` (frames are easy to tell apart)."""
     y = torch.linspace(0, 1, height).view(height, 1).expand(height, width)
     x = torch.linspace(0, 1, width).view(1, width).expand(height, width)
     level = 0.15 + 0.12 * index

@@ -45,7 +45,7 @@ def test_pad_same_puts_the_odd_pixel_after_and_reflects():
     assert zeros[0, 0, :, 0].tolist() == [0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 0.0, 0.0]
 
 
-def test_instance_norm_normalises_each_channel():
+def test_instance_norm_normalizes_each_channel():
     out = instance_norm(torch.randn(2, 3, 8, 8) * 5 + 2)
     assert torch.allclose(out.mean((2, 3)), torch.zeros(2, 3), atol=1e-5)
     assert torch.allclose(out.var((2, 3), unbiased=False), torch.ones(2, 3), atol=1e-3)

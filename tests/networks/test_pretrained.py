@@ -45,8 +45,8 @@ def test_nested_config_survives_json():
 
 
 def test_unknown_config_field_is_refused():
-    with pytest.raises(ValueError, match="unknown StyleEncoderConfig fields: colour"):
-        config_from_dict(StyleEncoderConfig, {"colour": 1})
+    with pytest.raises(ValueError, match="unknown StyleEncoderConfig fields: color"):
+        config_from_dict(StyleEncoderConfig, {"color": 1})
 
 
 def test_loading_into_the_wrong_class_is_refused(tmp_path):

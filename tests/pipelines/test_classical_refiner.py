@@ -113,7 +113,7 @@ def test_known_pixels_are_kept_within_the_documented_bounds(toy, style):
     out = ClassicalRefiner(config).refine(warped, mask, style)
     known = (mask > 0.999).expand(-1, 3, -1, -1).clone()
     known[..., 25:55, 45:85] = False  # the fill's soft surroundings
-    bound = config.max_detail_change + config.colour_rate  # detail layer + aerial-perspective pull
+    bound = config.max_detail_change + config.color_rate  # detail layer + aerial-perspective pull
     assert (out[:, :3] - toy[:, :3])[known].abs().max() <= bound + 1e-6
     # disparity: ground moves at most layout_rate of the way to the layout prior (log space),
     # sky only recedes
@@ -130,7 +130,7 @@ def test_soft_mask_edges_blend(toy, style):
     mask = torch.linspace(0, 1, SIZE[1]).view(1, 1, 1, -1).expand(1, 1, *SIZE).contiguous()
     warped = toy * mask.sqrt()
     out = ClassicalRefiner(ClassicalRefinerConfig(max_detail_change=0.0)).refine(warped, mask, style)
-    ground = out[0, :3, 60:70].mean(dim=(0, 1))  # [W] mean colour across the ramp
+    ground = out[0, :3, 60:70].mean(dim=(0, 1))  # [W] mean color across the ramp
     assert ground.min() > 0.2
     assert (ground[1:] - ground[:-1]).abs().max() < 0.05
 
@@ -190,7 +190,7 @@ def test_toy_flight_keeps_detail_and_stays_finite(toy):
 
 
 def test_detail_layer_switch(toy, style):
-    """With ``detail_layer=False`` known pixels keep their colour up to the aerial-perspective pull."""
+    """With ``detail_layer=False`` known pixels keep their color up to the aerial-perspective pull."""
     config = ClassicalRefinerConfig(detail_layer=False)
     out = ClassicalRefiner(config).refine(toy, torch.ones_like(toy[:, :1]), style)
-    assert (out[:, :3] - toy[:, :3]).abs().max() <= config.colour_rate + 1e-6
+    assert (out[:, :3] - toy[:, :3]).abs().max() <= config.color_rate + 1e-6

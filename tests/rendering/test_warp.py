@@ -93,14 +93,14 @@ def test_any_resolution_and_device(device, size):
         assert (warped.cpu() - cpu_warped).abs().mean() < 1e-5
 
 
-def test_gradients_reach_colour_disparity_and_pose():
+def test_gradients_reach_color_disparity_and_pose():
     rgbd = scene_rgbd(10, 14, seed=6, dtype=torch.float64)
     translation = torch.tensor([0.02, -0.01, -0.15], dtype=torch.float64, requires_grad=True)
     rgb = rgbd[:, :3].clone().requires_grad_(True)
 
-    def render(colour, shift):
+    def render(color, shift):
         pose = torch.cat([torch.eye(3, dtype=torch.float64), shift.view(3, 1)], dim=1)
-        warped, mask = warp_rgbd(torch.cat([colour, rgbd[:, 3:]], 1), torch.eye(4, dtype=torch.float64)[:3], pose,
+        warped, mask = warp_rgbd(torch.cat([color, rgbd[:, 3:]], 1), torch.eye(4, dtype=torch.float64)[:3], pose,
                                  INTRINSICS.double())
         return warped, mask
 

@@ -88,7 +88,7 @@ def test_frame_rgb_crops_to_the_flight_aspect_without_stretching():
     assert tuple(for_depth.shape) == (1, 3, 67, 100)
 
 
-def test_rgbd_from_upload_resizes_and_normalises_the_estimate():
+def test_rgbd_from_upload_resizes_and_normalizes_the_estimate():
     for_depth, for_flight = torch.rand(1, 3, 30, 45), torch.rand(1, 3, 64, 96)
     rgbd = rgbd_from_upload(for_depth, for_flight, lambda image: torch.rand(1, 1, 30, 45) * 5 - 1)
     assert tuple(rgbd.shape) == (1, 4, 64, 96) and torch.equal(rgbd[:, :3], for_flight)

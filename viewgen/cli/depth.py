@@ -21,7 +21,7 @@ def add_parser(subparsers) -> None:
     names = ", ".join(available_backends())
     depth = subparsers.add_parser(
         "depth", help="estimate a disparity map (near = bright) for a photo",
-        description="Estimate disparity (1/depth, normalised to [0, 1]) for IMAGE and write it as a 16-bit "
+        description="Estimate disparity (1/depth, normalized to [0, 1]) for IMAGE and write it as a 16-bit "
                     "PNG (value = round(d * 65535)) or a float32 .npy. Backends: " + names + ". --out and --preview "
                     "are written under hidden names and renamed into place together once both are complete, so "
                     "a failed or interrupted run leaves existing files as they were.")
@@ -30,7 +30,7 @@ def add_parser(subparsers) -> None:
                        help=f"depth backend, or file:PATH for an existing disparity map (default {DEFAULT_BACKEND})")
     depth.add_argument("--out", default="disparity.png", help="output .png (16-bit) or .npy (default disparity.png)")
     depth.add_argument("--preview", default=None, metavar="PNG",
-                       help=f"also write a colour preview (near = red), its longer side at most {WORKING_MAX_SIDE}")
+                       help=f"also write a color preview (near = red), its longer side at most {WORKING_MAX_SIDE}")
     depth.add_argument("--size", type=parse_size, default=None, metavar="HxW",
                        help="output size (default: the image's; photos up to 50 Mpx are accepted)")
     depth.add_argument("--normalization", choices=NORMALIZATIONS, default="minmax",
@@ -73,7 +73,7 @@ def run(args: Namespace) -> int:
     net_h, net_w = estimator.input_size(*image.shape[-2:])
     out_h, out_w = disparity.shape[-2:]
     print(f"{out}: {out_h}x{out_w} disparity of {Path(args.image).name} ({height}x{width}) from {estimator.name} "
-          f"at {net_h}x{net_w}, {args.normalization} normalised; load {loaded - started:.1f} s, "
+          f"at {net_h}x{net_w}, {args.normalization} normalized; load {loaded - started:.1f} s, "
           f"estimate {done - loaded:.2f} s" + (f"; preview {preview}" if preview else ""))
     return 0
 
@@ -96,7 +96,7 @@ def _write_outputs(out: Path, preview: Path | None, disparity) -> None:
 
 
 def _write_preview(path: Path, disparity) -> None:
-    """A Turbo-coloured PNG of disparity ``[1, 1, H, W]``, its longer side at most ``WORKING_MAX_SIDE``."""
+    """A Turbo-colored PNG of disparity ``[1, 1, H, W]``, its longer side at most ``WORKING_MAX_SIDE``."""
     from viewgen.depth.base import resize_disparity
     from viewgen.depth.colormap import colorize_disparity
     from viewgen.io.images import write_png_atomic

@@ -1,6 +1,6 @@
 """``viewgen export-mesh INPUT --out scene.ply [--ascii] [--keep-edges] [--max-side N]``.
 
-Writes the coloured grid mesh that the renderer builds from an RGBD input to a PLY file that
+Writes the colored grid mesh that the renderer builds from an RGBD input to a PLY file that
 opens in Blender / MeshLab (see :mod:`viewgen.io.ply` for the axes and the edge masking).
 
 INPUT is anything ``viewgen fly`` accepts (:func:`viewgen.pipelines.inputs.resolve_input`): an
@@ -33,7 +33,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``export-mesh`` on the ``viewgen`` subcommand parsers; returns its parser."""
     parser = subparsers.add_parser(
         "export-mesh", help="write an RGBD image's 3D mesh (as the renderer builds it) to a .ply file",
-        description="Write the coloured grid mesh the renderer builds from an RGBD input to a PLY file "
+        description="Write the colored grid mesh the renderer builds from an RGBD input to a PLY file "
                     "(+y up, the camera looking down -z, as Blender and MeshLab expect).")
     parser.add_argument("input", metavar="INPUT",
                         help="RGBD .npz/.npy, an original autocruise_input*.pkl, sample:N (a bundled sample) "
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     source = resolve_input(args.input, depth=args.depth).rgbd_input
     for warning in source.warnings:
         print(f"viewgen: warning: {warning}", file=sys.stderr)
-    height, width = source.rgbd.shape[-2:]  # intrinsics are normalised: the same for the shrunk grid
+    height, width = source.rgbd.shape[-2:]  # intrinsics are normalized: the same for the shrunk grid
     intrinsics = source.intrinsics if source.intrinsics is not None else default_intrinsics(height, width)
     rgbd = _fit_mesh_grid(source.rgbd, args.max_side)
     written = []

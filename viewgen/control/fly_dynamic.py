@@ -9,7 +9,7 @@ ICCV 2021), step for step, so that its poses agree with the original's to about 
 2. The look target ``(x + dx, y + dy)`` and the move target ``(0.5, h)`` (texture coordinates)
    are lifted to ``z = 1`` in the current camera and turned into world directions.
 3. The look and move directions are blended toward them (``lerp``, ``movelerp``; not
-   renormalised, as in the original), the camera moves ``speed * move_dir`` and is rebuilt
+   renormalized, as in the original), the camera moves ``speed * move_dir`` and is rebuilt
    looking along ``look_dir`` with the previous camera's down axis.
 
 Units: disparity is 1/depth with depth in [1, 100], so ``speed = 0.2`` is 0.2 depth units per

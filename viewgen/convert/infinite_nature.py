@@ -18,7 +18,7 @@ conversion (those folders and the manifest); anything else is refused before wor
 
 Variable map (TF layouts: conv kernels ``[kh, kw, in, out]``, dense kernels ``[in, out]``):
 
-* spectrally normalised convs ``<scope>/{kernel, bias, u}`` (``shortcut_conv`` has no bias):
+* spectrally normalized convs ``<scope>/{kernel, bias, u}`` (``shortcut_conv`` has no bias):
   encoder ``conv_i``, resblock ``conv_0``/``conv_1``/``shortcut_conv``, the generator's
   output ``conv`` and discriminator ``conv_1..3``. The original inference graph runs one
   power iteration from the stored ``u`` and divides the kernel by the resulting sigma; it

@@ -6,7 +6,7 @@ Camera file (``<clip>.txt``), as distributed with RealEstate10K and ACID::
     45678900 0.48 0.85 0.5 0.5 0 0 r00 r01 r02 t0 r10 r11 r12 t1 r20 r21 r22 t2
     ...                                          <- one line per frame, 19 numbers
 
-Each frame line holds the timestamp in microseconds (an integer), the normalised intrinsics
+Each frame line holds the timestamp in microseconds (an integer), the normalized intrinsics
 ``fx fy cx cy`` (image spanning (0, 0)-(1, 1), our convention), two zeros (unused distortion
 slots) and the 3 x 4 world-to-camera matrix ``[R | t]`` row-major (OpenCV axes, our
 ``cam_from_world``). Blank lines and trailing whitespace are ignored; a file whose first line
@@ -54,7 +54,7 @@ class PosedClip:
     """One posed clip.
 
     name: clip id (camera file stem). url: the video URL line ("" if absent).
-    timestamps: ``[T]`` int64 microseconds. intrinsics: ``[T, 4]`` float64 normalised
+    timestamps: ``[T]`` int64 microseconds. intrinsics: ``[T, 4]`` float64 normalized
     ``[fx, fy, cx, cy]``. cam_from_world: ``[T, 3, 4]`` float64 world-to-camera.
     frame_paths / disparity_paths: ``T`` paths ``<dir>/<timestamp>.png`` and
     ``<dir>/<timestamp>_disparity.png`` (empty when no frame folder is known).

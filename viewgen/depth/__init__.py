@@ -15,7 +15,7 @@ estimator = get_estimator("midas-v21", device="cpu")
 disparity = estimator(load_image("photo.jpg"), size=(160, 256))   # [1, 1, 160, 256] in [0, 1]
 ```
 
-Every backend estimates at its own size, min-max normalises each image to [0, 1] (the
+Every backend estimates at its own size, min-max normalizes each image to [0, 1] (the
 original Infinite Nature's; ``normalization="percentile"`` uses the 1st/97th percentiles) and
 area-resizes to the requested size. Weights live in ``$VIEWGEN_HOME`` (:mod:`viewgen.hub`).
 """

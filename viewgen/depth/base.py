@@ -1,8 +1,8 @@
-"""The depth-estimator protocol, the shared base class and disparity normalisation.
+"""The depth-estimator protocol, the shared base class and disparity normalization.
 
 Every backend turns RGB ``[B, 3, H, W]`` in [0, 1] into disparity ``[B, 1, H, W]`` in [0, 1]
 the way the original Infinite Nature demo did with MiDaS: estimate relative inverse depth at
-the backend's own input size, normalise each image to [0, 1] (min-max by default, or the
+the backend's own input size, normalize each image to [0, 1] (min-max by default, or the
 robust 1st/97th percentile variant), then resize to the requested size (area averaging when
 shrinking, as the original's ``AREA`` resize).
 """
@@ -56,7 +56,7 @@ class DepthEstimator(Protocol):
     ``estimator(image)`` maps RGB ``[B, 3, H, W]`` in [0, 1] to disparity ``[B, 1, H, W]`` in
     [0, 1] (larger = nearer), on the image's device. ``size=(h, w)`` returns it at another
     size; ``normalization`` is ``"minmax"`` (the original's), ``"percentile"`` (1st/97th
-    percentiles, clipped) or ``"none"`` (already normalised values, clamped).
+    percentiles, clipped) or ``"none"`` (already normalized values, clamped).
     """
 
     name: str
@@ -103,12 +103,12 @@ def _check_size(size) -> tuple[int, int]:
 
 
 def normalize_disparity(raw: Tensor, normalization: str = "minmax") -> Tensor:
-    """Normalise raw relative disparity ``[B, 1, h, w]`` to [0, 1], each image on its own.
+    """Normalize raw relative disparity ``[B, 1, h, w]`` to [0, 1], each image on its own.
 
     ``"minmax"``: ``(d - min) / (max - min)`` (the original demo). ``"percentile"``: the 1st
     and 97th percentiles map to 0 and 1, values beyond are clipped (robust to a few extreme
     pixels; the percentiles InfiniteNature-Zero uses, without its 0.8 scale). ``"none"``:
-    values are taken as already normalised and clamped to [0, 1]. A constant image becomes
+    values are taken as already normalized and clamped to [0, 1]. A constant image becomes
     0.5 everywhere (a flat plane) instead of 0/0. Non-finite values raise :class:`DepthError`.
     """
     if normalization not in NORMALIZATIONS:
@@ -150,7 +150,7 @@ def resize_disparity(disparity: Tensor, size: tuple[int, int]) -> Tensor:
 
 
 class DepthEstimatorBase:
-    """Shared behaviour of the backends: input checks, normalisation and resizing.
+    """Shared behaviour of the backends: input checks, normalization and resizing.
 
     Subclasses set ``name`` and ``device`` and implement :meth:`predict_raw` (relative
     disparity at the backend's own size, larger = nearer) and :meth:`input_size`.

@@ -1,4 +1,4 @@
-"""False-colour previews of disparity (near = warm, far = cool), for humans only."""
+"""False-color previews of disparity (near = warm, far = cool), for humans only."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ _TURBO = torch.tensor([
 def colorize_disparity(disparity: Tensor) -> Tensor:
     """Disparity ``[B, 1, H, W]`` (or ``[H, W]``, ``[1, H, W]``) in [0, 1] -> RGB ``[B, 3, H, W]`` in [0, 1].
 
-    Turbo colours: far (0) dark blue, near (1) dark red. NaN is drawn as 0.
+    Turbo colors: far (0) dark blue, near (1) dark red. NaN is drawn as 0.
     """
     d = torch.nan_to_num(disparity.detach().double(), nan=0.0).clamp(0, 1)
     while d.dim() < 4:

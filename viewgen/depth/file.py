@@ -4,7 +4,7 @@ Accepted files: ``.npy`` (a float or integer ``[H, W]``, ``[1, H, W]``, ``[H, W,
 ``[1, 1, H, W]`` array of at most :data:`~viewgen.io.limits.MAX_ARRAY_PIXELS` values, checked in
 its header before the data is read) and PNG (16-bit grayscale, value /
 65535, as ``viewgen depth`` writes; 8-bit grayscale, value / 255). Values are disparity
-(larger = nearer), at any size: the map is resized to the image, and normalised like every
+(larger = nearer), at any size: the map is resized to the image, and normalized like every
 backend's output (``normalization="none"`` keeps values that are already in [0, 1]).
 """
 
@@ -71,7 +71,7 @@ def _read_npy(path: Path) -> np.ndarray:
 
 
 class FileDisparity(DepthEstimatorBase):
-    """Returns the disparity stored in ``path`` for any image (resized to it, normalised)."""
+    """Returns the disparity stored in ``path`` for any image (resized to it, normalized)."""
 
     def __init__(self, path: str | Path | None = None, device: str | torch.device = "cpu") -> None:
         if path is None:

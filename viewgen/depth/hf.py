@@ -9,7 +9,7 @@ cache, downloading into it when online (``HF_HUB_OFFLINE=1`` / ``VIEWGEN_OFFLINE
 Preprocessing reads the model's ``preprocessor_config.json`` (size, keep_aspect_ratio,
 ensure_multiple_of, resample, mean/std) and applies the DPT image processor's resize rule in
 torch, on the estimator's device, so torchvision is not needed. The model's
-``predicted_depth`` at that size is the raw disparity that the base class normalises.
+``predicted_depth`` at that size is the raw disparity that the base class normalizes.
 """
 
 from __future__ import annotations

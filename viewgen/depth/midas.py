@@ -6,8 +6,8 @@ there on first use unless offline; a ``.safetensors`` conversion with the same k
 
 Preprocessing follows upstream's ``default_transform`` / ``small_transform``: bicubic resize
 keeping the aspect ratio so the longer side is 384 (256 for small) and both sides are
-multiples of 32 (``resize_method="upper_bound"``), ImageNet mean/std normalisation. The
-network's output is relative inverse depth at that size; the shared base class normalises and
+multiples of 32 (``resize_method="upper_bound"``), ImageNet mean/std normalization. The
+network's output is relative inverse depth at that size; the shared base class normalizes and
 resizes it.
 """
 

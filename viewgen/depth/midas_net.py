@@ -23,7 +23,7 @@ connection adds ``relu(x)``, not ``x``; the small model's units do not (their ac
 in-place). Unlike the original exportable EfficientNet, the TF "same" padding is recomputed for
 every input size, so one model serves images of any size.
 
-Input: ImageNet-normalised RGB ``[B, 3, H, W]`` with H, W multiples of 32. Output: relative
+Input: ImageNet-normalized RGB ``[B, 3, H, W]`` with H, W multiples of 32. Output: relative
 inverse depth ``[B, 1, H, W]`` (non-negative, arbitrary scale).
 """
 
@@ -340,7 +340,7 @@ class _OutputUpsample(nn.Module):
 
 
 class MidasNet(nn.Module):
-    """MiDaS v2.1 (large or small, by config): ImageNet-normalised RGB -> relative inverse depth.
+    """MiDaS v2.1 (large or small, by config): ImageNet-normalized RGB -> relative inverse depth.
 
     ``forward(x [B, 3, H, W]) -> [B, 1, H, W]``, H and W multiples of 32 (other sizes run, the
     decoder following the encoder's feature sizes, but the official transform never makes them).

@@ -2,7 +2,7 @@
 
 Conventions (``docs/conventions.md``): poses are world-to-camera ``cam_from_world``
 ``[..., 3, 4]`` or ``[..., 4, 4]``; camera axes +x right, +y down, +z forward; intrinsics are
-normalised ``[fx, fy, cx, cy]`` with the image spanning (0, 0)-(1, 1).
+normalized ``[fx, fy, cx, cy]`` with the image spanning (0, 0)-(1, 1).
 """
 
 from viewgen.geometry.intrinsics import (

@@ -24,19 +24,19 @@ def default_intrinsics(height: int, width: int, fx: float = 0.8, dtype=torch.flo
 
 
 def focal_from_fov_deg(fov_deg: float) -> float:
-    """Normalised focal length for a field of view across the image (0.5 for 90 degrees)."""
+    """Normalized focal length for a field of view across the image (0.5 for 90 degrees)."""
     if not 0.0 < fov_deg < 180.0:
         raise ValueError(f"field of view must lie in (0, 180) degrees, got {fov_deg}")
     return 0.5 / math.tan(math.radians(fov_deg) / 2)
 
 
 def fov_deg_from_focal(focal: float) -> float:
-    """Field of view in degrees across the image for a normalised focal length."""
+    """Field of view in degrees across the image for a normalized focal length."""
     return math.degrees(2 * math.atan(0.5 / focal))
 
 
 def intrinsics_to_pixel_matrix(intrinsics: Tensor, height: int, width: int) -> Tensor:
-    """``[..., 4]`` normalised -> ``[..., 3, 3]`` ``K`` in pixels (corner origin, see module doc)."""
+    """``[..., 4]`` normalized -> ``[..., 3, 3]`` ``K`` in pixels (corner origin, see module doc)."""
     fx, fy, cx, cy = intrinsics.unbind(-1)
     zeros = torch.zeros_like(fx)
     ones = torch.ones_like(fx)
@@ -49,7 +49,7 @@ def intrinsics_to_pixel_matrix(intrinsics: Tensor, height: int, width: int) -> T
 
 
 def pixel_matrix_to_intrinsics(pixel_matrix: Tensor, height: int, width: int) -> Tensor:
-    """``[..., 3, 3]`` ``K`` in pixels (corner origin) -> ``[..., 4]`` normalised intrinsics."""
+    """``[..., 3, 3]`` ``K`` in pixels (corner origin) -> ``[..., 4]`` normalized intrinsics."""
     return torch.stack(
         [
             pixel_matrix[..., 0, 0] / width,
@@ -90,7 +90,7 @@ def resize_image_and_intrinsics(image: Tensor, intrinsics: Tensor, size: tuple[i
                                 mode: str = "area") -> tuple[Tensor, Tensor]:
     """Resize ``[B, C, H, W]`` to ``size = (H', W')``.
 
-    A resize maps the image extent onto itself, so normalised intrinsics stay the same; they are
+    A resize maps the image extent onto itself, so normalized intrinsics stay the same; they are
     returned (as a copy) for symmetry with :func:`crop_image_and_intrinsics`. ``mode`` is any
     ``torch.nn.functional.interpolate`` mode ("area" averages when shrinking).
     """

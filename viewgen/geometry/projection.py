@@ -1,4 +1,4 @@
-"""Projection between camera space and normalised texture coordinates.
+"""Projection between camera space and normalized texture coordinates.
 
 Camera axes are +x right, +y down, +z forward. Texture coordinates ``uv`` put (0, 0) at the
 image's top-left corner and (1, 1) at its bottom-right; the centre of pixel ``(row j, col i)``

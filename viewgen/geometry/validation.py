@@ -27,7 +27,7 @@ ROTATION_TOLERANCE = 1e-3
 
 _POSE_EXPECTED = ("a pose must be a finite world-to-camera [R | t] (3x4, or 4x4 ending in [0, 0, 0, 1]) "
                   "with R a rotation")
-_INTRINSICS_EXPECTED = "intrinsics are normalised [fx, fy, cx, cy], e.g. [0.8, 0.8 * W / H, 0.5, 0.5]"
+_INTRINSICS_EXPECTED = "intrinsics are normalized [fx, fy, cx, cy], e.g. [0.8, 0.8 * W / H, 0.5, 0.5]"
 
 
 def require_tensor(value, name: str) -> Tensor:

@@ -1,9 +1,9 @@
 """The ``.gif`` sink, streamed: every frame is quantised and appended to the file as it arrives.
 
-The file loops forever; each frame has its own 256-colour palette (median cut, no dithering,
+The file loops forever; each frame has its own 256-color palette (median cut, no dithering,
 so still areas do not flicker) and a delay of ``round(100 / fps)`` hundredths of a second, at
 least 2 (browsers slow 0-1 cs delays down to 10 cs, so fps above 50 plays at 50). Pillow
-encodes each frame as a one-frame GIF; its colour table and LZW data are cut out and written
+encodes each frame as a one-frame GIF; its color table and LZW data are cut out and written
 behind our own header, so memory use does not grow with the number of frames.
 """
 
@@ -31,9 +31,9 @@ def _gif_delay_cs(fps: float) -> int:
 def _gif_frame(frame: np.ndarray) -> tuple[bytes, int, int, bytes]:
     """Quantise an ``[H, W, 3]`` uint8 frame.
 
-    Returns (colour table, its size bits, interlace flag 0 or 0x40, LZW image data).
+    Returns (color table, its size bits, interlace flag 0 or 0x40, LZW image data).
 
-    Pillow encodes a one-frame GIF; its colour table and compressed image data are cut out so
+    Pillow encodes a one-frame GIF; its color table and compressed image data are cut out so
     that frames can be appended to the file one at a time, each with its own (local) table.
     """
     from PIL import Image
@@ -96,7 +96,7 @@ class GifWriter(SingleFileWriter):
             size = width.to_bytes(2, "little") + height.to_bytes(2, "little")
             chunks += [b"GIF89a", size, bytes([0x80 | 0x70 | bits, 0, 0]), table,
                        b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"]  # loop forever
-        # graphic control: disposal 1 (keep), delay; image descriptor with a local colour table
+        # graphic control: disposal 1 (keep), delay; image descriptor with a local color table
         chunks += [b"\x21\xf9\x04\x04", self.delay_cs.to_bytes(2, "little"), b"\x00\x00",
                    b"\x2c\x00\x00\x00\x00", width.to_bytes(2, "little"), height.to_bytes(2, "little"),
                    bytes([0x80 | interlace | bits]), table, image_data]

@@ -124,7 +124,7 @@ def read_disparity_png16(path: str | Path) -> Tensor:
     """Read a disparity PNG written by :func:`write_disparity_png16`: ``[1, 1, H, W]`` float32 in [0, 1].
 
     16-bit grayscale PNGs are divided by 65535; 8-bit grayscale ones by 255. Anything else
-    (colour, alpha, other formats, more than :data:`~viewgen.io.limits.MAX_ARRAY_PIXELS`) raises
+    (color, alpha, other formats, more than :data:`~viewgen.io.limits.MAX_ARRAY_PIXELS`) raises
     ``ValueError``; a missing file raises ``OSError``.
     """
     from PIL import Image

@@ -1,7 +1,7 @@
-"""Export an RGBD image as the coloured grid mesh the renderer draws, to a PLY file.
+"""Export an RGBD image as the colored grid mesh the renderer draws, to a PLY file.
 
 The mesh is exactly what :func:`viewgen.rendering.warp_rgbd` rasterizes: one vertex per pixel
-centre, unprojected to depth ``1 / clip(disparity, 0.01, 1)`` with the normalised intrinsics;
+centre, unprojected to depth ``1 / clip(disparity, 0.01, 1)`` with the normalized intrinsics;
 two triangles per cell in the renderer's order (``[tl, bl, tr]``, ``[br, tr, bl]``, see
 :func:`viewgen.rendering.mesh.grid_faces`); and, unless ``mask_edges=False``, the renderer's
 Sobel edge mask (:func:`viewgen.rendering.mesh.sobel_edge_mask`) applied by dropping every
@@ -52,7 +52,7 @@ _FACE_DTYPE = np.dtype([("count", "u1"), ("vertex_indices", "<i4", (3,))])
 
 @dataclass(frozen=True, eq=False)
 class GridMesh:
-    """A coloured triangle mesh in the PLY file's axes (OpenGL-style, see the module doc).
+    """A colored triangle mesh in the PLY file's axes (OpenGL-style, see the module doc).
 
     vertices: ``[N, 3]`` float32. colors: ``[N, 3]`` uint8 RGB. faces: ``[M, 3]`` int64 indices
     into ``vertices``, counter-clockwise as seen from the camera.
@@ -84,7 +84,7 @@ def _rgbd_batch(rgbd: Tensor) -> Tensor:
 def _intrinsics(intrinsics) -> Tensor:
     values = torch.as_tensor(intrinsics, dtype=torch.float32).detach().cpu().reshape(-1)
     if values.numel() != 4 or not torch.isfinite(values).all() or (values[:2] <= 0).any():
-        raise ValueError(f"intrinsics must be [fx, fy, cx, cy] (normalised, positive focal lengths), "
+        raise ValueError(f"intrinsics must be [fx, fy, cx, cy] (normalized, positive focal lengths), "
                          f"got {values.tolist()}")
     return values
 
@@ -106,7 +106,7 @@ def rgbd_to_mesh(rgbd: Tensor, intrinsics, cam_from_world=None, mask_edges: bool
 
     Args:
         rgbd: ``[1, 4, H, W]`` or ``[4, H, W]``, RGB and disparity in [0, 1], ``H, W >= 2``.
-        intrinsics: ``[4]`` (or ``[1, 4]``) normalised ``[fx, fy, cx, cy]``.
+        intrinsics: ``[4]`` (or ``[1, 4]``) normalized ``[fx, fy, cx, cy]``.
         cam_from_world: ``[3, 4]`` / ``[4, 4]`` world-to-camera pose; identity when ``None``.
         mask_edges: drop the vertices on depth edges (the renderer's Sobel mask is 0 there)
             and every face touching one, as the renderer does; ``False`` keeps everything.
@@ -178,12 +178,12 @@ def write_ply(path: str | Path, mesh: GridMesh, binary: bool = True, comments: t
 
 def export_mesh_ply(path: str | Path, rgbd: Tensor, intrinsics, cam_from_world=None, mask_edges: bool = True,
                     binary: bool = True) -> MeshExport:
-    """Write the renderer's coloured grid mesh of ``rgbd`` to a PLY file (see the module doc).
+    """Write the renderer's colored grid mesh of ``rgbd`` to a PLY file (see the module doc).
 
     Args:
         path: the ``.ply`` to write (atomically; missing parent folders are created).
         rgbd: ``[1, 4, H, W]`` or ``[4, H, W]``, RGB and disparity in [0, 1].
-        intrinsics: ``[4]`` normalised ``[fx, fy, cx, cy]``.
+        intrinsics: ``[4]`` normalized ``[fx, fy, cx, cy]``.
         cam_from_world: ``[3, 4]`` world-to-camera pose of the RGBD's camera (identity if ``None``);
             vertices are written in that world frame, turned to OpenGL-style axes
             (``diag(1, -1, -1)``: +y up, the identity camera looking down -z).

@@ -7,7 +7,7 @@
   one by one, never held in memory. ``yuv420p`` needs an even width and height: odd sizes are
   padded by one row / column, repeating the last one (the video is then ``H + H % 2`` by
   ``W + W % 2``; nothing is resized).
-* ``*.gif``: looping forever, one 256-colour palette per frame (median cut, no dithering, so
+* ``*.gif``: looping forever, one 256-color palette per frame (median cut, no dithering, so
   still areas do not flicker), frame delay ``round(100 / fps)`` hundredths of a second (at least
   2: browsers slow 0-1 cs delays down to 10 cs, so fps above 50 plays at 50). Streamed: each
   frame is encoded and appended to the file as it arrives.

@@ -225,7 +225,7 @@ class FlyThroughPipeline:
             rgbd: ``[B, 4, H, W]`` RGB + disparity in [0, 1], at ``config.image_size``.
             style: ``[B, style_dim]`` or ``[style_dim]`` style code (shared by the batch).
             cam_from_world, next_cam_from_world: ``[3, 4]`` or ``[B, 3, 4]`` world-to-camera poses.
-            intrinsics, next_intrinsics: ``[4]`` or ``[B, 4]`` normalised ``[fx, fy, cx, cy]``.
+            intrinsics, next_intrinsics: ``[4]`` or ``[B, 4]`` normalized ``[fx, fy, cx, cy]``.
 
         Returns:
             ``[B, 4, H, W]``: RGB from the generator (no warped pixel is pasted back) and its

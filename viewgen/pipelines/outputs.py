@@ -25,7 +25,7 @@ class Frame:
     index: frames since :meth:`FlyThroughPipeline.reset` (0 = the input, 1 = the first generated).
     rgbd: ``[1, 4, H, W]`` RGB in [0, 1] plus disparity in [0, 1], on the pipeline's device.
     cam_from_world: ``[3, 4]`` world-to-camera pose of this frame.
-    intrinsics: ``[4]`` ``[fx, fy, cx, cy]`` (normalised, constant over a flight).
+    intrinsics: ``[4]`` ``[fx, fy, cx, cy]`` (normalized, constant over a flight).
     """
 
     index: int

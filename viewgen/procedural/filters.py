@@ -18,7 +18,7 @@ LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # Rec. 601
 
 @lru_cache(maxsize=64)
 def _gaussian_taps(sigma: float, radius: int) -> tuple[float, ...]:
-    """Normalised Gaussian taps for offsets ``0..radius`` (cached: the same few are used every frame)."""
+    """Normalized Gaussian taps for offsets ``0..radius`` (cached: the same few are used every frame)."""
     weights = [math.exp(-0.5 * (offset / sigma) ** 2) for offset in range(radius + 1)]
     total = weights[0] + 2.0 * sum(weights[1:])
     return tuple(weight / total for weight in weights)

@@ -5,7 +5,7 @@ by default), wrapped so that it tiles the plane. Sampled with bicubic (Keys) int
 a smooth (C1) value-noise function of continuous lattice coordinates, defined everywhere: there
 is no resolution, only the lattice spacing of each octave, and any ``(x, z)`` evaluates the same
 way whatever the batch it is in. ``grid_sample`` interpolates all octaves of all points in one
-fused call. Bilinear sampling (cheaper, C0) is used for colour noise.
+fused call. Bilinear sampling (cheaper, C0) is used for color noise.
 
 An :class:`Octaves` set holds, per octave ``k``, a rotation, a frequency ``lacunarity**k /
 base_wavelength`` (lattice cells per world unit) and a random offset, so that octaves do not line
@@ -62,7 +62,7 @@ class NoiseTexture:
     def sample(self, coords: Tensor, mode: str = "bicubic") -> Tensor:
         """Noise at lattice coordinates ``[N, K, 2]`` (first = texture x) -> ``[C, N, K]``.
 
-        ``mode`` is ``"bicubic"`` (the smooth function) or ``"bilinear"`` (cheaper, C0; for colour
+        ``mode`` is ``"bicubic"`` (the smooth function) or ``"bilinear"`` (cheaper, C0; for color
         noise). Coordinates wrap with the period.
         """
         wrapped = coords * (1.0 / self.period)

@@ -57,7 +57,7 @@ def grid_vertices(disparity: Tensor, intrinsics: Tensor) -> Tensor:
 
     Args:
         disparity: ``[B, 1, H, W]``; clipped to ``[0.01, 1]`` so depth lies in ``[1, 100]``.
-        intrinsics: ``[B, 4]`` normalised ``[fx, fy, cx, cy]``.
+        intrinsics: ``[B, 4]`` normalized ``[fx, fy, cx, cy]``.
     """
     batch, _, height, width = disparity.shape
     depth = depth_from_disparity(disparity)
@@ -66,7 +66,7 @@ def grid_vertices(disparity: Tensor, intrinsics: Tensor) -> Tensor:
 
 
 def sobel_gradients(disparity: Tensor) -> tuple[Tensor, Tensor]:
-    """``(d/dy, d/dx)`` of ``[B, 1, H, W]`` with reflect padding and the unnormalised 3x3 kernels of
+    """``(d/dy, d/dx)`` of ``[B, 1, H, W]`` with reflect padding and the unnormalized 3x3 kernels of
     ``tf.image.sobel_edges``, each ``[B, 1, H, W]``.
 
     The six non-zero taps are summed in the kernel's row-major order, as a convolution does

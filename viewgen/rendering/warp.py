@@ -33,7 +33,7 @@ BACKGROUND_DEPTH = 1000.0
 
 
 def perspective_from_intrinsics(intrinsics: Tensor, near: float = NEAR_CLIP, far: float = FAR_CLIP) -> Tensor:
-    """OpenGL-style projection for normalised intrinsics, ``[B, 4] -> [B, 4, 4]``.
+    """OpenGL-style projection for normalized intrinsics, ``[B, 4] -> [B, 4, 4]``.
 
     Maps camera space (+z forward) to clip space with NDC ``x = 2u - 1`` and ``y = 2v - 1``
     (no y flip: NDC y = -1 is the top row).
@@ -95,7 +95,7 @@ def warp_rgbd(rgbd: Tensor, src_cam_from_world: Tensor, tgt_cam_from_world: Tens
             depth in [1, 100]).
         src_cam_from_world: ``[B, 3|4, 4]`` (or unbatched) world-to-camera pose of the source.
         tgt_cam_from_world: same for the target camera.
-        intrinsics: ``[B, 4]`` or ``[4]`` normalised source intrinsics.
+        intrinsics: ``[B, 4]`` or ``[4]`` normalized source intrinsics.
         tgt_intrinsics: target intrinsics, defaults to ``intrinsics``.
 
     Returns:

@@ -1,4 +1,4 @@
-"""Frames as the page gets them: JPEG bytes, a coloured disparity, and the flight as an MP4."""
+"""Frames as the page gets them: JPEG bytes, a colored disparity, and the flight as an MP4."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from torch import Tensor
 
 __all__ = ["disparity_to_uint8", "encode_jpeg", "encode_mp4", "rgb_to_uint8"]
 
-# A perceptually ordered dark-to-bright colour map (anchors of matplotlib's "magma").
+# A perceptually ordered dark-to-bright color map (anchors of matplotlib's "magma").
 _MAGMA_ANCHORS = np.array([
     [0, 0, 4], [28, 16, 68], [79, 18, 123], [129, 37, 129], [181, 54, 122],
     [229, 80, 100], [251, 135, 97], [254, 194, 135], [252, 253, 191],
@@ -33,7 +33,7 @@ def rgb_to_uint8(rgb: Tensor) -> np.ndarray:
 
 
 def disparity_to_uint8(disparity: Tensor) -> np.ndarray:
-    """``[1, 1, H, W]`` disparity in [0, 1] -> ``[H, W, 3]`` uint8 through a magma colour map (near = bright)."""
+    """``[1, 1, H, W]`` disparity in [0, 1] -> ``[H, W, 3]`` uint8 through a magma color map (near = bright)."""
     disparity = disparity.detach().to("cpu", torch.float32).reshape(disparity.shape[-2:])
     index = (disparity.clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.long).numpy()
     return _LUT[index]

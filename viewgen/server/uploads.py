@@ -179,7 +179,7 @@ def rgbd_from_upload(for_depth: Tensor, for_flight: Tensor, depth_estimator) -> 
     """Run ``depth_estimator`` on ``for_depth`` and return the flight-size RGBD ``[1, 4, H, W]``.
 
     The estimate is resized to the flight size (antialiased); an estimate outside [0, 1] is
-    min-max normalised, a non-finite or misshapen one raises :class:`UploadError` (500).
+    min-max normalized, a non-finite or misshapen one raises :class:`UploadError` (500).
     """
     with torch.inference_mode():
         disparity = depth_estimator(for_depth)

@@ -2,7 +2,7 @@
 
 World frame: **x east, y down, z north** (world units of about a metre), so a level camera
 looking north has the identity rotation; elevation is ``-y``. Poses are OpenCV world-to-camera
-``cam_from_world``; intrinsics are normalised ``[fx, fy, cx, cy]`` (see ``docs/conventions.md``).
+``cam_from_world``; intrinsics are normalized ``[fx, fy, cx, cy]`` (see ``docs/conventions.md``).
 
 >>> from viewgen.data.synthetic import preset_world, start_pose, render, generate_flight
 >>> from viewgen.geometry import default_intrinsics
@@ -12,7 +12,7 @@ looking north has the identity rotation; elevation is ``-y``. Poses are OpenCV w
 
 Modules: ``noise`` (periodic value noise, baked layers), ``terrain`` (the heightfield),
 ``shading`` (materials), ``sky`` (sky, sun, clouds, fog), ``world`` (everything from one seed),
-``raymarch`` (exact depth), ``renderer`` (colour), ``flights``, ``presets``, ``rgbd`` (pipeline RGBD with
+``raymarch`` (exact depth), ``renderer`` (color), ``flights``, ``presets``, ``rgbd`` (pipeline RGBD with
 monocular-style disparity), ``export`` (RealEstate10K/ACID-layout clips).
 """
 

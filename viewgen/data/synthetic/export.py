@@ -8,7 +8,7 @@
     out_dir/<split>/<clip>/metadata.json              preset, seeds, size, per-frame scales, configs
 
 Clip ``i`` uses scene preset ``PRESET_NAMES[i % 3]`` with a world seed and a flight seed derived
-from ``seed`` and ``i``. Disparity is normalised per frame like a monocular estimate
+from ``seed`` and ``i``. Disparity is normalized per frame like a monocular estimate
 (:func:`depth_to_unit_disparity`): metric depth is ``disparity_scale / disparity`` where the
 disparity is positive (sky is 0). Timestamps are microseconds at ``fps`` frames per second.
 See :mod:`viewgen.data.posed_clips` for the reader.

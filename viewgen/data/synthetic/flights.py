@@ -73,7 +73,7 @@ def camera_pose(position: Tensor, yaw: Tensor, pitch: Tensor, roll: Tensor | Non
 
 
 def _gaussian_smooth(values: Tensor, sigma: float) -> Tensor:
-    """Smooth ``[T]`` float64 with a normalised Gaussian (edges replicate)."""
+    """Smooth ``[T]`` float64 with a normalized Gaussian (edges replicate)."""
     radius = max(1, int(3 * sigma))
     offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
     kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)

@@ -248,7 +248,7 @@ def resolve(world: World, rays: Tensor, start: Tensor, config: RenderConfig) -> 
 def cast_rays(world: World, origins: Tensor, dirs: Tensor, config: RenderConfig | None = None) -> Tensor:
     """Parameter of the first surface hit: ``origins, dirs [N, 3]`` -> ``t [N]`` (``inf`` = sky).
 
-    ``t`` is in units of ``dirs``: with camera-z-normalised directions it is the depth along the
+    ``t`` is in units of ``dirs``: with camera-z-normalized directions it is the depth along the
     optical axis, with unit directions the distance along the ray. World frame y down.
     """
     rays = torch.cat([origins.reshape(-1, 3).float().T, dirs.reshape(-1, 3).float().T], dim=0).contiguous()

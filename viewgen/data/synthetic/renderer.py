@@ -1,4 +1,4 @@
-"""Render a synthetic world: exact depth (see :mod:`viewgen.data.synthetic.raymarch`) and colour.
+"""Render a synthetic world: exact depth (see :mod:`viewgen.data.synthetic.raymarch`) and color.
 
 ``render(world, cam_from_world, intrinsics, height, width) -> (rgb, depth)``: every pixel's ray is
 marched to its first surface hit (depth along the optical axis, ``inf`` for sky), then hits are
@@ -7,7 +7,7 @@ sun, clouds).
 
 World frame: x east, **y down**, z north (see :mod:`viewgen.data.synthetic.terrain`); poses are
 OpenCV-style world-to-camera ``cam_from_world`` (camera +x right, +y down, +z forward), intrinsics
-normalised ``[fx, fy, cx, cy]`` with the image spanning (0, 0)-(1, 1).
+normalized ``[fx, fy, cx, cy]`` with the image spanning (0, 0)-(1, 1).
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def render_depth(world: World, cam_from_world: Tensor, intrinsics: Tensor, heigh
 
 
 def _shade_hits(world: World, points: Tensor, unit_dirs: Tensor, distance: Tensor, footprint: Tensor) -> Tensor:
-    """Colour ``[m, 3]`` of surface hits at world ``points [m, 3]`` seen along unit ``unit_dirs [m, 3]``."""
+    """Color ``[m, 3]`` of surface hits at world ``points [m, 3]`` seen along unit ``unit_dirs [m, 3]``."""
     terrain, cfg = world.terrain, world.config
     water_level = terrain.config.water_level
     x, z = points[:, 0].contiguous(), points[:, 2].contiguous()
@@ -127,7 +127,7 @@ def render(world: World, cam_from_world: Tensor, intrinsics: Tensor, height: int
     """Render ``(rgb [B, 3, H, W] in [0, 1], depth [B, 1, H, W])``, both float32.
 
     ``cam_from_world`` is ``[3, 4]``/``[4, 4]`` or batched ``[B, 3|4, 4]`` (OpenCV world-to-camera,
-    world y down); ``intrinsics`` is ``[4]`` or ``[B, 4]`` normalised ``[fx, fy, cx, cy]``. Depth is
+    world y down); ``intrinsics`` is ``[4]`` or ``[B, 4]`` normalized ``[fx, fy, cx, cy]``. Depth is
     along the optical axis, ``inf`` where the sky is seen; the surface point at that depth lies on
     the terrain (or water) to ``config.tolerance`` world units.
     """

@@ -1,6 +1,6 @@
 """One call from a synthetic world to a pipeline-ready RGBD with monocular-style disparity.
 
-A monocular depth estimate is only known up to scale and is min-max normalised; the synthetic
+A monocular depth estimate is only known up to scale and is min-max normalized; the synthetic
 RGBD mimics that with an exact depth: ``disparity = clip(s / depth, 0, 1)`` with the per-frame
 scale ``s`` = the nearest visible depth, so the nearest point has disparity 1 and the sky
 (depth ``inf``) exactly 0. ``s`` is returned, so metric depth is ``s / disparity`` wherever
@@ -27,10 +27,10 @@ __all__ = ["SyntheticRGBD", "depth_to_unit_disparity", "preset_rgbd", "render_rg
 class SyntheticRGBD:
     """A rendered RGBD batch.
 
-    rgbd: ``[B, 4, H, W]`` float32, RGB in [0, 1] plus normalised disparity in [0, 1].
+    rgbd: ``[B, 4, H, W]`` float32, RGB in [0, 1] plus normalized disparity in [0, 1].
     depth: ``[B, 1, H, W]`` float32 metric depth along the optical axis (``inf`` = sky).
     disparity_scale: ``[B]`` float32 ``s``: ``depth = s / disparity`` where disparity > 0.
-    intrinsics: ``[B, 4]`` normalised ``[fx, fy, cx, cy]``; cam_from_world: ``[B, 3, 4]``.
+    intrinsics: ``[B, 4]`` normalized ``[fx, fy, cx, cy]``; cam_from_world: ``[B, 3, 4]``.
     """
 
     rgbd: Tensor
@@ -56,7 +56,7 @@ def depth_to_unit_disparity(depth: Tensor) -> tuple[Tensor, Tensor]:
 
 def render_rgbd(world: World, cam_from_world: Tensor, height: int, width: int, intrinsics: Tensor | None = None,
                 config: RenderConfig | None = None) -> SyntheticRGBD:
-    """Render an RGBD with normalised disparity (see the module doc).
+    """Render an RGBD with normalized disparity (see the module doc).
 
     ``cam_from_world`` is ``[3, 4]`` or ``[B, 3, 4]`` (world y down); ``intrinsics`` defaults to
     ``[0.8, 0.8 W / H, 0.5, 0.5]``.

@@ -5,7 +5,7 @@ material noise (broad variation, patches, fine grain; octaves finer than the pix
 faded out so that distant ground does not shimmer): water, sand near the waterline, grass (lush
 to dry), forest patches below the tree line, rock on steep slopes and above the tree line, snow
 above the snow line on gentle slopes. Land is lit by the sun (Lambert) plus a hemispherical sky
-ambient; water reflects the sky with a Schlick Fresnel term over a depth-tinted body colour, with
+ambient; water reflects the sky with a Schlick Fresnel term over a depth-tinted body color, with
 small noise waves, a sun glint and foam at the shore.
 
 Vectors are world vectors in the package frame (x east, **y down**, z north): a normal's
@@ -28,7 +28,7 @@ Color = tuple[float, float, float]
 
 @dataclass(frozen=True)
 class MaterialConfig:
-    """Material colours and where each material grows; elevations in world units.
+    """Material colors and where each material grows; elevations in world units.
 
     sand_height: sand up to this height above the water. tree_line / snow_line: elevations where
     forest ends and snow starts (both blurred by noise). rock_slope: the normal's up component
@@ -62,12 +62,12 @@ def _c(value: Color) -> Tensor:
 
 
 def _mix(a: Tensor, b: Tensor, weight: Tensor) -> Tensor:
-    """``a + (b - a) * weight`` with ``weight [N]`` broadcast over colour channels."""
+    """``a + (b - a) * weight`` with ``weight [N]`` broadcast over color channels."""
     return torch.lerp(a, b, weight.unsqueeze(-1))
 
 
 def _albedo(config: MaterialConfig, elevation: Tensor, up: Tensor, noise: Tensor, water_level: float) -> Tensor:
-    """Material colour ``[N, 3]`` from elevation, normal up component and noise ``[N, 3]``."""
+    """Material color ``[N, 3]`` from elevation, normal up component and noise ``[N, 3]``."""
     broad, patch, grain = noise.unbind(-1)
     ones = torch.ones_like(elevation).unsqueeze(-1)
     color = _mix(_c(config.grass_lush) * ones, _c(config.grass_dry), smoothstep(-1.3, 1.6, broad + 0.4 * patch))
@@ -92,9 +92,9 @@ def _albedo(config: MaterialConfig, elevation: Tensor, up: Tensor, noise: Tensor
 
 def shade_land(config: MaterialConfig, sky_light: tuple[Tensor, Tensor, Tensor], elevation: Tensor,
                normals: Tensor, noise: Tensor, water_level: float) -> Tensor:
-    """Lit land colour ``[N, 3]``.
+    """Lit land color ``[N, 3]``.
 
-    sky_light: (sun direction ``[3]``, sun colour ``[3]``, sky ambient colour ``[3]``).
+    sky_light: (sun direction ``[3]``, sun color ``[3]``, sky ambient color ``[3]``).
     elevation ``[N]``; normals ``[N, 3]`` unit world vectors; noise ``[N, 3]`` material noise.
     """
     sun, sun_color, ambient_color = sky_light
@@ -107,11 +107,11 @@ def shade_land(config: MaterialConfig, sky_light: tuple[Tensor, Tensor, Tensor],
 
 def shade_water(config: MaterialConfig, sky_light: tuple[Tensor, Tensor, Tensor], dirs: Tensor, depth: Tensor,
                 noise: Tensor, reflect_sky) -> Tensor:
-    """Water colour ``[N, 3]`` seen along unit ``dirs [N, 3]``.
+    """Water color ``[N, 3]`` seen along unit ``dirs [N, 3]``.
 
     depth ``[N]``: water depth (water level minus terrain) at the hit points; noise ``[N, 3]``
     material noise (its fine channels tilt the normal); ``reflect_sky(dirs [N, 3]) -> [N, 3]``
-    returns the sky colour in a reflected direction.
+    returns the sky color in a reflected direction.
     """
     sun, sun_color, ambient_color = sky_light
     tilt = 0.035 * noise[:, 1:]

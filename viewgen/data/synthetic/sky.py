@@ -2,9 +2,9 @@
 
 Directions are unit world vectors ``[N, 3]`` in the package's frame (x east, **y down**, z north;
 see :mod:`viewgen.data.synthetic.terrain`), so a direction's elevation sine is ``-d[:, 1]``.
-The sky is a vertical gradient from the horizon colour to the zenith colour, a sun disc with a
+The sky is a vertical gradient from the horizon color to the zenith color, a sun disc with a
 two-lobed glow, and a layer of procedural clouds on a horizontal plane (fBm coverage, thinned
-toward the horizon). Fog mixes distant surfaces toward the colour the sky has at the horizon in
+toward the horizon). Fog mixes distant surfaces toward the color the sky has at the horizon in
 the same azimuth, so far terrain melts into the sky.
 """
 
@@ -25,7 +25,7 @@ Color = tuple[float, float, float]
 
 @dataclass(frozen=True)
 class SkyConfig:
-    """Sky, sun, clouds and fog. Colours are linear-ish RGB in [0, 1]; lengths in world units.
+    """Sky, sun, clouds and fog. Colors are linear-ish RGB in [0, 1]; lengths in world units.
 
     sun_azimuth_deg: clockwise from north (+z) toward east (+x); sun_elevation_deg: above the
     horizon. sun_size_deg: angular radius of the disc. cloud_coverage in [0, 1]: fraction of the
@@ -71,7 +71,7 @@ def _sun_glow(config: SkyConfig, cos_sun: Tensor) -> Tensor:
 
 
 def horizon_color(config: SkyConfig, sun: Tensor, dirs: Tensor) -> Tensor:
-    """Colour of the clear sky at the horizon in the azimuth of ``dirs [N, 3]``: ``[N, 3]``."""
+    """Color of the clear sky at the horizon in the azimuth of ``dirs [N, 3]``: ``[N, 3]``."""
     flat = dirs * torch.tensor([1.0, 0.0, 1.0])
     flat = torch.nn.functional.normalize(flat, dim=-1, eps=1e-8)
     return _color(config.horizon_color) + _sun_glow(config, flat @ sun)
@@ -79,7 +79,7 @@ def horizon_color(config: SkyConfig, sun: Tensor, dirs: Tensor) -> Tensor:
 
 def sky_color(config: SkyConfig, sun: Tensor, dirs: Tensor, origins: Tensor | None = None,
               clouds: tuple[NoiseTexture, Octaves] | None = None) -> Tensor:
-    """Sky colour seen along unit ``dirs [N, 3]`` from ``origins [N, 3]``: ``[N, 3]`` in [0, 1].
+    """Sky color seen along unit ``dirs [N, 3]`` from ``origins [N, 3]``: ``[N, 3]`` in [0, 1].
 
     ``clouds`` is the world's cloud noise (texture, octaves); ``None`` draws a clear sky.
     """
@@ -125,6 +125,6 @@ def _add_clouds(config: SkyConfig, sun: Tensor, dirs: Tensor, origins: Tensor, c
 
 
 def apply_fog(config: SkyConfig, sun: Tensor, color: Tensor, dirs: Tensor, distance: Tensor) -> Tensor:
-    """Aerial perspective: mix ``color [N, 3]`` toward the horizon colour by ``1 - exp(-distance / D)``."""
+    """Aerial perspective: mix ``color [N, 3]`` toward the horizon color by ``1 - exp(-distance / D)``."""
     fog = (1.0 - torch.exp(-distance / config.fog_distance)).unsqueeze(-1)
     return torch.lerp(color, horizon_color(config, sun, dirs), fog)

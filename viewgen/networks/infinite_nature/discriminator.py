@@ -22,7 +22,7 @@ class PatchDiscriminatorConfig:
         strides: strides of ``conv_in`` (the original's plain ``conv``), then of ``convs[0]``, ... (``conv_1`` ...).
             The reference uses (2, 2, 2, 1); an unofficial port used (2, 1, 1, 2).
         kernel_size: square kernel of every conv, including the logit conv (stride 1).
-        spectral_norm: wrap ``conv_1`` ... in spectral normalisation (training only).
+        spectral_norm: wrap ``conv_1`` ... in spectral normalization (training only).
     """
 
     in_channels: int = 4
@@ -64,7 +64,7 @@ class PatchDiscriminator(PretrainedMixin, nn.Module):
         self.logit = SameConv2d(channels[-1], 1, kernel)
 
     def forward(self, rgbd: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """``rgbd [B, C, H, W]`` -> (features ``[B, C_i, h_i, w_i]`` per normalised conv, logits ``[B, 1, h, w]``)."""
+        """``rgbd [B, C, H, W]`` -> (features ``[B, C_i, h_i, w_i]`` per normalized conv, logits ``[B, 1, h, w]``)."""
         x = self.conv_in(rgbd)
         features = []
         for conv in self.convs:

@@ -79,9 +79,9 @@ def sn_conv(
     bias: bool = True,
     spectral_norm: bool = False,
 ) -> nn.Module:
-    """A reflect-padded :class:`SameConv2d` for a layer that the original spectrally normalises.
+    """A reflect-padded :class:`SameConv2d` for a layer that the original spectrally normalizes.
 
-    For inference and converted weights keep ``spectral_norm=False``: the normalisation is
+    For inference and converted weights keep ``spectral_norm=False``: the normalization is
     baked into ``weight`` at conversion. ``spectral_norm=True`` wraps the layer with
     ``torch.nn.utils.parametrizations.spectral_norm`` for training; its state-dict keys then
     become ``parametrizations.weight.original`` and friends.
@@ -93,7 +93,7 @@ def sn_conv(
 
 
 def instance_norm(x: torch.Tensor) -> torch.Tensor:
-    """Per-sample, per-channel normalisation over H and W (biased variance, eps 1e-5, no affine)."""
+    """Per-sample, per-channel normalization over H and W (biased variance, eps 1e-5, no affine)."""
     return F.instance_norm(x, eps=INSTANCE_NORM_EPS)
 
 

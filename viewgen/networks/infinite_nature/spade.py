@@ -1,4 +1,4 @@
-"""SPADE normalisation and the SPADE residual block of the Infinite Nature refinement network."""
+"""SPADE normalization and the SPADE residual block of the Infinite Nature refinement network."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from viewgen.networks.infinite_nature.layers import SameConv2d, instance_norm, l
 
 
 class Spade(nn.Module):
-    """Spatially-adaptive normalisation: ``instance_norm(x) * (1 + gamma(c)) + beta(c)``.
+    """Spatially-adaptive normalization: ``instance_norm(x) * (1 + gamma(c)) + beta(c)``.
 
     The condition ``c`` is area-resized to the size of ``x``, then ``conv_cond`` (3x3,
     reflect padding) and ReLU give ``hidden_channels`` features, from which ``gamma`` and
     ``beta`` (3x3, zero padding) predict a per-pixel scale and shift. None of these convs is
-    spectrally normalised in the original.
+    spectrally normalized in the original.
 
     Args:
         channels: C, the channels of ``x``.
@@ -43,7 +43,7 @@ class SpadeResBlock(nn.Module):
     shortcut is ``shortcut_conv(shortcut_spade(x))`` (1x1, no bias, no activation) when the
     channel count changes and the identity otherwise. The middle width is
     ``min(in_channels, out_channels)``. ``conv_0``, ``conv_1`` and ``shortcut_conv`` are the
-    spectrally normalised convs of the original (see :func:`~viewgen.networks.infinite_nature.layers.sn_conv`).
+    spectrally normalized convs of the original (see :func:`~viewgen.networks.infinite_nature.layers.sn_conv`).
 
     Input ``x [B, in_channels, h, w]`` and ``condition [B, Cc, H, W]``; output ``[B, out_channels, h, w]``.
     """

@@ -27,7 +27,7 @@ class SpadeGeneratorConfig:
             plus one before ``middle_0``.
         spade_hidden_channels: hidden width inside every SPADE layer.
         rgbd_channels: channels of the warped input and of the output (RGB + disparity).
-        spectral_norm: wrap the resblock and output convs in spectral normalisation
+        spectral_norm: wrap the resblock and output convs in spectral normalization
             (training only; converted weights have it baked in and need ``False``).
     """
 

@@ -21,7 +21,7 @@ class StyleEncoderConfig:
         in_channels: input channels (RGB + disparity).
         channels: output channels of the stride-2 convs, one entry per conv.
         style_dim: size of mu and logvar.
-        spectral_norm: wrap the convs in spectral normalisation (training only; converted
+        spectral_norm: wrap the convs in spectral normalization (training only; converted
             weights have it baked in and need ``False``).
     """
 

@@ -22,7 +22,7 @@ and a window) is compared with a per-pixel target from the style
 3. **Synthesis** (fine and mid bands): what is still missing, ``sqrt(target^2 - (gain e)^2)``,
    is added as band-limited noise.
 
-All texture is luminance noise times ``rgb / luma`` of the local colour (the hue is kept). It
+All texture is luminance noise times ``rgb / luma`` of the local color (the hue is kept). It
 is fed back with the frame, so the next warp carries it along like real texture; only each
 frame's deficit and renewal is new, which keeps flicker low where the content moves slowly.
 
@@ -165,8 +165,8 @@ def restore_detail(rgb: Tensor, targets: list[Tensor], generator: torch.Generato
         ``[B, 3, H, W]`` in [0, 1].
     """
     base, bands = split_bands(rgb, sigmas)
-    # noise follows the local colour (it varies the brightness, keeping the hue)
-    colour = (base / luma(base).clamp_min(0.05)).clamp(0.0, 2.0)
+    # noise follows the local color (it varies the brightness, keeping the hue)
+    color = (base / luma(base).clamp_min(0.05)).clamp(0.0, 2.0)
     low, high = torch.as_tensor(min_gain).to(rgb), torch.as_tensor(max_gain).to(rgb)
     renew = _renewal_map(bands, sigmas, energy_sigma, renewal, streak_renewal)
     noises = band_noise((rgb.shape[0], 1, *rgb.shape[2:]), sigmas, renewed_bands, generator, rgb.dtype, rgb.device)
@@ -182,5 +182,5 @@ def restore_detail(rgb: Tensor, targets: list[Tensor], generator: torch.Generato
         deficit_share = noise_fraction if index < synthesised_bands else 0.0
         deficit = (target.square() - (gain * energy).square()).clamp_min(0.0)
         amplitude = (renew * target.square() + (1.0 - renew) * deficit_share * deficit).sqrt()
-        delta.addcmul_((1.0 - renew).sqrt() * gain - 1.0, band).addcmul_(amplitude * noises[index], colour)
+        delta.addcmul_((1.0 - renew).sqrt() * gain - 1.0, band).addcmul_(amplitude * noises[index], color)
     return (rgb + delta.clamp(-max_change, max_change)).clamp(0.0, 1.0)

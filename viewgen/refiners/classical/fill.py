@@ -1,4 +1,4 @@
-"""Hole filling for the weight-free refiner: disparity and colour for what the warp could not see.
+"""Hole filling for the weight-free refiner: disparity and color for what the warp could not see.
 
 Why hand-written: OpenCV's ``cv2.inpaint`` (Telea) is the library part; what it cannot know
 is which neighbours to trust and what to fall back on far from any neighbour. This module adds:
@@ -13,12 +13,12 @@ is which neighbours to trust and what to fall back on far from any neighbour. Th
 * **Background first**: known pixels on the near side of a depth edge next to a hole (the
   occluder's rim) are not used as inpainting sources, so disocclusions are filled from what
   lies behind, not smeared with the occluder.
-* **Colour**: a base model from the style (sky gradient by row where the filled disparity is
-  sky, ground colour by disparity elsewhere) plus the inpainted residual of the known pixels
+* **Color**: a base model from the style (sky gradient by row where the filled disparity is
+  sky, ground color by disparity elsewhere) plus the inpainted residual of the known pixels
   from that model, fading with distance (slowly in the sky, faster on the ground), plus a
-  low-frequency colour variation with the style's ground spread where the residual has faded.
+  low-frequency color variation with the style's ground spread where the residual has faded.
 
-``cv2.inpaint`` runs on 16-bit (disparity) and 8-bit (colour) images here: in OpenCV 5.0 its
+``cv2.inpaint`` runs on 16-bit (disparity) and 8-bit (color) images here: in OpenCV 5.0 its
 Telea mode returns garbage for float32 input, while the 8/16-bit paths are correct in every
 version. It runs on a shrunken image (``inpaint_height``): its cost grows with the length of
 the hole boundaries, which are long and thin after a warp.
@@ -85,7 +85,7 @@ def inpaint(values: Tensor, region: Tensor, radius: float, factor: int = 1) -> T
     block-averaged, a block without one is a hole) and its result is upsampled bilinearly:
     Telea's cost grows with the length of the hole boundaries, and the fills fade into smooth
     models anyway. One channel goes through uint16 (1/65535 of its known range), three
-    channels through one 8-bit colour call (1/255 of each channel's known range: the fill is a
+    channels through one 8-bit color call (1/255 of each channel's known range: the fill is a
     residual that fades and gets texture on top, so 8 bits suffice and one call costs a third
     of three). Returns ``[C, H, W]``, unchanged outside ``region``; with no known pixel, 0.
     """
@@ -219,9 +219,9 @@ def fill_disparity(disparity: Tensor, holes: HoleRegion | None, style: Tensor, c
 
 def fill_color(rgb: Tensor, disparity: Tensor, holes: HoleRegion | None, style: Tensor,
                 generator: torch.Generator, config) -> Tensor:
-    """Colour inside the holes: the style's sky/ground model + inpainted residual, faded, + colour variation.
+    """Color inside the holes: the style's sky/ground model + inpainted residual, faded, + color variation.
 
-    rgb ``[1, 3, H, W]`` un-premultiplied warped colour, disparity ``[1, 1, H, W]`` the *final* one
+    rgb ``[1, 3, H, W]`` un-premultiplied warped color, disparity ``[1, 1, H, W]`` the *final* one
     (it decides sky or ground) -> ``[1, 3, H, W]`` in [0, 1], unchanged outside ``holes.work``.
     """
     if holes is None:
@@ -236,6 +236,6 @@ def fill_color(rgb: Tensor, disparity: Tensor, holes: HoleRegion | None, style: 
     noise = torch.randn((1, 1, height, width), generator=generator).to(rgb)
     variation = lowpass(noise, 0.02 * width)
     variation = variation / variation.square().mean().clamp_min(1e-12).sqrt()
-    spread = fields["ground_std"][:, :, None, None] * config.hole_colour_variation * variation * (~sky)
+    spread = fields["ground_std"][:, :, None, None] * config.hole_color_variation * variation * (~sky)
     rgb_fill = base + fade * residual[None] + (1.0 - fade) * spread
     return torch.where(work, rgb_fill, rgb).clamp(0.0, 1.0)

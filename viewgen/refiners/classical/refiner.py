@@ -20,15 +20,15 @@ interface as the learned refiner (``encode_style`` once, ``refine`` every frame)
    frame-0 layout by row (without it a forward flight settles onto the renderer's near clip
    within 5-15 frames and the frame becomes a plane glued to the camera, magnified 1.25x per
    frame);
-4. fill the colour: the style's sky gradient or ground colour by disparity, plus the
+4. fill the color: the style's sky gradient or ground color by disparity, plus the
    inpainted residual, fading with distance from the known pixels;
-5. aerial perspective: the ground's large-scale colour relaxes by ``colour_rate`` toward the
-   style's colour at its disparity (everything on the ground arrives from the hazy horizon);
+5. aerial perspective: the ground's large-scale color relaxes by ``color_rate`` toward the
+   style's color at its disparity (everything on the ground arrives from the hazy horizon);
 6. restore ground detail (:func:`~viewgen.refiners.classical.detail.restore_detail`): keep
    four detail bands at the style's energies by compensation, attenuation, renewal of
    near-ground and streak-like texture, and synthesis; the sky is left smooth.
 
-Known pixels (mask 1) keep their colour within ``max_detail_change + colour_rate`` per
+Known pixels (mask 1) keep their color within ``max_detail_change + color_rate`` per
 channel (the detail layer plus the aerial-perspective pull) and their disparity up to the
 two priors: sky disparity only recedes, ground disparity moves at most ``layout_rate`` of the
 way (in log space) toward the layout prior.
@@ -81,8 +81,8 @@ class ClassicalRefinerConfig:
         ``rim_ratio`` x the local background are not used as inpainting sources.
     ground_decay, sky_decay: distance over which the inpainted residual fades into the
         style's model inside a hole (ground, sky).
-    hole_colour_variation: low-frequency colour variation in big ground holes, in units of
-        the style's ground colour spread.
+    hole_color_variation: low-frequency color variation in big ground holes, in units of
+        the style's ground color spread.
     sky_margin, sky_threshold_cap: the style's sky threshold, ``clamp(margin * q2 + 0.01, 0.015, cap)``.
     sky_recede_rate: per-frame log shrink of sky disparity toward 0.01.
     layout_rate: per-frame log-space pull of ground disparity toward the style's layout prior.
@@ -98,11 +98,11 @@ class ClassicalRefinerConfig:
     near_renewal: share of each detail band's energy replaced by fresh texture per frame on the
         nearest ground (scaled by nearness squared, so none on far ground and sky).
     streak_renewal: extra renewal of streak-like (coherent) detail, scaled by nearness.
-    colour_rate: per-frame pull of the ground's large-scale colour toward the style's colour
+    color_rate: per-frame pull of the ground's large-scale color toward the style's color
         at its disparity (aerial perspective; full on the nearest ground, 30% on the farthest).
     known_noise_fraction: share of the detail deficit synthesised per frame on known pixels
         (1 in holes); below 1 trades a slower recovery for less flicker.
-    max_detail_change: bound on the detail layer's change of any colour channel.
+    max_detail_change: bound on the detail layer's change of any color channel.
     detail_layer: run step 6 (image-space detail restoration); off for a loop that restores
         detail another way (e.g. texture fixed to the 3D surface, added after the warp).
     seed: mixed into every noise seed.
@@ -116,7 +116,7 @@ class ClassicalRefinerConfig:
     rim_ratio: float = 1.25
     ground_decay: float = 0.05
     sky_decay: float = 0.25
-    hole_colour_variation: float = 0.7
+    hole_color_variation: float = 0.7
     sky_margin: float = 1.6
     sky_threshold_cap: float = 0.12
     sky_recede_rate: float = 0.05
@@ -128,7 +128,7 @@ class ClassicalRefinerConfig:
     min_gain_near: float = 0.8
     near_renewal: float = 0.4
     streak_renewal: float = 0.5
-    colour_rate: float = 0.1
+    color_rate: float = 0.1
     known_noise_fraction: float = 0.5
     max_detail_change: float = 0.1
     detail_layer: bool = True
@@ -219,15 +219,15 @@ class ClassicalRefiner(RefinerBase):
         return torch.cat([rgb, disparity], dim=1)
 
     def _settle_color(self, rgb: Tensor, disparity: Tensor, style: Tensor, threshold: float) -> Tensor:
-        """Aerial perspective: the ground's large-scale colour relaxes toward the style's colour at its depth.
+        """Aerial perspective: the ground's large-scale color relaxes toward the style's color at its depth.
 
         Everything on the ground arrives from the (hazy) horizon; without this the whole ground
-        takes the horizon's haze. ``[1, 3, H, W] -> [1, 3, H, W]``, rate ``colour_rate`` per frame
+        takes the horizon's haze. ``[1, 3, H, W] -> [1, 3, H, W]``, rate ``color_rate`` per frame
         on the nearest ground, 30% of it on the farthest, none in the sky.
         """
         config = self.config
         ground = (disparity >= threshold).to(rgb)
-        rate = config.colour_rate * (0.3 + 0.7 * ground_nearness(style, disparity)) * ground
+        rate = config.color_rate * (0.3 + 0.7 * ground_nearness(style, disparity)) * ground
         offset = ground_color(style, disparity) - lowpass(rgb, config.detail_sigmas[-1])
         return (rgb + rate * offset).clamp(0.0, 1.0)
 
@@ -235,7 +235,7 @@ class ClassicalRefiner(RefinerBase):
                                generator: torch.Generator) -> Tensor:
         """Detail restoration on the ground only (the sky is left smooth), ``[1, 3, H, W] -> [1, 3, H, W]``.
 
-        The sky is replaced by the far ground colour while the bands are measured, so that the
+        The sky is replaced by the far ground color while the bands are measured, so that the
         skyline neither counts as texture nor gets attenuated.
         """
         config = self.config

@@ -1,25 +1,25 @@
 """The classical refiner's "style": a 43-number description of the first frame.
 
-It plays the role of Infinite Nature's style code (which keeps the SPADE generator's colours
+It plays the role of Infinite Nature's style code (which keeps the SPADE generator's colors
 consistent over a flight), measured instead of learned, so holes filled at frame 300 still
 get the palette and texture strength of frame 0. Hand-written because it is a handful of
 robust statistics (quantiles, small least-squares fits) that no library packages this way.
 
 Layout of the vector (:data:`STYLE_FIELDS`, in order; ``v`` is the row in [0, 1], 0 = top):
 
-* ``sky_top``, ``sky_horizon`` (3 + 3): sky colour at ``v = 0`` and at ``v = horizon_v``, from a
-  linear fit of colour against ``v`` over the sky pixels.
+* ``sky_top``, ``sky_horizon`` (3 + 3): sky color at ``v = 0`` and at ``v = horizon_v``, from a
+  linear fit of color against ``v`` over the sky pixels.
 * ``horizon_v`` (1): the 95th percentile of ``v`` over the sky (where the gradient ends).
 * ``sky_threshold`` (1): disparity below which a pixel is sky, ``clamp(margin * q2 + 0.01,
   0.015, cap)`` with ``q2`` the 2nd percentile of the frame's disparity (MiDaS-style inputs
   put the sky anywhere from 0 to ~0.08; the warp returns a sky at 0 as 0.01).
-* ``ground_far``, ``ground_near`` (3 + 3): ground colour at the far and near disparity, from a
-  linear fit of colour against ``t = (d - disparity_far) / (disparity_near - disparity_far)``.
-* ``ground_std`` (3): per-channel spread of the ground colour around that fit.
+* ``ground_far``, ``ground_near`` (3 + 3): ground color at the far and near disparity, from a
+  linear fit of color against ``t = (d - disparity_far) / (disparity_near - disparity_far)``.
+* ``ground_std`` (3): per-channel spread of the ground color around that fit.
 * ``disparity_far``, ``disparity_near`` (1 + 1): 5th and 95th percentiles of ground disparity.
 * ``detail_far``, ``detail_near`` (4 + 4): median local energy of each detail band (fine to
   coarse, :func:`~viewgen.refiners.classical.detail.band_energies`) over the far (``t < 0.5``)
-  and near ground, measured with the sky replaced by the far ground colour so that the
+  and near ground, measured with the sky replaced by the far ground color so that the
   skyline does not count as ground texture.
 * ``layout`` (16): the disparity layout prior, the median disparity of 16 horizontal bands
   (top to bottom), at least ``1.5 * sky_threshold`` (it describes ground). Learned refiners
@@ -83,12 +83,12 @@ def _as_map(field: Tensor) -> Tensor:
 
 
 def sky_color(style: Tensor, height: int, width: int) -> Tensor:
-    """The sky model: ``[B, STYLE_DIM]`` -> ``[B, 3, H, W]`` colour gradient by row, in [0, 1]."""
+    """The sky model: ``[B, STYLE_DIM]`` -> ``[B, 3, H, W]`` color gradient by row, in [0, 1]."""
     fields = unpack_style(style)
     rows = (torch.arange(height, dtype=style.dtype, device=style.device) + 0.5) / height
     fraction = (rows.view(1, 1, -1, 1) / _as_map(fields["horizon_v"]).clamp_min(0.05)).clamp(0.0, 1.0)
-    colour = _as_map(fields["sky_top"]) + fraction * (_as_map(fields["sky_horizon"]) - _as_map(fields["sky_top"]))
-    return colour.expand(-1, 3, height, width).clamp(0.0, 1.0)
+    color = _as_map(fields["sky_top"]) + fraction * (_as_map(fields["sky_horizon"]) - _as_map(fields["sky_top"]))
+    return color.expand(-1, 3, height, width).clamp(0.0, 1.0)
 
 
 def ground_nearness(style: Tensor, disparity: Tensor) -> Tensor:
@@ -99,7 +99,7 @@ def ground_nearness(style: Tensor, disparity: Tensor) -> Tensor:
 
 
 def ground_color(style: Tensor, disparity: Tensor) -> Tensor:
-    """The ground model: colour by disparity (aerial perspective), ``[B, 1, H, W] -> [B, 3, H, W]``."""
+    """The ground model: color by disparity (aerial perspective), ``[B, 1, H, W] -> [B, 3, H, W]``."""
     fields = unpack_style(style)
     far, near = _as_map(fields["ground_far"]), _as_map(fields["ground_near"])
     return (far + ground_nearness(style, disparity) * (near - far)).clamp(0.0, 1.0)
@@ -154,7 +154,7 @@ def _median_or(values: Tensor, default: float) -> float:
 
 
 def _sky_fields(rgb: Tensor, rows: Tensor, sky: Tensor) -> dict[str, list[float]]:
-    """Sky colour statistics of one image: rgb ``[3, H, W]``, rows ``[H, 1]``, sky ``[H, W]`` bool."""
+    """Sky color statistics of one image: rgb ``[3, H, W]``, rows ``[H, 1]``, sky ``[H, W]`` bool."""
     if sky.float().mean() < _MIN_PIXELS:
         return {key: list(DEFAULTS[key]) for key in ("sky_top", "sky_horizon", "horizon_v")}
     v = rows.expand_as(sky)[sky]
@@ -165,7 +165,7 @@ def _sky_fields(rgb: Tensor, rows: Tensor, sky: Tensor) -> dict[str, list[float]
 
 
 def _ground_fields(rgb: Tensor, disparity: Tensor, ground: Tensor) -> dict[str, list[float]]:
-    """Ground colour and depth statistics of one image: rgb ``[3, H, W]``, disparity/ground ``[H, W]``."""
+    """Ground color and depth statistics of one image: rgb ``[3, H, W]``, disparity/ground ``[H, W]``."""
     if ground.float().mean() < _MIN_PIXELS:
         values = {key: list(DEFAULTS[key]) for key in ("ground_far", "ground_near", "ground_std")}
         return {**values, "disparity_far": [0.1], "disparity_near": [0.9]}

@@ -77,7 +77,7 @@ class WeightFreeRefiner(RefinerBase):
         return self
 
     def encode_style(self, rgbd: Tensor) -> tuple[Tensor, Tensor]:
-        """Frame 0's colour/layout statistics; also measures the texture the surface detail restores."""
+        """Frame 0's color/layout statistics; also measures the texture the surface detail restores."""
         self.detail.fit(rgbd[:1].float().cpu())
         return self.filling.encode_style(rgbd)
 

@@ -66,7 +66,7 @@ def pixel_center_ndc(size: int, device=None) -> Tensor:
 def edge_coefficients(x: Corners, y: Corners, w: Corners) -> tuple[Corners, Corners, Corners, Tensor]:
     """Coefficients of a triangle's homogeneous edge functions, and the triangle's determinant.
 
-    Row ``i`` of the unnormalised inverse of ``[[x0 x1 x2], [y0 y1 y2], [w0 w1 w2]]`` gives
+    Row ``i`` of the unnormalized inverse of ``[[x0 x1 x2], [y0 y1 y2], [w0 w1 w2]]`` gives
     ``e_i = a_i px + b_i py + c_i``, proportional to the barycentric ``b_i / w`` (Olano and
     Greer). The kernel flips all signs when ``det < 0``; that flip changes neither the
     barycentrics nor (see :func:`triangle_hits`) the inside test, so it is left implicit.

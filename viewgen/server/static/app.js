@@ -181,8 +181,8 @@
     const size = Math.max(8, view.width / 48);
     viewCtx.save();
     viewCtx.lineWidth = Math.max(1.5, view.width / 320);
-    for (const [colour, width] of [["rgba(0,0,0,0.6)", viewCtx.lineWidth + 2], ["#ff3030", viewCtx.lineWidth]]) {
-      viewCtx.strokeStyle = colour;
+    for (const [color, width] of [["rgba(0,0,0,0.6)", viewCtx.lineWidth + 2], ["#ff3030", viewCtx.lineWidth]]) {
+      viewCtx.strokeStyle = color;
       viewCtx.lineWidth = width;
       viewCtx.beginPath();
       viewCtx.moveTo(x - size, y); viewCtx.lineTo(x - size / 3, y);
