@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from viewgen.errors import one_line
+
 __all__ = ["usable_device"]
 
 
@@ -25,6 +27,6 @@ def usable_device(device: str | torch.device) -> torch.device:
     try:
         torch.empty(0, device=resolved)
     except (AssertionError, RuntimeError) as error:
-        detail = " ".join(str(error).split())[:120]
-        raise ValueError(f"device {str(resolved)!r} cannot be used here ({detail}): use device 'cpu'") from None
+        raise ValueError(f"device {str(resolved)!r} cannot be used here ({one_line(error, 120)}): "
+                         "use device 'cpu'") from None
     return resolved

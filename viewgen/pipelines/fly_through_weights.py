@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from viewgen.control.fly_dynamic import FlyDynamicConfig
-from viewgen.errors import WeightsError
+from viewgen.errors import WeightsError, one_line
 from viewgen.hub import WeightsFormatError
 from viewgen.networks import SpadeGenerator, StyleEncoder
 from viewgen.networks.pretrained import MANIFEST_FILE_NAME, config_from_dict, config_to_dict, write_release_manifest
@@ -67,7 +67,7 @@ def _read_pipeline_config(path: Path, config_class: type):
                 raise ValueError("autopilot must be an object of FlyDynamicConfig fields")
             return config
         except (TypeError, ValueError) as error:
-            problem = " ".join(str(error).split())
+            problem = one_line(error)
     raise WeightsFormatError(f"cannot use {path}: {problem}; fix it or delete it (without it the defaults are used)")
 
 
