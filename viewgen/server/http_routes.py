@@ -71,13 +71,20 @@ async def status(request: Request) -> dict:
             "samples": list(state.manager.samples), **state.upload_info()}
 
 
-@router.post("/api/sessions/{session_id}/upload")
-async def upload(session_id: str, request: Request) -> JSONResponse:
+def _touched_session(request: Request, session_id: str):
+    """(server state, the live session ``session_id`` marked as active now, or None if it is gone)."""
     state = _state(request)
     session = state.manager.get(session_id)
+    if session is not None:
+        session.touch()
+    return state, session
+
+
+@router.post("/api/sessions/{session_id}/upload")
+async def upload(session_id: str, request: Request) -> JSONResponse:
+    state, session = _touched_session(request, session_id)
     if session is None:
         return error_response(404, SESSION_GONE)
-    session.touch()
     if session.uploading or session.loading:
         return error_response(409, "Still loading the previous image; try again in a moment.")
     session.uploading = True
@@ -93,11 +100,9 @@ async def upload(session_id: str, request: Request) -> JSONResponse:
 
 @router.get("/api/sessions/{session_id}/flight.mp4")
 async def download(session_id: str, request: Request) -> Response:
-    state = _state(request)
-    session = state.manager.get(session_id)
+    state, session = _touched_session(request, session_id)
     if session is None:
         return error_response(404, SESSION_GONE)
-    session.touch()
     frames = list(session.frames)
     if len(frames) < 2:
         return error_response(409, "Nothing to download yet: play or step the flight first.")
