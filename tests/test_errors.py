@@ -51,7 +51,8 @@ def test_input_error_is_the_one_of_rgbd_files():
 @pytest.mark.parametrize("error, expected", [
     (ValueError("cannot read\n  x.png:\tbroken "), "cannot read x.png: broken"),
     (KeyError(), "KeyError"),
-    (OSError(2, "No such file or directory"), "[Errno 2] No such file or directory"),
+    (OSError(2, "No such file or directory"), "No such file or directory"),
+    (OSError(2, "No such file or directory", "x.png"), "x.png: No such file or directory"),
 ])
 def test_one_line(error, expected):
     assert one_line(error) == expected

@@ -9,6 +9,7 @@ This module imports nothing from viewgen, so every package may use it.
 
 from __future__ import annotations
 
+import os
 import re
 
 __all__ = [
@@ -57,5 +58,9 @@ def one_line(error: BaseException, limit: int | None = None) -> str:
     ``limit`` cuts a longer message to that many characters, ending in ``...`` (for messages
     quoting foreign text).
     """
+    if isinstance(error, OSError) and error.strerror and str(error).startswith("[Errno"):
+        # Python's "[Errno 36] File name too long: 'x'" -> "x: File name too long"
+        names = [os.fsdecode(name) for name in (error.filename, error.filename2) if name is not None]
+        error = OSError(f"{' -> '.join(names)}: {error.strerror}" if names else error.strerror)
     text = _OBJECT_REPR.sub("an object", " ".join(str(error).split())) or type(error).__name__
     return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."

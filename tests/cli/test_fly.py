@@ -213,3 +213,11 @@ def test_a_flight_larger_than_the_memory_cap_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"at most {MAX_PIXELS:,} pixels" in err
     assert not (tmp_path / "f.mp4").exists()
+
+
+def test_a_video_name_that_is_an_existing_folder_is_refused(tmp_path, capsys):
+    folder = tmp_path / "o.mp4"
+    folder.mkdir()
+    assert main(["fly", "--frames", "2", "--size", "32x48", "--out", str(folder)]) == 2
+    assert "is an existing folder" in capsys.readouterr().err
+    assert list(folder.iterdir()) == []

@@ -66,3 +66,10 @@ def test_a_pickle_weights_file_gives_no_library_warning(tmp_path):
 def test_one_line_hides_object_reprs():
     error = ValueError("cannot identify image file <_io.BytesIO object at 0x7f3a2b1c0d90>\n  more")
     assert one_line(error) == "cannot identify image file an object more"
+
+
+def test_one_line_words_an_os_error_without_its_errno():
+    error = OSError(36, "File name too long", "x" * 20 + ".mp4")
+    assert one_line(error) == "xxxxxxxxxxxxxxxxxxxx.mp4: File name too long"
+    assert one_line(OSError(2, "No such file or directory")) == "No such file or directory"
+    assert one_line(OSError("already in words")) == "already in words"

@@ -145,12 +145,18 @@ def test_png_folder_with_disparity(tmp_path):
         assert (back[0] - disparities[index]).abs().max() <= 0.5 / 65535 + 1e-7
 
 
-@pytest.mark.parametrize("name", ["frames", "frames/", "existing.mp4"])
+@pytest.mark.parametrize("name", ["frames", "frames/", "existing.mp4/"])
 def test_folder_is_chosen_for_slash_no_suffix_or_existing_dir(tmp_path, name):
     (tmp_path / "existing.mp4").mkdir()
-    with open_frame_writer(tmp_path / name if not name.endswith("/") else str(tmp_path / name), fps=5) as writer:
+    with open_frame_writer(tmp_path / name if not name.endswith("/") else f"{tmp_path}/{name}", fps=5) as writer:
         writer.write(smooth_frame(0, 4, 6))
     assert (tmp_path / name.rstrip("/") / "frame_00000.png").is_file()
+
+
+def test_a_video_name_on_an_existing_folder_is_ambiguous_and_refused(tmp_path):
+    (tmp_path / "existing.mp4").mkdir()
+    with pytest.raises(ValueError, match="existing folder"):
+        open_frame_writer(tmp_path / "existing.mp4", fps=5)
 
 
 def test_png_folder_drops_stale_frames_of_a_longer_run(tmp_path):

@@ -68,9 +68,13 @@ def output_kind(path: str | os.PathLike, save_disparity: bool = False) -> str:
     if not raw:
         raise ValueError(f"an output path is needed: {SUPPORTED_OUTPUTS}")
     target = Path(raw).expanduser()
+    suffix = target.suffix.lower()
+    named_folder = raw.endswith(("/", os.sep))
+    if suffix in (".mp4", ".gif") and target.is_dir() and not named_folder:  # a video name, a folder there
+        raise ValueError(f"{raw} is an existing folder: give a new file name for the {suffix[1:]}, or "
+                         f"--out {raw}/ to write PNG frames into that folder")
     if _is_directory_target(raw, target):
         return "png"
-    suffix = target.suffix.lower()
     if suffix not in (".mp4", ".gif"):
         raise ValueError(f"unsupported output {target.name!r}: expected {SUPPORTED_OUTPUTS}")
     if save_disparity:
