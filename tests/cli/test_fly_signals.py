@@ -53,8 +53,8 @@ def terminate(process: subprocess.Popen) -> tuple[int, str]:
 
 
 def saved_count(err: str) -> int:
-    line = next(line for line in err.splitlines() if line.startswith("terminated: saved the "))
-    return int(line.split()[3])
+    line = next(line for line in err.splitlines() if line.startswith("viewgen: terminated: saved the "))
+    return int(line.split()[4])
 
 
 def test_sigterm_keeps_the_mp4_frames_done_so_far_and_finalises_ffmpeg(tmp_path):

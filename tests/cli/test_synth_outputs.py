@@ -106,8 +106,8 @@ def test_a_failing_run_leaves_the_older_dataset_whole(older, monkeypatch, capsys
 
 @pytest.mark.parametrize("call, kept, message", [
     (1, ["0000-coast", "0000-coast.txt", "0001-hills", "0001-hills.txt", "0002-mountains", "0002-mountains.txt"],
-     "interrupted before the first clip was done: nothing was written to {split}"),
-    (2, ["0000-coast", "0000-coast.txt"], "interrupted: saved the 1 clip done so far to {split}"),
+     "viewgen: interrupted before the first clip was done: nothing was written to {split}"),
+    (2, ["0000-coast", "0000-coast.txt"], "viewgen: interrupted: saved the 1 clip done so far to {split}"),
 ])
 def test_ctrl_c_keeps_the_finished_clips_only(older, monkeypatch, capsys, call, kept, message):
     capsys.readouterr()

@@ -138,7 +138,8 @@ def _finish_interrupted(interrupt: KeyboardInterrupt, writer, out: str) -> int:
     from viewgen.errors import ViewgenError, one_line
 
     status = interrupt_exit_status(interrupt)
-    cause = "interrupted" if status == 130 else "terminated"
+    cause = "viewgen: interrupted" if status == 130 else "viewgen: terminated"
+    done = f"{writer.frames_written} frame{'s' if writer.frames_written != 1 else ''}"
     if writer.frames_written == 0:
         writer.discard()
         print(f"{cause} before the first frame: nothing was written to {out}", file=sys.stderr)
@@ -147,10 +148,10 @@ def _finish_interrupted(interrupt: KeyboardInterrupt, writer, out: str) -> int:
         writer.close()
     except (OSError, ViewgenError, ValueError) as error:
         reason = one_line(error)
-        print(f"{cause}: could not save the {writer.frames_written} frames done so far ({reason}); "
+        print(f"{cause}: could not save the {done} done so far ({reason}); "
               f"{out} was not changed", file=sys.stderr)
         return status
-    print(f"{cause}: saved the {writer.frames_written} frames done so far to {out}", file=sys.stderr)
+    print(f"{cause}: saved the {done} done so far to {out}", file=sys.stderr)
     return status
 
 

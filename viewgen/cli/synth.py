@@ -82,7 +82,7 @@ def _interrupted(interrupt: KeyboardInterrupt, finished: int, folder: Path) -> i
     from viewgen.cli.signals import interrupt_exit_status
 
     status = interrupt_exit_status(interrupt)
-    cause = "interrupted" if status == 130 else "terminated"
+    cause = "viewgen: interrupted" if status == 130 else "viewgen: terminated"
     if finished == 0:
         print(f"{cause} before the first clip was done: nothing was written to {folder}", file=sys.stderr)
     else:
