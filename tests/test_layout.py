@@ -27,6 +27,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "control": {"pipelines"},
     "memory": {"pipelines"},
     "refiners": {"pipelines", "data"},
+    # metrics and statistics of frames and poses; the protocols that run flights sit above them
+    "evaluation": {"pipelines", "control", "memory", "refiners", "training"},
 }
 NOBODY_IMPORTS = {"cli", "server"}  # the top of the house; cli starts the server
 # leaf modules every package may import: they import no viewgen package themselves

@@ -1,0 +1,27 @@
+"""How good a flight is: per-image metrics, flight statistics, attitude, patch distance, loop closure.
+
+PSNR and SSIM need the ``eval`` extra (torchmetrics), imported when first called; the rest needs
+no network and no extra. The protocols that use them (``viewgen eval``) live above, in the CLI.
+"""
+
+from viewgen.evaluation.attitude import CameraAttitude, camera_attitude
+from viewgen.evaluation.distribution import patch_distance, patch_distance_noise_floor, sliced_wasserstein
+from viewgen.evaluation.flight_stats import (
+    ColorDrift,
+    color_drift,
+    compensated_flicker,
+    frozen_runs,
+    high_frequency_energy,
+    raw_flicker,
+    sharpness,
+    sky_fraction,
+)
+from viewgen.evaluation.loop_closure import LoopClosureError, loop_closure_error
+from viewgen.evaluation.metrics import masked_psnr, masked_ssim, psnr, ssim
+
+__all__ = [
+    "CameraAttitude", "ColorDrift", "LoopClosureError", "camera_attitude", "color_drift", "compensated_flicker",
+    "frozen_runs", "high_frequency_energy", "loop_closure_error", "masked_psnr", "masked_ssim",
+    "patch_distance", "patch_distance_noise_floor", "psnr", "raw_flicker", "sharpness", "sky_fraction",
+    "sliced_wasserstein", "ssim",
+]
