@@ -4,10 +4,14 @@
 * :mod:`~viewgen.control.fly_dynamic`: Infinite Nature's autopilot (:class:`FlyDynamic`).
 * :mod:`~viewgen.control.scripted`: scripted paths (straight, zoom-in, dolly, swing, circle).
 * :mod:`~viewgen.control.registry`: controllers by name (:func:`make_controller`).
+* :mod:`~viewgen.control.replay`: :class:`ReplayPath`, a given list of poses (evaluation along a
+  ground-truth path); not in the registry, since no name and numbers can give it its poses.
 """
 
 from viewgen.control.base import CameraController
 from viewgen.control.fly_dynamic import FlyDynamic, FlyDynamicConfig
 from viewgen.control.registry import CONTROLLER_NAMES, make_controller
+from viewgen.control.replay import ReplayPath, ReplayPathConfig
 
-__all__ = ["CONTROLLER_NAMES", "CameraController", "FlyDynamic", "FlyDynamicConfig", "make_controller"]
+__all__ = ["CONTROLLER_NAMES", "CameraController", "FlyDynamic", "FlyDynamicConfig", "ReplayPath", "ReplayPathConfig",
+           "make_controller"]

@@ -1,10 +1,12 @@
-"""How good a flight is: per-image metrics, flight statistics, attitude, patch distance, loop closure.
+"""How good a flight is: per-image metrics, flight statistics, attitude, patch distance, loop closure,
+and what they compare against: ground-truth clips of the synthetic world and the two baselines.
 
 PSNR and SSIM need the ``eval`` extra (torchmetrics), imported when first called; the rest needs
 no network and no extra. The protocols that use them (``viewgen eval``) live above, in the CLI.
 """
 
 from viewgen.evaluation.attitude import CameraAttitude, camera_attitude
+from viewgen.evaluation.baselines import fill_nearest, repeat_start_frame, warp_nearest_fill
 from viewgen.evaluation.distribution import patch_distance, patch_distance_noise_floor, sliced_wasserstein
 from viewgen.evaluation.flight_stats import (
     ColorDrift,
@@ -16,11 +18,13 @@ from viewgen.evaluation.flight_stats import (
     sharpness,
     sky_fraction,
 )
+from viewgen.evaluation.ground_truth import GroundTruthClip, ground_truth_clip
 from viewgen.evaluation.loop_closure import LoopClosureError, loop_closure_error
 from viewgen.evaluation.metrics import masked_psnr, masked_ssim, psnr, ssim
 
 __all__ = [
-    "CameraAttitude", "ColorDrift", "LoopClosureError", "camera_attitude", "color_drift", "compensated_flicker",
+    "CameraAttitude", "ColorDrift", "GroundTruthClip", "LoopClosureError", "fill_nearest", "ground_truth_clip",
+    "repeat_start_frame", "warp_nearest_fill", "camera_attitude", "color_drift", "compensated_flicker",
     "frozen_runs", "high_frequency_energy", "loop_closure_error", "masked_psnr", "masked_ssim",
     "patch_distance", "patch_distance_noise_floor", "psnr", "raw_flicker", "sharpness", "sky_fraction",
     "sliced_wasserstein", "ssim",
