@@ -66,16 +66,22 @@ def write_zero_npz(path: Path, shape: tuple[int, ...], key: str = "rgbd") -> Pat
     return path
 
 
+# Started from a small interpreter, so the measured process does not inherit the test session's
+# peak: Linux carries the high-water RSS of the memory a process was (v)forked from across exec.
+_MEASURE = ("import os, subprocess, sys; child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL); "
+            "_, status, usage = os.wait4(child.pid, 0); print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)")
+
+
 def run_cli_measured(*args, cwd: Path) -> tuple[int, str, int]:
     """Run ``viewgen ARGS`` in a fresh interpreter: (exit status, stderr, peak resident memory in MB).
 
-    The peak is this one child's ``ru_maxrss`` (``os.wait4``), not the maximum over every child
-    the test session has waited for.
+    The peak is that one process's ``ru_maxrss`` (``os.wait4`` in a small launcher), neither the
+    maximum over every child the session waited for nor the session's own peak.
     """
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
     with open(cwd / "stderr.txt", "wb") as errors:
-        child = subprocess.Popen([sys.executable, "-m", "viewgen.cli.main", *map(str, args)], cwd=cwd, env=env,
-                                 stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)  # already reaped: tell Popen not to wait again
-    return child.returncode, (cwd / "stderr.txt").read_text(), usage.ru_maxrss // 1024
+        launched = subprocess.run([sys.executable, "-c", _MEASURE, sys.executable, "-m", "viewgen.cli.main",
+                                   *map(str, args)], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=errors,
+                                  check=True, text=True)
+    status, peak_kb = (int(value) for value in launched.stdout.split())
+    return status, (cwd / "stderr.txt").read_text(), peak_kb // 1024
