@@ -30,6 +30,10 @@ FORBIDDEN: dict[str, set[str]] = {
     # metrics and statistics of frames and poses; the protocols that run flights sit above them
     "evaluation": {"pipelines", "control", "memory", "refiners", "training"},
 }
+# module -> the forbidden packages it may import all the same. evaluation/protocols.py runs flights
+# (viewgen eval's protocols): it sits above pipelines and control, as cli does; the metric and
+# statistics modules beside it stay free of them.
+EXCEPTIONS: dict[str, set[str]] = {"viewgen/evaluation/protocols.py": {"control", "pipelines"}}
 NOBODY_IMPORTS = {"cli", "server"}  # the top of the house; cli starts the server
 # leaf modules every package may import: they import no viewgen package themselves
 LEAVES = {"checks"}
@@ -72,8 +76,9 @@ def layout_violations() -> list[str]:
         if allowed is not None and imported - allowed:
             problems.append(f"{where}: {package} may import only {sorted(allowed) or 'no viewgen package'}, "
                             f"imports {sorted(imported - allowed)}")
-        if imported & FORBIDDEN.get(package, set()):
-            problems.append(f"{where}: {package} must not import {sorted(imported & FORBIDDEN[package])}")
+        forbidden = imported & FORBIDDEN.get(package, set()) - EXCEPTIONS.get(where, set())
+        if forbidden:
+            problems.append(f"{where}: {package} must not import {sorted(forbidden)}")
         top = imported & NOBODY_IMPORTS - ({"server"} if package == "cli" else set())
         if top:
             problems.append(f"{where}: imports {sorted(top)}, which nothing may import")

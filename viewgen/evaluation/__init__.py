@@ -2,7 +2,10 @@
 and what they compare against: ground-truth clips of the synthetic world and the two baselines.
 
 PSNR and SSIM need the ``eval`` extra (torchmetrics), imported when first called; the rest needs
-no network and no extra. The protocols that use them (``viewgen eval``) live above, in the CLI.
+no network and no extra. The protocols that fly pipelines against them (``viewgen eval``) are
+:mod:`viewgen.evaluation.protocols` and :mod:`viewgen.evaluation.report` (metrics.json, report.md
+and its plots; matplotlib from the ``eval`` extra): import them by name; they are not re-exported here,
+since the protocols import :mod:`viewgen.control`.
 """
 
 from viewgen.evaluation.attitude import CameraAttitude, camera_attitude

@@ -1,0 +1,129 @@
+"""The protocols of ``viewgen eval``: run flights against ground truth and the baselines, and score them.
+
+Protocol (a), **short range**: for each scene preset x flight seed, a ground-truth clip of the
+synthetic world (:func:`~viewgen.evaluation.ground_truth.ground_truth_clip`, frame 0 plus ``N``
+frames), a flight of the given pipeline started from the clip's frame 0 and flown along its
+poses (:class:`~viewgen.control.replay.ReplayPath`), and the two baselines on the same poses
+(:func:`~viewgen.evaluation.baselines.warp_nearest_fill`, :func:`~viewgen.evaluation.baselines.repeat_start_frame`).
+Every generated frame ``k = 1..N`` is scored against ground truth frame ``k``: PSNR, SSIM and
+sharpness relative to the ground truth's (1 = as sharp as the truth).
+
+This is the one evaluation module that runs flights, so it imports :mod:`viewgen.control`
+(the replayed path); the pipeline itself is handed in. The metric modules beside it import
+neither (``tests/test_layout.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from viewgen.control.replay import ReplayPath
+from viewgen.data.synthetic.presets import PRESET_NAMES
+from viewgen.evaluation.baselines import repeat_start_frame, warp_nearest_fill
+from viewgen.evaluation.flight_stats import sharpness
+from viewgen.evaluation.ground_truth import ground_truth_clip
+from viewgen.evaluation.metrics import psnr, ssim
+
+__all__ = ["METHODS", "METRICS", "REPORT_FRAMES", "CaseResult", "ShortRangeConfig", "mean_curves",
+           "run_short_range_case", "short_range_cases"]
+
+METHODS = ("flight", "warp_nearest_fill", "repeat_start_frame")  # the flight first, then the baselines (c)
+METRICS = ("psnr", "ssim", "sharpness")  # per frame; sharpness is relative to the ground truth's
+REPORT_FRAMES = (1, 5, 10, 20, 50)  # the headline frames (those <= N)
+
+
+@dataclass(frozen=True)
+class ShortRangeConfig:
+    """Protocol (a)'s setting.
+
+    presets: scene presets (``coast``, ``hills``, ``mountains``); seeds: flight seeds (their paths);
+    num_frames: ``N``, generated frames per case (frame 0, the start, is not scored);
+    height, width: the resolution of ground truth, flight and baselines;
+    sheet_frames: how many frames of each case to keep for the contact sheet (evenly spaced, last included).
+    """
+
+    presets: tuple[str, ...] = PRESET_NAMES
+    seeds: tuple[int, ...] = (0,)
+    num_frames: int = 20
+    height: int = 160
+    width: int = 256
+    sheet_frames: int = 4
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.presets if name not in PRESET_NAMES]
+        if not self.presets or unknown:
+            raise ValueError(f"presets must be some of {', '.join(PRESET_NAMES)}, got {', '.join(unknown) or 'none'}")
+        if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
+            raise ValueError(f"seeds must be one or more whole numbers >= 0, got {self.seeds!r}")
+        if isinstance(self.num_frames, bool) or not isinstance(self.num_frames, int) or self.num_frames < 1:
+            raise ValueError(f"the number of frames must be a whole number >= 1, got {self.num_frames!r}")
+        if min(self.height, self.width) < 16:
+            raise ValueError(f"the resolution must be at least 16x16 (SSIM needs 11x11), "
+                             f"got {self.height}x{self.width}")
+
+    @property
+    def report_frames(self) -> tuple[int, ...]:
+        """The headline frames that the flight reaches (``<= N``), at least frame ``N`` itself."""
+        return tuple(k for k in REPORT_FRAMES if k <= self.num_frames) or (self.num_frames,)
+
+    @property
+    def sheet_indices(self) -> tuple[int, ...]:
+        """Frame indices (1..N) kept for the contact sheet."""
+        count = min(self.sheet_frames, self.num_frames)
+        return tuple(sorted({round(1 + i * (self.num_frames - 1) / max(count - 1, 1)) for i in range(count)}))
+
+
+@dataclass(frozen=True, eq=False)
+class CaseResult:
+    """One case (preset x seed) of protocol (a).
+
+    scores: ``method -> metric -> [N]`` float64 per generated frame (index 0 is frame 1).
+    sheet_truth, sheet_flight: ``[S, 3, H, W]`` RGB at ``config.sheet_indices`` (ground truth, flight).
+    """
+
+    preset: str
+    seed: int
+    scores: dict[str, dict[str, Tensor]] = field(repr=False)
+    sheet_truth: Tensor = field(repr=False)
+    sheet_flight: Tensor = field(repr=False)
+
+
+def _score(frames: Tensor, truth: Tensor) -> dict[str, Tensor]:
+    """``frames, truth [N, 3, H, W]`` -> ``metric -> [N]`` float64."""
+    frames = frames.float().clamp(0.0, 1.0)
+    return {"psnr": psnr(frames, truth).double(), "ssim": ssim(frames, truth).double(),
+            "sharpness": sharpness(frames, truth).double()}
+
+
+@torch.no_grad()
+def run_short_range_case(pipeline, preset: str, seed: int, config: ShortRangeConfig) -> CaseResult:
+    """Fly ``pipeline`` (a :class:`~viewgen.pipelines.FlyThroughPipeline` at ``config``'s size) along
+    the ground-truth clip of ``preset`` / ``seed`` and score it and the baselines; see the module doc.
+    """
+    clip = ground_truth_clip(preset, seed, config.height, config.width, config.num_frames + 1)
+    truth = clip.rgbd[1:, :3]
+    flight = pipeline(clip.rgbd[:1], num_frames=config.num_frames, intrinsics=clip.intrinsics,
+                      cam_from_world=clip.cam_from_world[0], controller=ReplayPath(clip.cam_from_world))
+    flown = flight.rgbd[:, :3].detach().float().cpu()
+    outputs = {
+        "flight": flown,
+        "warp_nearest_fill": warp_nearest_fill(clip.rgbd[0], clip.cam_from_world, clip.intrinsics)[1:, :3],
+        "repeat_start_frame": repeat_start_frame(clip.rgbd[0], clip.cam_from_world)[1:, :3],
+    }
+    scores = {method: _score(outputs[method], truth) for method in METHODS}
+    keep = torch.tensor(config.sheet_indices) - 1
+    return CaseResult(preset, seed, scores, truth[keep].clone(), flown[keep].clamp(0.0, 1.0).clone())
+
+
+def short_range_cases(config: ShortRangeConfig) -> list[tuple[str, int]]:
+    """The cases of protocol (a), in the order they run: ``[(preset, seed), ...]``."""
+    return [(preset, seed) for preset in config.presets for seed in config.seeds]
+
+
+def mean_curves(results: list[CaseResult]) -> dict[str, dict[str, Tensor]]:
+    """``method -> metric -> [N]``: the mean over cases of every frame's score."""
+    return {method: {metric: torch.stack([r.scores[method][metric] for r in results]).mean(dim=0)
+                     for metric in METRICS} for method in METHODS}

@@ -1,0 +1,163 @@
+"""What ``viewgen eval`` writes: ``metrics.json``, ``report.md`` and its PNG plots.
+
+* :func:`short_range_metrics`: protocol (a)'s numbers as a JSON-ready dict, each block with its
+  protocol, resolution, number of cases, presets, seeds, frames, refiner and viewgen version.
+  Floats are rounded to 6 significant digits (non-finite ones become ``null``), so two runs of
+  the same setting give identical files.
+* :func:`write_report`: ``report.md`` with the headline table, and ``psnr.png``, ``ssim.png``,
+  ``sharpness.png`` (mean score over frame index, flight and baselines) and ``contact_sheet.png``
+  (ground truth above the flight at a few frames), drawn with matplotlib (the ``eval`` extra) on
+  its Agg canvas (``Figure`` objects, not pyplot: no global backend or figure state is touched).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from torch import Tensor
+
+from viewgen.evaluation.protocols import METHODS, METRICS, CaseResult, ShortRangeConfig, mean_curves
+
+__all__ = ["METHOD_LABELS", "OUTPUT_FILES", "short_range_metrics", "write_metrics", "write_report"]
+
+METHOD_LABELS = {"flight": "flight", "warp_nearest_fill": "warp + nearest fill",
+                 "repeat_start_frame": "repeat start frame"}
+METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "sharpness": "sharpness / ground truth's"}
+PLOTS = tuple(f"{metric}.png" for metric in METRICS) + ("contact_sheet.png",)
+OUTPUT_FILES = ("metrics.json", "report.md") + PLOTS  # everything viewgen eval writes in --out
+
+
+def _number(value: float) -> float | None:
+    value = float(value)
+    return float(f"{value:.6g}") if math.isfinite(value) else None
+
+
+def _numbers(curve: Tensor) -> list[float | None]:
+    return [_number(value) for value in curve.tolist()]
+
+
+def short_range_metrics(config: ShortRangeConfig, results: list[CaseResult], refiner: str, version: str) -> dict:
+    """Protocol (a)'s ``metrics.json`` content (see the module doc).
+
+    ``headline[method][metric][k]``: mean over cases at frame ``k`` (``config.report_frames``);
+    ``curves[method][metric]``: the mean at every frame 1..N; ``cases``: every case's own curves.
+    """
+    curves = mean_curves(results)
+    frames = config.report_frames
+    return {
+        "viewgen_version": version,
+        "protocol": "short_range",
+        "description": "generated frame k vs the synthetic world's ground truth along the same poses (k = 1..N)",
+        "resolution": [config.height, config.width],
+        "num_cases": len(results),
+        "presets": list(config.presets),
+        "seeds": list(config.seeds),
+        "frames": config.num_frames,
+        "refiner": refiner,
+        "methods": list(METHODS),
+        "metrics": {"psnr": "dB, higher is better", "ssim": "higher is better, 1 = identical",
+                    "sharpness": "variance of the Laplacian relative to the ground truth's, 1 = as sharp"},
+        "headline_frames": list(frames),
+        "headline": {method: {metric: {str(k): _number(curves[method][metric][k - 1]) for k in frames}
+                              for metric in METRICS} for method in METHODS},
+        "curves": {method: {metric: _numbers(curves[method][metric]) for metric in METRICS} for method in METHODS},
+        "cases": [{"preset": r.preset, "seed": r.seed,
+                   "scores": {method: {metric: _numbers(r.scores[method][metric]) for metric in METRICS}
+                              for method in METHODS}} for r in results],
+    }
+
+
+def write_metrics(metrics: dict, folder: Path) -> None:
+    """``folder/metrics.json``, keys in a fixed order, newline-terminated."""
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, allow_nan=False) + "\n")
+
+
+def _headline_table(metrics: dict) -> list[str]:
+    frames = metrics["headline_frames"]
+    lines = ["| metric | method | " + " | ".join(f"frame {k}" for k in frames) + " |",
+             "|---|---|" + "---|" * len(frames)]
+    for metric in METRICS:
+        for method in METHODS:
+            values = metrics["headline"][method][metric]
+            cells = ["-" if values[str(k)] is None else f"{values[str(k)]:.3f}" for k in frames]
+            name = f"**{METHOD_LABELS[method]}**" if method == "flight" else METHOD_LABELS[method]
+            lines.append(f"| {METRIC_LABELS[metric]} | {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _markdown(metrics: dict) -> str:
+    height, width = metrics["resolution"]
+    lines = [
+        "# viewgen eval: short range",
+        "",
+        f"Protocol (a): {metrics['num_cases']} case(s) (presets {', '.join(metrics['presets'])}; "
+        f"seeds {', '.join(map(str, metrics['seeds']))}), {metrics['frames']} generated frames each at "
+        f"{height}x{width}; refiner: {metrics['refiner']}; viewgen {metrics['viewgen_version']}.",
+        "Every number is the mean over cases of generated frame k scored against the synthetic world's "
+        "ground truth from the same camera. The baselines fly the same poses.",
+        "",
+        *_headline_table(metrics),
+        "",
+        *[f"![{METRIC_LABELS[metric]} over frame index]({metric}.png)" for metric in METRICS],
+        "",
+        "Contact sheet (first cases; ground truth above the flight):",
+        "",
+        "![contact sheet](contact_sheet.png)",
+        "",
+        "All numbers, per frame and per case: `metrics.json`. How to read them: docs/evaluation.md.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _plot_curves(new_figure, metrics: dict, metric: str, path: Path) -> None:
+    figure = new_figure(figsize=(6, 3.6), dpi=100)
+    axes = figure.subplots()
+    for method in METHODS:
+        curve = [math.nan if v is None else v for v in metrics["curves"][method][metric]]
+        axes.plot(range(1, len(curve) + 1), curve, marker="o" if len(curve) <= 20 else None, markersize=3,
+                  label=METHOD_LABELS[method], linewidth=2.0 if method == "flight" else 1.2)
+    axes.set_xlabel("frame index")
+    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.set_ylabel(METRIC_LABELS[metric])
+    axes.set_title(f"{METRIC_LABELS[metric]}, mean of {metrics['num_cases']} case(s)")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, metadata={"Software": None})
+
+
+def _plot_contact_sheet(new_figure, config: ShortRangeConfig, results: list[CaseResult], path: Path,
+                        max_cases: int = 3) -> None:
+    shown = results[:max_cases]
+    columns = len(config.sheet_indices)
+    figure = new_figure(figsize=(2.2 * columns * config.width / config.height, 2.2 * 2 * len(shown)), dpi=100)
+    axes = figure.subplots(2 * len(shown), columns, squeeze=False)
+    for row, result in enumerate(shown):
+        for column, frame in enumerate(config.sheet_indices):
+            for offset, (images, what) in enumerate(((result.sheet_truth, "truth"), (result.sheet_flight, "flight"))):
+                axis = axes[2 * row + offset][column]
+                axis.imshow(images[column].permute(1, 2, 0).numpy())
+                axis.set_xticks([])
+                axis.set_yticks([])
+                axis.set_title(f"{result.preset} s{result.seed} {what} k={frame}", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, metadata={"Software": None})
+
+
+def write_report(metrics: dict, config: ShortRangeConfig, results: list[CaseResult], folder: Path) -> None:
+    """``folder/report.md`` and its PNGs (see the module doc); ``metrics`` from :func:`short_range_metrics`."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    def agg_figure(**options):
+        figure = Figure(**options)
+        FigureCanvasAgg(figure)
+        return figure
+
+    for metric in METRICS:
+        _plot_curves(agg_figure, metrics, metric, folder / f"{metric}.png")
+    _plot_contact_sheet(agg_figure, config, results, folder / "contact_sheet.png")
+    (folder / "report.md").write_text(_markdown(metrics))
