@@ -1,0 +1,85 @@
+"""``viewgen eval``: --quick writes metrics.json, report.md and PNGs; reruns are identical; bad options one line."""
+
+import json
+
+import pytest
+
+from viewgen.cli.main import main
+from viewgen.evaluation.report import OUTPUT_FILES
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval") / "eval"
+    assert main(["eval", "--quick", "--out", str(out)]) == 0
+    return out
+
+
+def test_quick_writes_the_metrics_the_report_and_its_plots(quick_run):
+    assert sorted(path.name for path in quick_run.iterdir()) == sorted(OUTPUT_FILES)
+    metrics = json.loads((quick_run / "metrics.json").read_text())
+    assert metrics["protocol"] == "short_range" and metrics["resolution"] == [96, 160]
+    assert metrics["num_cases"] == 1 and metrics["presets"] == ["hills"] and metrics["seeds"] == [0]
+    assert metrics["frames"] == 5 and metrics["refiner"] == "weight-free" and metrics["viewgen_version"]
+    assert metrics["headline_frames"] == [1, 5]
+    for method in ("flight", "warp_nearest_fill", "repeat_start_frame"):
+        assert len(metrics["curves"][method]["psnr"]) == 5
+        assert 0 < metrics["headline"][method]["ssim"]["1"] <= 1
+    report = (quick_run / "report.md").read_text()
+    assert "| PSNR (dB) | **flight** |" in report and "![contact sheet](contact_sheet.png)" in report
+    for name in OUTPUT_FILES:
+        if name.endswith(".png"):
+            assert (quick_run / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_second_run_gives_an_identical_metrics_file(quick_run, tmp_path, capsys):
+    out = tmp_path / "again"
+    assert main(["eval", "--quick", "--out", str(out)]) == 0
+    assert (out / "metrics.json").read_bytes() == (quick_run / "metrics.json").read_bytes()
+    line = capsys.readouterr().out
+    assert line.startswith("evaluated 1 case(s) in ") and "frame 5 PSNR / SSIM: flight" in line
+
+
+def test_rerunning_into_its_own_folder_replaces_it(quick_run, capsys):
+    before = (quick_run / "metrics.json").read_bytes()
+    assert main(["eval", "--quick", "--frames", "1", "--out", str(quick_run)]) == 0
+    assert (quick_run / "metrics.json").read_bytes() != before
+    assert sorted(path.name for path in quick_run.iterdir()) == sorted(OUTPUT_FILES)
+    assert json.loads((quick_run / "metrics.json").read_text())["frames"] == 1
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--presets", "moon"], "--presets: unknown preset moon; choose from coast,hills,mountains"),
+    (["--frames", "0"], "--frames must be between 1 and 1000, got 0"),
+    (["--size", "96by160"], "size must look like HxW"),
+    (["--size", "8x8"], "out of range"),
+    (["--seeds", "a,1"], "--seeds must be"),
+    (["--weights", "{tmp}/no-weights"], "no-weights"),
+])
+def test_bad_options_are_one_line_and_write_nothing(tmp_path, capsys, args, needle):
+    args = [arg.format(tmp=tmp_path) for arg in args]
+    assert main(["eval", "--quick", "--out", str(tmp_path / "eval"), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("viewgen: error: ") and err.count("\n") == 1 and needle in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_with_foreign_files_is_refused(tmp_path, capsys):
+    out = tmp_path / "eval"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert main(["eval", "--quick", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"viewgen: error: will not replace {out}: it holds files that are not an evaluation "
+                          "report (notes.txt)") and err.count("\n") == 1, err
+    assert [path.name for path in out.iterdir()] == ["notes.txt"]
+
+
+def test_a_missing_extra_is_named_in_one_line(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+    assert main(["eval", "--quick", "--out", str(tmp_path / "eval")]) == 2
+    err = capsys.readouterr().err
+    assert "matplotlib is missing" in err and "viewgen[eval]" in err and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,161 @@
+"""``viewgen eval``: score flights against ground truth and the baselines; write metrics.json and a report.
+
+Protocol (a), short range (:mod:`viewgen.evaluation.protocols`): every preset x seed is one
+case. ``--out`` (default ``eval/``) gets ``metrics.json``, ``report.md`` and its PNG plots as a
+whole (built beside it and swapped in); a folder holding anything else is refused.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from argparse import Namespace
+from pathlib import Path
+
+from viewgen.cli.options import size_type
+
+MAX_FRAMES = 1000
+MAX_SEEDS = 100
+DEFAULT_SIZE = (160, 256)
+QUICK = {"presets": ("hills",), "seeds": (0,), "frames": 5, "size": (96, 160)}  # warp edges need ~96x160
+parse_size = size_type(16, 1024, 1024 * 1024)
+
+
+def add_parser(subparsers) -> None:
+    command = subparsers.add_parser(
+        "eval", help="score flights against ground truth and two baselines; write metrics.json and a report",
+        description="Protocol (a), short range: fly from frame 0 of a synthetic ground-truth clip along its "
+                    "poses, beside the baselines (warp + nearest fill, repeat the start frame), and score "
+                    "PSNR, SSIM and sharpness per frame.")
+    command.add_argument("--quick", action="store_true",
+                         help="a tiny setting for CI: hills, seed 0, 5 frames at 96x160 (options given override it)")
+    command.add_argument("--out", default="eval", metavar="DIR", help="output folder (default eval/)")
+    command.add_argument("--presets", default=None, metavar="LIST",
+                         help="comma-separated scene presets (default coast,hills,mountains)")
+    command.add_argument("--seeds", default=None, metavar="LIST", help="comma-separated flight seeds (default 0)")
+    command.add_argument("--frames", type=int, default=None, metavar="N",
+                         help="generated frames per case, the start not counted (default 20)")
+    command.add_argument("--size", type=parse_size, default=None, metavar="HxW",
+                         help="resolution (default 160x256, or the weights' size)")
+    command.add_argument("--weights", default=None, metavar="DIR",
+                         help="converted Infinite Nature weights (SPADE refiner); default: the weight-free refiner")
+    command.set_defaults(run=run)
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    parts = _names(text)
+    if not parts or not all(part.isdigit() for part in parts) or len(parts) > MAX_SEEDS:
+        raise ValueError(f"--seeds must be up to {MAX_SEEDS} comma-separated whole numbers >= 0, got {text!r}")
+    return tuple(dict.fromkeys(int(part) for part in parts))
+
+
+def _config(args: Namespace, weights_size: tuple[int, int] | None):
+    """The :class:`ShortRangeConfig` the options ask for (``--quick`` gives defaults, options override)."""
+    from viewgen.data.synthetic.presets import PRESET_NAMES
+    from viewgen.evaluation.protocols import ShortRangeConfig
+
+    base = QUICK if args.quick else {"presets": PRESET_NAMES, "seeds": (0,), "frames": 20,
+                                     "size": weights_size or DEFAULT_SIZE}
+    presets = base["presets"] if args.presets is None else tuple(dict.fromkeys(_names(args.presets)))
+    unknown = [name for name in presets if name not in PRESET_NAMES]
+    if unknown or not presets:
+        raise ValueError(f"--presets: unknown preset {', '.join(unknown) or '(none given)'}; "
+                         f"choose from {','.join(PRESET_NAMES)}")
+    frames = base["frames"] if args.frames is None else args.frames
+    if not 1 <= frames <= MAX_FRAMES:
+        raise ValueError(f"--frames must be between 1 and {MAX_FRAMES}, got {frames}")
+    size = args.size or (weights_size if weights_size and args.quick else base["size"])
+    if weights_size is not None and tuple(size) != tuple(weights_size):
+        raise ValueError(f"the weights in {args.weights} work at {weights_size[0]}x{weights_size[1]}; "
+                         f"drop --size or pass --size {weights_size[0]}x{weights_size[1]}")
+    seeds = base["seeds"] if args.seeds is None else _seeds(args.seeds)
+    return ShortRangeConfig(presets=presets, seeds=seeds, num_frames=frames, height=size[0], width=size[1])
+
+
+def _pipeline(args: Namespace, size: tuple[int, int] | None):
+    """``(pipeline, refiner description)``; the weight-free one is built at ``size``."""
+    from viewgen.pipelines import FlyThroughConfig, FlyThroughPipeline
+
+    if args.weights is not None:
+        return FlyThroughPipeline.from_pretrained(args.weights), f"Infinite Nature SPADE ({Path(args.weights).name})"
+    return FlyThroughPipeline.weight_free(FlyThroughConfig(image_size=size)), "weight-free"
+
+
+def _require_eval_packages() -> None:
+    """One line naming the extra when torchmetrics or matplotlib is missing (before any work)."""
+    from viewgen.errors import ViewgenRuntimeError
+
+    try:
+        import matplotlib  # noqa: F401
+        import torchmetrics  # noqa: F401
+    except ImportError as error:
+        raise ViewgenRuntimeError(f"viewgen eval needs torchmetrics and matplotlib ({error.name} is missing): "
+                                  "pip install 'viewgen[eval]'") from error
+
+
+def _is_ours(entry: Path) -> bool:
+    from viewgen.evaluation.report import OUTPUT_FILES
+
+    return entry.is_file() and entry.name in OUTPUT_FILES
+
+
+def run(args: Namespace) -> int:
+    import viewgen
+    from viewgen.evaluation.protocols import short_range_cases
+    from viewgen.evaluation.report import short_range_metrics, write_metrics, write_report
+    from viewgen.staging import build_and_publish, check_replaceable
+
+    _require_eval_packages()
+    out = Path(args.out)
+    hint = "choose an empty or new folder with --out"
+    check_replaceable(out, _is_ours, "an evaluation report", hint)
+    weights_pipe = _pipeline(args, None) if args.weights is not None else None
+    weights_size = tuple(weights_pipe[0].config.image_size) if weights_pipe else None
+    config = _config(args, weights_size)
+    pipe, refiner = weights_pipe or _pipeline(args, (config.height, config.width))
+    cases = short_range_cases(config)
+    print(f"evaluating {len(cases)} case(s) x {config.num_frames} frames at {config.height}x{config.width} "
+          f"with the {refiner} refiner", file=sys.stderr)
+    began = time.perf_counter()
+    results = _run_cases(pipe, config, cases)
+    metrics = short_range_metrics(config, results, refiner, viewgen.__version__)
+
+    def fill(folder: Path) -> None:
+        write_metrics(metrics, folder)
+        write_report(metrics, config, results, folder)
+
+    build_and_publish(out, fill, "the evaluation report", out)
+    print(_summary(metrics, time.perf_counter() - began, out))
+    return 0
+
+
+def _run_cases(pipe, config, cases):
+    from tqdm import tqdm
+
+    from viewgen.evaluation.protocols import run_short_range_case
+
+    results = []
+    with tqdm(cases, unit="case", file=sys.stderr, dynamic_ncols=True, disable=not sys.stderr.isatty(),
+              leave=False) as progress:
+        for preset, seed in progress:
+            progress.set_postfix_str(f"{preset} seed {seed}")
+            results.append(run_short_range_case(pipe, preset, seed, config))
+    return results
+
+
+def _summary(metrics: dict, elapsed: float, out: Path) -> str:
+    """One line: the last headline frame's PSNR / SSIM, flight vs both baselines."""
+    k = str(metrics["headline_frames"][-1])
+    head = metrics["headline"]
+
+    def pair(method: str) -> str:
+        psnr, ssim = head[method]["psnr"][k], head[method]["ssim"][k]
+        return f"{'-' if psnr is None else f'{psnr:.2f}'} dB / {ssim:.3f}"
+
+    return (f"evaluated {metrics['num_cases']} case(s) in {elapsed:.1f} s; frame {k} PSNR / SSIM: flight "
+            f"{pair('flight')}, warp + nearest fill {pair('warp_nearest_fill')}, repeat start frame "
+            f"{pair('repeat_start_frame')}; wrote {out}/report.md and metrics.json")
