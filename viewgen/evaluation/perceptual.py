@@ -1,4 +1,4 @@
-"""Perceptual metrics from local weight files: LPIPS (AlexNet) per image pair.
+"""Perceptual metrics from local weight files: LPIPS (AlexNet) per image pair; FID and KID per image set.
 
 No torchvision, no lpips package: the networks are :mod:`viewgen.networks.perceptual`, loaded
 strictly from the official files.
@@ -9,12 +9,19 @@ strictly from the official files.
 * LPIPS heads: the official v0.1 linear heads that torchmetrics (the ``eval`` extra) bundles as
   ``torchmetrics/functional/image/lpips_models/alex.pth``.
 
-A missing backbone file raises :class:`viewgen.hub.WeightsNotFoundError` with a one-line message
+* FID / KID features: pytorch-fid's port of TensorFlow's FID Inception-v3,
+  ``pt_inception-2015-12-05-6726825d.pth`` (SHA-256 prefix ``6726825d``), in the same folder; the
+  statistics are torchmetrics' ``FrechetInceptionDistance`` / ``KernelInceptionDistance`` with
+  our network as their ``feature`` module (no torch-fidelity). Images are resized to 299x299
+  bilinearly as pytorch-fid does, so numbers match pytorch-fid's, not torch-fidelity's exactly.
+
+A missing weights file raises :class:`viewgen.hub.WeightsNotFoundError` with a one-line message
 naming the file, its URL and the folder to put it in.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -22,9 +29,12 @@ from torch import Tensor
 
 from viewgen.checks import check_min_size, check_shape
 from viewgen.hub import WeightFile, WeightsFormatError, ensure_weights, load_state_dict_file
-from viewgen.networks.perceptual import AlexNetFeatures, Lpips
+from viewgen.networks.perceptual import AlexNetFeatures, FidInception, FidInceptionConfig, Lpips
 
-__all__ = ["ALEXNET_WEIGHTS", "LPIPS_MIN_SIZE", "load_lpips", "lpips", "lpips_heads_path"]
+__all__ = [
+    "ALEXNET_WEIGHTS", "FID_INCEPTION_WEIGHTS", "KID_SUBSET_SIZE", "KID_SUBSETS", "LPIPS_MIN_SIZE", "fid", "kid",
+    "load_fid_inception", "load_lpips", "lpips", "lpips_heads_path",
+]
 
 ALEXNET_WEIGHTS = WeightFile(
     filename="alexnet-owt-7be5be79.pth",
@@ -32,6 +42,14 @@ ALEXNET_WEIGHTS = WeightFile(
     sha256_prefix="7be5be79",
     description="AlexNet (ImageNet, torchvision) for LPIPS",
 )
+FID_INCEPTION_WEIGHTS = WeightFile(
+    filename="pt_inception-2015-12-05-6726825d.pth",
+    urls=("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",),
+    sha256_prefix="6726825d",
+    description="FID Inception-v3 (pytorch-fid)",
+)
+KID_SUBSET_SIZE = 1000  # torchmetrics' and torch-fidelity's default; capped at the smaller set's size
+KID_SUBSETS = 100
 LPIPS_MIN_SIZE = 31  # AlexNet's stride-4 convolution and two 3/2 max-pools leave a pixel from 31x31 up
 
 
@@ -77,3 +95,75 @@ def lpips(image: Tensor, target: Tensor, *, model: Lpips | None = None, weights:
         model = load_lpips(weights, download=download, device=image.device)
     with torch.no_grad():
         return model(image.to(torch.float32), target.to(torch.float32))
+
+
+def load_fid_inception(weights: str | Path | None = None, *, download: bool | None = None,
+                       device: str | torch.device = "cpu",
+                       config: FidInceptionConfig | None = None) -> FidInception:
+    """The FID Inception from ``weights`` (default: the cached pytorch-fid file), strictly loaded.
+
+    config: input size etc. (default: the graph's 299x299).
+    """
+    if weights is None:
+        path = ensure_weights(FID_INCEPTION_WEIGHTS, download=download, command=None)
+    else:
+        path = Path(weights).expanduser()
+    model = FidInception.from_state_dict(load_state_dict_file(path), source=path.name,
+                                       config=config or FidInceptionConfig())
+    return model.to(device).eval()
+
+
+def _check_sets(images: Tensor, reference: Tensor) -> None:
+    """Two ``[N, 3, H, W]`` sets (sizes may differ) of at least 2 images each."""
+    for name, value in (("images", images), ("reference", reference)):
+        sizes = check_shape(value, ("N", 3, "H", "W"), name, hint=" (RGB in [0, 1])")
+        if sizes["N"] < 2:
+            raise ValueError(f"{name} must hold at least 2 images for FID/KID statistics, got {sizes['N']}")
+
+
+def _feed(metric, images: Tensor, reference: Tensor, batch_size: int):
+    with torch.no_grad():
+        for start in range(0, reference.shape[0], batch_size):
+            metric.update(reference[start:start + batch_size].float(), real=True)
+        for start in range(0, images.shape[0], batch_size):
+            metric.update(images[start:start + batch_size].float(), real=False)
+        return metric.compute()
+
+
+def fid(images: Tensor, reference: Tensor, *, model: FidInception | None = None, weights: str | Path | None = None,
+        download: bool | None = None, batch_size: int = 32) -> Tensor:
+    """Frechet Inception distance between two image sets ``[N, 3, H, W]``, ``[M, 3, H', W']`` in [0, 1] -> scalar.
+
+    0 for identical statistics. Meaningful values need hundreds of images per set (the
+    covariances are 2048x2048); with fewer it only ranks methods.
+    """
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    _check_sets(images, reference)
+    model = model if model is not None else load_fid_inception(weights, download=download, device=images.device)
+    metric = FrechetInceptionDistance(feature=model, normalize=True).to(images.device)
+    return _feed(metric, images, reference, batch_size).float()
+
+
+def kid(images: Tensor, reference: Tensor, *, model: FidInception | None = None, weights: str | Path | None = None,
+        download: bool | None = None, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SIZE,
+        seed: int = 0, batch_size: int = 32) -> tuple[Tensor, Tensor]:
+    """Kernel Inception distance (cubic polynomial kernel MMD^2): two image sets in [0, 1] -> ``(mean, std)``.
+
+    ``subset_size`` is capped at the smaller set's size; the subsets are drawn with ``seed``.
+    """
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    _check_sets(images, reference)
+    if subsets < 1 or subset_size < 2:
+        raise ValueError(f"KID needs subsets >= 1 and subset_size >= 2, got {subsets} and {subset_size}")
+    model = model if model is not None else load_fid_inception(weights, download=download, device=images.device)
+    size = min(subset_size, images.shape[0], reference.shape[0])
+    with warnings.catch_warnings():  # "will save all extracted features": that is what KID is
+        warnings.filterwarnings("ignore", message=".*save all extracted features.*")
+        metric = KernelInceptionDistance(feature=model, normalize=True, subsets=subsets, subset_size=size)
+    metric = metric.to(images.device)
+    with torch.random.fork_rng(devices=[]):  # torchmetrics draws the subsets with torch.randperm (CPU)
+        torch.manual_seed(seed)
+        mean, std = _feed(metric, images, reference, batch_size)
+    return mean.float(), std.float()
