@@ -83,3 +83,15 @@ def test_a_missing_extra_is_named_in_one_line(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "matplotlib is missing" in err and "viewgen[eval]" in err and err.count("\n") == 1, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_weights_fly_the_learned_refiner_at_its_own_size(tmp_path, capsys):
+    from tests.helpers.tiny_pipeline import tiny_pipeline
+
+    weights = tiny_pipeline().save_pretrained(tmp_path / "weights")
+    out = tmp_path / "eval"
+    assert main(["eval", "--quick", "--frames", "2", "--weights", str(weights), "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["resolution"] == [80, 128] and metrics["refiner"] == "Infinite Nature SPADE (weights)"
+    assert main(["eval", "--quick", "--size", "96x160", "--weights", str(weights), "--out", str(out)]) == 2
+    assert "work at 80x128; drop --size or pass --size 80x128" in capsys.readouterr().err
