@@ -85,7 +85,19 @@ def test_matches_torchmetrics_lpips_with_our_backbone(model, monkeypatch):
     assert torch.allclose(lpips(a, b, model=model), expected, rtol=1e-4, atol=1e-6)
 
 
+def test_uses_torch_hub_checkpoints(tmp_path, monkeypatch):
+    """A file torchvision/lpips already fetched into $TORCH_HOME/hub/checkpoints is used where it is."""
+    monkeypatch.setenv("VIEWGEN_HOME", str(tmp_path / "empty"))
+    monkeypatch.setenv("VIEWGEN_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    folder = tmp_path / "torch" / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    torch.save(_random_alexnet_state(), folder / ALEXNET_WEIGHTS.filename)
+    assert (lpips(_images(1), _images(2)) > 0).all()
+
+
 def test_missing_weights_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("VIEWGEN_HOME", str(tmp_path / "empty"))
     monkeypatch.setenv("VIEWGEN_OFFLINE", "1")
     with pytest.raises(WeightsNotFoundError) as caught:

@@ -81,6 +81,7 @@ def test_loads_from_the_cache(weights_file, monkeypatch):
 
 
 def test_missing_weights_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("VIEWGEN_HOME", str(tmp_path / "empty"))
     monkeypatch.setenv("VIEWGEN_OFFLINE", "1")
     with pytest.raises(WeightsNotFoundError) as caught:

@@ -15,6 +15,9 @@ strictly from the official files.
   our network as their ``feature`` module (no torch-fidelity). Images are resized to 299x299
   bilinearly as pytorch-fid does, so numbers match pytorch-fid's, not torch-fidelity's exactly.
 
+A file already fetched by torchvision, lpips or pytorch-fid into torch.hub's checkpoint folder
+(``$TORCH_HOME/hub/checkpoints``) is used where it is, without a second download.
+
 A missing weights file raises :class:`viewgen.hub.WeightsNotFoundError` with a one-line message
 naming the file, its URL and the folder to put it in.
 """
@@ -28,7 +31,7 @@ import torch
 from torch import Tensor
 
 from viewgen.checks import check_min_size, check_shape
-from viewgen.hub import WeightFile, WeightsFormatError, ensure_weights, load_state_dict_file
+from viewgen.hub import WeightFile, WeightsFormatError, ensure_weights, find_weights, load_state_dict_file
 from viewgen.networks.perceptual import AlexNetFeatures, FidInception, FidInceptionConfig, Lpips
 
 __all__ = [
@@ -53,6 +56,12 @@ KID_SUBSETS = 100
 LPIPS_MIN_SIZE = 31  # AlexNet's stride-4 convolution and two 3/2 max-pools leave a pixel from 31x31 up
 
 
+def _cached_file(spec: WeightFile, download: bool | None) -> Path:
+    """``spec``'s file from viewgen's cache, else torch.hub's checkpoints, else downloaded (or the one-line error)."""
+    found = find_weights(spec) or find_weights(spec, Path(torch.hub.get_dir()) / "checkpoints")
+    return found if found is not None else ensure_weights(spec, download=download)
+
+
 def lpips_heads_path() -> Path:
     """torchmetrics' bundled LPIPS AlexNet heads (``.../lpips_models/alex.pth``)."""
     import torchmetrics
@@ -67,12 +76,13 @@ def load_lpips(weights: str | Path | None = None, heads: str | Path | None = Non
                download: bool | None = None, device: str | torch.device = "cpu") -> Lpips:
     """The LPIPS network: AlexNet from ``weights`` (default: the cached official file) and the heads.
 
-    weights: an AlexNet file in torchvision's key format (``.pth`` or ``.safetensors``).
+    weights: an AlexNet file in torchvision's key format (``.pth`` or ``.safetensors``); default: the
+        official file from viewgen's cache or torch.hub's, downloaded if missing and online.
     heads: a file with ``lin{k}.model.1.weight`` (default: :func:`lpips_heads_path`).
     download: ``None`` = fetch a missing backbone unless offline; ``False`` = never.
     """
     if weights is None:
-        path = ensure_weights(ALEXNET_WEIGHTS, download=download, command=None)
+        path = _cached_file(ALEXNET_WEIGHTS, download)
     else:
         path = Path(weights).expanduser()
     backbone = AlexNetFeatures.from_torchvision_state_dict(load_state_dict_file(path), source=path.name)
@@ -100,12 +110,12 @@ def lpips(image: Tensor, target: Tensor, *, model: Lpips | None = None, weights:
 def load_fid_inception(weights: str | Path | None = None, *, download: bool | None = None,
                        device: str | torch.device = "cpu",
                        config: FidInceptionConfig | None = None) -> FidInception:
-    """The FID Inception from ``weights`` (default: the cached pytorch-fid file), strictly loaded.
+    """The FID Inception from ``weights`` (default: pytorch-fid's file, cached as for LPIPS), strictly loaded.
 
     config: input size etc. (default: the graph's 299x299).
     """
     if weights is None:
-        path = ensure_weights(FID_INCEPTION_WEIGHTS, download=download, command=None)
+        path = _cached_file(FID_INCEPTION_WEIGHTS, download)
     else:
         path = Path(weights).expanduser()
     model = FidInception.from_state_dict(load_state_dict_file(path), source=path.name,
