@@ -6,8 +6,9 @@
   the same setting give identical files.
 * :func:`write_report`: ``report.md`` with the headline table, and ``psnr.png``, ``ssim.png``,
   ``sharpness.png`` (mean score over frame index, flight and baselines) and ``contact_sheet.png``
-  (ground truth above the flight at a few frames), drawn with matplotlib (the ``eval`` extra) on
-  its Agg canvas (``Figure`` objects, not pyplot: no global backend or figure state is touched).
+  (the first case of each preset, up to 3: ground truth above the flight at a few frames), drawn
+  with matplotlib (the ``eval`` extra) on its Agg canvas (``Figure`` objects, not pyplot: no
+  global backend or figure state is touched).
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def _markdown(metrics: dict) -> str:
         "",
         *[f"![{METRIC_LABELS[metric]} over frame index]({metric}.png)" for metric in METRICS],
         "",
-        "Contact sheet (first cases; ground truth above the flight):",
+        "Contact sheet (the first case of each preset; ground truth above the flight):",
         "",
         "![contact sheet](contact_sheet.png)",
         "",
@@ -131,7 +132,11 @@ def _plot_curves(new_figure, metrics: dict, metric: str, path: Path) -> None:
 
 def _plot_contact_sheet(new_figure, config: ShortRangeConfig, results: list[CaseResult], path: Path,
                         max_cases: int = 3) -> None:
-    shown = results[:max_cases]
+    first_of_preset: dict[str, CaseResult] = {}
+    for result in results:
+        first_of_preset.setdefault(result.preset, result)
+    chosen = list(first_of_preset.values())
+    shown = (chosen + [result for result in results if result not in chosen])[:max_cases]  # presets first
     columns = len(config.sheet_indices)
     figure = new_figure(figsize=(2.2 * columns * config.width / config.height, 2.2 * 2 * len(shown)), dpi=100)
     axes = figure.subplots(2 * len(shown), columns, squeeze=False)
