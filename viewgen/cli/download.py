@@ -1,23 +1,31 @@
-"""``viewgen download``: fetch the weights of depth backends ahead of time."""
+"""``viewgen download``: fetch the weights of depth backends and perceptual metrics ahead of time."""
 
 from __future__ import annotations
 
 import sys
 from argparse import Namespace
 
-__all__ = ["add_parser", "run"]
+__all__ = ["PERCEPTUAL", "add_parser", "run"]
+
+# name -> (attribute of viewgen.evaluation.perceptual holding the WeightFile, what it is for)
+PERCEPTUAL = {
+    "lpips-alexnet": ("ALEXNET_WEIGHTS", "AlexNet backbone of LPIPS (viewgen eval, evaluation.perceptual.lpips)"),
+    "fid-inception": ("FID_INCEPTION_WEIGHTS", "FID Inception-v3 of FID and KID (evaluation.perceptual.fid/kid)"),
+}
 
 
 def add_parser(subparsers) -> None:
     """Register ``download`` on the ``viewgen`` subcommand parsers."""
     from viewgen.depth.registry import available_backends
 
-    names = ", ".join(available_backends())
+    names = ", ".join((*available_backends(), *PERCEPTUAL))
     download = subparsers.add_parser(
-        "download", help="fetch depth weights ahead of time (into $VIEWGEN_HOME or the Hugging Face cache)",
-        description="Download the weights of depth backends so later runs work offline. Backends: " + names + ".")
-    download.add_argument("names", nargs="*", metavar="NAME", help="backends to fetch (e.g. midas-v21)")
-    download.add_argument("--list", action="store_true", help="list the backends and whether their weights are here")
+        "download", help="fetch depth and metric weights ahead of time (into $VIEWGEN_HOME or the Hugging Face cache)",
+        description="Download the weights of depth backends and perceptual metrics so later runs work offline. "
+                    "Names: " + names + ".")
+    download.add_argument("names", nargs="*", metavar="NAME",
+                          help="what to fetch (e.g. midas-v21, lpips-alexnet)")
+    download.add_argument("--list", action="store_true", help="list the names and whether their weights are here")
     download.set_defaults(run=run)
 
 
@@ -44,19 +52,58 @@ def _status(name: str) -> str:
     return str(found) if found else "not downloaded"
 
 
-def run(args: Namespace) -> int:
-    from viewgen.depth.registry import BACKENDS, download_backend
+def _perceptual_spec(name: str):
+    from viewgen.evaluation import perceptual
+
+    return getattr(perceptual, PERCEPTUAL[name][0])
+
+
+def _perceptual_found(name: str):
+    """The file of ``name`` in viewgen's cache or torch.hub's checkpoints, else None."""
+    from pathlib import Path
+
+    import torch
+
+    from viewgen.hub import find_weights
+
+    spec = _perceptual_spec(name)
+    return find_weights(spec) or find_weights(spec, Path(torch.hub.get_dir()) / "checkpoints")
+
+
+def _fetch_perceptual(name: str) -> str:
+    from viewgen.hub import ensure_weights
+
+    found = _perceptual_found(name)
+    if found is not None:
+        return f"{name}: already here: {found}"
+    return f"{name}: {ensure_weights(_perceptual_spec(name), command=f'viewgen download {name}', progress=True)}"
+
+
+def _print_list() -> None:
+    from viewgen.depth.registry import BACKENDS
     from viewgen.hub import weights_dir
 
+    print(f"weights folder: {weights_dir()} (set VIEWGEN_HOME to move it)")
+    for name, info in BACKENDS.items():
+        print(f"  {name:<24} {info.summary}\n  {'':<24} weights: {info.weights}; {_status(name)}")
+    for name, (_, summary) in PERCEPTUAL.items():
+        found = _perceptual_found(name)
+        print(f"  {name:<24} {summary}\n  {'':<24} weights: {_perceptual_spec(name).filename}; "
+              f"{found if found else 'not downloaded'}")
+
+
+def run(args: Namespace) -> int:
+    from viewgen.depth.registry import download_backend
+
     if args.list or not args.names:
-        print(f"weights folder: {weights_dir()} (set VIEWGEN_HOME to move it)")
-        for name, info in BACKENDS.items():
-            print(f"  {name:<24} {info.summary}\n  {'':<24} weights: {info.weights}; {_status(name)}")
+        _print_list()
         if not args.names:
             if not args.list:
-                print("give backend names to download, e.g. `viewgen download midas-v21`", file=sys.stderr)
+                print("give names to download, e.g. `viewgen download midas-v21`", file=sys.stderr)
             return 0
     for name in args.names:
-        path = download_backend(name, progress=True)
-        print(f"{name}: {path}")
+        if name in PERCEPTUAL:
+            print(_fetch_perceptual(name))
+        else:
+            print(f"{name}: {download_backend(name, progress=True)}")
     return 0
