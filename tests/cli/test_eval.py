@@ -1,4 +1,7 @@
-"""``viewgen eval``: --quick writes metrics.json, report.md and PNGs; reruns are identical; bad options one line."""
+"""``viewgen eval``: --quick writes metrics.json, report.md and PNGs; reruns are identical; bad options one line.
+
+No AlexNet weights here (an empty VIEWGEN_HOME and TORCH_HOME): LPIPS is not scored (test_eval_lpips.py).
+"""
 
 import json
 
@@ -6,6 +9,18 @@ import pytest
 
 from viewgen.cli.main import main
 from viewgen.evaluation.report import OUTPUT_FILES
+
+WRITTEN = tuple(name for name in OUTPUT_FILES if name != "lpips.png")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_lpips_weights(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        home = tmp_path_factory.mktemp("home")
+        patch.setenv("VIEWGEN_HOME", str(home / "viewgen"))
+        patch.setenv("TORCH_HOME", str(home / "torch"))
+        patch.setenv("VIEWGEN_OFFLINE", "1")
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +31,7 @@ def quick_run(tmp_path_factory):
 
 
 def test_quick_writes_the_metrics_the_report_and_its_plots(quick_run):
-    assert sorted(path.name for path in quick_run.iterdir()) == sorted(OUTPUT_FILES)
+    assert sorted(path.name for path in quick_run.iterdir()) == sorted(WRITTEN)
     metrics = json.loads((quick_run / "metrics.json").read_text())
     assert metrics["protocol"] == "short_range" and metrics["resolution"] == [96, 160]
     assert metrics["num_cases"] == 1 and metrics["presets"] == ["hills"] and metrics["seeds"] == [0]
@@ -27,7 +42,7 @@ def test_quick_writes_the_metrics_the_report_and_its_plots(quick_run):
         assert 0 < metrics["headline"][method]["ssim"]["1"] <= 1
     report = (quick_run / "report.md").read_text()
     assert "| PSNR (dB) | **flight** |" in report and "![contact sheet](contact_sheet.png)" in report
-    for name in OUTPUT_FILES:
+    for name in WRITTEN:
         if name.endswith(".png"):
             assert (quick_run / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -44,7 +59,7 @@ def test_rerunning_into_its_own_folder_replaces_it(quick_run, capsys):
     before = (quick_run / "metrics.json").read_bytes()
     assert main(["eval", "--quick", "--frames", "1", "--out", str(quick_run)]) == 0
     assert (quick_run / "metrics.json").read_bytes() != before
-    assert sorted(path.name for path in quick_run.iterdir()) == sorted(OUTPUT_FILES)
+    assert sorted(path.name for path in quick_run.iterdir()) == sorted(WRITTEN)
     assert json.loads((quick_run / "metrics.json").read_text())["frames"] == 1
 
 

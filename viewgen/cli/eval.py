@@ -1,7 +1,8 @@
 """``viewgen eval``: score flights against ground truth and the baselines; write metrics.json and a report.
 
 Protocol (a), short range (:mod:`viewgen.evaluation.protocols`): every preset x seed is one
-case. ``--out`` (default ``eval/``) gets ``metrics.json``, ``report.md`` and its PNG plots as a
+case. LPIPS (``--lpips``, :mod:`viewgen.cli.eval_lpips`) is scored when the AlexNet weights are
+here. ``--out`` (default ``eval/``) gets ``metrics.json``, ``report.md`` and its PNG plots as a
 whole (built beside it and swapped in); a folder holding anything else is refused.
 """
 
@@ -39,6 +40,9 @@ def add_parser(subparsers) -> None:
                          help="resolution (default 160x256, or the weights' size)")
     command.add_argument("--weights", default=None, metavar="DIR",
                          help="converted Infinite Nature weights (SPADE refiner); default: the weight-free refiner")
+    command.add_argument("--lpips", choices=("require", "auto", "off"), default="auto",
+                         help="score LPIPS: auto (default) when the AlexNet weights are here (else a note), "
+                              "require (else an error), off")
     command.set_defaults(run=run)
 
 
@@ -105,6 +109,7 @@ def _is_ours(entry: Path) -> bool:
 
 def run(args: Namespace) -> int:
     import viewgen
+    from viewgen.cli.eval_lpips import resolve_lpips
     from viewgen.evaluation.protocols import short_range_cases
     from viewgen.evaluation.report import short_range_metrics, write_metrics, write_report
     from viewgen.staging import build_and_publish, check_replaceable
@@ -117,12 +122,13 @@ def run(args: Namespace) -> int:
     weights_size = tuple(weights_pipe[0].config.image_size) if weights_pipe else None
     config = _config(args, weights_size)
     pipe, refiner = weights_pipe or _pipeline(args, (config.height, config.width))
+    lpips_model, lpips_reason = resolve_lpips(args.lpips, (config.height, config.width))
     cases = short_range_cases(config)
     print(f"evaluating {len(cases)} case(s) x {config.num_frames} frames at {config.height}x{config.width} "
           f"with the {refiner} refiner", file=sys.stderr)
     began = time.perf_counter()
-    results = _run_cases(pipe, config, cases)
-    metrics = short_range_metrics(config, results, refiner, viewgen.__version__)
+    results = _run_cases(pipe, config, cases, lpips_model)
+    metrics = short_range_metrics(config, results, refiner, viewgen.__version__, lpips_reason)
 
     def fill(folder: Path) -> None:
         write_metrics(metrics, folder)
@@ -133,7 +139,7 @@ def run(args: Namespace) -> int:
     return 0
 
 
-def _run_cases(pipe, config, cases):
+def _run_cases(pipe, config, cases, lpips_model=None):
     from tqdm import tqdm
 
     from viewgen.evaluation.protocols import run_short_range_case
@@ -143,7 +149,7 @@ def _run_cases(pipe, config, cases):
               leave=False) as progress:
         for preset, seed in progress:
             progress.set_postfix_str(f"{preset} seed {seed}")
-            results.append(run_short_range_case(pipe, preset, seed, config))
+            results.append(run_short_range_case(pipe, preset, seed, config, lpips_model))
     return results
 
 

@@ -5,8 +5,9 @@ synthetic world (:func:`~viewgen.evaluation.ground_truth.ground_truth_clip`, fra
 frames), a flight of the given pipeline started from the clip's frame 0 and flown along its
 poses (:class:`~viewgen.control.replay.ReplayPath`), and the two baselines on the same poses
 (:func:`~viewgen.evaluation.baselines.warp_nearest_fill`, :func:`~viewgen.evaluation.baselines.repeat_start_frame`).
-Every generated frame ``k = 1..N`` is scored against ground truth frame ``k``: PSNR, SSIM and
-sharpness relative to the ground truth's (1 = as sharp as the truth).
+Every generated frame ``k = 1..N`` is scored against ground truth frame ``k``: PSNR, SSIM,
+sharpness relative to the ground truth's (1 = as sharp as the truth) and, when an LPIPS network
+is handed in, LPIPS (:data:`LPIPS_METRIC`).
 
 This is the one evaluation module that runs flights, so it imports :mod:`viewgen.control`
 (the replayed path); the pipeline itself is handed in. The metric modules beside it import
@@ -27,11 +28,12 @@ from viewgen.evaluation.flight_stats import sharpness
 from viewgen.evaluation.ground_truth import ground_truth_clip
 from viewgen.evaluation.metrics import psnr, ssim
 
-__all__ = ["METHODS", "METRICS", "REPORT_FRAMES", "CaseResult", "ShortRangeConfig", "mean_curves",
-           "run_short_range_case", "short_range_cases"]
+__all__ = ["LPIPS_METRIC", "METHODS", "METRICS", "REPORT_FRAMES", "CaseResult", "ShortRangeConfig", "mean_curves",
+           "run_short_range_case", "scored_metrics", "short_range_cases"]
 
 METHODS = ("flight", "warp_nearest_fill", "repeat_start_frame")  # the flight first, then the baselines (c)
 METRICS = ("psnr", "ssim", "sharpness")  # per frame; sharpness is relative to the ground truth's
+LPIPS_METRIC = "lpips"  # per frame too, only when run_short_range_case is given an LPIPS network
 REPORT_FRAMES = (1, 5, 10, 20, 50)  # the headline frames (those <= N)
 
 
@@ -80,7 +82,8 @@ class ShortRangeConfig:
 class CaseResult:
     """One case (preset x seed) of protocol (a).
 
-    scores: ``method -> metric -> [N]`` float64 per generated frame (index 0 is frame 1).
+    scores: ``method -> metric -> [N]`` float64 per generated frame (index 0 is frame 1); the
+        metrics are :data:`METRICS`, plus ``"lpips"`` when it was measured.
     sheet_truth, sheet_flight: ``[S, 3, H, W]`` RGB at ``config.sheet_indices`` (ground truth, flight).
     """
 
@@ -91,17 +94,24 @@ class CaseResult:
     sheet_flight: Tensor = field(repr=False)
 
 
-def _score(frames: Tensor, truth: Tensor) -> dict[str, Tensor]:
-    """``frames, truth [N, 3, H, W]`` -> ``metric -> [N]`` float64."""
+def _score(frames: Tensor, truth: Tensor, lpips_model=None) -> dict[str, Tensor]:
+    """``frames, truth [N, 3, H, W]`` -> ``metric -> [N]`` float64 (LPIPS too when ``lpips_model``)."""
     frames = frames.float().clamp(0.0, 1.0)
-    return {"psnr": psnr(frames, truth).double(), "ssim": ssim(frames, truth).double(),
-            "sharpness": sharpness(frames, truth).double()}
+    scores = {"psnr": psnr(frames, truth).double(), "ssim": ssim(frames, truth).double(),
+              "sharpness": sharpness(frames, truth).double()}
+    if lpips_model is not None:
+        scores[LPIPS_METRIC] = lpips_model(frames, truth.float()).double()
+    return scores
 
 
 @torch.no_grad()
-def run_short_range_case(pipeline, preset: str, seed: int, config: ShortRangeConfig) -> CaseResult:
+def run_short_range_case(pipeline, preset: str, seed: int, config: ShortRangeConfig,
+                         lpips_model=None) -> CaseResult:
     """Fly ``pipeline`` (a :class:`~viewgen.pipelines.FlyThroughPipeline` at ``config``'s size) along
     the ground-truth clip of ``preset`` / ``seed`` and score it and the baselines; see the module doc.
+
+    lpips_model: an LPIPS network (:func:`viewgen.evaluation.perceptual.load_lpips`) to score LPIPS
+    too; its input must be at least 31x31.
     """
     clip = ground_truth_clip(preset, seed, config.height, config.width, config.num_frames + 1)
     truth = clip.rgbd[1:, :3]
@@ -113,7 +123,7 @@ def run_short_range_case(pipeline, preset: str, seed: int, config: ShortRangeCon
         "warp_nearest_fill": warp_nearest_fill(clip.rgbd[0], clip.cam_from_world, clip.intrinsics)[1:, :3],
         "repeat_start_frame": repeat_start_frame(clip.rgbd[0], clip.cam_from_world)[1:, :3],
     }
-    scores = {method: _score(outputs[method], truth) for method in METHODS}
+    scores = {method: _score(outputs[method], truth, lpips_model) for method in METHODS}
     keep = torch.tensor(config.sheet_indices) - 1
     return CaseResult(preset, seed, scores, truth[keep].clone(), flown[keep].clamp(0.0, 1.0).clone())
 
@@ -123,7 +133,13 @@ def short_range_cases(config: ShortRangeConfig) -> list[tuple[str, int]]:
     return [(preset, seed) for preset in config.presets for seed in config.seeds]
 
 
+def scored_metrics(results: list[CaseResult]) -> tuple[str, ...]:
+    """The metrics every case has: :data:`METRICS`, plus ``"lpips"`` when all cases measured it."""
+    with_lpips = bool(results) and all(LPIPS_METRIC in r.scores[METHODS[0]] for r in results)
+    return METRICS + ((LPIPS_METRIC,) if with_lpips else ())
+
+
 def mean_curves(results: list[CaseResult]) -> dict[str, dict[str, Tensor]]:
-    """``method -> metric -> [N]``: the mean over cases of every frame's score."""
+    """``method -> metric -> [N]``: the mean over cases of every frame's score (:func:`scored_metrics`)."""
     return {method: {metric: torch.stack([r.scores[method][metric] for r in results]).mean(dim=0)
-                     for metric in METRICS} for method in METHODS}
+                     for metric in scored_metrics(results)} for method in METHODS}

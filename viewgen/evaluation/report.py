@@ -4,8 +4,10 @@
   protocol, resolution, number of cases, presets, seeds, frames, refiner and viewgen version.
   Floats are rounded to 6 significant digits (non-finite ones become ``null``), so two runs of
   the same setting give identical files.
+* LPIPS, when measured, is one more metric everywhere (``lpips.png`` too); when not,
+  ``metrics.json`` has ``"lpips": null`` and ``"lpips_reason"``.
 * :func:`write_report`: ``report.md`` with the headline table, and ``psnr.png``, ``ssim.png``,
-  ``sharpness.png`` (mean score over frame index, flight and baselines) and ``contact_sheet.png``
+  ``sharpness.png`` (and ``lpips.png``; mean score over frame index, flight and baselines) and ``contact_sheet.png``
   (the first case of each preset, up to 3: ground truth above the flight at a few frames), drawn
   with matplotlib (the ``eval`` extra) on its Agg canvas (``Figure`` objects, not pyplot: no
   global backend or figure state is touched).
@@ -19,14 +21,23 @@ from pathlib import Path
 
 from torch import Tensor
 
-from viewgen.evaluation.protocols import METHODS, METRICS, CaseResult, ShortRangeConfig, mean_curves
+from viewgen.evaluation.protocols import (
+    LPIPS_METRIC,
+    METHODS,
+    METRICS,
+    CaseResult,
+    ShortRangeConfig,
+    mean_curves,
+    scored_metrics,
+)
 
 __all__ = ["METHOD_LABELS", "OUTPUT_FILES", "short_range_metrics", "write_metrics", "write_report"]
 
 METHOD_LABELS = {"flight": "flight", "warp_nearest_fill": "warp + nearest fill",
                  "repeat_start_frame": "repeat start frame"}
-METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "sharpness": "sharpness / ground truth's"}
-PLOTS = tuple(f"{metric}.png" for metric in METRICS) + ("contact_sheet.png",)
+METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "sharpness": "sharpness / ground truth's",
+                 LPIPS_METRIC: "LPIPS (AlexNet)"}
+PLOTS = tuple(f"{metric}.png" for metric in (*METRICS, LPIPS_METRIC)) + ("contact_sheet.png",)
 OUTPUT_FILES = ("metrics.json", "report.md") + PLOTS  # everything viewgen eval writes in --out
 
 
@@ -39,13 +50,25 @@ def _numbers(curve: Tensor) -> list[float | None]:
     return [_number(value) for value in curve.tolist()]
 
 
-def short_range_metrics(config: ShortRangeConfig, results: list[CaseResult], refiner: str, version: str) -> dict:
+def _metric_notes(measured: tuple[str, ...], lpips_reason: str | None) -> dict:
+    notes = {"psnr": "dB, higher is better", "ssim": "higher is better, 1 = identical",
+             "sharpness": "variance of the Laplacian relative to the ground truth's, 1 = as sharp"}
+    if LPIPS_METRIC in measured:
+        notes[LPIPS_METRIC] = "LPIPS v0.1, AlexNet, lower is better, 0 = identical"
+    return {"metrics": notes, **({} if LPIPS_METRIC in measured else
+                                 {LPIPS_METRIC: None, "lpips_reason": lpips_reason or "not measured"})}
+
+
+def short_range_metrics(config: ShortRangeConfig, results: list[CaseResult], refiner: str, version: str,
+                        lpips_reason: str | None = None) -> dict:
     """Protocol (a)'s ``metrics.json`` content (see the module doc).
 
     ``headline[method][metric][k]``: mean over cases at frame ``k`` (``config.report_frames``);
     ``curves[method][metric]``: the mean at every frame 1..N; ``cases``: every case's own curves.
+    lpips_reason: why LPIPS was not measured (kept as ``lpips_reason`` when the cases lack it).
     """
     curves = mean_curves(results)
+    measured = scored_metrics(results)
     frames = config.report_frames
     return {
         "viewgen_version": version,
@@ -58,14 +81,13 @@ def short_range_metrics(config: ShortRangeConfig, results: list[CaseResult], ref
         "frames": config.num_frames,
         "refiner": refiner,
         "methods": list(METHODS),
-        "metrics": {"psnr": "dB, higher is better", "ssim": "higher is better, 1 = identical",
-                    "sharpness": "variance of the Laplacian relative to the ground truth's, 1 = as sharp"},
+        **_metric_notes(measured, lpips_reason),
         "headline_frames": list(frames),
         "headline": {method: {metric: {str(k): _number(curves[method][metric][k - 1]) for k in frames}
-                              for metric in METRICS} for method in METHODS},
-        "curves": {method: {metric: _numbers(curves[method][metric]) for metric in METRICS} for method in METHODS},
+                              for metric in measured} for method in METHODS},
+        "curves": {method: {metric: _numbers(curves[method][metric]) for metric in measured} for method in METHODS},
         "cases": [{"preset": r.preset, "seed": r.seed,
-                   "scores": {method: {metric: _numbers(r.scores[method][metric]) for metric in METRICS}
+                   "scores": {method: {metric: _numbers(r.scores[method][metric]) for metric in measured}
                               for method in METHODS}} for r in results],
     }
 
@@ -75,11 +97,15 @@ def write_metrics(metrics: dict, folder: Path) -> None:
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, allow_nan=False) + "\n")
 
 
+def _measured(metrics: dict) -> tuple[str, ...]:
+    return tuple(metric for metric in (*METRICS, LPIPS_METRIC) if metric in metrics["metrics"])
+
+
 def _headline_table(metrics: dict) -> list[str]:
     frames = metrics["headline_frames"]
     lines = ["| metric | method | " + " | ".join(f"frame {k}" for k in frames) + " |",
              "|---|---|" + "---|" * len(frames)]
-    for metric in METRICS:
+    for metric in _measured(metrics):
         for method in METHODS:
             values = metrics["headline"][method][metric]
             cells = ["-" if values[str(k)] is None else f"{values[str(k)]:.3f}" for k in frames]
@@ -100,8 +126,9 @@ def _markdown(metrics: dict) -> str:
         "ground truth from the same camera. The baselines fly the same poses.",
         "",
         *_headline_table(metrics),
+        *([] if LPIPS_METRIC in metrics["metrics"] else ["", f"LPIPS not measured: {metrics['lpips_reason']}."]),
         "",
-        *[f"![{METRIC_LABELS[metric]} over frame index]({metric}.png)" for metric in METRICS],
+        *[f"![{METRIC_LABELS[metric]} over frame index]({metric}.png)" for metric in _measured(metrics)],
         "",
         "Contact sheet (the first case of each preset; ground truth above the flight):",
         "",
@@ -162,7 +189,7 @@ def write_report(metrics: dict, config: ShortRangeConfig, results: list[CaseResu
         FigureCanvasAgg(figure)
         return figure
 
-    for metric in METRICS:
+    for metric in _measured(metrics):
         _plot_curves(agg_figure, metrics, metric, folder / f"{metric}.png")
     _plot_contact_sheet(agg_figure, config, results, folder / "contact_sheet.png")
     (folder / "report.md").write_text(_markdown(metrics))
