@@ -60,14 +60,9 @@ def _perceptual_spec(name: str):
 
 def _perceptual_found(name: str):
     """The file of ``name`` in viewgen's cache or torch.hub's checkpoints, else None."""
-    from pathlib import Path
+    from viewgen.evaluation.perceptual import find_local_weights
 
-    import torch
-
-    from viewgen.hub import find_weights
-
-    spec = _perceptual_spec(name)
-    return find_weights(spec) or find_weights(spec, Path(torch.hub.get_dir()) / "checkpoints")
+    return find_local_weights(_perceptual_spec(name))
 
 
 def _fetch_perceptual(name: str) -> str:

@@ -8,7 +8,6 @@ printing one ``viewgen: note: ...`` line on stderr; ``require`` stops with a one
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 __all__ = ["resolve_lpips"]
 
@@ -17,15 +16,13 @@ COMMAND = "viewgen download lpips-alexnet"
 
 def _missing_reason() -> str | None:
     """Why the AlexNet weights cannot be used (None when they are here)."""
-    import torch
+    from viewgen.evaluation.perceptual import ALEXNET_WEIGHTS, find_local_weights, torch_hub_checkpoints
+    from viewgen.hub import weights_dir
 
-    from viewgen.evaluation.perceptual import ALEXNET_WEIGHTS
-    from viewgen.hub import find_weights, weights_dir
-
-    checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
-    if find_weights(ALEXNET_WEIGHTS) or find_weights(ALEXNET_WEIGHTS, checkpoints):
+    if find_local_weights(ALEXNET_WEIGHTS) is not None:
         return None
-    return (f"the AlexNet weights ({ALEXNET_WEIGHTS.filename}) are in neither {weights_dir()} nor {checkpoints}; "
+    return (f"the AlexNet weights ({ALEXNET_WEIGHTS.filename}) are in neither {weights_dir()} "
+            f"nor {torch_hub_checkpoints()}; "
             f"run `{COMMAND}`")
 
 

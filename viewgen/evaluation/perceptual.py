@@ -36,7 +36,7 @@ from viewgen.networks.perceptual import AlexNetFeatures, FidInception, FidIncept
 
 __all__ = [
     "ALEXNET_WEIGHTS", "FID_INCEPTION_WEIGHTS", "KID_SUBSET_SIZE", "KID_SUBSETS", "LPIPS_MIN_SIZE", "fid", "kid",
-    "load_fid_inception", "load_lpips", "lpips", "lpips_heads_path",
+    "find_local_weights", "load_fid_inception", "load_lpips", "lpips", "lpips_heads_path", "torch_hub_checkpoints",
 ]
 
 ALEXNET_WEIGHTS = WeightFile(
@@ -56,9 +56,19 @@ KID_SUBSETS = 100
 LPIPS_MIN_SIZE = 31  # AlexNet's stride-4 convolution and two 3/2 max-pools leave a pixel from 31x31 up
 
 
+def torch_hub_checkpoints() -> Path:
+    """torch.hub's checkpoint folder (``$TORCH_HOME/hub/checkpoints``), where torchvision etc. keep files."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def find_local_weights(spec: WeightFile) -> Path | None:
+    """``spec``'s file in viewgen's cache, else in torch.hub's checkpoints, else None (nothing is fetched)."""
+    return find_weights(spec) or find_weights(spec, torch_hub_checkpoints())
+
+
 def _cached_file(spec: WeightFile, download: bool | None) -> Path:
     """``spec``'s file from viewgen's cache, else torch.hub's checkpoints, else downloaded (or the one-line error)."""
-    found = find_weights(spec) or find_weights(spec, Path(torch.hub.get_dir()) / "checkpoints")
+    found = find_local_weights(spec)
     return found if found is not None else ensure_weights(spec, download=download)
 
 
