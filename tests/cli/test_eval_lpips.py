@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from tests.evaluation.test_perceptual import _random_alexnet_state
+from tests.helpers.perceptual import random_alexnet_state
 from viewgen.cli.main import main
 from viewgen.evaluation.perceptual import ALEXNET_WEIGHTS
 
@@ -29,7 +29,7 @@ def _quick(out, *extra):
 
 def test_with_alexnet_weights_lpips_is_scored_per_frame_and_deterministic(home, tmp_path, capsys):
     home.mkdir(parents=True)
-    torch.save(_random_alexnet_state(), home / ALEXNET_WEIGHTS.filename)
+    torch.save(random_alexnet_state(), home / ALEXNET_WEIGHTS.filename)
     assert _quick(tmp_path / "a") == 0 and _quick(tmp_path / "b") == 0
     assert "note:" not in capsys.readouterr().err
     text = (tmp_path / "a" / "metrics.json").read_text()

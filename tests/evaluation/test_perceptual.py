@@ -5,22 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.helpers.perceptual import random_alexnet_state
 from viewgen.evaluation.perceptual import ALEXNET_WEIGHTS, load_lpips, lpips
 from viewgen.hub import WeightsNotFoundError
 from viewgen.networks import StateDictMismatchError
-from viewgen.networks.perceptual import AlexNetFeatures
 
 pytest.importorskip("torchmetrics")
-
-
-def _random_alexnet_state(seed: int = 0) -> dict[str, torch.Tensor]:
-    """Random ``features.*`` in torchvision's names, plus small stand-ins for the ``classifier.*`` entries."""
-    torch.manual_seed(seed)
-    state = dict(AlexNetFeatures().state_dict())
-    for index, shape in ((1, (8, 8)), (4, (8, 8)), (6, (4, 8))):  # the real ones are 4096x9216 etc.
-        state[f"classifier.{index}.weight"] = torch.randn(shape)
-        state[f"classifier.{index}.bias"] = torch.randn(shape[0])
-    return state
 
 
 @pytest.fixture
@@ -30,7 +20,7 @@ def weights_home(tmp_path, monkeypatch):
     monkeypatch.setenv("VIEWGEN_OFFLINE", "1")
     folder = tmp_path / "home" / "weights"
     folder.mkdir(parents=True)
-    torch.save(_random_alexnet_state(), folder / ALEXNET_WEIGHTS.filename)
+    torch.save(random_alexnet_state(), folder / ALEXNET_WEIGHTS.filename)
     return folder
 
 
@@ -92,7 +82,7 @@ def test_uses_torch_hub_checkpoints(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     folder = tmp_path / "torch" / "hub" / "checkpoints"
     folder.mkdir(parents=True)
-    torch.save(_random_alexnet_state(), folder / ALEXNET_WEIGHTS.filename)
+    torch.save(random_alexnet_state(), folder / ALEXNET_WEIGHTS.filename)
     assert (lpips(_images(1), _images(2)) > 0).all()
 
 
@@ -110,7 +100,7 @@ def test_missing_weights_one_line(tmp_path, monkeypatch):
 
 
 def test_mismatched_weights_list_every_key(tmp_path):
-    state = _random_alexnet_state()
+    state = random_alexnet_state()
     del state["features.10.bias"]
     state["features.99.weight"] = torch.zeros(1)
     state["features.3.weight"] = torch.zeros(7, 64, 5, 5)
