@@ -199,14 +199,16 @@ def check_replaceable(target: Path, is_ours: Callable[[Path], bool], what: str, 
         raise OSError(f"will not replace {target}: it holds files that are not {what} ({shown}); {hint}")
 
 
-def write_file_atomic(path: Path, write: Callable[[BinaryIO], None]) -> Path:
+def write_file_atomic(path: Path, write: Callable[[BinaryIO], None], suffix: str = "") -> Path:
     """Call ``write(stream)`` on a hidden file beside ``path`` and rename it to ``path`` when done.
 
-    The file gets the umask's mode. On any failure the hidden file is removed, ``path`` is left
-    as it was, and an ``OSError`` names ``path`` and the cause.
+    The parent folder is created if missing; the file gets the umask's mode; ``suffix`` ends the
+    hidden name (``".png"``). On any failure or interrupt the hidden file is removed, ``path`` is
+    left as it was, and an ``OSError`` (:class:`WriteError`) names ``path`` and the cause.
     """
-    temporary = _hidden_sibling(path, "partial")
+    temporary = _hidden_sibling(path, f"partial{suffix}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(temporary, "xb") as stream:
             write(stream)
         os.replace(temporary, path)

@@ -83,16 +83,24 @@ def _write_outputs(out: Path, preview: Path | None, disparity) -> None:
     import numpy as np
 
     from viewgen.cli.outputs import write_outputs
-    from viewgen.io.images import save_atomic, write_disparity_png16
+    from viewgen.io.images import write_disparity_png16
 
     if out.suffix.lower() == ".npy":
         array = disparity[0, 0].cpu().numpy().astype(np.float32)
-        writes = [(out, lambda hidden: save_atomic(hidden, lambda stream: np.save(stream, array, allow_pickle=False)))]
+        writes = [(out, lambda hidden: _save_npy(hidden, array))]
     else:
         writes = [(out, lambda hidden: write_disparity_png16(hidden, disparity[0, 0]))]
     if preview is not None:
         writes.append((preview, lambda hidden: _write_preview(hidden, disparity)))
     write_outputs(writes)
+
+
+def _save_npy(path: Path, array) -> None:
+    """``array`` to ``path`` (already the hidden name :func:`write_outputs` renames into place)."""
+    import numpy as np
+
+    with open(path, "wb") as stream:
+        np.save(stream, array, allow_pickle=False)
 
 
 def _write_preview(path: Path, disparity) -> None:

@@ -14,7 +14,6 @@ import contextlib
 import functools
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +27,7 @@ from viewgen.checks import check_min_size, check_shape
 from viewgen.errors import InputError, one_line
 from viewgen.io.limits import MAX_ARRAY_PIXELS, MAX_IMAGE_PIXELS, fit_long_side, size_problem
 from viewgen.io.paths import require_regular_file
+from viewgen.staging import write_file_atomic
 
 __all__ = ["new_file_mode", "read_disparity_png16", "save_atomic", "to_uint8_hwc", "write_disparity_png16",
            "write_png_atomic"]
@@ -65,23 +65,9 @@ def new_file_mode() -> int:
 
 
 def save_atomic(path: str | Path, write: Callable[[BinaryIO], None], suffix: str = "") -> Path:
-    """Call ``write(stream)`` on a temporary file beside ``path``, then rename it to ``path``.
-
-    The parent folder is created if missing. On any failure (or KeyboardInterrupt) the
-    temporary file is removed and ``path`` is left as it was. Returns ``path``.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    try:
-        os.chmod(temporary, new_file_mode())
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    """:func:`viewgen.staging.write_file_atomic` for any path-like: ``write(stream)`` on a hidden file
+    beside ``path``, renamed to ``path`` when done; ``path`` is left as it was on any failure."""
+    return write_file_atomic(Path(path), write, suffix)
 
 
 def write_png_atomic(path: str | Path, image: Tensor) -> Path:
