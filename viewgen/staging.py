@@ -31,7 +31,8 @@ from typing import BinaryIO
 from viewgen.errors import OutputError, one_line
 
 __all__ = ["WriteError", "check_file_destination", "check_parent_folder", "check_replaceable", "describe_os_error",
-           "file_in_the_way", "is_read_only", "publish_folder", "remove_tree", "staging_folder", "write_file_atomic"]
+           "file_in_the_way", "hidden_sibling", "is_read_only", "publish_folder", "remove_tree", "staging_folder",
+           "write_file_atomic"]
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -92,7 +93,8 @@ def check_file_destination(path: Path) -> Path:
     return target
 
 
-def _hidden_sibling(target: Path, tag: str) -> Path:
+def hidden_sibling(target: Path, tag: str) -> Path:
+    """A new hidden name beside ``target``: ``.NAME.<8 random hex>.TAG`` (nothing is created)."""
     return target.parent / f".{target.name}.{secrets.token_hex(4)}.{tag}"
 
 
@@ -101,7 +103,7 @@ def staging_folder(target: Path) -> Path:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(100):
-            candidate = _hidden_sibling(target, "partial")
+            candidate = hidden_sibling(target, "partial")
             try:
                 candidate.mkdir()
                 return candidate
@@ -148,7 +150,7 @@ def publish_folder(staging: Path, target: Path) -> None:
         if _exchange(staging, target):
             remove_tree(staging)  # now holds the old content
             return
-        old = _hidden_sibling(target, "old")
+        old = hidden_sibling(target, "old")
         os.rename(target, old)
         try:
             os.rename(staging, target)
@@ -206,7 +208,7 @@ def write_file_atomic(path: Path, write: Callable[[BinaryIO], None], suffix: str
     hidden name (``".png"``). On any failure or interrupt the hidden file is removed, ``path`` is
     left as it was, and an ``OSError`` (:class:`WriteError`) names ``path`` and the cause.
     """
-    temporary = _hidden_sibling(path, f"partial{suffix}")
+    temporary = hidden_sibling(path, f"partial{suffix}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(temporary, "xb") as stream:

@@ -33,12 +33,10 @@ def write_outputs(writes: Sequence[tuple[Path, Callable[[Path], object]]]) -> No
     On an error or an interrupt no file is replaced and no hidden file is left; an ``OSError``
     names the user's path and the cause in one line.
     """
-    import secrets
-
-    from viewgen.staging import WriteError, check_file_destination, describe_os_error
+    from viewgen.staging import WriteError, check_file_destination, describe_os_error, hidden_sibling
 
     targets = [check_file_destination(path) for path, _ in writes]  # again: the caller checked before the work
-    hidden = [target.parent / f".{target.name}.{secrets.token_hex(4)}.partial{target.suffix}" for target in targets]
+    hidden = [hidden_sibling(target, f"partial{target.suffix}") for target in targets]
     current = None  # the user's path being written or renamed, named by an error
     try:
         for (path, write), target, temporary in zip(writes, targets, hidden):
