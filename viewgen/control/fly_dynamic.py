@@ -14,10 +14,17 @@ ICCV 2021), step for step, so that its poses agree with the original's to about 
 
 Units: disparity is 1/depth with depth in [1, 100], so ``speed = 0.2`` is 0.2 depth units per
 frame. Arithmetic runs in float64; poses come back in the start pose's dtype and device.
+
+``level=True`` (opt-in; the defaults keep the original's behaviour) flies level with gravity,
+the start camera's +y: zero roll, look pitch within ``max_pitch_deg``, climb within
+``max_climb_deg``, a pull toward the horizon when the frame has no signal, and a climb when the
+ground it sees is nearer than ``min_clearance`` below (:mod:`viewgen.control.leveling`,
+``docs/autopilot.md``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -25,12 +32,8 @@ import torch
 from torch import Tensor
 
 from viewgen.checks import check_min_size, check_shape
-from viewgen.control.base import (
-    CameraController,
-    check_config_numbers,
-    check_intrinsics,
-    check_offset,
-)
+from viewgen.control.base import CameraController, check_intrinsics, check_offset
+from viewgen.control.leveling import disparity_signal, ground_clearance, max_descent, with_pitch_in
 from viewgen.geometry.poses import invert_pose, look_direction_pose, transform_points
 from viewgen.geometry.projection import uv_to_rays
 
@@ -83,6 +86,17 @@ def skyline_balance(disparity: Tensor, horizon: float = 0.3, near_fraction: floa
     return x, y, h
 
 
+def _check_fields(config) -> None:
+    """``level`` a bool and every other field a finite number; one-line ``ValueError`` otherwise."""
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if field.name == "level":
+            if not isinstance(value, bool):
+                raise ValueError(f"FlyDynamicConfig.level must be true or false, got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"FlyDynamicConfig.{field.name} must be a finite number, got {value!r}")
+
+
 @dataclass(frozen=True)
 class FlyDynamicConfig:
     """Parameters of :class:`FlyDynamic` (the original's defaults).
@@ -93,6 +107,12 @@ class FlyDynamicConfig:
     horizon, near_fraction: targets of :func:`skyline_balance`.
     meander_{x,y}_period: frames per cycle of a sinusoidal wander of the look target.
     meander_{x,y}_magnitude: its amplitude in texture units (0 disables it).
+    level: fly level with gravity (the start camera's +y); the fields below apply only then.
+    max_pitch_deg: bound in [0, 90) on the look direction's angle above/below the horizontal.
+    max_climb_deg: bound in [0, 90) on the motion's climb or descent angle.
+    min_clearance: flight units; below this height over the nearby ground seen in the frame the
+        motion climbs (0 disables the rule). The built-in samples start at 0.25 to 0.32.
+    level_rate: fraction in [0, 1] of the look pitch removed per frame (a pull toward the horizon).
     """
 
     speed: float = 0.2
@@ -104,10 +124,20 @@ class FlyDynamicConfig:
     meander_x_magnitude: float = 0.0
     meander_y_period: float = 100
     meander_y_magnitude: float = 0.0
+    level: bool = False
+    max_pitch_deg: float = 25.0
+    max_climb_deg: float = 15.0
+    min_clearance: float = 0.15
+    level_rate: float = 0.02
 
     def __post_init__(self) -> None:
-        check_config_numbers(self)
-        for name in ("lerp", "movelerp"):
+        _check_fields(self)
+        for name in ("max_pitch_deg", "max_climb_deg"):
+            if not 0.0 <= getattr(self, name) < 90.0:
+                raise ValueError(f"FlyDynamicConfig.{name} must lie in [0, 90) degrees, got {getattr(self, name)}")
+        if self.min_clearance < 0:
+            raise ValueError(f"FlyDynamicConfig.min_clearance must be >= 0 (0 disables it), got {self.min_clearance}")
+        for name in ("lerp", "movelerp", "level_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"FlyDynamicConfig.{name} must lie in [0, 1], got {getattr(self, name)}")
         for name in ("meander_x_period", "meander_y_period"):
@@ -131,7 +161,7 @@ class FlyDynamic(CameraController):
             ``[0.8, 0.8 * W / H, 0.5, 0.5]``).
         cam_from_world: start pose, world-to-camera ``[3, 4]`` (or ``[4, 4]``); returned poses
             have its dtype and device.
-        speed ... meander_y_magnitude: see :class:`FlyDynamicConfig`.
+        speed ... level_rate: see :class:`FlyDynamicConfig`.
 
     Each :meth:`next` call looks at the given frame's disparity and returns the next pose.
     ``offset = (dx, dy)`` is the user's steering in texture units; it takes the place of the
@@ -139,16 +169,21 @@ class FlyDynamic(CameraController):
     ``+dy`` aims down; the original demo sends ``2 * cursor - 1``, so a click at the right edge
     gives ``dx = 1``), and the meander is added on top. :meth:`reset` restarts the flight;
     :meth:`set_speed` changes the speed from the next frame on (the web demo's slider).
+    With ``level=True`` the camera keeps the start pose's down axis as gravity (see the module).
     """
 
     def __init__(self, intrinsics: Tensor, cam_from_world: Tensor, speed: float = 0.2, lerp: float = 0.05,
                  movelerp: float = 0.05, horizon: float = 0.3, near_fraction: float = 0.2,
                  meander_x_period: float = 100, meander_x_magnitude: float = 0.0,
-                 meander_y_period: float = 100, meander_y_magnitude: float = 0.0) -> None:
+                 meander_y_period: float = 100, meander_y_magnitude: float = 0.0, level: bool = False,
+                 max_pitch_deg: float = 25.0, max_climb_deg: float = 15.0, min_clearance: float = 0.15,
+                 level_rate: float = 0.02) -> None:
         self.config = FlyDynamicConfig(
             speed=speed, lerp=lerp, movelerp=movelerp, horizon=horizon, near_fraction=near_fraction,
             meander_x_period=meander_x_period, meander_x_magnitude=meander_x_magnitude,
-            meander_y_period=meander_y_period, meander_y_magnitude=meander_y_magnitude,
+            meander_y_period=meander_y_period, meander_y_magnitude=meander_y_magnitude, level=level,
+            max_pitch_deg=max_pitch_deg, max_climb_deg=max_climb_deg, min_clearance=min_clearance,
+            level_rate=level_rate,
         )
         self._intrinsics = check_intrinsics(intrinsics).detach().to("cpu", torch.float64)
         self.reset(cam_from_world)
@@ -165,6 +200,8 @@ class FlyDynamic(CameraController):
         self._look_dir = self._world_from_cam[:, 2].clone()
         self._move_dir = self._look_dir.clone()
         self._position = self._world_from_cam[:, 3].clone()
+        self._gravity = torch.nn.functional.normalize(self._world_from_cam[:, 1].clone(), dim=0)
+        self._clearance: float | None = None
 
     # Read-only state, as float64 copies in world coordinates.
     @property
@@ -174,38 +211,81 @@ class FlyDynamic(CameraController):
 
     @property
     def look_dir(self) -> Tensor:
-        """Smoothed look direction ``[3]`` (not unit length in general)."""
+        """Smoothed look direction ``[3]`` (not unit length in general; unit in level mode)."""
         return self._look_dir.clone()
 
     @property
     def move_dir(self) -> Tensor:
-        """Smoothed motion direction ``[3]``; a frame moves ``speed * move_dir``."""
+        """Smoothed motion direction ``[3]``; a frame moves ``speed * move_dir`` (unit in level mode)."""
         return self._move_dir.clone()
+
+    @property
+    def gravity(self) -> Tensor:
+        """Unit world down ``[3]``: the start pose's +y axis (level mode keeps it as the camera's down)."""
+        return self._gravity.clone()
+
+    @property
+    def clearance(self) -> float | None:
+        """Level mode: the last ground-clearance estimate in flight units (``inf``: no nearby ground
+        seen); ``None`` before the first step or without ``level``."""
+        return self._clearance
 
     def _pose(self) -> Tensor:
         return self._cam_from_world
 
-    def _targets_uv(self, disparity: Tensor, offset) -> Tensor:
-        """Look and move targets ``[2, 2]`` (rows: look uv, move uv) for this frame."""
+    def _targets_uv(self, disparity: Tensor, offset, signal: float = 1.0) -> Tensor:
+        """Look and move targets ``[2, 2]`` (rows: look uv, move uv) for this frame.
+
+        ``signal`` in [0, 1] scales the skyline balance's look target about the image centre
+        (level mode; 1 keeps the original's target unchanged).
+        """
         dx, dy = check_offset(offset)
         meander_x, meander_y = self.config.meander(self._frame_index)
         x, y, h = skyline_balance(disparity, self.config.horizon, self.config.near_fraction)
         if self.config.speed < 0:
             x, h = 1.0 - x, 1.0 - h
+        if signal != 1.0:
+            x, y = 0.5 + signal * (x - 0.5), 0.5 + signal * (y - 0.5)
         return torch.tensor([[x + (dx + meander_x), y + (dy + meander_y)], [0.5, h]], dtype=torch.float64)
+
+    def _target_dirs(self, targets_uv: Tensor) -> Tensor:
+        """Unit world directions ``[2, 3]`` from the camera to the lifted look and move targets."""
+        targets_world = transform_points(self._world_from_cam, uv_to_rays(targets_uv, self._intrinsics))
+        # eps 1e-6 on the norm = TF l2_normalize's 1e-12 on the squared norm
+        return torch.nn.functional.normalize(targets_world - self._position, dim=-1, eps=1e-6)
 
     def next(self, rgbd: Tensor, offset=(0.0, 0.0)) -> Tensor:
         """One autopilot step from the frame ``rgbd [1, 4, H, W]``; returns ``cam_from_world [3, 4]``."""
         check_shape(rgbd, (1, 4, "H", "W"), "rgbd", hint=" (RGB + disparity, channels first)")
+        if self.config.level:
+            return self._next_level(_disparity_plane(rgbd[0, 3]), offset)
         targets_uv = self._targets_uv(rgbd[0, 3], offset)
         self._advance()
         down = self._world_from_cam[:, 1]
-        targets_world = transform_points(self._world_from_cam, uv_to_rays(targets_uv, self._intrinsics))
-        # eps 1e-6 on the norm = TF l2_normalize's 1e-12 on the squared norm
-        new_dirs = torch.nn.functional.normalize(targets_world - self._position, dim=-1, eps=1e-6)
+        new_dirs = self._target_dirs(targets_uv)
         config = self.config
         self._look_dir = self._look_dir * (1.0 - config.lerp) + new_dirs[0] * config.lerp
         self._move_dir = self._move_dir * (1.0 - config.movelerp) + new_dirs[1] * config.movelerp
+        self._position = self._position + self._move_dir * config.speed
+        self._cam_from_world = look_direction_pose(self._position, self._look_dir, down)
+        self._world_from_cam = invert_pose(self._cam_from_world)
+        return self.cam_from_world
+
+    def _next_level(self, disparity: Tensor, offset) -> Tensor:
+        """The level-mode step from the float64 ``disparity [H, W]`` (see ``docs/autopilot.md``)."""
+        config, down, forward = self.config, self._gravity, self._world_from_cam[:, 2]
+        targets_uv = self._targets_uv(disparity, offset, disparity_signal(disparity))
+        self._clearance = ground_clearance(disparity, self._intrinsics, self._world_from_cam, down)
+        self._advance()
+        new_dirs = self._target_dirs(targets_uv)
+        max_pitch, max_climb = math.radians(config.max_pitch_deg), math.radians(config.max_climb_deg)
+        look = self._look_dir * (1.0 - config.lerp) + new_dirs[0] * config.lerp
+        self._look_dir = with_pitch_in(look, down, -max_pitch, max_pitch, forward, relax=config.level_rate)
+        # the camera travels along sign * move_dir: bound that direction's climb and descent
+        sign = -1.0 if config.speed < 0 else 1.0
+        move = (self._move_dir * (1.0 - config.movelerp) + new_dirs[1] * config.movelerp) * sign
+        steepest = max_descent(self._clearance, config.min_clearance, max_climb)  # pitch > 0 descends
+        self._move_dir = with_pitch_in(move, down, -max_climb, steepest, forward * sign) * sign
         self._position = self._position + self._move_dir * config.speed
         self._cam_from_world = look_direction_pose(self._position, self._look_dir, down)
         self._world_from_cam = invert_pose(self._cam_from_world)
