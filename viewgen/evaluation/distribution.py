@@ -47,9 +47,8 @@ def sample_patches(images: Tensor, num_patches: int = NUM_PATCHES, patch_size: i
     offsets = torch.arange(patch_size)
     rows = (top[:, None] + offsets).to(images.device)  # [P, p]
     cols = (left[:, None] + offsets).to(images.device)
-    picked = images[frame.to(images.device)]  # [P, 3, H, W]
-    patches = picked[torch.arange(num_patches, device=images.device)[:, None, None, None],
-                     torch.arange(3, device=images.device)[None, :, None, None],
+    frame = frame.to(images.device)  # indexed together with the pixels: no [P, 3, H, W] copy of whole frames
+    patches = images[frame[:, None, None, None], torch.arange(3, device=images.device)[None, :, None, None],
                      rows[:, None, :, None], cols[:, None, None, :]]
     return patches.flatten(1)
 
