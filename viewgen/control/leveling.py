@@ -15,11 +15,13 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["CLEARANCE_QUANTILE", "CLEARANCE_RANGE", "SIGNAL_SPREAD", "disparity_signal",
+__all__ = ["CLEARANCE_QUANTILE", "CLEARANCE_RANGE", "SIGNAL_SPREAD", "SKY_DISPARITY", "disparity_signal",
            "ground_clearance", "max_descent", "pitch_of", "with_pitch_in"]
 
 # Disparity spread (5th to 95th percentile) at and above which the skyline balance is trusted fully.
 SIGNAL_SPREAD = 0.1
+# Sky for the signal: the middle of the skyline balance's soft sky ramp (disparity 0.05 to 0.1).
+SKY_DISPARITY = 0.075
 # Ground points count for the clearance when their horizontal distance from the camera is at most
 # this many flight units (15 frames at the default speed 0.2) ...
 CLEARANCE_RANGE = 3.0
@@ -65,12 +67,14 @@ def disparity_signal(disparity: Tensor) -> float:
     """How much the skyline balance can be trusted, in [0, 1], from ``disparity [H, W]``.
 
     The spread between the 5th and 95th percentile of the disparity over :data:`SIGNAL_SPREAD`,
-    clipped to 1: 0 for a uniform frame (no sky, no ground structure: no signal), 1 for any
-    frame with sky and ground.
+    plus the fraction of sky (disparity <= :data:`SKY_DISPARITY`), clipped to 1: 0 for a uniform
+    frame without sky (no signal), 1 for any frame with sky and ground, and 1 for all sky (the
+    balance then looks down to find the ground).
     """
     values = disparity[:: max(1, disparity.shape[0] // 64), :: max(1, disparity.shape[1] // 64)].reshape(-1)
     low, high = torch.quantile(values, torch.tensor([0.05, 0.95], dtype=values.dtype)).tolist()
-    return min(max((high - low) / SIGNAL_SPREAD, 0.0), 1.0)
+    sky = float((values <= SKY_DISPARITY).to(values.dtype).mean())
+    return min(max((high - low) / SIGNAL_SPREAD + sky, 0.0), 1.0)
 
 
 def _sample_grid(height: int, width: int) -> tuple[slice, slice, Tensor, Tensor]:
