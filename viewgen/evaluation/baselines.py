@@ -13,13 +13,12 @@ with a :class:`~viewgen.evaluation.ground_truth.GroundTruthClip` (pass ``clip.rg
 
 from __future__ import annotations
 
-import cv2
-import numpy as np
 import torch
 from torch import Tensor
 
 from viewgen.checks import check_shape
 from viewgen.rendering import warp_rgbd
+from viewgen.rendering.holes import fill_nearest
 
 __all__ = ["fill_nearest", "repeat_start_frame", "warp_nearest_fill"]
 
@@ -50,28 +49,6 @@ def repeat_start_frame(rgbd: Tensor, cam_from_world: Tensor) -> Tensor:
     """Baseline (a): ``rgbd [4, H, W]`` (or ``[1, 4, H, W]``) repeated once per pose -> ``[T, 4, H, W]``."""
     start = _start_frame(rgbd)
     return start.expand(_poses(cam_from_world).shape[0], -1, -1, -1).clone()
-
-
-def fill_nearest(image: Tensor, known: Tensor) -> Tensor:
-    """Fill the unknown pixels of ``image [B, C, H, W]`` with their nearest known pixel (L2).
-
-    ``known [B, 1, H, W]`` is boolean. A frame with no known pixel is returned unchanged.
-    """
-    check_shape(known, (image.shape[0], 1, *image.shape[-2:]), "known")
-    filled = image.clone()
-    for index in range(image.shape[0]):
-        known_np = known[index, 0].cpu().numpy()
-        if known_np.all() or not known_np.any():
-            continue
-        holes = (~known_np).astype(np.uint8)  # the transform measures distances to the zero (known) pixels
-        _, labels = cv2.distanceTransformWithLabels(holes, cv2.DIST_L2, cv2.DIST_MASK_PRECISE,
-                                                    labelType=cv2.DIST_LABEL_PIXEL)
-        known_flat = np.flatnonzero(known_np)
-        source_of_label = np.zeros(int(labels.max()) + 1, dtype=np.int64)
-        source_of_label[labels.reshape(-1)[known_flat]] = known_flat  # every known pixel has its own label
-        source = torch.from_numpy(source_of_label[labels.reshape(-1)]).to(image.device)
-        filled[index] = image[index].flatten(1)[:, source].view_as(image[index])
-    return filled
 
 
 @torch.no_grad()
