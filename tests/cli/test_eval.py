@@ -8,9 +8,9 @@ import json
 import pytest
 
 from viewgen.cli.main import main
-from viewgen.evaluation.report import OUTPUT_FILES
 
-WRITTEN = tuple(name for name in OUTPUT_FILES if name != "lpips.png")
+SHORT_WRITTEN = ("metrics.json", "report.md", "psnr.png", "ssim.png", "sharpness.png", "contact_sheet.png")
+WRITTEN = SHORT_WRITTEN + ("long_range_windows.png", "long_range_sheet_hills.png")  # --quick: sample 2 only
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -33,6 +33,7 @@ def quick_run(tmp_path_factory):
 def test_quick_writes_the_metrics_the_report_and_its_plots(quick_run):
     assert sorted(path.name for path in quick_run.iterdir()) == sorted(WRITTEN)
     metrics = json.loads((quick_run / "metrics.json").read_text())
+    assert metrics["protocols"] == ["short_range", "long_range"]
     assert metrics["protocol"] == "short_range" and metrics["resolution"] == [96, 160]
     assert metrics["num_cases"] == 1 and metrics["presets"] == ["hills"] and metrics["seeds"] == [0]
     assert metrics["frames"] == 5 and metrics["refiner"] == "weight-free" and metrics["viewgen_version"]
@@ -53,13 +54,14 @@ def test_a_second_run_gives_an_identical_metrics_file(quick_run, tmp_path, capsy
     assert (out / "metrics.json").read_bytes() == (quick_run / "metrics.json").read_bytes()
     line = capsys.readouterr().out
     assert line.startswith("evaluated 1 case(s) in ") and "frame 5 PSNR / SSIM: flight" in line
+    assert line.count("\n") == 2 and "long range: 1 sample(s) x 24 frames in " in line
 
 
 def test_rerunning_into_its_own_folder_replaces_it(quick_run, capsys):
     before = (quick_run / "metrics.json").read_bytes()
-    assert main(["eval", "--quick", "--frames", "1", "--out", str(quick_run)]) == 0
+    assert main(["eval", "--quick", "--protocol", "short", "--frames", "1", "--out", str(quick_run)]) == 0
     assert (quick_run / "metrics.json").read_bytes() != before
-    assert sorted(path.name for path in quick_run.iterdir()) == sorted(WRITTEN)
+    assert sorted(path.name for path in quick_run.iterdir()) == sorted(SHORT_WRITTEN)
     assert json.loads((quick_run / "metrics.json").read_text())["frames"] == 1
 
 
@@ -105,7 +107,8 @@ def test_weights_fly_the_learned_refiner_at_its_own_size(tmp_path, capsys):
 
     weights = tiny_pipeline().save_pretrained(tmp_path / "weights")
     out = tmp_path / "eval"
-    assert main(["eval", "--quick", "--frames", "2", "--weights", str(weights), "--out", str(out)]) == 0
+    assert main(["eval", "--quick", "--protocol", "short", "--frames", "2", "--weights", str(weights),
+                 "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["resolution"] == [80, 128] and metrics["refiner"] == "Infinite Nature SPADE (weights)"
     assert main(["eval", "--quick", "--size", "96x160", "--weights", str(weights), "--out", str(out)]) == 2

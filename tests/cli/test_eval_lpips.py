@@ -24,7 +24,7 @@ def home(tmp_path, monkeypatch):
 
 
 def _quick(out, *extra):
-    return main(["eval", "--quick", "--frames", "2", "--out", str(out), *extra])
+    return main(["eval", "--quick", "--protocol", "short", "--frames", "2", "--out", str(out), *extra])
 
 
 def test_with_alexnet_weights_lpips_is_scored_per_frame_and_deterministic(home, tmp_path, capsys):

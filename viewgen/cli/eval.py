@@ -2,7 +2,9 @@
 
 Protocol (a), short range (:mod:`viewgen.evaluation.protocols`): every preset x seed is one
 case. LPIPS (``--lpips``, :mod:`viewgen.cli.eval_lpips`) is scored when the AlexNet weights are
-here. ``--out`` (default ``eval/``) gets ``metrics.json``, ``report.md`` and its PNG plots as a
+here. Protocol (b), long range (:mod:`viewgen.cli.eval_long`): autopilot flights from the built-in
+samples, measured per window against their worlds. ``--protocol short|long|all`` (default all).
+``--out`` (default ``eval/``) gets ``metrics.json``, ``report.md`` and its PNG plots as a
 whole (built beside it and swapped in); a folder holding anything else is refused.
 """
 
@@ -13,6 +15,7 @@ import time
 from argparse import Namespace
 from pathlib import Path
 
+from viewgen.cli.eval_long import add_long_arguments
 from viewgen.cli.options import size_type
 
 MAX_FRAMES = 1000
@@ -27,9 +30,14 @@ def add_parser(subparsers) -> None:
         "eval", help="score flights against ground truth and two baselines; write metrics.json and a report",
         description="Protocol (a), short range: fly from frame 0 of a synthetic ground-truth clip along its "
                     "poses, beside the baselines (warp + nearest fill, repeat the start frame), and score "
-                    "PSNR, SSIM and sharpness per frame.")
+                    "PSNR, SSIM and sharpness per frame. Protocol (b), long range: fly the autopilot from the "
+                    "built-in samples for N frames and measure sharpness, sky, new content, attitude and "
+                    "clearance per window, and the patch distance, against the sample's world at the same poses.")
     command.add_argument("--quick", action="store_true",
-                         help="a tiny setting for CI: hills, seed 0, 5 frames at 96x160 (options given override it)")
+                         help="a tiny setting for CI: short range on hills, seed 0, 5 frames; long range on sample 2, "
+                              "24 frames, windows of 8; both at 96x160 (options given override it)")
+    command.add_argument("--protocol", choices=("short", "long", "all"), default="all",
+                         help="short range (a), long range (b), or all (default: both)")
     command.add_argument("--out", default="eval", metavar="DIR", help="output folder (default eval/)")
     command.add_argument("--presets", default=None, metavar="LIST",
                          help="comma-separated scene presets (default coast,hills,mountains)")
@@ -43,6 +51,7 @@ def add_parser(subparsers) -> None:
     command.add_argument("--lpips", choices=("require", "auto", "off"), default="auto",
                          help="score LPIPS: auto (default) when the AlexNet weights are here (else a note), "
                               "require (else an error), off")
+    add_long_arguments(command)
     command.set_defaults(run=run)
 
 
@@ -72,12 +81,18 @@ def _config(args: Namespace, weights_size: tuple[int, int] | None):
     frames = base["frames"] if args.frames is None else args.frames
     if not 1 <= frames <= MAX_FRAMES:
         raise ValueError(f"--frames must be between 1 and {MAX_FRAMES}, got {frames}")
-    size = args.size or (weights_size if weights_size and args.quick else base["size"])
-    if weights_size is not None and tuple(size) != tuple(weights_size):
-        raise ValueError(f"the weights in {args.weights} work at {weights_size[0]}x{weights_size[1]}; "
-                         f"drop --size or pass --size {weights_size[0]}x{weights_size[1]}")
+    size = _size(args, weights_size)
     seeds = base["seeds"] if args.seeds is None else _seeds(args.seeds)
     return ShortRangeConfig(presets=presets, seeds=seeds, num_frames=frames, height=size[0], width=size[1])
+
+
+def _size(args: Namespace, weights_size: tuple[int, int] | None) -> tuple[int, int]:
+    """The resolution of both protocols: ``--size``, else the weights' size, else the (quick) default."""
+    size = tuple(args.size or weights_size or (QUICK["size"] if args.quick else DEFAULT_SIZE))
+    if weights_size is not None and size != tuple(weights_size):
+        raise ValueError(f"the weights in {args.weights} work at {weights_size[0]}x{weights_size[1]}; "
+                         f"drop --size or pass --size {weights_size[0]}x{weights_size[1]}")
+    return size
 
 
 def _pipeline(args: Namespace, size: tuple[int, int] | None):
@@ -108,35 +123,82 @@ def _is_ours(entry: Path) -> bool:
 
 
 def run(args: Namespace) -> int:
-    import viewgen
-    from viewgen.cli.eval_lpips import resolve_lpips
-    from viewgen.evaluation.protocols import short_range_cases
-    from viewgen.evaluation.report import short_range_metrics, write_metrics, write_report
-    from viewgen.staging import build_and_publish, check_replaceable
+    from viewgen.cli.eval_long import long_range_config
 
     _require_eval_packages()
     out = Path(args.out)
-    hint = "choose an empty or new folder with --out"
-    check_replaceable(out, _is_ours, "an evaluation report", hint)
+    _check_replaceable(out)
     weights_pipe = _pipeline(args, None) if args.weights is not None else None
     weights_size = tuple(weights_pipe[0].config.image_size) if weights_pipe else None
-    config = _config(args, weights_size)
-    pipe, refiner = weights_pipe or _pipeline(args, (config.height, config.width))
-    lpips_model, lpips_reason = resolve_lpips(args.lpips, (config.height, config.width))
-    cases = short_range_cases(config)
-    print(f"evaluating {len(cases)} case(s) x {config.num_frames} frames at {config.height}x{config.width} "
-          f"with the {refiner} refiner", file=sys.stderr)
+    short = _config(args, weights_size) if args.protocol in ("short", "all") else None
+    size = _size(args, weights_size)
+    long = long_range_config(args, size) if args.protocol in ("long", "all") else None
+    pipe, refiner = weights_pipe or _pipeline(args, size)
     began = time.perf_counter()
-    results = _run_cases(pipe, config, cases, lpips_model)
-    metrics = short_range_metrics(config, results, refiner, viewgen.__version__, lpips_reason)
+    metrics, short_results, long_results, long_elapsed = _evaluate(args, pipe, refiner, short, long)
 
     def fill(folder: Path) -> None:
+        from viewgen.evaluation.report import write_metrics, write_report
+
         write_metrics(metrics, folder)
-        write_report(metrics, config, results, folder)
+        write_report(metrics, short, short_results, folder, None if long is None else (long, long_results))
+
+    _publish(out, fill)
+    _print_summaries(metrics, time.perf_counter() - began, long_elapsed, out)
+    return 0
+
+
+def _check_replaceable(out: Path) -> None:
+    from viewgen.staging import check_replaceable
+
+    check_replaceable(out, _is_ours, "an evaluation report", "choose an empty or new folder with --out")
+
+
+def _publish(out: Path, fill) -> None:
+    from viewgen.staging import build_and_publish
 
     build_and_publish(out, fill, "the evaluation report", out)
-    print(_summary(metrics, time.perf_counter() - began, out))
-    return 0
+
+
+def _evaluate(args: Namespace, pipe, refiner: str, short, long) -> tuple[dict, list, list, float]:
+    """Run the protocols asked for: ``(metrics, short-range results, long-range results, long-range seconds)``."""
+    import viewgen
+    from viewgen.cli.eval_long import resolve_fid, run_long_range
+    from viewgen.cli.eval_lpips import resolve_lpips
+    from viewgen.evaluation.long_range_report import long_range_metrics
+    from viewgen.evaluation.protocols import short_range_cases
+    from viewgen.evaluation.report import short_range_metrics
+
+    lpips_model, lpips_reason = resolve_lpips(args.lpips, (short.height, short.width)) if short else (None, None)
+    fid_model, fid_reason = resolve_fid(args.fid) if long else (None, None)
+    protocols = [name for name, config in (("short_range", short), ("long_range", long)) if config]
+    metrics = {"viewgen_version": viewgen.__version__, "protocols": protocols}
+    short_results, long_results, long_elapsed = [], [], 0.0
+    if short is not None:
+        cases = short_range_cases(short)
+        print(f"evaluating {len(cases)} case(s) x {short.num_frames} frames at {short.height}x{short.width} "
+              f"with the {refiner} refiner", file=sys.stderr)
+        short_results = _run_cases(pipe, short, cases, lpips_model)
+        metrics.update(short_range_metrics(short, short_results, refiner, viewgen.__version__, lpips_reason))
+    if long is not None:
+        print(f"long range: {len(long.samples)} sample(s) x {long.num_frames} frames (+ {long.steer_frames} steered) "
+              f"at {long.height}x{long.width} with the {refiner} refiner", file=sys.stderr)
+        began = time.perf_counter()
+        long_results, perceptual = run_long_range(pipe, long, fid_model, fid_reason)
+        seed = getattr(getattr(pipe, "config", None), "seed", None)
+        metrics["long_range"] = long_range_metrics(long, long_results, refiner, seed, perceptual)
+        long_elapsed = time.perf_counter() - began
+    return metrics, short_results, long_results, long_elapsed
+
+
+def _print_summaries(metrics: dict, elapsed: float, long_elapsed: float, out: Path) -> None:
+    """The closing line of each protocol run (stdout)."""
+    from viewgen.cli.eval_long import summary_line
+
+    if "headline" in metrics:
+        print(_summary(metrics, elapsed - long_elapsed, out))
+    if "long_range" in metrics:
+        print(summary_line(metrics["long_range"], long_elapsed) + f"; wrote {out}/report.md and metrics.json")
 
 
 def _run_cases(pipe, config, cases, lpips_model=None):

@@ -11,6 +11,8 @@
   (the first case of each preset, up to 3: ground truth above the flight at a few frames), drawn
   with matplotlib (the ``eval`` extra) on its Agg canvas (``Figure`` objects, not pyplot: no
   global backend or figure state is touched).
+* Protocol (b), long range, adds its section and plots (:mod:`viewgen.evaluation.long_range_report`)
+  when :func:`write_report` is given its config and results.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from torch import Tensor
 
+from viewgen.evaluation.long_range_report import LONG_RANGE_FILES, write_long_range_report
 from viewgen.evaluation.protocols import (
     LPIPS_METRIC,
     METHODS,
@@ -38,7 +41,7 @@ METHOD_LABELS = {"flight": "flight", "warp_nearest_fill": "warp + nearest fill",
 METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "sharpness": "sharpness / ground truth's",
                  LPIPS_METRIC: "LPIPS (AlexNet)"}
 PLOTS = tuple(f"{metric}.png" for metric in (*METRICS, LPIPS_METRIC)) + ("contact_sheet.png",)
-OUTPUT_FILES = ("metrics.json", "report.md") + PLOTS  # everything viewgen eval writes in --out
+OUTPUT_FILES = ("metrics.json", "report.md") + PLOTS + LONG_RANGE_FILES  # everything viewgen eval writes in --out
 
 
 def _number(value: float) -> float | None:
@@ -114,10 +117,10 @@ def _headline_table(metrics: dict) -> list[str]:
     return lines
 
 
-def _markdown(metrics: dict) -> str:
+def _markdown(metrics: dict, title: str = "# viewgen eval: short range") -> str:
     height, width = metrics["resolution"]
     lines = [
-        "# viewgen eval: short range",
+        title,
         "",
         f"Protocol (a): {metrics['num_cases']} case(s) (presets {', '.join(metrics['presets'])}; "
         f"seeds {', '.join(map(str, metrics['seeds']))}), {metrics['frames']} generated frames each at "
@@ -179,17 +182,34 @@ def _plot_contact_sheet(new_figure, config: ShortRangeConfig, results: list[Case
     figure.savefig(path, metadata={"Software": None})
 
 
-def write_report(metrics: dict, config: ShortRangeConfig, results: list[CaseResult], folder: Path) -> None:
-    """``folder/report.md`` and its PNGs (see the module doc); ``metrics`` from :func:`short_range_metrics`."""
+def _agg_figure(**options):
+    """A matplotlib ``Figure`` on its own Agg canvas (no pyplot state)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    def agg_figure(**options):
-        figure = Figure(**options)
-        FigureCanvasAgg(figure)
-        return figure
+    figure = Figure(**options)
+    FigureCanvasAgg(figure)
+    return figure
 
-    for metric in _measured(metrics):
-        _plot_curves(agg_figure, metrics, metric, folder / f"{metric}.png")
-    _plot_contact_sheet(agg_figure, config, results, folder / "contact_sheet.png")
-    (folder / "report.md").write_text(_markdown(metrics))
+
+def write_report(metrics: dict, config: ShortRangeConfig | None, results: list[CaseResult], folder: Path,
+                 long_range: tuple | None = None) -> None:
+    """``folder/report.md`` and its PNGs (see the module doc); ``metrics`` from :func:`short_range_metrics`.
+
+    config None: no short-range part. long_range: ``(LongRangeConfig, [LongRangeResult])`` for protocol
+    (b)'s section, its numbers in ``metrics["long_range"]``.
+    """
+    sections = []
+    if config is not None:
+        for metric in _measured(metrics):
+            _plot_curves(_agg_figure, metrics, metric, folder / f"{metric}.png")
+        _plot_contact_sheet(_agg_figure, config, results, folder / "contact_sheet.png")
+        title = "# viewgen eval: short range" if long_range is None else "# viewgen eval: short and long range"
+        sections.append(_markdown(metrics, title))
+    if long_range is not None:
+        if config is None:
+            sections.append(f"# viewgen eval: long range\n\nviewgen {metrics['viewgen_version']}.\n")
+        long_config, long_results = long_range
+        sections.append(write_long_range_report(metrics["long_range"], long_config, long_results, folder,
+                                                _agg_figure))
+    (folder / "report.md").write_text("\n".join(sections))

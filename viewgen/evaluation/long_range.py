@@ -1,0 +1,316 @@
+"""Protocol (b), **long range**: autopilot flights of hundreds of frames from the built-in samples.
+
+For each sample (1 = coast, 2 = hills, 3 = mountains; :mod:`viewgen.evaluation.sample_worlds`):
+
+1. **The flight**: the pipeline flies ``N`` frames from the sample with its own autopilot (no
+   steering). Every frame is measured as it comes (:class:`FlightLog`; nothing but the truth
+   frames is kept): sharpness and high-frequency energy, sky fraction, color drift, flicker,
+   frame change, and its pose.
+2. **Ground truth at the flight's own poses**: every ``truth_stride``-th frame, the sample's world
+   rendered from the flight's pose mapped into the world (:func:`~viewgen.evaluation.sample_worlds.world_poses`).
+   Against it: sharpness and detail ratios, the sky of the truth, how much of the view is new
+   (the flight's vs the truth's), and the patch distance per frame range with its noise floor
+   (:mod:`viewgen.evaluation.long_range_stats`).
+3. **Attitude and clearance** of every frame (pitch, roll, upside-down; height above the world's
+   ground), for the autopilot flight and for a **steered** flight (``steer_frames`` frames under
+   :func:`steering_offset`, the same pipeline): sane attitude must hold for both.
+
+Everything is deterministic: the same pipeline and config give the same numbers. This module
+runs flights but imports no pipeline (the pipeline is handed in, as in protocol (a)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from viewgen.evaluation.flight_stats import (
+    _high_frequency,
+    _laplacian_variance,
+    compensated_flicker,
+    sky_fraction,
+)
+from viewgen.evaluation.long_range_stats import attitude_stats, longest_run, range_distances, window_stats
+from viewgen.evaluation.sample_worlds import SampleWorld, render_truth, sample_world, world_poses
+from viewgen.procedural.filters import luma
+from viewgen.rendering import warp_rgbd
+
+__all__ = ["NEW_CONTENT_COVERAGE", "FlightLog", "LongRangeConfig", "LongRangeResult", "run_long_range_case",
+           "steering_offset"]
+
+NEW_CONTENT_COVERAGE = 0.5  # a pixel is new where the warp's soft coverage sqrt(m) is below this
+_STEER_PHASES = ((1.0, 0.0), (0.0, 0.0), (-1.0, 0.0), (0.0, 0.0), (0.0, -1.0), (0.0, 0.0), (0.0, 1.0), (0.0, 0.0))
+
+
+def _whole(value, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class LongRangeConfig:
+    """Protocol (b)'s setting.
+
+    samples: built-in samples ``1..3``; num_frames: ``N`` generated frames per flight; window: ``W``
+    frames per statistics window (frames 1..W, W+1..2W, ...; a last partial window counts);
+    height, width: the flight's and the truth's resolution; truth_stride: the truth is rendered at
+    frames ``stride, 2 stride, ...`` (<= window); distance_ranges: inclusive ``(first, last)``
+    frame ranges of the patch distance (clipped to N); new_content_lag: frames between the two
+    views of the new-content measure (a multiple of truth_stride); steer_frames: frames of the
+    steered flight (0 = none); sheet_frames: frames per flight on the contact sheet;
+    frozen_epsilon: a frame change below this is a still frame; skyless_fraction: a frame with
+    less sky than this has none.
+    """
+
+    samples: tuple[int, ...] = (1, 2, 3)
+    num_frames: int = 1000
+    window: int = 100
+    height: int = 160
+    width: int = 256
+    truth_stride: int = 5
+    distance_ranges: tuple[tuple[int, int], ...] = ((100, 299), (300, 1000))
+    new_content_lag: int = 10
+    steer_frames: int = 200
+    sheet_frames: int = 8
+    frozen_epsilon: float = 1e-3
+    skyless_fraction: float = 0.005
+
+    def __post_init__(self) -> None:
+        if not self.samples or any(isinstance(s, bool) or s not in (1, 2, 3) for s in self.samples):
+            raise ValueError(f"samples must be some of 1, 2, 3, got {self.samples!r}")
+        frames = _whole(self.num_frames, "the number of frames", 1)
+        _whole(self.window, "the window", 1)
+        if self.window > frames:
+            raise ValueError(f"the window ({self.window} frames) must not be longer than the flight ({frames} frames)")
+        if not 1 <= _whole(self.truth_stride, "truth_stride", 1) <= self.window:
+            raise ValueError(f"truth_stride must be between 1 and the window ({self.window}), got {self.truth_stride}")
+        if _whole(self.new_content_lag, "new_content_lag", 1) % self.truth_stride:
+            raise ValueError(f"new_content_lag ({self.new_content_lag}) must be a multiple of truth_stride "
+                             f"({self.truth_stride})")
+        if any(not 1 <= first <= last for first, last in self.distance_ranges):
+            raise ValueError(f"distance_ranges must be (first, last) with 1 <= first <= last, "
+                             f"got {self.distance_ranges}")
+        _whole(self.steer_frames, "steer_frames", 0)
+        _whole(self.sheet_frames, "sheet_frames", 1)
+        if min(self.height, self.width) < 16:
+            raise ValueError(f"the resolution must be at least 16x16, got {self.height}x{self.width}")
+
+    @property
+    def num_windows(self) -> int:
+        return -(-self.num_frames // self.window)
+
+    @property
+    def truth_frames(self) -> tuple[int, ...]:
+        """The frames (1..N) where the truth is rendered."""
+        return tuple(range(self.truth_stride, self.num_frames + 1, self.truth_stride))
+
+    @property
+    def sheet_indices(self) -> tuple[int, ...]:
+        """About ``sheet_frames`` truth frames spread over the flight, the last one included."""
+        truth = self.truth_frames
+        count = min(self.sheet_frames, len(truth))
+        return tuple(sorted({truth[round(i * (len(truth) - 1) / max(count - 1, 1))] for i in range(count)}))
+
+
+def steering_offset(index: int, frames: int) -> tuple[float, float]:
+    """The steered flight's offset at frame ``index`` (1..frames): eight equal phases, hard right,
+    straight, hard left, straight, hard up, straight, hard down, straight (``(dx, dy)``, +x right, +y down).
+    """
+    phase = max(1, frames // len(_STEER_PHASES))
+    return _STEER_PHASES[min((index - 1) // phase, len(_STEER_PHASES) - 1)]
+
+
+@dataclass(eq=False)
+class FlightLog:
+    """What one flight left behind, filled frame by frame (all per-frame lists hold frames 1..N).
+
+    laplacian_var, high_frequency, sky, mean_rgb, contrast, flicker, change: floats per frame;
+    poses: ``[3, 4]`` flight poses (units of ``s``); truth: truth frame -> dict of that frame's
+    ``flight_rgb`` / ``truth_rgb`` ``[3, H, W]`` and its scalar measures; start_mean_rgb ``[3]``
+    and start_contrast: frame 0's mean RGB and luma standard deviation.
+    """
+
+    laplacian_var: list[float] = field(default_factory=list)
+    high_frequency: list[float] = field(default_factory=list)
+    sky: list[float] = field(default_factory=list)
+    mean_rgb: list[Tensor] = field(default_factory=list)
+    contrast: list[float] = field(default_factory=list)
+    flicker: list[float] = field(default_factory=list)
+    change: list[float] = field(default_factory=list)
+    poses: list[Tensor] = field(default_factory=list)
+    truth: dict[int, dict] = field(default_factory=dict)
+    start_mean_rgb: Tensor | None = None
+    start_contrast: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class LongRangeResult:
+    """One sample's long-range flights (see the module doc).
+
+    sample: the :class:`SampleWorld`; windows: ``stat -> [num_windows]`` float64
+    (:data:`~viewgen.evaluation.long_range_stats.WINDOW_STATS`); distances: per distance range,
+    :func:`~viewgen.evaluation.long_range_stats.range_distances`' dicts; attitude, steered:
+    per-frame :func:`~viewgen.evaluation.long_range_stats.attitude_stats` of the autopilot and the
+    steered flight (``steered`` also has ``sky_fraction``); longest_frozen_run, longest_skyless_run:
+    frames; start_truth_error: mean absolute RGB difference between the truth rendered at frame 0's
+    pose and frame 0 (checks the pose map); sheet_flight, sheet_truth: ``[F, 3, H, W]`` at
+    ``config.sheet_indices``; set_frames: ``(flight, truth)`` uint8 ``[M, 3, H, W]`` at the truth
+    frames inside the distance ranges, for FID / KID (None unless asked or when there are none).
+    """
+
+    sample: SampleWorld
+    windows: dict[str, Tensor]
+    distances: list[dict]
+    attitude: dict[str, Tensor]
+    steered: dict[str, Tensor]
+    longest_frozen_run: int
+    longest_skyless_run: int
+    start_truth_error: float
+    sheet_flight: Tensor
+    sheet_truth: Tensor
+    set_frames: tuple[Tensor, Tensor] | None = None
+
+
+def _new_fraction(rgbd_from: Tensor, pose_from: Tensor, pose_to: Tensor, intrinsics: Tensor) -> float:
+    """Fraction of the view from ``pose_to`` that ``rgbd_from [1, 4, H, W]`` seen from ``pose_from`` does not cover."""
+    _, mask = warp_rgbd(rgbd_from, pose_from[None], pose_to[None], intrinsics)
+    return float((mask.clamp_min(0.0).sqrt() < NEW_CONTENT_COVERAGE).float().mean())
+
+
+def _observe(log: FlightLog, rgbd: Tensor, previous: Tensor, pose: Tensor) -> None:
+    """Log one generated frame ``rgbd [1, 4, H, W]`` after ``previous [1, 4, H, W]``."""
+    rgb = rgbd[:, :3]
+    log.laplacian_var.append(float(_laplacian_variance(rgb)[0]))
+    log.high_frequency.append(float(_high_frequency(rgb, 1.0)[0]))
+    log.sky.append(float(sky_fraction(rgbd[:, 3:])[0]))
+    log.mean_rgb.append(rgb.mean(dim=(0, 2, 3)))
+    log.contrast.append(float(luma(rgb).std()))
+    difference = (rgbd - previous).abs().mean(dim=(0, 2, 3))  # [4]: R, G, B, disparity
+    log.flicker.append(float(difference[:3].mean()))
+    log.change.append(max(float(difference[:3].mean()), float(difference[3])))
+    log.poses.append(pose)
+
+
+def _observe_truth(log: FlightLog, sample: SampleWorld, config: LongRangeConfig, k: int, frames: dict) -> None:
+    """Render the truth at frame ``k`` and log the measures against it; ``frames``: index -> (rgbd, pose)."""
+    rgbd, pose = frames[k]
+    truth_rgb, truth_disparity = render_truth(sample, world_poses(sample, pose[None]), config.height, config.width)
+    truth_rgbd = torch.cat([truth_rgb, truth_disparity], dim=1)
+    intrinsics = sample.intrinsics
+    previous_rgbd, previous_pose = frames[k - 1]
+    entry = {"flight_rgb": rgbd[0, :3].clone(), "truth_rgb": truth_rgb[0], "truth_rgbd": truth_rgbd,
+             "truth_laplacian_var": float(_laplacian_variance(truth_rgb)[0]),
+             "truth_high_frequency": float(_high_frequency(truth_rgb, 1.0)[0]),
+             "truth_sky": float(sky_fraction(truth_disparity)[0]),
+             "compensated_flicker": float(compensated_flicker(
+                 torch.cat([previous_rgbd[:, :3], rgbd[:, :3]]), torch.cat([previous_rgbd[:, 3:], rgbd[:, 3:]]),
+                 torch.stack([previous_pose, pose]), intrinsics)[0])}
+    lag = k - config.new_content_lag
+    if lag >= 0:
+        lag_rgbd, lag_pose = frames[lag]
+        entry["new_content"] = _new_fraction(lag_rgbd, lag_pose, pose, intrinsics)
+        entry["truth_new_content"] = _new_fraction(log.truth[lag]["truth_rgbd"], lag_pose, pose, intrinsics)
+    log.truth[k] = entry
+
+
+def _fly(pipeline, sample: SampleWorld, num_frames: int, on_frame: Callable[[int, Tensor, Tensor], None],
+         offset=(0.0, 0.0)) -> Tensor:
+    """Fly ``num_frames`` from ``sample``; call ``on_frame(k, rgbd [1, 4, H, W] float32 CPU, pose [3, 4])``
+    for k = 0 (the start) .. N; return frame 0's RGBD."""
+    frames = pipeline.iter_frames(sample.rgbd, num_frames, intrinsics=sample.intrinsics, offset=offset)
+    start = pipeline.frame  # iter_frames resets now
+    start_rgbd = start.rgbd.detach().float().cpu()
+    on_frame(0, start_rgbd, start.cam_from_world.detach().double().cpu())
+    for frame in frames:
+        on_frame(frame.index, frame.rgbd.detach().float().cpu().clamp(0.0, 1.0),
+                 frame.cam_from_world.detach().double().cpu())
+    return start_rgbd
+
+
+def _autopilot_flight(pipeline, sample: SampleWorld, config: LongRangeConfig, progress) -> tuple[FlightLog, Tensor]:
+    """The autopilot flight with its truth frames: ``(log, start rgbd [1, 4, H, W])``."""
+    log = FlightLog()
+    truth_set = set(config.truth_frames)
+    keep = {}  # the frames still needed: the last one, and truth frames until the new-content lag has passed
+    log.truth[0] = {}
+
+    def on_frame(k: int, rgbd: Tensor, pose: Tensor) -> None:
+        if k == 0:
+            truth_rgb, truth_disparity = render_truth(sample, world_poses(sample, pose[None]), config.height,
+                                                      config.width)
+            log.truth[0] = {"truth_rgbd": torch.cat([truth_rgb, truth_disparity], dim=1), "truth_rgb": truth_rgb[0]}
+            log.start_mean_rgb, log.start_contrast = rgbd[0, :3].mean(dim=(1, 2)), float(luma(rgbd[:, :3]).std())
+        else:
+            _observe(log, rgbd, keep[k - 1][0], pose)
+        keep[k] = (rgbd, pose)
+        if k in truth_set:
+            _observe_truth(log, sample, config, k, keep)
+        for old in [i for i in keep if i < k - config.new_content_lag or (i < k and i % config.truth_stride)]:
+            del keep[old]
+        for old in [i for i in log.truth if i < k - config.new_content_lag]:
+            log.truth[old].pop("truth_rgbd", None)
+        if progress is not None and k:
+            progress(1)
+
+    start = _fly(pipeline, sample, config.num_frames, on_frame)
+    return log, start
+
+
+def _steered_flight(pipeline, sample: SampleWorld, config: LongRangeConfig, progress) -> tuple[Tensor, Tensor]:
+    """The steered flight: ``(poses [S, 3, 4] float64, sky fraction [S])``."""
+    poses, sky = [], []
+
+    def on_frame(k: int, rgbd: Tensor, pose: Tensor) -> None:
+        if k:
+            poses.append(pose)
+            sky.append(float(sky_fraction(rgbd[:, 3:])[0]))
+            if progress is not None:
+                progress(1)
+
+    if config.steer_frames:
+        _fly(pipeline, sample, config.steer_frames, on_frame, offset=lambda k: steering_offset(k, config.steer_frames))
+    return (torch.stack(poses) if poses else torch.zeros(0, 3, 4, dtype=torch.float64),
+            torch.tensor(sky, dtype=torch.float64))
+
+
+def _to_uint8(images: list[Tensor]) -> Tensor:
+    return (torch.stack(images).clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
+
+
+def _set_frames(log: FlightLog, config: LongRangeConfig) -> tuple[Tensor, Tensor] | None:
+    """``(flight, truth)`` uint8 images at the truth frames inside the distance ranges (None if there are none)."""
+    chosen = [k for k in config.truth_frames if any(a <= k <= b for a, b in config.distance_ranges)]
+    if not chosen:
+        return None
+    return (_to_uint8([log.truth[k]["flight_rgb"] for k in chosen]),
+            _to_uint8([log.truth[k]["truth_rgb"] for k in chosen]))
+
+
+@torch.no_grad()
+def run_long_range_case(pipeline, sample: int, config: LongRangeConfig, *, keep_sets: bool = False,
+                        progress: Callable[[int], None] | None = None) -> LongRangeResult:
+    """Fly ``pipeline`` (a :class:`~viewgen.pipelines.FlyThroughPipeline` at ``config``'s size) from built-in
+    ``sample`` with its autopilot for ``config.num_frames`` frames (and steered for ``config.steer_frames``),
+    render the truth at the flight's poses and measure both; see the module doc.
+
+    keep_sets: keep the distance ranges' frames as uint8 for FID / KID (``set_frames``).
+    progress: called with 1 after every generated frame (both flights).
+    """
+    world = sample_world(sample)
+    log, start = _autopilot_flight(pipeline, world, config, progress)
+    attitude = attitude_stats(world, torch.stack(log.poses))
+    steered_poses, steered_sky = _steered_flight(pipeline, world, config, progress)
+    steered = attitude_stats(world, steered_poses) if len(steered_poses) else {}
+    return LongRangeResult(
+        sample=world, windows=window_stats(log, attitude, config, world.disparity_scale),
+        distances=range_distances(log, config), attitude=attitude, steered={**steered, "sky_fraction": steered_sky},
+        longest_frozen_run=longest_run([c < config.frozen_epsilon for c in log.change]),
+        longest_skyless_run=longest_run([s < config.skyless_fraction for s in log.sky]),
+        start_truth_error=float((log.truth[0]["truth_rgb"] - start[0, :3]).abs().mean()),
+        sheet_flight=torch.stack([log.truth[k]["flight_rgb"] for k in config.sheet_indices]),
+        sheet_truth=torch.stack([log.truth[k]["truth_rgb"] for k in config.sheet_indices]),
+        set_frames=_set_frames(log, config) if keep_sets else None)

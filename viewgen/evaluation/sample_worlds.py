@@ -1,0 +1,116 @@
+"""The synthetic worlds behind the built-in samples, and the map from a flight's poses into them.
+
+A built-in sample (:func:`viewgen.data.samples.load_sample`, 1 = coast, 2 = hills, 3 = mountains)
+is a render of a synthetic world; its JSON record (:func:`~viewgen.data.samples.sample_metadata`)
+keeps that world's config (``world``), the metric pose of the sample's camera in it
+(``world_cam_from_world``; world x east, **y down**, z north) and the disparity scale ``s``
+(metric depth = ``s / disparity``). A flight started from the sample flies in the sample's own
+frame: frame 0 is the identity and lengths are in units of ``s``. So frame k's metric pose is::
+
+    world_cam_from_world_k = compose(flight_pose_k with its translation * s, world_cam_from_world_0)
+
+(:func:`world_poses`), and the ground truth at frame k is the world rendered from that pose
+(:func:`render_truth`, disparity ``clip(s / depth, 0, 1)`` in the flight's unit, sky 0).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from viewgen.checks import check_shape
+from viewgen.data.samples import SAMPLE_NAMES, load_sample, sample_index, sample_metadata
+from viewgen.data.synthetic.world import World, WorldConfig
+from viewgen.evaluation.ground_truth import _render_depth_rgb
+from viewgen.geometry.poses import camera_center, compose_poses
+
+__all__ = ["SAMPLE_NAMES", "SampleWorld", "clearance", "render_truth", "sample_world", "world_config_from_dict",
+           "world_poses"]
+
+
+@dataclass(frozen=True, eq=False)
+class SampleWorld:
+    """A built-in sample with the world it was rendered from.
+
+    index, name: ``1..3`` and ``coast`` / ``hills`` / ``mountains``.
+    rgbd: ``[1, 4, H, W]`` the sample (320x512); intrinsics: ``[4]`` normalized ``[fx, fy, cx, cy]``.
+    world: the synthetic :class:`~viewgen.data.synthetic.World`.
+    cam_from_world: ``[3, 4]`` float64, the sample camera's metric pose in the world (y down).
+    disparity_scale: ``s`` (metres): metric depth = ``s / disparity``; the flight's length unit.
+    """
+
+    index: int
+    name: str
+    rgbd: Tensor
+    intrinsics: Tensor
+    world: World
+    cam_from_world: Tensor
+    disparity_scale: float
+
+
+def _from_dict(cls, values: dict, default):
+    """``cls(**values)`` with nested dataclasses rebuilt (from ``default``'s fields) and lists as tuples."""
+    def convert(value, template):
+        if dataclasses.is_dataclass(template) and isinstance(value, dict):
+            return _from_dict(type(template), value, template)
+        if isinstance(value, list):
+            return tuple(convert(item, None) for item in value)
+        return value
+
+    names = {field.name for field in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no field(s) {', '.join(unknown)}")
+    return cls(**{key: convert(value, getattr(default, key)) for key, value in values.items()})
+
+
+def world_config_from_dict(values: dict) -> WorldConfig:
+    """A :class:`WorldConfig` from its ``dataclasses.asdict`` JSON form; checked to round-trip exactly."""
+    config = _from_dict(WorldConfig, values, WorldConfig())
+    if json.loads(json.dumps(dataclasses.asdict(config))) != values:
+        raise ValueError("the world config does not round-trip: the JSON names fields this version reads otherwise")
+    return config
+
+
+def sample_world(index_or_name) -> SampleWorld:
+    """The :class:`SampleWorld` of built-in sample ``1..3`` (or its name); one-line ``ValueError`` otherwise."""
+    index, name = sample_index(index_or_name)
+    meta = sample_metadata(index)
+    sample = load_sample(index)
+    pose = torch.tensor(meta["world_cam_from_world"], dtype=torch.float64)
+    check_shape(pose, (3, 4), f"sample {name}: world_cam_from_world", what="pose")
+    return SampleWorld(index=index, name=name, rgbd=sample.rgbd, intrinsics=sample.intrinsics,
+                       world=World(world_config_from_dict(meta["world"])), cam_from_world=pose,
+                       disparity_scale=float(meta["disparity_scale"]))
+
+
+def world_poses(sample: SampleWorld, cam_from_world: Tensor) -> Tensor:
+    """Flight poses ``[N, 3, 4]`` (frame 0 = identity, units of ``s``) -> metric world poses ``[N, 3, 4]`` float64."""
+    check_shape(cam_from_world, ("N", (3, 4), 4), "cam_from_world", what="pose")
+    scaled = cam_from_world[:, :3].to(torch.float64).clone()
+    scaled[:, :, 3] *= sample.disparity_scale
+    return compose_poses(scaled, sample.cam_from_world)
+
+
+def render_truth(sample: SampleWorld, poses: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:
+    """Ground truth at metric ``poses [N, 3, 4]``: ``(rgb [N, 3, H, W], disparity [N, 1, H, W])`` float32.
+
+    One render call per frame (a frame depends on its pose only); disparity is ``clip(s / depth, 0, 1)``.
+    """
+    rgb, depth = _render_depth_rgb(sample.world, poses.float(), sample.intrinsics, height, width)
+    disparity = (sample.disparity_scale / depth).nan_to_num(0.0, posinf=1.0).clamp(0.0, 1.0)
+    return rgb, disparity
+
+
+def clearance(sample: SampleWorld, poses: Tensor) -> Tensor:
+    """Metres from each camera down to the world's surface (terrain or water) below it, ``[N]`` float64.
+
+    ``poses [N, 3, 4]`` are metric world poses (:func:`world_poses`); negative = below the ground.
+    """
+    center = camera_center(poses.to(torch.float64))  # [N, 3], y down
+    ground = sample.world.ground_height(center[:, 0].float().contiguous(), center[:, 2].float().contiguous())
+    return -center[:, 1] - ground.to(torch.float64)
