@@ -1,0 +1,65 @@
+"""``viewgen eval --protocol long``: a tiny run writes its block, report section and plots; reruns are
+identical; bad options are one line and write nothing. No FID Inception weights here (empty homes)."""
+
+import json
+
+import pytest
+
+from viewgen.cli.main import main
+
+TINY = ["--protocol", "long", "--samples", "2", "--long-frames", "12", "--window", "4", "--size", "64x96"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_weights(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        home = tmp_path_factory.mktemp("home")
+        patch.setenv("VIEWGEN_HOME", str(home / "viewgen"))
+        patch.setenv("TORCH_HOME", str(home / "torch"))
+        patch.setenv("VIEWGEN_OFFLINE", "1")
+        yield
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval") / "eval"
+    assert main(["eval", *TINY, "--out", str(out)]) == 0
+    return out
+
+
+def test_long_range_alone_writes_its_block_and_section(tiny_run):
+    assert sorted(p.name for p in tiny_run.iterdir()) == sorted(
+        ["metrics.json", "report.md", "long_range_windows.png", "long_range_sheet_hills.png"])
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    assert metrics["protocols"] == ["long_range"] and "headline" not in metrics
+    block = metrics["long_range"]
+    assert block["samples"] == [2] and block["frames"] == 12 and block["window"] == 4
+    assert block["truth_stride"] == 1 and block["steer_frames"] == 12 and block["refiner"] == "weight-free"
+    assert block["fid"] is None and "viewgen download fid-inception" in block["fid_reason"]
+    assert len(block["cases"][0]["windows"]["sharpness_ratio"]) == 3
+    assert [row["ratio"] for row in block["cases"][0]["distances"]] == [None, None]  # frames 100+ not flown
+    report = (tiny_run / "report.md").read_text()
+    assert report.startswith("# viewgen eval: long range") and "## Long range (protocol b)" in report
+
+
+def test_a_second_run_is_identical_and_ends_with_a_summary(tiny_run, tmp_path, capsys):
+    assert main(["eval", *TINY, "--out", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again" / "metrics.json").read_bytes() == (tiny_run / "metrics.json").read_bytes()
+    captured = capsys.readouterr()
+    assert captured.out.startswith("long range: 1 sample(s) x 12 frames in ") and captured.out.count("\n") == 1
+    assert "min sharpness ratio" in captured.out and "viewgen: note: FID / KID not scored" in captured.err
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--protocol", "sideways"], "argument --protocol: invalid choice: 'sideways'"),
+    (["--samples", "0,4"], "--samples must be comma-separated built-in samples from 1,2,3"),
+    (["--samples", ","], "--samples must be"),
+    (["--window", "13"], "--window must be between 1 and --long-frames (12), got 13"),
+    (["--long-frames", "0"], "--long-frames must be between 1 and 5000, got 0"),
+    (["--fid", "require"], "--fid require: cannot score FID / KID"),
+])
+def test_bad_options_are_one_line_and_write_nothing(tmp_path, capsys, args, needle):
+    assert main(["eval", *TINY, *args, "--out", str(tmp_path / "eval")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("viewgen: error: ") and err.count("\n") == 1 and needle in err, err
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,154 @@
+"""Protocol (b), long range: the sample worlds and their pose map, a tiny flight measured per window,
+the patch-distance ratio, the config's checks, and its metrics block and report section."""
+
+import dataclasses
+import json
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from viewgen.data.synthetic.presets import scene_preset
+from viewgen.evaluation.long_range import FlightLog, LongRangeConfig, run_long_range_case, steering_offset
+from viewgen.evaluation.long_range_report import LONG_RANGE_FILES, TARGETS, long_range_metrics
+from viewgen.evaluation.long_range_stats import WINDOW_STATS, longest_run, range_distances
+from viewgen.evaluation.report import write_report
+from viewgen.evaluation.sample_worlds import clearance, render_truth, sample_world, world_poses
+from viewgen.geometry.poses import camera_center
+from viewgen.pipelines import FlyThroughConfig, FlyThroughPipeline
+
+TINY = LongRangeConfig(samples=(2,), num_frames=12, window=4, height=64, width=96, truth_stride=2,
+                       new_content_lag=4, distance_ranges=((2, 12), (20, 30)), steer_frames=8, sheet_frames=3)
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return FlyThroughPipeline.weight_free(FlyThroughConfig(image_size=(TINY.height, TINY.width)))
+
+
+@pytest.fixture(scope="module")
+def tiny_case(pipe):
+    return run_long_range_case(pipe, 2, TINY)
+
+
+@pytest.mark.parametrize("index", [1, 2, 3])
+def test_the_truth_at_frame_0s_pose_is_the_sample(index):
+    sample = sample_world(index)
+    assert sample.world.config == scene_preset(sample.name).world  # the JSON rebuilds the preset's world
+    identity = torch.eye(4)[:3][None]
+    assert torch.equal(world_poses(sample, identity)[0], sample.cam_from_world)
+    rgb, disparity = render_truth(sample, world_poses(sample, identity), 64, 96)
+    resized = F.interpolate(sample.rgbd, size=(64, 96), mode="bilinear", align_corners=False)
+    assert float((rgb - resized[:, :3]).abs().mean()) < 0.03  # resampling differences only
+    assert float((disparity - resized[:, 3:]).abs().mean()) < 2e-3
+    assert 20.0 < float(clearance(sample, sample.cam_from_world[None])[0]) < 150.0  # the preset's altitude
+
+
+def test_flight_lengths_are_in_units_of_the_disparity_scale():
+    sample = sample_world(2)
+    forward = torch.eye(4)[:3].clone()
+    forward[2, 3] = -1.0  # the camera moved one unit along its view axis
+    poses = world_poses(sample, torch.stack([torch.eye(4)[:3], forward]))
+    centers = camera_center(poses)
+    assert float((centers[1] - centers[0]).norm()) == pytest.approx(sample.disparity_scale, rel=1e-6)
+    assert torch.allclose(centers[1] - centers[0], sample.disparity_scale * sample.cam_from_world[2, :3])
+    sunk = forward.clone()
+    sunk[1, 3] = -5.0  # five units down (camera +y is down, so the centre moves by -t)
+    assert float(clearance(sample, world_poses(sample, sunk[None]))[0]) < 0
+
+
+def test_a_tiny_flight_is_measured_in_every_window(tiny_case):
+    assert tiny_case.sample.name == "hills" and tiny_case.start_truth_error < 0.05
+    assert set(tiny_case.windows) == set(WINDOW_STATS)
+    for name, values in tiny_case.windows.items():
+        assert values.shape == (3,) and values.dtype == torch.float64, name
+    windows = tiny_case.windows
+    assert bool((windows["sharpness_ratio"] > 0).all()) and bool((windows["travelled"] > 0).all())
+    assert bool(((windows["sky_fraction"] > 0) & (windows["sky_fraction"] < 1)).all())
+    assert torch.allclose(windows["travelled_m"], windows["travelled"] * tiny_case.sample.disparity_scale)
+    assert bool((windows["new_content"] > 0).all()) and bool((windows["truth_new_content"] > 0).all())
+    assert bool((windows["pitch_max_deg"].abs() < 45).all()) and int(windows["upside_down"].sum()) == 0
+    assert tiny_case.attitude["pitch_deg"].shape == (12,) and tiny_case.steered["pitch_deg"].shape == (8,)
+    assert tiny_case.sheet_flight.shape == tiny_case.sheet_truth.shape == (3, 3, 64, 96)
+    near, beyond = tiny_case.distances
+    assert near["truth_frames"] == 6 and near["ratio"] == pytest.approx(near["distance"] / near["floor"])
+    assert near["floor"] > 0 and beyond["ratio"] is None and "ends at frame 12" in beyond["reason"]
+
+
+def test_the_same_flight_gives_the_same_numbers(pipe, tiny_case):
+    again = run_long_range_case(pipe, 2, TINY)
+    for name in WINDOW_STATS:
+        assert torch.equal(again.windows[name].nan_to_num(-1.0), tiny_case.windows[name].nan_to_num(-1.0)), name
+    assert again.distances == tiny_case.distances
+
+
+def _log_of(truth: torch.Tensor, flight: torch.Tensor) -> FlightLog:
+    log = FlightLog()
+    for k in range(truth.shape[0]):
+        log.truth[k + 1] = {"truth_rgb": truth[k], "flight_rgb": flight[k]}
+    return log
+
+
+def test_a_flight_equal_to_the_truth_sits_on_the_noise_floor():
+    config = LongRangeConfig(samples=(2,), num_frames=8, window=8, truth_stride=1, new_content_lag=1,
+                             distance_ranges=((1, 8),))
+    truth = torch.rand(8, 3, 24, 24, generator=torch.Generator().manual_seed(0))
+    (perfect,) = range_distances(_log_of(truth, truth), config)
+    assert perfect["ratio"] == pytest.approx(1.0) and perfect["truth_frames"] == 8
+    noisy = (truth + 0.3 * torch.randn(truth.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    (worse,) = range_distances(_log_of(truth, noisy), config)
+    assert worse["floor"] == perfect["floor"] and worse["ratio"] > 2.0
+
+
+def test_runs_and_steering():
+    assert longest_run([False, True, True, False, True]) == 2 and longest_run([]) == 0
+    assert [steering_offset(k, 16) for k in (1, 3, 5, 9, 13, 16)] == [
+        (1.0, 0.0), (0.0, 0.0), (-1.0, 0.0), (0.0, -1.0), (0.0, 1.0), (0.0, 0.0)]
+
+
+@pytest.mark.parametrize("options, needle", [
+    ({"window": 20, "num_frames": 12}, "must not be longer than the flight"),
+    ({"samples": (4,)}, "samples must be some of 1, 2, 3"),
+    ({"truth_stride": 200}, "truth_stride must be between 1 and the window"),
+    ({"new_content_lag": 7}, "must be a multiple of truth_stride"),
+    ({"distance_ranges": ((5, 2),)}, "distance_ranges must be"),
+    ({"height": 8}, "at least 16x16"),
+])
+def test_bad_configs_are_refused_in_one_line(options, needle):
+    with pytest.raises(ValueError, match=needle) as caught:
+        LongRangeConfig(**options)
+    assert "\n" not in str(caught.value)
+
+
+def test_metrics_block_and_report_section(tiny_case, tmp_path):
+    perceptual = {"fid": None, "kid": None, "fid_reason": "not here"}
+    block = long_range_metrics(TINY, [tiny_case], "weight-free", 0, perceptual)
+    json.dumps(block, allow_nan=False)
+    assert block["frames"] == 12 and block["window"] == 4 and block["resolution"] == [64, 96]
+    assert block["sample_names"] == ["hills"] and block["fid"] is None and block["fid_reason"] == "not here"
+    assert set(block["headline"]["autopilot"]) == set(TARGETS)
+    head = block["headline"]["autopilot"]["min_sharpness_ratio"]
+    assert head["value"] == pytest.approx(float(tiny_case.windows["sharpness_ratio"].min()), rel=1e-5)
+    assert head["met"] == (head["value"] >= 0.5)
+    assert block["headline"]["autopilot"]["max_patch_ratio"]["value"] == pytest.approx(
+        tiny_case.distances[0]["ratio"], rel=1e-5)
+    gap = dataclasses.replace(tiny_case, windows={**tiny_case.windows, "new_content": torch.tensor([math.nan, 1, 1])})
+    assert long_range_metrics(TINY, [gap], "", 0, perceptual)["cases"][0]["windows"]["new_content"][0] is None
+    metrics = {"viewgen_version": "0.0", "protocols": ["long_range"], "long_range": block}
+    write_report(metrics, None, [], tmp_path, (TINY, [tiny_case]))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["report.md", "long_range_windows.png", "long_range_sheet_hills.png"])
+    assert set(LONG_RANGE_FILES) >= {"long_range_windows.png", "long_range_sheet_hills.png"}
+    report = (tmp_path / "report.md").read_text()
+    assert "## Long range (protocol b)" in report and "| smallest window sharpness, flight / truth | >= 0.5 |" in report
+    assert "FID / KID not measured: not here." in report
+
+
+def test_world_config_round_trip_is_checked():
+    from viewgen.evaluation.sample_worlds import world_config_from_dict
+
+    values = json.loads(json.dumps(dataclasses.asdict(scene_preset("coast").world)))
+    assert world_config_from_dict(values) == scene_preset("coast").world
+    with pytest.raises(ValueError, match="has no field"):
+        world_config_from_dict({**values, "moon": 1})
