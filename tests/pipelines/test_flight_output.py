@@ -6,7 +6,7 @@ import torch
 from tests.helpers.scenes import scene_rgbd
 from tests.helpers.tiny_pipeline import TINY_SIZE, tiny_pipeline
 from viewgen.control import make_controller
-from viewgen.memory import LastFrame, SurfaceTextured
+from viewgen.memory import LastFrame, WorldPrior
 from viewgen.pipelines import FlightOutput, FlyThroughConfig, FlyThroughPipeline
 
 
@@ -48,8 +48,8 @@ def test_memory_and_controller_are_policy_objects():
 
 def test_weight_free_and_pretrained_choose_their_memories():
     weight_free = FlyThroughPipeline.weight_free(FlyThroughConfig(image_size=(32, 48)))
-    assert isinstance(weight_free.memory, SurfaceTextured)
-    assert weight_free.memory.memory.config == weight_free.refiner.keyframes
+    assert isinstance(weight_free.memory, WorldPrior)
+    assert weight_free.config.autopilot.level and not tiny_pipeline().config.autopilot.level
     assert type(tiny_pipeline().memory) is LastFrame
 
 

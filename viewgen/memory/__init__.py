@@ -11,6 +11,7 @@ seen from the next camera, refines that view, and hands the refined frame back::
 * :class:`Keyframes`: warps start from the last keyframe (less resampling blur).
 * :class:`SurfaceTextured`: any memory, with texture fixed to the 3D surface on the shown frame
   (the remembered frame stays un-textured, so the texture is never warped).
+* :class:`WorldPrior`: frame 0 set into a procedural world (the weight-free flight's memory).
 
 The warp is a function each memory is given (:data:`Warp`; ``warp_rgbd``, the mesh warp of
 Infinite Nature, by default).
@@ -18,5 +19,7 @@ Infinite Nature, by default).
 
 from viewgen.memory.base import Memory, Warp
 from viewgen.memory.frames import Keyframes, KeyframesConfig, LastFrame, SurfaceTextured
+from viewgen.memory.world_prior import WorldPrior, WorldPriorConfig
 
-__all__ = ["Keyframes", "KeyframesConfig", "LastFrame", "Memory", "SurfaceTextured", "Warp"]
+__all__ = ["Keyframes", "KeyframesConfig", "LastFrame", "Memory", "SurfaceTextured", "Warp", "WorldPrior",
+           "WorldPriorConfig"]

@@ -16,7 +16,7 @@ The controller, memory and refiner are policy objects the pipeline is given (as 
 gives a pipeline its scheduler). :meth:`~FlyThroughPipeline.from_pretrained` chooses
 :class:`~viewgen.memory.LastFrame` and the SPADE refiner: Infinite Nature's ``autocruise.py``.
 :meth:`~FlyThroughPipeline.weight_free` chooses the weight-free refiner and its memory:
-keyframes, with texture fixed to the 3D surface on the shown frames only.
+frame 0 set into a procedural world (:class:`~viewgen.memory.WorldPrior`), flown level.
 :meth:`~FlyThroughPipeline.render_refine` is warp + refine + rescale for given cameras;
 release folders are read and written by :mod:`viewgen.pipelines.fly_through_weights`.
 
@@ -44,7 +44,7 @@ from viewgen.errors import ViewgenRuntimeError
 from viewgen.geometry.disparity_rescale import rescale_refined_disparity
 from viewgen.geometry.intrinsics import default_intrinsics
 from viewgen.io.rgbd_files import InputWarning, validate_rgbd
-from viewgen.memory import Keyframes, LastFrame, Memory, SurfaceTextured
+from viewgen.memory import LastFrame, Memory, WorldPrior, WorldPriorConfig
 from viewgen.networks import SpadeGenerator, StyleEncoder
 from viewgen.pipelines.fly_through_weights import MissingWeightsError, load_release, save_release
 from viewgen.pipelines.outputs import FlightOutput, Frame, as_rgbd_batch
@@ -146,21 +146,21 @@ class FlyThroughPipeline:
         self._flight: _Flight | None = None
 
     @classmethod
-    def weight_free(cls, config: FlyThroughConfig | None = None, **refiner_options) -> FlyThroughPipeline:
-        """A pipeline that needs no weights: the weight-free refiner and the memory it is designed for.
+    def weight_free(cls, config: FlyThroughConfig | None = None, **prior_options) -> FlyThroughPipeline:
+        """A pipeline that needs no weights: frame 0 set into a procedural world, flown level.
 
-        The refiner is a :class:`~viewgen.refiners.classical.weight_free.WeightFreeRefiner`
-        (``refiner_options`` are :class:`~viewgen.refiners.classical.weight_free.WeightFreeConfig`
-        fields; its texture seed defaults to ``config.seed``); the memory is
-        :class:`~viewgen.memory.Keyframes` with its keyframe rule, shown with its surface texture
-        (:class:`~viewgen.memory.SurfaceTextured`).
+        The memory is a :class:`~viewgen.memory.WorldPrior` (``prior_options`` are
+        :class:`~viewgen.memory.WorldPriorConfig` fields); the refiner a
+        :class:`~viewgen.refiners.classical.weight_free.WeightFreeRefiner`, which fills the small
+        holes next to frame 0's content with the nearest known pixel. Its autopilot always flies
+        level (``config.autopilot`` with ``level=True``: zero roll, bounded pitch, a climb near
+        the ground; docs/autopilot.md).
         """
-        from viewgen.refiners.classical.weight_free import WeightFreeConfig, WeightFreeRefiner
+        from viewgen.refiners.classical.weight_free import WeightFreeRefiner
 
         config = config or FlyThroughConfig()
-        refiner = WeightFreeRefiner(WeightFreeConfig(**{"seed": config.seed, **refiner_options}))
-        memory = SurfaceTextured(Keyframes(config=refiner.keyframes), refiner.texture)
-        return cls(refiner=refiner, config=config, memory=memory)
+        config = replace(config, autopilot=replace(config.autopilot, level=True))
+        return cls(refiner=WeightFreeRefiner(), config=config, memory=WorldPrior(WorldPriorConfig(**prior_options)))
 
     @property
     def style_encoder(self) -> StyleEncoder:

@@ -1,0 +1,130 @@
+"""Fitting a procedural world to frame 0: where the camera stands in it, at what scale, in which colours.
+
+The weight-free flight (:class:`~viewgen.memory.world_prior.WorldPrior`) sets frame 0 into a
+procedural world built from the synthetic world's primitives (:mod:`viewgen.data.synthetic`).
+Three things tie that world to the input:
+
+* **the ground under frame 0** (:func:`fit_ground`): a plane fitted by least squares to the
+  camera-space points of frame 0's lower ground pixels gives the camera's height above it (in
+  the flight's units, depth = 1 / disparity) and its downward pitch;
+* **the scale** (world metres per flight unit): the prior world's start clearance over that height;
+* **the colours** (:class:`ColorMap`): per-channel quantile maps (histogram matching) from the
+  prior world's ground and sky, rendered at the start pose, to frame 0's ground and sky, so the
+  world the flight discovers has the input's palette.
+
+Hand-written: histogram matching is a few lines of quantiles (no image library is needed for it),
+and the plane fit is one least-squares solve.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from viewgen.geometry.projection import pixel_centers_uv
+
+__all__ = ["ColorMap", "GroundFit", "fit_ground", "quantile_map"]
+
+# Disparity below which a pixel counts as sky (the autopilot's skyline boundary, as in flight_stats).
+SKY_DISPARITY = 0.05
+_MIN_POINTS = 32
+_SATURATED = 0.99  # disparity is clipped to 1 (depth 1): such pixels lie nearer than they say
+
+
+@dataclass(frozen=True)
+class GroundFit:
+    """The ground plane under frame 0, in frame 0's camera (flight units).
+
+    height: the camera's distance above the plane (> 0). pitch_deg: how far the camera looks
+    down from the plane's horizontal (positive = down). fitted: False when frame 0 has too little
+    ground for a fit (then ``height`` and ``pitch_deg`` are the fallbacks).
+    """
+
+    height: float
+    pitch_deg: float
+    fitted: bool
+
+
+def fit_ground(disparity: Tensor, intrinsics: Tensor, *, fallback_height: float = 0.5,
+               max_pitch_deg: float = 20.0) -> GroundFit:
+    """Fit the ground plane to frame 0's ``disparity [H, W]`` (1/depth) seen with ``intrinsics [4]``.
+
+    Uses ground pixels (disparity above :data:`SKY_DISPARITY`, below the clip at 1) of the lower half and
+    fits ``y = a x + b z + c`` in camera coordinates (y down) by least squares; the height is the
+    plane's distance from the camera, the pitch ``atan(-b)`` clamped to ``+-max_pitch_deg``.
+    """
+    height_px, width_px = disparity.shape[-2:]
+    plane = disparity.reshape(height_px, width_px).double().cpu()
+    uv = pixel_centers_uv(height_px, width_px, dtype=torch.float64)  # [H, W, 2]
+    fx, fy, cx, cy = (float(c) for c in intrinsics.reshape(4))
+    lower = torch.zeros_like(plane, dtype=torch.bool)
+    lower[height_px // 2:] = True
+    ground = lower & (plane > SKY_DISPARITY) & (plane < _SATURATED)  # clipped disparity has no depth
+    if int(ground.sum()) < _MIN_POINTS:
+        return GroundFit(fallback_height, 0.0, False)
+    depth = 1.0 / plane[ground]
+    x = (uv[..., 0][ground] - cx) / fx * depth
+    y = (uv[..., 1][ground] - cy) / fy * depth
+    design = torch.stack([x, depth, torch.ones_like(x)], dim=1)
+    a, b, c = torch.linalg.lstsq(design, y.unsqueeze(1)).solution.squeeze(1).tolist()
+    height = c / math.sqrt(1.0 + a * a + b * b)
+    if not (math.isfinite(height) and height > 1e-3):
+        return GroundFit(fallback_height, 0.0, False)
+    pitch = max(-max_pitch_deg, min(max_pitch_deg, math.degrees(math.atan(-b))))
+    return GroundFit(height, pitch, True)
+
+
+def quantile_map(source: Tensor, reference: Tensor, levels: int) -> tuple[Tensor, Tensor]:
+    """Per-channel quantiles ``(source_q [C, L], reference_q [C, L])`` of ``[N, C]`` samples.
+
+    Mapping a value through them (:meth:`ColorMap.apply`) matches ``source``'s distribution to
+    ``reference``'s (histogram matching).
+    """
+    q = torch.linspace(0.0, 1.0, levels, dtype=torch.float32)
+    source_q = torch.quantile(source.float().T, q, dim=1).T.contiguous()
+    reference_q = torch.quantile(reference.float().T, q, dim=1).T.contiguous()
+    # strictly increasing source knots (flat runs would divide by zero when interpolating)
+    source_q = source_q + torch.arange(levels, dtype=torch.float32) * 1e-6
+    return source_q, reference_q
+
+
+def _interpolate(values: Tensor, knots: Tensor, targets: Tensor) -> Tensor:
+    """Piecewise-linear map of ``values [N]`` through increasing ``knots [L]`` -> ``targets [L]``."""
+    index = torch.searchsorted(knots, values.contiguous()).clamp(1, knots.numel() - 1)
+    low, high = knots[index - 1], knots[index]
+    t = ((values - low) / (high - low)).clamp(0.0, 1.0)
+    return torch.lerp(targets[index - 1], targets[index], t)
+
+
+class ColorMap:
+    """Histogram matching of the prior world's ground and sky colours to frame 0's.
+
+    Built from the prior world rendered at the start pose (``world_rgb [3, H, W]``, ``world_sky
+    [H, W]`` bool) and frame 0 (``rgb [3, H, W]``, ``sky [H, W]`` bool). A region (ground or
+    sky) with fewer than 2% of the pixels in either image keeps the world's own colours.
+    """
+
+    def __init__(self, world_rgb: Tensor, world_sky: Tensor, rgb: Tensor, sky: Tensor, levels: int = 64) -> None:
+        self.maps: dict[bool, tuple[Tensor, Tensor] | None] = {}
+        minimum = 0.02 * sky.numel()
+        for is_sky in (False, True):
+            ours, theirs = world_sky == is_sky, sky == is_sky
+            if int(ours.sum()) < minimum or int(theirs.sum()) < minimum:
+                self.maps[is_sky] = None
+                continue
+            self.maps[is_sky] = quantile_map(world_rgb[:, ours].T, rgb[:, theirs].T, levels)
+
+    def apply(self, world_rgb: Tensor, world_sky: Tensor) -> Tensor:
+        """Map ``world_rgb [3, H, W]`` (sky where ``world_sky [H, W]``) to the input's palette, same shape."""
+        out = world_rgb.clone()
+        for is_sky, fitted in self.maps.items():
+            region = world_sky == is_sky
+            if fitted is None or not bool(region.any()):
+                continue
+            source_q, reference_q = fitted
+            values = world_rgb[:, region]
+            out[:, region] = torch.stack([_interpolate(values[c], source_q[c], reference_q[c]) for c in range(3)])
+        return out.clamp(0.0, 1.0)
