@@ -73,6 +73,7 @@ def test_a_tiny_flight_is_measured_in_every_window(tiny_case):
     assert tiny_case.sheet_flight.shape == tiny_case.sheet_truth.shape == (3, 3, 64, 96)
     near, beyond = tiny_case.distances
     assert near["truth_frames"] == 6 and near["ratio"] == pytest.approx(near["distance"] / near["floor"])
+    assert near["ratio_adjacent"] == pytest.approx(near["distance"] / near["floor_adjacent"])
     assert near["floor"] > 0 and beyond["ratio"] is None and "ends at frame 12" in beyond["reason"]
 
 
@@ -90,15 +91,17 @@ def _log_of(truth: torch.Tensor, flight: torch.Tensor) -> FlightLog:
     return log
 
 
-def test_a_flight_equal_to_the_truth_sits_on_the_noise_floor():
+def test_a_flight_equal_to_the_truth_is_at_distance_0_and_noise_is_far():
     config = LongRangeConfig(samples=(2,), num_frames=8, window=8, truth_stride=1, new_content_lag=1,
                              distance_ranges=((1, 8),))
     truth = torch.rand(8, 3, 24, 24, generator=torch.Generator().manual_seed(0))
+    truth = truth * torch.linspace(0.9, 1.0, 8).view(8, 1, 1, 1)  # the world darkens along the path
     (perfect,) = range_distances(_log_of(truth, truth), config)
-    assert perfect["ratio"] == pytest.approx(1.0) and perfect["truth_frames"] == 8
+    assert perfect["distance"] == 0 and perfect["ratio"] == 0 and perfect["truth_frames"] == 8
+    assert perfect["floor"] > perfect["floor_adjacent"] > 0  # far stretches differ more than neighbours
     noisy = (truth + 0.3 * torch.randn(truth.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
     (worse,) = range_distances(_log_of(truth, noisy), config)
-    assert worse["floor"] == perfect["floor"] and worse["ratio"] > 2.0
+    assert worse["floor"] == perfect["floor"] and worse["ratio"] > 1.0 and worse["ratio_adjacent"] > worse["ratio"]
 
 
 def test_runs_and_steering():

@@ -109,3 +109,19 @@ def test_bad_input_one_line(model):
         kid(_set(1), torch.rand(4, 1, 40, 40), model=model)
     with pytest.raises(ValueError, match="input size"):
         FidInceptionConfig(input_size=32)
+
+
+def test_long_range_pools_its_sets_for_fid_and_kid(model):
+    from types import SimpleNamespace
+
+    from viewgen.evaluation.long_range import perceptual_scores
+
+    def case(seed: int) -> SimpleNamespace:
+        flight, truth = (_set(seed + offset, count=4, size=32) for offset in (0, 100))
+        as_uint8 = [(images * 255).round().to(torch.uint8) for images in (flight, truth)]
+        return SimpleNamespace(set_frames=tuple(as_uint8))
+
+    scores = perceptual_scores([case(0), case(1), SimpleNamespace(set_frames=None)], model)
+    assert scores["images"] == 8 and math.isfinite(scores["fid"]) and scores["fid"] > 0
+    assert math.isfinite(scores["kid_mean"]) and scores["kid_std"] >= 0
+    assert perceptual_scores([case(0)], None, "no weights") == {"fid": None, "kid": None, "fid_reason": "no weights"}

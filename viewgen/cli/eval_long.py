@@ -16,7 +16,7 @@ __all__ = ["add_long_arguments", "long_range_config", "resolve_fid", "run_long_r
 MAX_LONG_FRAMES = 5000
 QUICK = {"samples": (2,), "frames": 24, "window": 8, "distance_ranges": ((8, 15), (16, 24)), "steer_frames": 16}
 DISTANCE_RANGES = ((100, 299), (300, 1000))
-STEER_FRAMES = 200
+STEER_FRAMES = 120  # 8 phases of 15 frames; more would cost the standard run's 10-minute budget
 COMMAND = "viewgen download fid-inception"
 
 
@@ -91,29 +91,11 @@ def resolve_fid(mode: str):
     return None, reason
 
 
-def _perceptual(results, model, reason: str | None) -> dict:
-    """FID and KID of the flights' frames in the distance ranges vs the truth at the same poses, pooled."""
-    import torch
-
-    from viewgen.evaluation.perceptual import fid, kid
-
-    sets = [result.set_frames for result in results if result.set_frames is not None]
-    count = sum(len(flight) for flight, _ in sets)
-    if model is None or count < 2:
-        return {"fid": None, "kid": None,
-                "fid_reason": reason or "fewer than 2 frames in the distance ranges"}
-    flight = torch.cat([f for f, _ in sets]).float() / 255.0
-    truth = torch.cat([t for _, t in sets]).float() / 255.0
-    mean, std = kid(flight, truth, model=model)
-    return {"fid": float(fid(flight, truth, model=model)), "kid_mean": float(mean), "kid_std": float(std),
-            "images": count}
-
-
 def run_long_range(pipe, config, fid_model=None, fid_reason: str | None = None):
     """Fly every sample (a tqdm bar over frames on a terminal): ``(results, perceptual dict)``."""
     from tqdm import tqdm
 
-    from viewgen.evaluation.long_range import run_long_range_case
+    from viewgen.evaluation.long_range import perceptual_scores, run_long_range_case
 
     total = len(config.samples) * (config.num_frames + config.steer_frames)
     results = []
@@ -123,7 +105,7 @@ def run_long_range(pipe, config, fid_model=None, fid_reason: str | None = None):
             progress.set_postfix_str(f"long range, sample {sample}")
             results.append(run_long_range_case(pipe, sample, config, keep_sets=fid_model is not None,
                                                progress=progress.update))
-    return results, _perceptual(results, fid_model, fid_reason)
+    return results, perceptual_scores(results, fid_model, fid_reason)
 
 
 def summary_line(block: dict, elapsed: float) -> str:

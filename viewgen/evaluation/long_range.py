@@ -38,8 +38,8 @@ from viewgen.evaluation.sample_worlds import SampleWorld, render_truth, sample_w
 from viewgen.procedural.filters import luma
 from viewgen.rendering import warp_rgbd
 
-__all__ = ["NEW_CONTENT_COVERAGE", "FlightLog", "LongRangeConfig", "LongRangeResult", "run_long_range_case",
-           "steering_offset"]
+__all__ = ["NEW_CONTENT_COVERAGE", "FlightLog", "LongRangeConfig", "LongRangeResult", "perceptual_scores",
+           "run_long_range_case", "steering_offset"]
 
 NEW_CONTENT_COVERAGE = 0.5  # a pixel is new where the warp's soft coverage sqrt(m) is below this
 _STEER_PHASES = ((1.0, 0.0), (0.0, 0.0), (-1.0, 0.0), (0.0, 0.0), (0.0, -1.0), (0.0, 0.0), (0.0, 1.0), (0.0, 0.0))
@@ -74,7 +74,7 @@ class LongRangeConfig:
     truth_stride: int = 5
     distance_ranges: tuple[tuple[int, int], ...] = ((100, 299), (300, 1000))
     new_content_lag: int = 10
-    steer_frames: int = 200
+    steer_frames: int = 120
     sheet_frames: int = 8
     frozen_epsilon: float = 1e-3
     skyless_fraction: float = 0.005
@@ -314,3 +314,23 @@ def run_long_range_case(pipeline, sample: int, config: LongRangeConfig, *, keep_
         sheet_flight=torch.stack([log.truth[k]["flight_rgb"] for k in config.sheet_indices]),
         sheet_truth=torch.stack([log.truth[k]["truth_rgb"] for k in config.sheet_indices]),
         set_frames=_set_frames(log, config) if keep_sets else None)
+
+
+def perceptual_scores(results: list[LongRangeResult], model=None, reason: str | None = None) -> dict:
+    """FID and KID of the flights' frames in the distance ranges (``set_frames``, pooled over samples)
+    against the truth at the same poses, with ``model`` (:func:`~viewgen.evaluation.perceptual.load_fid_inception`).
+
+    Returns ``{"fid", "kid_mean", "kid_std", "images"}``, or ``{"fid": None, "kid": None, "fid_reason"}``
+    without a model (``reason`` says why) or with fewer than 2 frames per set.
+    """
+    from viewgen.evaluation.perceptual import fid, kid
+
+    sets = [result.set_frames for result in results if result.set_frames is not None]
+    count = sum(len(flight) for flight, _ in sets)
+    if model is None or count < 2:
+        return {"fid": None, "kid": None, "fid_reason": reason or "fewer than 2 frames in the distance ranges"}
+    flight = torch.cat([frames for frames, _ in sets]).float() / 255.0
+    truth = torch.cat([frames for _, frames in sets]).float() / 255.0
+    mean, std = kid(flight, truth, model=model)
+    return {"fid": float(fid(flight, truth, model=model)), "kid_mean": float(mean), "kid_std": float(std),
+            "images": count}

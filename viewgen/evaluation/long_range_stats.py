@@ -2,11 +2,14 @@
 
 * :func:`window_stats`: one value per window of ``W`` frames (:data:`WINDOW_STATS` names and units);
 * :func:`range_distances`: the patch distance of the flight to the truth per frame range, its noise
-  floor and their ratio. At the range's truth frames ``k_1 < k_2 < ...``, the flight's frames at the
-  even positions are compared with the truth at the odd positions; the floor compares the truth at
-  the even positions with the truth at the odd ones. Both sides have the same poses and set sizes,
-  so the only difference between distance and floor is the flight standing in for the truth
-  (ratio 1 = as close to the truth as the truth itself);
+  floors and the ratios. The range's truth frames are split into their first half A and second
+  half B. ``distance`` is the mean of flight-at-A to truth-at-A and flight-at-B to truth-at-B (the
+  same poses; 0 for a flight equal to the truth). ``floor`` is truth-at-A to truth-at-B: two
+  independent sets of truth renders (stretches of the path far apart) of the same size, so
+  ``ratio = distance / floor`` below 1 means the flight is closer to its truth than the world is
+  to itself a stretch later. ``floor_adjacent`` is the truth at the even positions to the truth
+  at the odd ones (views one stride apart, nearly the same images: sampling noise only), and
+  ``ratio_adjacent`` the far stricter reading against it;
 * :func:`attitude_stats`: pitch, roll, upside-down and clearance of a flight's poses;
 * :func:`longest_run`: the longest run of consecutive frames with a property (still, skyless).
 """
@@ -143,8 +146,9 @@ def window_stats(log, attitude: dict[str, Tensor], config, disparity_scale: floa
 
 
 def range_distances(log, config) -> list[dict]:
-    """Per ``config.distance_ranges``: ``{"frames": [first, last], "truth_frames", "distance", "floor", "ratio"}``
-    (see the module doc); a range with fewer than 2 truth frames gets ``None`` values and a ``reason``."""
+    """Per ``config.distance_ranges``: ``{"frames": [first, last], "truth_frames", "distance", "floor", "ratio",
+    "floor_adjacent", "ratio_adjacent"}`` (see the module doc); a range with fewer than 2 truth frames gets
+    ``None`` values and a ``reason``."""
     results = []
     for first, last in config.distance_ranges:
         frames = [k for k in config.truth_frames if first <= k <= min(last, config.num_frames)]
@@ -152,12 +156,20 @@ def range_distances(log, config) -> list[dict]:
         if len(frames) < 2:
             reason = (f"the flight ends at frame {config.num_frames}" if first > config.num_frames
                       else "fewer than 2 truth frames in the range")
-            results.append({**row, "distance": None, "floor": None, "ratio": None, "reason": reason})
+            results.append({**row, "distance": None, "floor": None, "ratio": None, "floor_adjacent": None,
+                            "ratio_adjacent": None, "reason": reason})
             continue
-        even, odd = frames[0::2][:len(frames) // 2], frames[1::2]
-        flight = torch.stack([log.truth[k]["flight_rgb"] for k in even])
-        truth_even = torch.stack([log.truth[k]["truth_rgb"] for k in even])
-        truth_odd = torch.stack([log.truth[k]["truth_rgb"] for k in odd])
-        distance, floor = patch_distance(flight, truth_odd), patch_distance(truth_even, truth_odd)
-        results.append({**row, "distance": distance, "floor": floor, "ratio": distance / max(floor, 1e-12)})
+        half = len(frames) // 2
+        part_a, part_b = frames[:half], frames[len(frames) - half:]  # the middle frame of an odd count is left out
+        even, odd = frames[0::2][:half], frames[1::2][:half]
+
+        def stack(key: str, part: list[int]) -> Tensor:
+            return torch.stack([log.truth[k][key] for k in part])
+
+        distance = (patch_distance(stack("flight_rgb", part_a), stack("truth_rgb", part_a))
+                    + patch_distance(stack("flight_rgb", part_b), stack("truth_rgb", part_b))) / 2
+        floor = patch_distance(stack("truth_rgb", part_a), stack("truth_rgb", part_b))
+        adjacent = patch_distance(stack("truth_rgb", even), stack("truth_rgb", odd))
+        results.append({**row, "distance": distance, "floor": floor, "ratio": distance / max(floor, 1e-12),
+                        "floor_adjacent": adjacent, "ratio_adjacent": distance / max(adjacent, 1e-12)})
     return results
