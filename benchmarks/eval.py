@@ -10,7 +10,7 @@ Rows (milliseconds, median over the timed calls): a weight-free flight frame (au
 rendered at a flight pose (one render call), the per-frame measures of every flight frame, the
 measures of a truth frame besides its render (two warps: compensated flicker and new content),
 and one patch distance of 20 vs 20 frames. The estimate multiplies them by the standard run's counts
-(3 samples x 1000 autopilot + 200 steered frames, a truth frame every 5th frame, 6 distances)
+(3 samples x 1000 autopilot + 120 steered frames, a truth frame every 10th frame, 6 distances)
 and adds protocol (a) as 60 flight frames and 63 truth renders; it leaves out imports and plots
 (~10 s). Shared hosts vary by up to 2x: compare rows of one run.
 """
@@ -69,7 +69,7 @@ def measure(height: int, width: int, frames: int) -> dict[str, float]:
 
 def estimate_s(rows: dict[str, float]) -> float:
     """The standard run's seconds from the per-part milliseconds (see the module doc)."""
-    long_frames, steered, truth = 3 * 1000, 3 * 200, 3 * 200
+    long_frames, steered, truth = 3 * 1000, 3 * 120, 3 * 100
     ms = ((long_frames + steered) * rows["flight frame"] + long_frames * rows["measures per frame"]
           + truth * rows["truth frame measures (incl. render)"] + 6 * rows["patch distance 20 vs 20"]
           + 60 * rows["flight frame"] + 63 * rows["truth render"])

@@ -52,10 +52,11 @@ def long_range_config(args: Namespace, size: tuple[int, int]):
     window = (min(QUICK["window"], frames) if args.quick else min(100, frames)) if args.window is None else args.window
     if not 1 <= window <= frames:
         raise ValueError(f"--window must be between 1 and --long-frames ({frames}), got {window}")
-    stride = max(1, min(5, window // 4))  # about 20 truth renders per window of 100
+    stride = max(1, min(10, window // 8))  # 10 truth renders per window of 100 (the 10-minute budget)
+    lag = max(stride, min(10, window // 2) // stride * stride)  # 10 frames, or half a short window
     return LongRangeConfig(
         samples=samples, num_frames=frames, window=window, height=size[0], width=size[1], truth_stride=stride,
-        distance_ranges=QUICK["distance_ranges"] if args.quick else DISTANCE_RANGES, new_content_lag=2 * stride,
+        distance_ranges=QUICK["distance_ranges"] if args.quick else DISTANCE_RANGES, new_content_lag=lag,
         steer_frames=min(QUICK["steer_frames"] if args.quick else STEER_FRAMES, frames))
 
 

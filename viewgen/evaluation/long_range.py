@@ -71,7 +71,7 @@ class LongRangeConfig:
     window: int = 100
     height: int = 160
     width: int = 256
-    truth_stride: int = 5
+    truth_stride: int = 10
     distance_ranges: tuple[tuple[int, int], ...] = ((100, 299), (300, 1000))
     new_content_lag: int = 10
     steer_frames: int = 120
