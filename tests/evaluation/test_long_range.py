@@ -14,7 +14,14 @@ from viewgen.evaluation.long_range import FlightLog, LongRangeConfig, run_long_r
 from viewgen.evaluation.long_range_report import LONG_RANGE_FILES, TARGETS, long_range_metrics
 from viewgen.evaluation.long_range_stats import WINDOW_STATS, longest_run, range_distances
 from viewgen.evaluation.report import write_report
-from viewgen.evaluation.sample_worlds import clearance, render_truth, sample_world, world_poses
+from viewgen.evaluation.sample_worlds import (
+    clearance,
+    raise_above_ground,
+    render_truth,
+    sample_world,
+    shown_clearance,
+    world_poses,
+)
 from viewgen.geometry.poses import camera_center
 from viewgen.pipelines import FlyThroughConfig, FlyThroughPipeline
 
@@ -42,7 +49,10 @@ def test_the_truth_at_frame_0s_pose_is_the_sample(index):
     resized = F.interpolate(sample.rgbd, size=(64, 96), mode="bilinear", align_corners=False)
     assert float((rgb - resized[:, :3]).abs().mean()) < 0.03  # resampling differences only
     assert float((disparity - resized[:, 3:]).abs().mean()) < 2e-3
-    assert 20.0 < float(clearance(sample, sample.cam_from_world[None])[0]) < 150.0  # the preset's altitude
+    metres = float(clearance(sample, sample.cam_from_world[None])[0])
+    assert 20.0 < metres < 150.0  # the preset's altitude
+    shown = shown_clearance(sample, sample.rgbd, torch.eye(4)[:3], sample.intrinsics)
+    assert shown == pytest.approx(metres / sample.disparity_scale, rel=0.15)  # the ground ahead, seen by the frame
 
 
 def test_flight_lengths_are_in_units_of_the_disparity_scale():
@@ -53,6 +63,10 @@ def test_flight_lengths_are_in_units_of_the_disparity_scale():
     centers = camera_center(poses)
     assert float((centers[1] - centers[0]).norm()) == pytest.approx(sample.disparity_scale, rel=1e-6)
     assert torch.allclose(centers[1] - centers[0], sample.disparity_scale * sample.cam_from_world[2, :3])
+    lifted, raised = raise_above_ground(sample, poses, 500.0)
+    assert raised.tolist() == [True, True] and torch.allclose(clearance(sample, lifted), torch.full((2,), 500.0,
+                                                                                                   dtype=torch.float64))
+    assert torch.equal(lifted[:, :, :3], poses[:, :, :3])  # attitude kept
     sunk = forward.clone()
     sunk[1, 3] = -5.0  # five units down (camera +y is down, so the centre moves by -t)
     assert float(clearance(sample, world_poses(sample, sunk[None]))[0]) < 0
@@ -70,6 +84,8 @@ def test_a_tiny_flight_is_measured_in_every_window(tiny_case):
     assert bool((windows["new_content"] > 0).all()) and bool((windows["truth_new_content"] > 0).all())
     assert bool((windows["pitch_max_deg"].abs() < 45).all()) and int(windows["upside_down"].sum()) == 0
     assert tiny_case.attitude["pitch_deg"].shape == (12,) and tiny_case.steered["pitch_deg"].shape == (8,)
+    assert bool((windows["shown_clearance_min"] > 0).all()) and int(windows["truth_raised"].sum()) == 0
+    assert tiny_case.steered["shown_clearance"].shape == (8,)
     assert tiny_case.sheet_flight.shape == tiny_case.sheet_truth.shape == (3, 3, 64, 96)
     near, beyond = tiny_case.distances
     assert near["truth_frames"] == 6 and near["ratio"] == pytest.approx(near["distance"] / near["floor"])

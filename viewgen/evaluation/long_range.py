@@ -34,7 +34,15 @@ from viewgen.evaluation.flight_stats import (
     sky_fraction,
 )
 from viewgen.evaluation.long_range_stats import attitude_stats, longest_run, range_distances, window_stats
-from viewgen.evaluation.sample_worlds import SampleWorld, render_truth, sample_world, world_poses
+from viewgen.evaluation.sample_worlds import (
+    SampleWorld,
+    clearance,
+    raise_above_ground,
+    render_truth,
+    sample_world,
+    shown_clearance,
+    world_poses,
+)
 from viewgen.procedural.filters import luma
 from viewgen.rendering import warp_rgbd
 
@@ -63,7 +71,8 @@ class LongRangeConfig:
     views of the new-content measure (a multiple of truth_stride); steer_frames: frames of the
     steered flight (0 = none); sheet_frames: frames per flight on the contact sheet;
     frozen_epsilon: a frame change below this is a still frame; skyless_fraction: a frame with
-    less sky than this has none.
+    less sky than this has none; truth_min_clearance: the truth's camera is kept at least this
+    fraction of frame 0's height above the world's ground (lifted straight up where the flight is lower).
     """
 
     samples: tuple[int, ...] = (1, 2, 3)
@@ -78,6 +87,7 @@ class LongRangeConfig:
     sheet_frames: int = 8
     frozen_epsilon: float = 1e-3
     skyless_fraction: float = 0.005
+    truth_min_clearance: float = 0.5
 
     def __post_init__(self) -> None:
         if not self.samples or any(isinstance(s, bool) or s not in (1, 2, 3) for s in self.samples):
@@ -128,10 +138,11 @@ def steering_offset(index: int, frames: int) -> tuple[float, float]:
 class FlightLog:
     """What one flight left behind, filled frame by frame (all per-frame lists hold frames 1..N).
 
-    laplacian_var, high_frequency, sky, mean_rgb, contrast, flicker, change: floats per frame;
+    laplacian_var, high_frequency, sky, mean_rgb, contrast, flicker, change, shown_clearance: floats per frame;
     poses: ``[3, 4]`` flight poses (units of ``s``); truth: truth frame -> dict of that frame's
     ``flight_rgb`` / ``truth_rgb`` ``[3, H, W]`` and its scalar measures; start_mean_rgb ``[3]``
-    and start_contrast: frame 0's mean RGB and luma standard deviation.
+    and start_contrast: frame 0's mean RGB and luma standard deviation; truth_min_clearance_m: metres the
+    truth's camera keeps above the world's ground.
     """
 
     laplacian_var: list[float] = field(default_factory=list)
@@ -141,8 +152,10 @@ class FlightLog:
     contrast: list[float] = field(default_factory=list)
     flicker: list[float] = field(default_factory=list)
     change: list[float] = field(default_factory=list)
+    shown_clearance: list[float] = field(default_factory=list)
     poses: list[Tensor] = field(default_factory=list)
     truth: dict[int, dict] = field(default_factory=dict)
+    truth_min_clearance_m: float = 0.0
     start_mean_rgb: Tensor | None = None
     start_contrast: float = 0.0
 
@@ -181,9 +194,10 @@ def _new_fraction(rgbd_from: Tensor, pose_from: Tensor, pose_to: Tensor, intrins
     return float((mask.clamp_min(0.0).sqrt() < NEW_CONTENT_COVERAGE).float().mean())
 
 
-def _observe(log: FlightLog, rgbd: Tensor, previous: Tensor, pose: Tensor) -> None:
-    """Log one generated frame ``rgbd [1, 4, H, W]`` after ``previous [1, 4, H, W]``."""
+def _observe(log: FlightLog, sample: SampleWorld, rgbd: Tensor, previous: Tensor, pose: Tensor) -> None:
+    """Log one generated frame ``rgbd [1, 4, H, W]`` (pose ``[3, 4]``) after ``previous [1, 4, H, W]``."""
     rgb = rgbd[:, :3]
+    log.shown_clearance.append(shown_clearance(sample, rgbd, pose, sample.intrinsics))
     log.laplacian_var.append(float(_laplacian_variance(rgb)[0]))
     log.high_frequency.append(float(_high_frequency(rgb, 1.0)[0]))
     log.sky.append(float(sky_fraction(rgbd[:, 3:])[0]))
@@ -198,14 +212,15 @@ def _observe(log: FlightLog, rgbd: Tensor, previous: Tensor, pose: Tensor) -> No
 def _observe_truth(log: FlightLog, sample: SampleWorld, config: LongRangeConfig, k: int, frames: dict) -> None:
     """Render the truth at frame ``k`` and log the measures against it; ``frames``: index -> (rgbd, pose)."""
     rgbd, pose = frames[k]
-    truth_rgb, truth_disparity = render_truth(sample, world_poses(sample, pose[None]), config.height, config.width)
+    truth_pose, raised = raise_above_ground(sample, world_poses(sample, pose[None]), log.truth_min_clearance_m)
+    truth_rgb, truth_disparity = render_truth(sample, truth_pose, config.height, config.width)
     truth_rgbd = torch.cat([truth_rgb, truth_disparity], dim=1)
     intrinsics = sample.intrinsics
     previous_rgbd, previous_pose = frames[k - 1]
     entry = {"flight_rgb": rgbd[0, :3].clone(), "truth_rgb": truth_rgb[0], "truth_rgbd": truth_rgbd,
              "truth_laplacian_var": float(_laplacian_variance(truth_rgb)[0]),
              "truth_high_frequency": float(_high_frequency(truth_rgb, 1.0)[0]),
-             "truth_sky": float(sky_fraction(truth_disparity)[0]),
+             "truth_sky": float(sky_fraction(truth_disparity)[0]), "truth_raised": bool(raised[0]),
              "compensated_flicker": float(compensated_flicker(
                  torch.cat([previous_rgbd[:, :3], rgbd[:, :3]]), torch.cat([previous_rgbd[:, 3:], rgbd[:, 3:]]),
                  torch.stack([previous_pose, pose]), intrinsics)[0])}
@@ -240,12 +255,13 @@ def _autopilot_flight(pipeline, sample: SampleWorld, config: LongRangeConfig, pr
 
     def on_frame(k: int, rgbd: Tensor, pose: Tensor) -> None:
         if k == 0:
-            truth_rgb, truth_disparity = render_truth(sample, world_poses(sample, pose[None]), config.height,
-                                                      config.width)
+            start_pose = world_poses(sample, pose[None])
+            log.truth_min_clearance_m = config.truth_min_clearance * float(clearance(sample, start_pose)[0])
+            truth_rgb, truth_disparity = render_truth(sample, start_pose, config.height, config.width)
             log.truth[0] = {"truth_rgbd": torch.cat([truth_rgb, truth_disparity], dim=1), "truth_rgb": truth_rgb[0]}
             log.start_mean_rgb, log.start_contrast = rgbd[0, :3].mean(dim=(1, 2)), float(luma(rgbd[:, :3]).std())
         else:
-            _observe(log, rgbd, keep[k - 1][0], pose)
+            _observe(log, sample, rgbd, keep[k - 1][0], pose)
         keep[k] = (rgbd, pose)
         if k in truth_set:
             _observe_truth(log, sample, config, k, keep)
@@ -260,21 +276,22 @@ def _autopilot_flight(pipeline, sample: SampleWorld, config: LongRangeConfig, pr
     return log, start
 
 
-def _steered_flight(pipeline, sample: SampleWorld, config: LongRangeConfig, progress) -> tuple[Tensor, Tensor]:
-    """The steered flight: ``(poses [S, 3, 4] float64, sky fraction [S])``."""
-    poses, sky = [], []
+def _steered_flight(pipeline, sample: SampleWorld, config: LongRangeConfig, progress) -> tuple[Tensor, Tensor, Tensor]:
+    """The steered flight: ``(poses [S, 3, 4] float64, sky fraction [S], shown clearance [S])``."""
+    poses, sky, shown = [], [], []
 
     def on_frame(k: int, rgbd: Tensor, pose: Tensor) -> None:
         if k:
             poses.append(pose)
             sky.append(float(sky_fraction(rgbd[:, 3:])[0]))
+            shown.append(shown_clearance(sample, rgbd, pose, sample.intrinsics))
             if progress is not None:
                 progress(1)
 
     if config.steer_frames:
         _fly(pipeline, sample, config.steer_frames, on_frame, offset=lambda k: steering_offset(k, config.steer_frames))
     return (torch.stack(poses) if poses else torch.zeros(0, 3, 4, dtype=torch.float64),
-            torch.tensor(sky, dtype=torch.float64))
+            torch.tensor(sky, dtype=torch.float64), torch.tensor(shown, dtype=torch.float64))
 
 
 def _to_uint8(images: list[Tensor]) -> Tensor:
@@ -302,9 +319,10 @@ def run_long_range_case(pipeline, sample: int, config: LongRangeConfig, *, keep_
     """
     world = sample_world(sample)
     log, start = _autopilot_flight(pipeline, world, config, progress)
-    attitude = attitude_stats(world, torch.stack(log.poses))
-    steered_poses, steered_sky = _steered_flight(pipeline, world, config, progress)
-    steered = attitude_stats(world, steered_poses) if len(steered_poses) else {}
+    attitude = {**attitude_stats(world, torch.stack(log.poses)),
+                "shown_clearance": torch.tensor(log.shown_clearance, dtype=torch.float64)}
+    steered_poses, steered_sky, steered_shown = _steered_flight(pipeline, world, config, progress)
+    steered = {**attitude_stats(world, steered_poses), "shown_clearance": steered_shown} if len(steered_poses) else {}
     return LongRangeResult(
         sample=world, windows=window_stats(log, attitude, config, world.disparity_scale),
         distances=range_distances(log, config), attitude=attitude, steered={**steered, "sky_fraction": steered_sky},

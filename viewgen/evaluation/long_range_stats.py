@@ -53,6 +53,10 @@ WINDOW_STATS = {  # name -> what it is (units); every one is a value per window
     "clearance_min": "lowest camera height above the world's ground below it (units of s)",
     "clearance_min_m": "the same in metres",
     "below_ground": "frames with the camera below the world's ground (count)",
+    "shown_clearance_min": "lowest height of the camera above the ground its own frame shows (median depth along "
+                           "gravity of the bottom tenth's non-sky pixels; units of s); < 0: under the ground it shows",
+    "truth_raised": "fraction of the truth frames rendered from higher up: the flight was lower than half its start "
+                    "height above the world's ground, so the truth camera was lifted straight up to that height",
 }
 
 
@@ -73,6 +77,11 @@ def _bounds(config) -> list[tuple[int, int]]:
 def _nanmean(values: list[float]) -> float:
     finite = [v for v in values if not math.isnan(v)]
     return sum(finite) / len(finite) if finite else math.nan
+
+
+def _nanmin(values: list[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return min(finite) if finite else math.nan
 
 
 def _ratio(numerator: list[float], denominator: list[float]) -> float:
@@ -116,6 +125,7 @@ def _frame_window_stats(log, attitude: dict[str, Tensor], first: int, last: int,
         "clearance_min": float(attitude["clearance"][span].min()),
         "clearance_min_m": float(attitude["clearance_m"][span].min()),
         "below_ground": int((attitude["clearance_m"][span] < 0).sum()),
+        "shown_clearance_min": _nanmin(attitude["shown_clearance"][span].tolist()),
     }
 
 
@@ -131,6 +141,7 @@ def _truth_window_stats(log, first: int, last: int) -> dict:
         "compensated_flicker": _nanmean([e["compensated_flicker"] for _, e in entries]),
         "new_content": _nanmean([e.get("new_content", math.nan) for _, e in entries]),
         "truth_new_content": _nanmean([e.get("truth_new_content", math.nan) for _, e in entries]),
+        "truth_raised": _nanmean([float(e["truth_raised"]) for _, e in entries]),
     }
 
 

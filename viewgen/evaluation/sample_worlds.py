@@ -28,8 +28,11 @@ from viewgen.data.synthetic.world import World, WorldConfig
 from viewgen.evaluation.ground_truth import _render_depth_rgb
 from viewgen.geometry.poses import camera_center, compose_poses
 
-__all__ = ["SAMPLE_NAMES", "SampleWorld", "clearance", "render_truth", "sample_world", "world_config_from_dict",
-           "world_poses"]
+__all__ = ["SAMPLE_NAMES", "SHOWN_GROUND_ROWS", "SampleWorld", "clearance", "raise_above_ground", "render_truth",
+           "sample_world", "shown_clearance", "world_config_from_dict", "world_poses"]
+
+SHOWN_GROUND_ROWS = 0.1  # shown_clearance reads the bottom tenth of the frame
+_SKY_DISPARITY = 0.02  # as viewgen.evaluation.flight_stats.SKY_DISPARITY
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,3 +117,37 @@ def clearance(sample: SampleWorld, poses: Tensor) -> Tensor:
     center = camera_center(poses.to(torch.float64))  # [N, 3], y down
     ground = sample.world.ground_height(center[:, 0].float().contiguous(), center[:, 2].float().contiguous())
     return -center[:, 1] - ground.to(torch.float64)
+
+
+def raise_above_ground(sample: SampleWorld, poses: Tensor, min_clearance: float) -> tuple[Tensor, Tensor]:
+    """Metric ``poses [N, 3, 4]`` lifted straight up (attitude kept) to at least ``min_clearance`` metres
+    above the world's surface below them: ``(poses [N, 3, 4] float64, raised [N] bool)``."""
+    poses = poses.to(torch.float64)
+    lift = (min_clearance - clearance(sample, poses)).clamp_min(0.0)  # [N] metres
+    center = camera_center(poses) - lift[:, None] * torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)  # y down
+    raised = poses.clone()
+    raised[:, :, 3] = -(poses[:, :, :3] @ center.unsqueeze(-1)).squeeze(-1)
+    return raised, lift > 0
+
+
+def shown_clearance(sample: SampleWorld, rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor) -> float:
+    """How far the camera is above the ground its own frame shows: the median, over the non-sky pixels
+    of the bottom :data:`SHOWN_GROUND_ROWS` of ``rgbd [1, 4, H, W]``, of the pixel's 3D point's depth
+    below the camera along the world's gravity (units of ``s``; NaN when that band is all sky).
+
+    The points come from the frame's own disparity (depth ``1 / disparity``) and ``intrinsics [4]``;
+    gravity is the world's down seen from the flight pose ``cam_from_world [3, 4]`` (units of ``s``,
+    frame 0 = the sample's camera). Negative: the ground shown at the bottom of the frame lies above the
+    camera, i.e. the camera is under the ground it shows (or about to fly into it).
+    """
+    height, width = rgbd.shape[-2:]
+    rows = max(1, round(height * SHOWN_GROUND_ROWS))
+    disparity = rgbd[0, 3, height - rows:].to(torch.float64)  # [rows, W]
+    down_cam0 = sample.cam_from_world[:, :3] @ torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)
+    down = cam_from_world[:3, :3].to(torch.float64) @ down_cam0  # world down in this camera's axes
+    fx, fy, cx, cy = intrinsics.to(torch.float64).tolist()
+    x = ((torch.arange(width, dtype=torch.float64) + 0.5) / width - cx) / fx  # [W]
+    y = ((torch.arange(height - rows, height, dtype=torch.float64) + 0.5) / height - cy) / fy  # [rows]
+    along = (x[None, :] * down[0] + y[:, None] * down[1] + down[2]) / disparity.clamp_min(1e-6)  # [rows, W]
+    ground = along[disparity >= _SKY_DISPARITY]
+    return float(ground.median()) if ground.numel() else float("nan")
