@@ -247,3 +247,13 @@ def test_max_descent_ramps_from_descent_to_climb():
     assert max_descent(1.0, 0.15, 0.2) == 0.2 and max_descent(0.01, 0.0, 0.2) == 0.2
     assert max_descent(0.75 * 0.15, 0.15, 0.2) == pytest.approx(0.0, abs=1e-12)
     assert max_descent(0.05, 0.15, 0.2) == -0.2 and max_descent(-3.0, 0.15, 0.2) == -0.2
+
+
+def test_set_gravity_replaces_the_start_pose_down_axis_and_refuses_nonsense():
+    pilot = FlyDynamic(torch.tensor([0.8, 1.2, 0.5, 0.5]), torch.eye(4)[:3], level=True)
+    pilot.set_gravity(torch.tensor([0.0, 2.0, 0.2]))
+    torch.testing.assert_close(pilot.gravity, torch.nn.functional.normalize(torch.tensor([0.0, 2.0, 0.2],
+                                                                                        dtype=torch.float64), dim=0))
+    for bad in (torch.zeros(3), torch.tensor([float("nan"), 1.0, 0.0])):
+        with pytest.raises(ValueError, match="gravity"):
+            pilot.set_gravity(bad)

@@ -8,7 +8,7 @@ import torch
 from viewgen.errors import ViewgenRuntimeError
 from viewgen.geometry.intrinsics import default_intrinsics
 from viewgen.memory import WorldPrior, WorldPriorConfig
-from viewgen.memory.prior_fit import ColorMap, fit_ground, quantile_map
+from viewgen.memory.prior_fit import ColorMap, fit_ground
 
 IDENTITY = torch.eye(4)[:3]
 
@@ -41,19 +41,19 @@ def test_fit_ground_falls_back_without_ground():
     assert not fit.fitted and fit.height == 0.7 and fit.pitch_deg == 0.0
 
 
-def test_colour_maps_match_distributions():
+def test_colour_transfer_matches_mean_and_spread_per_region():
     generator = torch.Generator().manual_seed(0)
-    source, reference = torch.rand(500, 3, generator=generator), 0.2 + 0.5 * torch.rand(500, 3, generator=generator)
-    source_q, reference_q = quantile_map(source, reference, 32)
-    assert source_q.shape == reference_q.shape == (3, 32)
     sky = torch.zeros(20, 25, dtype=torch.bool)
     sky[:5] = True
     world = torch.rand(3, 20, 25, generator=generator)
-    target = torch.rand(3, 20, 25, generator=generator) * 0.2 + 0.4
+    target = torch.rand(3, 20, 25, generator=generator) * 0.5 + 0.25
+    target[:, :5] = torch.tensor([0.3, 0.4, 0.5]).view(3, 1, 1) + 0.3 * torch.rand(3, 5, 25, generator=generator)
     mapped = ColorMap(world, sky, target, sky).apply(world, sky)
-    ground = ~sky
-    assert abs(float(mapped[:, ground].mean()) - float(target[:, ground].mean())) < 0.02
-    assert float(mapped[:, ground].max()) <= float(target[:, ground].max()) + 1e-4
+    for region in (sky, ~sky):
+        torch.testing.assert_close(mapped[:, region].mean(dim=1), target[:, region].mean(dim=1), atol=0.02, rtol=0)
+        torch.testing.assert_close(mapped[:, region].std(dim=1), target[:, region].std(dim=1), atol=0.02, rtol=0)
+    no_sky = torch.zeros_like(sky)
+    assert torch.equal(ColorMap(world, sky, target, no_sky).apply(world, sky)[:, sky], world[:, sky])
 
 
 def test_frame_zero_is_rendered_back_exactly_where_it_is_known():
@@ -64,8 +64,9 @@ def test_frame_zero_is_rendered_back_exactly_where_it_is_known():
     assert memory.ground.fitted and memory.scale == pytest.approx(WorldPriorConfig().clearance / 0.3, rel=0.05)
     frame, mask = memory.render(IDENTITY, intrinsics)
     assert frame.shape == rgbd.shape and mask.shape == (1, 1, 48, 64)
-    ground = rgbd[0, 3] > 0.1
-    torch.testing.assert_close(frame[0, :3, ground], rgbd[0, :3, ground], atol=2e-3, rtol=0)
+    shown = (rgbd[0, 3] > 0.1) & (mask[0, 0] == 1)  # the warp's edge mask leaves steep rows to the refiner
+    assert int(shown.sum()) > 100
+    torch.testing.assert_close(frame[0, :3, shown], rgbd[0, :3, shown], atol=2e-3, rtol=0)
     assert bool((mask >= 0).all() and (mask <= 1).all())
 
 
@@ -77,8 +78,8 @@ def test_far_flights_see_the_prior_world_and_come_back_to_the_same_place():
     far = IDENTITY.clone()
     far[2, 3] = -40.0  # 40 units forward: frame 0's ground is far behind
     first, mask = memory.render(far, intrinsics)
-    lower = slice(32, None)  # frame 0's sky stays where it was; its ground is far behind
-    assert bool((mask[..., lower, :] == 1).all())  # nothing left to the refiner there: prior world
+    lower = slice(40, None)  # frame 0's sky stays where it was; its ground is far behind
+    assert float((mask[..., lower, :] == 1).float().mean()) > 0.9  # little left to the refiner there: prior world
     assert float(first[0, :3, lower].std()) > 0.01  # terrain and sky, not a flat colour
     memory.add(first, far, intrinsics)
     again, _ = memory.render(far, intrinsics)
@@ -92,3 +93,17 @@ def test_config_and_state_errors():
         WorldPriorConfig(magnification=(3.0, 2.0))
     with pytest.raises(ViewgenRuntimeError, match="reset"):
         WorldPrior().render(IDENTITY, default_intrinsics(8, 8))
+
+
+def test_gravity_follows_the_fitted_pitch_and_the_level_autopilot_takes_it():
+    from viewgen.pipelines import FlyThroughConfig, FlyThroughPipeline
+
+    rgbd = ground_plane_rgbd(48, 64, 0.3, pitch_deg=8.0)
+    memory = WorldPrior()
+    memory.reset(rgbd, IDENTITY, default_intrinsics(48, 64))
+    pitch = math.radians(memory.ground.pitch_deg)
+    torch.testing.assert_close(memory.gravity, torch.tensor([0.0, math.cos(pitch), math.sin(pitch)],
+                                                            dtype=torch.float64))
+    pipe = FlyThroughPipeline.weight_free(FlyThroughConfig(image_size=(48, 64)))
+    pipe.reset(rgbd)
+    torch.testing.assert_close(pipe.controller.gravity, pipe.memory.gravity)

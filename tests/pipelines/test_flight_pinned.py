@@ -26,9 +26,9 @@ from viewgen.rendering.warp import warp_rgbd
 
 WEIGHT_FREE_SIZE = (32, 48)
 DIGESTS = {
-    "weight_free_rgbd": "a19dc49533bb939caa0a8e33fc2949a819e77e704f90534b2106637212cb1f10",
-    "weight_free_poses": "db398ff29d9553a502865b2cf6840ff8f7a31468ab8114c2aa5dc9e021e30b68",
-    "weight_free_straight_rgbd": "645e430d693f66e730d645d8a8ba8368e2ef6556041a51c95b31ff6b79dff01a",
+    "weight_free_rgbd": "bb0b8a0da239fed17acfabc60070728b4118873d58e0066572c30a0fd2e6206a",
+    "weight_free_poses": "16f6d019fe0f686e0af629060f8b4629f636eed382af96b65e2f156ecf74af64",
+    "weight_free_straight_rgbd": "2c7c390afc7d2db55eb5834d00a100f7d2853088047868d361a49e437ab0729d",
     "learned_rgbd": "b318f66def5ecd1e1b08b0a7edb91513e5abb6ef3ebec0ad69f41240d5e6f8e0",
     "learned_poses": "75c5750fe3a08dc1f8d211e24fc1cf8c343b84fb2f45aaa3846d2c6fc752b2c1",
 }

@@ -39,8 +39,9 @@ def add_parser(subparsers) -> None:
                      help="converted Infinite Nature weights (see `viewgen convert`); without it the "
                           "weight-free refiner is used")
     fly.add_argument("--depth", default=None, metavar="NAME", help="depth backend for image inputs")
-    fly.add_argument("--seed", type=seed_type, default=0, help="seed of the refiner's randomness, "
-                                                                "0 to 2**64 - 1 (default 0)")
+    fly.add_argument("--seed", type=seed_type, default=0,
+                     help="seed of the weight-free flight's invented world (or of --weights' style sampling), "
+                          "0 to 2**64 - 1 (default 0)")
     fly.add_argument("--fps", type=float, default=24.0, help="frames per second of the video (default 24)")
     fly.add_argument("--size", type=parse_size, default=None, metavar="HxW",
                      help="flight resolution (default: the weights' size, or the input's with its long "
@@ -88,7 +89,7 @@ def _load_pipeline(args: Namespace, input_size: tuple[int, int]):
     size = _flight_size(args, input_size)
     config = FlyThroughConfig(image_size=size, controller=args.path, seed=args.seed, device=args.device)
     pipe = FlyThroughPipeline.weight_free(config)
-    return pipe, ("the weight-free refiner (inpainting, sky model, keyframes, surface texture); "
+    return pipe, ("the weight-free flight (the input set into a procedural world, --seed picks it); "
                   "pass --weights DIR for Infinite Nature's learned refiner")
 
 

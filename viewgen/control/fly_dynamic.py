@@ -224,6 +224,18 @@ class FlyDynamic(CameraController):
         """Unit world down ``[3]``: the start pose's +y axis (level mode keeps it as the camera's down)."""
         return self._gravity.clone()
 
+    def set_gravity(self, down: Tensor) -> None:
+        """Fly level with ``down [3]`` (world coordinates, normalized here) instead of the start pose's +y.
+
+        For a start camera that was not level (a photo taken looking down a little): a memory
+        that knows better (:attr:`viewgen.memory.Memory.gravity`) hands its estimate over at reset.
+        Only level mode uses it; call it before the first :meth:`next`.
+        """
+        down = torch.as_tensor(down, dtype=torch.float64).reshape(3)
+        if not bool(torch.isfinite(down).all()) or float(down.norm()) < 1e-9:
+            raise ValueError("gravity must be a finite non-zero 3-vector")
+        self._gravity = torch.nn.functional.normalize(down, dim=0)
+
     @property
     def clearance(self) -> float | None:
         """Level mode: the last ground-clearance estimate in flight units (``inf``: no nearby ground

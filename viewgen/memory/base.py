@@ -33,6 +33,11 @@ class Memory(ABC):
     def __init__(self, warp: Warp = warp_rgbd) -> None:
         self.warp = warp
 
+    @property
+    def gravity(self) -> Tensor | None:
+        """World down ``[3]`` in the flight's world as this memory estimates it, or ``None`` (unknown)."""
+        return None
+
     @abstractmethod
     def reset(self, rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor) -> None:
         """Forget everything; the world is frame 0, ``rgbd [1, 4, H, W]`` seen from ``cam_from_world [3, 4]``."""

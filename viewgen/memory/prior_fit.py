@@ -8,12 +8,13 @@ Three things tie that world to the input:
   camera-space points of frame 0's lower ground pixels gives the camera's height above it (in
   the flight's units, depth = 1 / disparity) and its downward pitch;
 * **the scale** (world metres per flight unit): the prior world's start clearance over that height;
-* **the colours** (:class:`ColorMap`): per-channel quantile maps (histogram matching) from the
-  prior world's ground and sky, rendered at the start pose, to frame 0's ground and sky, so the
-  world the flight discovers has the input's palette.
+* **the colours** (:class:`ColorMap`): the prior world's ground and sky, rendered at the start
+  pose, shifted and scaled per channel to frame 0's ground and sky, so the world the flight
+  discovers has the input's palette.
 
-Hand-written: histogram matching is a few lines of quantiles (no image library is needed for it),
-and the plane fit is one least-squares solve.
+Hand-written: a colour transfer of means and spreads is a few lines (per-channel histogram
+matching was tried first: it clamps colours the start view lacked, flattening a zenith into one
+tone, and twists hues), and the plane fit is one least-squares solve.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from torch import Tensor
 
 from viewgen.geometry.projection import pixel_centers_uv
 
-__all__ = ["ColorMap", "GroundFit", "fit_ground", "quantile_map"]
+__all__ = ["ColorMap", "GroundFit", "fit_ground"]
 
 # Disparity below which a pixel counts as sky (the autopilot's skyline boundary, as in flight_stats).
 SKY_DISPARITY = 0.05
@@ -77,45 +78,28 @@ def fit_ground(disparity: Tensor, intrinsics: Tensor, *, fallback_height: float 
     return GroundFit(height, pitch, True)
 
 
-def quantile_map(source: Tensor, reference: Tensor, levels: int) -> tuple[Tensor, Tensor]:
-    """Per-channel quantiles ``(source_q [C, L], reference_q [C, L])`` of ``[N, C]`` samples.
-
-    Mapping a value through them (:meth:`ColorMap.apply`) matches ``source``'s distribution to
-    ``reference``'s (histogram matching).
-    """
-    q = torch.linspace(0.0, 1.0, levels, dtype=torch.float32)
-    source_q = torch.quantile(source.float().T, q, dim=1).T.contiguous()
-    reference_q = torch.quantile(reference.float().T, q, dim=1).T.contiguous()
-    # strictly increasing source knots (flat runs would divide by zero when interpolating)
-    source_q = source_q + torch.arange(levels, dtype=torch.float32) * 1e-6
-    return source_q, reference_q
-
-
-def _interpolate(values: Tensor, knots: Tensor, targets: Tensor) -> Tensor:
-    """Piecewise-linear map of ``values [N]`` through increasing ``knots [L]`` -> ``targets [L]``."""
-    index = torch.searchsorted(knots, values.contiguous()).clamp(1, knots.numel() - 1)
-    low, high = knots[index - 1], knots[index]
-    t = ((values - low) / (high - low)).clamp(0.0, 1.0)
-    return torch.lerp(targets[index - 1], targets[index], t)
-
-
 class ColorMap:
-    """Histogram matching of the prior world's ground and sky colours to frame 0's.
+    """Colour transfer of the prior world's ground and sky to frame 0's: per channel, mean and spread.
 
     Built from the prior world rendered at the start pose (``world_rgb [3, H, W]``, ``world_sky
-    [H, W]`` bool) and frame 0 (``rgb [3, H, W]``, ``sky [H, W]`` bool). A region (ground or
-    sky) with fewer than 2% of the pixels in either image keeps the world's own colours.
+    [H, W]`` bool) and frame 0 (``rgb [3, H, W]``, ``sky [H, W]`` bool): each region's channels
+    are shifted and scaled so that their mean and standard deviation become frame 0's (the
+    spread ratio bounded to [0.25, 4]). Linear, so colours the start view did not contain (a
+    zenith, a sunlit slope) keep their place instead of being clamped to the end of a histogram.
+    A region with fewer than 2% of the pixels in either image keeps the world's own colours.
     """
 
-    def __init__(self, world_rgb: Tensor, world_sky: Tensor, rgb: Tensor, sky: Tensor, levels: int = 64) -> None:
-        self.maps: dict[bool, tuple[Tensor, Tensor] | None] = {}
+    def __init__(self, world_rgb: Tensor, world_sky: Tensor, rgb: Tensor, sky: Tensor) -> None:
+        self.maps: dict[bool, tuple[Tensor, Tensor, Tensor] | None] = {}
         minimum = 0.02 * sky.numel()
         for is_sky in (False, True):
             ours, theirs = world_sky == is_sky, sky == is_sky
             if int(ours.sum()) < minimum or int(theirs.sum()) < minimum:
                 self.maps[is_sky] = None
                 continue
-            self.maps[is_sky] = quantile_map(world_rgb[:, ours].T, rgb[:, theirs].T, levels)
+            source, target = world_rgb[:, ours].double(), rgb[:, theirs].double()
+            gain = (target.std(dim=1) / source.std(dim=1).clamp_min(1e-6)).clamp(0.25, 4.0)
+            self.maps[is_sky] = (source.mean(dim=1), gain, target.mean(dim=1))
 
     def apply(self, world_rgb: Tensor, world_sky: Tensor) -> Tensor:
         """Map ``world_rgb [3, H, W]`` (sky where ``world_sky [H, W]``) to the input's palette, same shape."""
@@ -124,7 +108,6 @@ class ColorMap:
             region = world_sky == is_sky
             if fitted is None or not bool(region.any()):
                 continue
-            source_q, reference_q = fitted
-            values = world_rgb[:, region]
-            out[:, region] = torch.stack([_interpolate(values[c], source_q[c], reference_q[c]) for c in range(3)])
+            source_mean, gain, target_mean = (value.to(world_rgb).unsqueeze(1) for value in fitted)
+            out[:, region] = (world_rgb[:, region] - source_mean) * gain + target_mean
         return out.clamp(0.0, 1.0)

@@ -37,7 +37,7 @@ from torch import Tensor
 
 from viewgen.checks import check_shape
 from viewgen.control.base import CameraController, check_steering
-from viewgen.control.fly_dynamic import FlyDynamicConfig
+from viewgen.control.fly_dynamic import FlyDynamic, FlyDynamicConfig
 from viewgen.control.registry import CONTROLLER_NAMES, make_controller
 from viewgen.devices import usable_device
 from viewgen.errors import ViewgenRuntimeError
@@ -160,7 +160,8 @@ class FlyThroughPipeline:
 
         config = config or FlyThroughConfig()
         config = replace(config, autopilot=replace(config.autopilot, level=True))
-        return cls(refiner=WeightFreeRefiner(), config=config, memory=WorldPrior(WorldPriorConfig(**prior_options)))
+        prior = WorldPriorConfig(**{"seed": config.seed, **prior_options})  # the seed picks the invented world
+        return cls(refiner=WeightFreeRefiner(), config=config, memory=WorldPrior(prior))
 
     @property
     def style_encoder(self) -> StyleEncoder:
@@ -275,6 +276,8 @@ class FlyThroughPipeline:
         frame = Frame(0, start_rgbd, camera_controller.cam_from_world, intrinsics)
         style = self._flight_style(start_rgbd)
         self.memory.reset(frame.rgbd, frame.cam_from_world, frame.intrinsics)
+        if self.memory.gravity is not None and isinstance(camera_controller, FlyDynamic):
+            camera_controller.set_gravity(self.memory.gravity)  # the memory knows which way is down
         self._flight = _Flight(frame, style, camera_controller, input_warnings)
         return frame
 

@@ -2,7 +2,8 @@
 
 * :mod:`~viewgen.refiners.base`: the :class:`Refiner` interface.
 * :mod:`~viewgen.refiners.spade`: Infinite Nature's learned refiner (style encoder + SPADE generator).
-* :mod:`~viewgen.refiners.classical`: the weight-free refiner (inpainting, sky model, surface texture).
+* :mod:`~viewgen.refiners.classical`: the weight-free refiner (nearest-pixel hole filling; its flight's
+  memory, :class:`~viewgen.memory.WorldPrior`, does the rest) and the classical inpainting refiner.
 """
 
 from viewgen.refiners.base import Refiner, RefinerBase
