@@ -39,7 +39,7 @@ def test_mp4_decodes_back_with_the_frame_count_and_no_black_holes(scene_npz, tmp
     out = tmp_path / "flight.mp4"
     assert fly(scene_npz, "--frames", 6, "--size", SIZE, "--out", out, "--fps", 12) == 0
     captured = capsys.readouterr()
-    assert "weight-free refiner" in captured.err  # the choice is announced
+    assert "weight-free flight" in captured.err  # the choice is announced
     assert captured.out.startswith("wrote 6 frames (32x48, 12 fps)")
     frames = np.stack(list(iio.imiter(out)))
     assert frames.shape == (6, 32, 48, 3)

@@ -9,8 +9,8 @@ Three things tie that world to the input:
   the flight's units, depth = 1 / disparity) and its downward pitch;
 * **the scale** (world metres per flight unit): the prior world's start clearance over that height;
 * **the colours** (:class:`ColorMap`): the prior world's ground and sky, rendered at the start
-  pose, shifted and scaled per channel to frame 0's ground and sky, so the world the flight
-  discovers has the input's palette.
+  pose, shifted and scaled in luma and chroma to frame 0's ground and sky, so the world the
+  flight discovers has the input's palette.
 
 Hand-written: a colour transfer of means and spreads is a few lines (per-channel histogram
 matching was tried first: it clamps colours the start view lacked, flattening a zenith into one
@@ -78,15 +78,23 @@ def fit_ground(disparity: Tensor, intrinsics: Tensor, *, fallback_height: float 
     return GroundFit(height, pitch, True)
 
 
+# RGB -> (Y, Cb, Cr) of ITU-R BT.601 without offsets: luma and two colour differences.
+_TO_YCBCR = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]],
+                         dtype=torch.float64)
+_FROM_YCBCR = torch.linalg.inv(_TO_YCBCR)
+
+
 class ColorMap:
-    """Colour transfer of the prior world's ground and sky to frame 0's: per channel, mean and spread.
+    """Colour transfer of the prior world's ground and sky to frame 0's: mean and spread of luma and chroma.
 
     Built from the prior world rendered at the start pose (``world_rgb [3, H, W]``, ``world_sky
-    [H, W]`` bool) and frame 0 (``rgb [3, H, W]``, ``sky [H, W]`` bool): each region's channels
-    are shifted and scaled so that their mean and standard deviation become frame 0's (the
-    spread ratio bounded to [0.25, 4]). Linear, so colours the start view did not contain (a
-    zenith, a sunlit slope) keep their place instead of being clamped to the end of a histogram.
-    A region with fewer than 2% of the pixels in either image keeps the world's own colours.
+    [H, W]`` bool) and frame 0 (``rgb [3, H, W]``, ``sky [H, W]`` bool): in each region, luma
+    and the two colour differences (YCbCr) are shifted and scaled so that their mean and standard
+    deviation become frame 0's (the spread ratio bounded to [0.25, 4]). Linear, so colours the
+    start view did not contain (a zenith, a sunlit slope) keep their place instead of being
+    clamped to the end of a histogram; in YCbCr a grey rock stays a tinted grey where scaling R,
+    G and B apart would turn it violet. A region with fewer than 2% of the pixels in either image
+    keeps the world's own colours.
     """
 
     def __init__(self, world_rgb: Tensor, world_sky: Tensor, rgb: Tensor, sky: Tensor) -> None:
@@ -97,7 +105,7 @@ class ColorMap:
             if int(ours.sum()) < minimum or int(theirs.sum()) < minimum:
                 self.maps[is_sky] = None
                 continue
-            source, target = world_rgb[:, ours].double(), rgb[:, theirs].double()
+            source, target = _TO_YCBCR @ world_rgb[:, ours].double(), _TO_YCBCR @ rgb[:, theirs].double()
             gain = (target.std(dim=1) / source.std(dim=1).clamp_min(1e-6)).clamp(0.25, 4.0)
             self.maps[is_sky] = (source.mean(dim=1), gain, target.mean(dim=1))
 
@@ -108,6 +116,7 @@ class ColorMap:
             region = world_sky == is_sky
             if fitted is None or not bool(region.any()):
                 continue
-            source_mean, gain, target_mean = (value.to(world_rgb).unsqueeze(1) for value in fitted)
-            out[:, region] = (world_rgb[:, region] - source_mean) * gain + target_mean
+            source_mean, gain, target_mean = (value.unsqueeze(1) for value in fitted)
+            ycbcr = _TO_YCBCR @ world_rgb[:, region].double()
+            out[:, region] = (_FROM_YCBCR @ ((ycbcr - source_mean) * gain + target_mean)).to(out)
         return out.clamp(0.0, 1.0)
