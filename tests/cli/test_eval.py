@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tests.helpers.perceptual import without_weight_files
 from viewgen.cli.main import main
 
 SHORT_WRITTEN = ("metrics.json", "report.md", "psnr.png", "ssim.png", "sharpness.png", "contact_sheet.png")
@@ -15,12 +16,7 @@ WRITTEN = SHORT_WRITTEN + ("long_range_windows.png", "long_range_sheet_hills.png
 
 @pytest.fixture(scope="module", autouse=True)
 def no_lpips_weights(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        home = tmp_path_factory.mktemp("home")
-        patch.setenv("VIEWGEN_HOME", str(home / "viewgen"))
-        patch.setenv("TORCH_HOME", str(home / "torch"))
-        patch.setenv("VIEWGEN_OFFLINE", "1")
-        yield
+    yield from without_weight_files(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

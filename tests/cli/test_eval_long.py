@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from tests.helpers.perceptual import without_weight_files
 from viewgen.cli.main import main
 
 TINY = ["--protocol", "long", "--samples", "2", "--long-frames", "12", "--window", "4", "--size", "64x96"]
@@ -12,12 +13,7 @@ TINY = ["--protocol", "long", "--samples", "2", "--long-frames", "12", "--window
 
 @pytest.fixture(scope="module", autouse=True)
 def no_weights(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        home = tmp_path_factory.mktemp("home")
-        patch.setenv("VIEWGEN_HOME", str(home / "viewgen"))
-        patch.setenv("TORCH_HOME", str(home / "torch"))
-        patch.setenv("VIEWGEN_OFFLINE", "1")
-        yield
+    yield from without_weight_files(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

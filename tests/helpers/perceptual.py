@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 import torch
 
 from viewgen.networks.perceptual import AlexNetFeatures
@@ -15,3 +18,13 @@ def random_alexnet_state(seed: int = 0) -> dict[str, torch.Tensor]:
         state[f"classifier.{index}.weight"] = torch.randn(shape)
         state[f"classifier.{index}.bias"] = torch.randn(shape[0])
     return state
+
+
+def without_weight_files(tmp_path_factory) -> Iterator[None]:
+    """For a module fixture: empty viewgen and torch.hub homes, offline, so no perceptual weights are found."""
+    with pytest.MonkeyPatch.context() as patch:
+        home = tmp_path_factory.mktemp("home")
+        patch.setenv("VIEWGEN_HOME", str(home / "viewgen"))
+        patch.setenv("TORCH_HOME", str(home / "torch"))
+        patch.setenv("VIEWGEN_OFFLINE", "1")
+        yield
