@@ -26,9 +26,9 @@ from viewgen.rendering.warp import warp_rgbd
 
 WEIGHT_FREE_SIZE = (32, 48)
 DIGESTS = {
-    "weight_free_rgbd": "bb0b8a0da239fed17acfabc60070728b4118873d58e0066572c30a0fd2e6206a",
+    "weight_free_rgbd": "8309025395a182e0e3519b54c94b5b27dd2185b5421502bbf1b68a009e4640fe",
     "weight_free_poses": "16f6d019fe0f686e0af629060f8b4629f636eed382af96b65e2f156ecf74af64",
-    "weight_free_straight_rgbd": "2c7c390afc7d2db55eb5834d00a100f7d2853088047868d361a49e437ab0729d",
+    "weight_free_straight_rgbd": "9030548ae8087c265c7a938055295dda7109db16b0402c5776f228176960f9db",
     "learned_rgbd": "b318f66def5ecd1e1b08b0a7edb91513e5abb6ef3ebec0ad69f41240d5e6f8e0",
     "learned_poses": "75c5750fe3a08dc1f8d211e24fc1cf8c343b84fb2f45aaa3846d2c6fc752b2c1",
 }
