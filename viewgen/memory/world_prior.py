@@ -110,7 +110,6 @@ class _Anchor:
     rgbd: Tensor  # [1, 4, H, W]
     cam_from_world: Tensor  # [3, 4]
     intrinsics: Tensor  # [4]
-    world: World
     flight_from_world: Tensor  # [4, 4] float64, rigid: world -> flight frame, both in metres
     scale: float  # metres per flight unit
     colors: ColorMap
@@ -155,7 +154,7 @@ class WorldPrior(Memory):
                                         self.config.render)
         colors = ColorMap(world_rgb[0], world_depth[0, 0].isinf(), rgbd[0, :3].float().cpu(),
                           rgbd[0, 3].float().cpu() < SKY_DISPARITY)
-        self._anchor = _Anchor(rgbd, cam_from_world, intrinsics, self.world, flight_from_world, scale, colors, ground)
+        self._anchor = _Anchor(rgbd, cam_from_world, intrinsics, flight_from_world, scale, colors, ground)
 
     def _start_pose(self, ground: GroundFit) -> Tensor:
         """Frame 0's camera in the prior world: the preset's start, ``clearance`` above the ground, fitted pitch."""
@@ -179,8 +178,9 @@ class WorldPrior(Memory):
         """
         anchor_rgbd, source_px, known = self._warp_anchor(cam_from_world, intrinsics)
         low, high = self.config.magnification
-        enlarged = 1.0 - _resolved(source_px, known, (low, high))
-        weight = (known.to(anchor_rgbd) * _resolved(source_px, known, (high, 2.0 * high))
+        enlargement = _enlargement(source_px, known)
+        enlarged = 1.0 - _fade(enlargement, low, high)
+        weight = (known.to(anchor_rgbd) * _fade(enlargement, high, 2.0 * high)
                   * self._sky_weight(anchor_rgbd[:, 3:], cam_from_world))
         world = self._render_world(cam_from_world, intrinsics, tuple(anchor_rgbd.shape[-2:])).to(anchor_rgbd)
         detail = world[:, :3] - gaussian_blur(world[:, :3], self.config.detail_sigma)
@@ -218,7 +218,7 @@ class WorldPrior(Memory):
         The warp puts the sky at the farthest depth it has (disparity ``MIN_DISPARITY``), so it
         parallaxes like a distant wall; the prior world's sky is at infinity. Distant land
         (disparity above that floor) stays: it is enlarged as the camera nears, which
-        :func:`_resolved` judges.
+        :func:`_enlargement` measures.
         """
         anchor = self._require_anchor()
         travelled = float((camera_center(cam_from_world.double().cpu())
@@ -246,7 +246,7 @@ class WorldPrior(Memory):
         """The prior world from the flight pose ``cam_from_world``: ``rgbd [1, 4, H, W]`` (flight disparity)."""
         anchor = self._require_anchor()
         world_pose = compose_poses(_metric(cam_from_world, anchor.scale), anchor.flight_from_world)
-        rgb, depth = render(anchor.world, world_pose[:3].float(), intrinsics.float().cpu(), *size, self.config.render)
+        rgb, depth = render(self.world, world_pose[:3].float(), intrinsics.float().cpu(), *size, self.config.render)
         sky = depth[0, 0].isinf()
         rgb = anchor.colors.apply(rgb[0], sky)
         disparity = (anchor.scale / depth[0, 0]).nan_to_num(0.0, posinf=1.0).clamp(0.0, 1.0)
@@ -265,14 +265,13 @@ def _metric(cam_from_world: Tensor, scale: float) -> Tensor:
     return pose
 
 
-def _resolved(source_px: Tensor, known: Tensor, magnification: tuple[float, float]) -> Tensor:
-    """``[1, 1, H, W]`` weight in [0, 1]: 1 where frame 0 resolves the view, 0 where it is enlarged too much.
+def _enlargement(source_px: Tensor, known: Tensor) -> Tensor:
+    """``[1, 1, H, W]``: how many times frame 0 is enlarged at each pixel of the view.
 
-    The enlargement at a pixel is ``1 / sigma_min`` of the Jacobian of frame 0's pixel coordinates
+    The enlargement is ``1 / sigma_min`` of the Jacobian of frame 0's pixel coordinates
     ``source_px [1, 2, H, W]`` over the view's (forward differences between ``known [1, 1, H, W]``
     pixels; a pair with an unknown pixel counts as unit steps): a stretch along any one direction
-    counts, as on a slope seen ever more from above. Full weight up to ``magnification[0]``, none
-    from ``magnification[1]``.
+    counts, as on a slope seen ever more from above.
     """
     unit_x = torch.tensor([1.0, 0.0], dtype=source_px.dtype, device=source_px.device).view(1, 2, 1, 1)
     pair_x = known[..., :, 1:] & known[..., :, :-1]
@@ -285,7 +284,9 @@ def _resolved(source_px: Tensor, known: Tensor, magnification: tuple[float, floa
     total = a * a + b * b + c * c + d * d
     determinant = a * d - b * c
     sigma_min_sq = 0.5 * (total - (total * total - 4.0 * determinant * determinant).clamp_min(0.0).sqrt())
-    enlargement = sigma_min_sq.clamp_min(1e-12).rsqrt()
-    low, high = magnification
-    return ((high - enlargement) / (high - low)).clamp(0.0, 1.0).unsqueeze(1)
+    return sigma_min_sq.clamp_min(1e-12).rsqrt().unsqueeze(1)
 
+
+def _fade(value: Tensor, low: float, high: float) -> Tensor:
+    """1 up to ``low``, 0 from ``high``, linear in between (same shape as ``value``)."""
+    return ((high - value) / (high - low)).clamp(0.0, 1.0)
