@@ -29,7 +29,8 @@ from viewgen.geometry.projection import pixel_centers_uv
 
 __all__ = ["ColorMap", "GroundFit", "fit_ground"]
 
-# Disparity below which a pixel counts as sky (the autopilot's skyline boundary, as in flight_stats).
+# Disparity below which a pixel of frame 0 counts as sky (as viewgen.io.rgbd_files' all-sky check:
+# the autopilot's soft sky mask is 1 below it).
 SKY_DISPARITY = 0.05
 _MIN_POINTS = 32
 _SATURATED = 0.99  # disparity is clipped to 1 (depth 1): such pixels lie nearer than they say

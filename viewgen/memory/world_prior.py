@@ -30,8 +30,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -48,6 +46,7 @@ from viewgen.geometry.projection import pixel_centers_uv
 from viewgen.memory.base import Memory, Warp
 from viewgen.memory.prior_fit import SKY_DISPARITY, ColorMap, GroundFit, fit_ground
 from viewgen.procedural.filters import gaussian_blur
+from viewgen.rendering.holes import distance_to_known
 from viewgen.rendering.warp import warp_rgbd
 
 __all__ = ["WorldPrior", "WorldPriorConfig"]
@@ -232,8 +231,7 @@ class WorldPrior(Memory):
         """``[1, 1, H, W]``: 0 within ``hole_ramp[0]`` (of the width) of a ``shown`` pixel, 1 beyond ``[1]``."""
         if not bool(shown.any()):
             return torch.ones(shown.shape, device=shown.device)
-        holes = (~shown[0, 0]).cpu().numpy().astype(np.uint8)
-        distance = torch.from_numpy(cv2.distanceTransform(holes, cv2.DIST_L2, 3)).to(shown.device)
+        distance = torch.from_numpy(distance_to_known((~shown[0, 0]).cpu().numpy())).to(shown.device)
         low, high = (fraction * shown.shape[-1] for fraction in self.config.hole_ramp)
         return ((distance - low) / (high - low)).clamp(0.0, 1.0)[None, None]
 

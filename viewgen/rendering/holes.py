@@ -1,7 +1,8 @@
 """Hole filling by the nearest known pixel: what the warp baseline does and the weight-free refiner starts from.
 
 OpenCV's distance transform with labels finds, for every unknown pixel, its nearest known pixel
-(exact L2); the rest is indexing. Shapes: ``image [B, C, H, W]``, ``known [B, 1, H, W]`` bool.
+(exact L2); the rest is indexing. :func:`distance_to_known` gives the transform's distances.
+Shapes: ``image [B, C, H, W]``, ``known [B, 1, H, W]`` bool.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from torch import Tensor
 
 from viewgen.checks import check_shape
 
-__all__ = ["fill_nearest"]
+__all__ = ["distance_to_known", "fill_nearest"]
 
 
 def fill_nearest(image: Tensor, known: Tensor) -> Tensor:
@@ -36,3 +37,11 @@ def fill_nearest(image: Tensor, known: Tensor) -> Tensor:
         source = torch.from_numpy(source_of_label[labels.reshape(-1)]).to(image.device)
         filled[index] = image[index].flatten(1)[:, source].view_as(image[index])
     return filled
+
+
+def distance_to_known(region: np.ndarray) -> np.ndarray:
+    """Distance in pixels from each pixel of ``region [H, W]`` (bool) to the nearest pixel outside it (0 outside).
+
+    OpenCV's 3x3 approximation of the Euclidean distance, float32 ``[H, W]``.
+    """
+    return cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3)

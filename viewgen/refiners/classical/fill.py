@@ -37,6 +37,7 @@ from torch import Tensor
 
 from viewgen.refiners.classical.detail import lowpass
 from viewgen.refiners.classical.style import ground_color, layout_disparity, sky_color, unpack_style
+from viewgen.rendering.holes import distance_to_known
 
 __all__ = ["HoleRegion", "fill_color", "fill_disparity", "fit_ground_plane", "foreground_rim", "hole_region",
            "inpaint", "known_weight", "unpremultiply"]
@@ -158,12 +159,6 @@ def fit_ground_plane(disparity: Tensor, ground: Tensor, fallback: float) -> Tens
     return (a * u[None, :] + b * v[:, None] + c).to(disparity)
 
 
-def _distance_to_known(region: np.ndarray) -> np.ndarray:
-    """Euclidean distance in pixels from each ``region`` pixel to the nearest pixel outside it."""
-    cv2 = _cv2()
-    return cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3)
-
-
 @dataclass(frozen=True, eq=False)
 class HoleRegion:
     """Where one image gets filled: ``work [H, W]`` bool (holes plus excluded occluder rims, the
@@ -185,7 +180,7 @@ def hole_region(disparity: Tensor, weight: Tensor, config) -> HoleRegion | None:
     d_np = disparity[0, 0].detach().double().cpu().numpy()
     rim = foreground_rim(d_np, region, max(1, round(config.rim_fraction * disparity.shape[-1])), config.rim_ratio)
     work = region | rim
-    distance = torch.from_numpy(_distance_to_known(work)).to(disparity)[None, None]
+    distance = torch.from_numpy(distance_to_known(work)).to(disparity)[None, None]
     return HoleRegion(work, distance)
 
 
