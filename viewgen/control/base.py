@@ -152,14 +152,19 @@ def check_intrinsics(intrinsics: Tensor) -> Tensor:
     return intrinsics
 
 
-def check_config_numbers(config, positive: tuple[str, ...] = ()) -> None:
+def check_config_numbers(config, positive: tuple[str, ...] = (), flags: tuple[str, ...] = ()) -> None:
     """Check that every field of a config dataclass is a finite number and the ``positive`` ones are > 0.
 
-    Raises ``ValueError`` naming the class and field; meant for ``__post_init__``.
+    The ``flags`` fields must be bools instead. Raises ``ValueError`` naming the class and field;
+    meant for ``__post_init__``.
     """
     owner = type(config).__name__
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
+        if field.name in flags:
+            if not isinstance(value, bool):
+                raise ValueError(f"{owner}.{field.name} must be true or false, got {value!r}")
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ValueError(f"{owner}.{field.name} must be a finite number, got {value!r}")
         if field.name in positive and value <= 0:

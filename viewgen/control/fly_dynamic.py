@@ -24,7 +24,6 @@ ground it sees is nearer than ``min_clearance`` below (:mod:`viewgen.control.lev
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -32,7 +31,7 @@ import torch
 from torch import Tensor
 
 from viewgen.checks import check_min_size, check_shape
-from viewgen.control.base import CameraController, check_intrinsics, check_offset
+from viewgen.control.base import CameraController, check_config_numbers, check_intrinsics, check_offset
 from viewgen.control.leveling import disparity_signal, ground_clearance, max_descent, with_pitch_in
 from viewgen.geometry.poses import invert_pose, look_direction_pose, transform_points
 from viewgen.geometry.projection import uv_to_rays
@@ -86,17 +85,6 @@ def skyline_balance(disparity: Tensor, horizon: float = 0.3, near_fraction: floa
     return x, y, h
 
 
-def _check_fields(config) -> None:
-    """``level`` a bool and every other field a finite number; one-line ``ValueError`` otherwise."""
-    for field in dataclasses.fields(config):
-        value = getattr(config, field.name)
-        if field.name == "level":
-            if not isinstance(value, bool):
-                raise ValueError(f"FlyDynamicConfig.level must be true or false, got {value!r}")
-        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"FlyDynamicConfig.{field.name} must be a finite number, got {value!r}")
-
-
 @dataclass(frozen=True)
 class FlyDynamicConfig:
     """Parameters of :class:`FlyDynamic` (the original's defaults).
@@ -131,7 +119,7 @@ class FlyDynamicConfig:
     level_rate: float = 0.02
 
     def __post_init__(self) -> None:
-        _check_fields(self)
+        check_config_numbers(self, flags=("level",))
         for name in ("max_pitch_deg", "max_climb_deg"):
             if not 0.0 <= getattr(self, name) < 90.0:
                 raise ValueError(f"FlyDynamicConfig.{name} must lie in [0, 90) degrees, got {getattr(self, name)}")
