@@ -25,6 +25,7 @@ from torch import Tensor
 from viewgen.checks import check_shape
 from viewgen.data.samples import SAMPLE_NAMES, load_sample, sample_index, sample_metadata
 from viewgen.data.synthetic.world import World, WorldConfig
+from viewgen.evaluation.flight_stats import SKY_DISPARITY
 from viewgen.evaluation.ground_truth import _render_depth_rgb
 from viewgen.geometry.poses import camera_center, compose_poses
 
@@ -32,7 +33,6 @@ __all__ = ["SAMPLE_NAMES", "SHOWN_GROUND_ROWS", "SampleWorld", "clearance", "rai
            "sample_world", "shown_clearance", "world_config_from_dict", "world_poses"]
 
 SHOWN_GROUND_ROWS = 0.1  # shown_clearance reads the bottom tenth of the frame
-_SKY_DISPARITY = 0.02  # as viewgen.evaluation.flight_stats.SKY_DISPARITY
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,5 +149,5 @@ def shown_clearance(sample: SampleWorld, rgbd: Tensor, cam_from_world: Tensor, i
     x = ((torch.arange(width, dtype=torch.float64) + 0.5) / width - cx) / fx  # [W]
     y = ((torch.arange(height - rows, height, dtype=torch.float64) + 0.5) / height - cy) / fy  # [rows]
     along = (x[None, :] * down[0] + y[:, None] * down[1] + down[2]) / disparity.clamp_min(1e-6)  # [rows, W]
-    ground = along[disparity >= _SKY_DISPARITY]
+    ground = along[disparity >= SKY_DISPARITY]
     return float(ground.median()) if ground.numel() else float("nan")
