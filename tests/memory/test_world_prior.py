@@ -107,3 +107,20 @@ def test_gravity_follows_the_fitted_pitch_and_the_level_autopilot_takes_it():
     pipe = FlyThroughPipeline.weight_free(FlyThroughConfig(image_size=(48, 64)))
     pipe.reset(rgbd)
     torch.testing.assert_close(pipe.controller.gravity, pipe.memory.gravity)
+
+
+def test_after_travel_the_sky_is_frame_zeros_sky_at_infinity():
+    rgbd = ground_plane_rgbd(48, 64, 0.3)
+    sky = rgbd[0, 3] < 0.05
+    stripes = torch.rand(3, 1, 64, generator=torch.Generator().manual_seed(3)).expand(3, 48, 64)
+    rgbd[0, :3] = torch.where(sky, stripes, rgbd[0, :3])  # a sky that differs column by column
+    intrinsics = default_intrinsics(48, 64)
+    memory = WorldPrior()
+    memory.reset(rgbd, IDENTITY, intrinsics)
+    far = IDENTITY.clone()
+    far[2, 3] = -1.1 * WorldPriorConfig().sky_travel[1]  # past the travel where the warped sky is gone
+    far[1, 3] = 4.0  # and 4 units up (y is down), above the prior world's hills
+    frame, _ = memory.render(far, intrinsics)
+    open_sky = (frame[0, 3] == 0) & sky  # the world shows sky where frame 0 did: the dome, unmoved
+    assert int(open_sky.sum()) > 50
+    torch.testing.assert_close(frame[0, :3, open_sky], rgbd[0, :3, open_sky], atol=1e-4, rtol=0)

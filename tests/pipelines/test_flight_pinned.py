@@ -7,7 +7,8 @@ Two pins of each flight:
   existed (every frame warps the previous one), compared with ``torch.equal``;
 * **SHA-256 digests** of the frames (CPU float32; a different CPU or torch build may round
   differently, so these are skipped off x86-64 Linux). The weight-free flight's were recorded
-  when it became frame 0 in a procedural world (WorldPrior) flown level.
+  when the weight-free refiner began to fill holes from their four sides and WorldPrior got its sky
+  dome and invented nothing below 20x enlargement.
 """
 
 import hashlib
@@ -26,9 +27,9 @@ from viewgen.rendering.warp import warp_rgbd
 
 WEIGHT_FREE_SIZE = (32, 48)
 DIGESTS = {
-    "weight_free_rgbd": "8309025395a182e0e3519b54c94b5b27dd2185b5421502bbf1b68a009e4640fe",
-    "weight_free_poses": "16f6d019fe0f686e0af629060f8b4629f636eed382af96b65e2f156ecf74af64",
-    "weight_free_straight_rgbd": "9030548ae8087c265c7a938055295dda7109db16b0402c5776f228176960f9db",
+    "weight_free_rgbd": "af436d312a36c0aeded3c63b53515026375d4e350cfc54d171d516d5280526ea",
+    "weight_free_poses": "ae0cd7c2c395622865288f2bb592643066441362ec16ad0f1ea79b12582d6e5b",
+    "weight_free_straight_rgbd": "11df3575959a7c708e9da0c4fba89bc553cf9d0b9afedbc19058645cbd5fc580",
     "learned_rgbd": "b318f66def5ecd1e1b08b0a7edb91513e5abb6ef3ebec0ad69f41240d5e6f8e0",
     "learned_poses": "75c5750fe3a08dc1f8d211e24fc1cf8c343b84fb2f45aaa3846d2c6fc752b2c1",
 }
