@@ -7,12 +7,13 @@ Usage::
     python benchmarks/eval.py --size 96x160 --frames 20 --threads 2
 
 Rows (milliseconds, median over the timed calls): a weight-free flight frame (autopilot), the truth
-rendered at a flight pose (one render call), the per-frame measures of every flight frame, the
-measures of a truth frame besides its render (two warps: compensated flicker and new content),
-and one patch distance of 20 vs 20 frames. The estimate multiplies them by the standard run's counts
-(3 samples x 1000 autopilot + 120 steered frames, a truth frame every 10th frame, 6 distances)
-and adds protocol (a) as 60 flight frames and 63 truth renders; it leaves out imports and plots
-(~10 s). Shared hosts vary by up to 2x: compare rows of one run.
+rendered at a flight pose (one render call), a step of the truth flight (its autopilot and the
+small coarse render it steers on), the per-frame measures of every flight frame, the measures of
+a truth frame with its render (two warps: compensated flicker and new content), and one patch
+distance of 20 vs 20 frames. The estimate multiplies them by the standard run's counts (3 samples
+x 1000 autopilot + 120 steered frames, 1000 truth-flight steps, a truth frame every 10th frame, 6
+distances) and adds protocol (a) as 60 flight frames and 63 truth renders; it leaves out imports
+and plots (~10 s). Shared hosts vary by up to 2x: compare rows of one run.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def measure(height: int, width: int, frames: int) -> dict[str, float]:
     from viewgen.evaluation import long_range as lr
     from viewgen.evaluation.distribution import patch_distance
     from viewgen.evaluation.sample_worlds import render_truth, sample_world, world_poses
+    from viewgen.evaluation.truth_flight import fly_truth
     from viewgen.pipelines import FlyThroughConfig, FlyThroughPipeline
 
     pipe = FlyThroughPipeline.weight_free(FlyThroughConfig(image_size=(height, width)))
@@ -50,16 +52,20 @@ def measure(height: int, width: int, frames: int) -> dict[str, float]:
     poses = [frame.cam_from_world.double() for frame in flight]
     rows["truth render"] = _median_ms(lambda: render_truth(sample, world_poses(sample, poses[-1][None]),
                                                            height, width), 5)
-    rows["measures per frame"] = _median_ms(lambda: lr._observe(lr.FlightLog(), rgbd[-1], rgbd[-2], poses[-1]), 10)
+    steps = 10
+    rows["truth flight step"] = _median_ms(
+        lambda: fly_truth(sample, pipe.config.autopilot, steps, (), (height, width)), 3) / steps
+    rows["measures per frame"] = _median_ms(lambda: lr._observe(lr.FlightLog(), sample, rgbd[-1], rgbd[-2],
+                                                                poses[-1]), 10)
     truth = torch.cat(render_truth(sample, world_poses(sample, torch.stack(poses[-11:-10])), height, width), dim=1)
     config = lr.LongRangeConfig(samples=(2,), num_frames=frames, window=frames, height=height, width=width,
                                 truth_stride=10, new_content_lag=10)
 
     def truth_measures() -> None:
         log = lr.FlightLog()
-        log.truth[frames - 10] = {"truth_rgbd": truth}
+        log.truth[frames - 10] = {"truth_rgbd": truth, "truth_pose": poses[-11]}
         keep = {k: (rgbd[k - 1], poses[k - 1]) for k in (frames - 10, frames - 1, frames)}
-        lr._observe_truth(log, sample, config, frames, keep)
+        lr._observe_truth(log, sample, config, frames, keep, None)
 
     rows["truth frame measures (incl. render)"] = _median_ms(truth_measures, 3)
     images = torch.stack([frame[0, :3] for frame in rgbd[:20]])
@@ -71,6 +77,7 @@ def estimate_s(rows: dict[str, float]) -> float:
     """The standard run's seconds from the per-part milliseconds (see the module doc)."""
     long_frames, steered, truth = 3 * 1000, 3 * 120, 3 * 100
     ms = ((long_frames + steered) * rows["flight frame"] + long_frames * rows["measures per frame"]
+          + long_frames * rows["truth flight step"]
           + truth * rows["truth frame measures (incl. render)"] + 6 * rows["patch distance 20 vs 20"]
           + 60 * rows["flight frame"] + 63 * rows["truth render"])
     return ms / 1000

@@ -32,6 +32,7 @@ def test_long_range_alone_writes_its_block_and_section(tiny_run):
     assert block["samples"] == [2] and block["frames"] == 12 and block["window"] == 4
     assert block["truth_stride"] == 1 and block["steer_frames"] == 12 and block["refiner"] == "weight-free"
     assert block["fid"] is None and "viewgen download fid-inception" in block["fid_reason"]
+    assert block["truth"] == "flight"
     assert len(block["cases"][0]["windows"]["sharpness_ratio"]) == 3
     assert [row["ratio"] for row in block["cases"][0]["distances"]] == [None, None]  # frames 100+ not flown
     report = (tiny_run / "report.md").read_text()
@@ -46,6 +47,15 @@ def test_a_second_run_is_identical_and_ends_with_a_summary(tiny_run, tmp_path, c
     assert "min sharpness ratio" in captured.out and "viewgen: note: FID / KID not scored" in captured.err
 
 
+def test_the_truth_at_the_flights_own_poses_is_an_option(tiny_run, tmp_path):
+    assert main(["eval", *TINY, "--truth", "poses", "--out", str(tmp_path / "poses")]) == 0
+    flight = json.loads((tiny_run / "metrics.json").read_text())["long_range"]
+    posed = json.loads((tmp_path / "poses" / "metrics.json").read_text())["long_range"]
+    assert posed["truth"] == "poses" and "rendered at the flight's own poses" in posed["description"]
+    assert posed["headline"]["autopilot"]["max_abs_pitch_deg"] == flight["headline"]["autopilot"]["max_abs_pitch_deg"]
+    assert posed["cases"][0]["windows"]["sharpness_ratio"] != flight["cases"][0]["windows"]["sharpness_ratio"]
+
+
 @pytest.mark.parametrize("args, needle", [
     (["--protocol", "sideways"], "argument --protocol: invalid choice: 'sideways'"),
     (["--samples", "0,4"], "--samples must be comma-separated built-in samples from 1,2,3"),
@@ -53,6 +63,7 @@ def test_a_second_run_is_identical_and_ends_with_a_summary(tiny_run, tmp_path, c
     (["--window", "13"], "--window must be between 1 and --long-frames (12), got 13"),
     (["--long-frames", "0"], "--long-frames must be between 1 and 5000, got 0"),
     (["--fid", "require"], "--fid require: cannot score FID / KID"),
+    (["--truth", "world"], "argument --truth: invalid choice: 'world'"),
 ])
 def test_bad_options_are_one_line_and_write_nothing(tmp_path, capsys, args, needle):
     assert main(["eval", *TINY, *args, "--out", str(tmp_path / "eval")]) == 2

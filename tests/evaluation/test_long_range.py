@@ -133,6 +133,7 @@ def test_runs_and_steering():
     ({"new_content_lag": 7}, "must be a multiple of truth_stride"),
     ({"distance_ranges": ((5, 2),)}, "distance_ranges must be"),
     ({"height": 8}, "at least 16x16"),
+    ({"truth": "world"}, "truth must be one of flight, poses"),
 ])
 def test_bad_configs_are_refused_in_one_line(options, needle):
     with pytest.raises(ValueError, match=needle) as caught:
@@ -160,6 +161,7 @@ def test_metrics_block_and_report_section(tiny_case, tmp_path):
         ["report.md", "long_range_windows.png", "long_range_sheet_hills.png"])
     assert set(LONG_RANGE_FILES) >= {"long_range_windows.png", "long_range_sheet_hills.png"}
     report = (tmp_path / "report.md").read_text()
+    assert block["truth"] == "flight" and "the same autopilot flying the sample's world itself" in report
     assert "## Long range (protocol b)" in report and "| smallest window sharpness, flight / truth | >= 0.5 |" in report
     assert "FID / KID not measured: not here." in report
 
@@ -171,3 +173,13 @@ def test_world_config_round_trip_is_checked():
     assert world_config_from_dict(values) == scene_preset("coast").world
     with pytest.raises(ValueError, match="has no field"):
         world_config_from_dict({**values, "moon": 1})
+
+
+def test_the_truth_at_the_flights_poses_is_the_other_reading(pipe, tiny_case):
+    posed = run_long_range_case(pipe, 2, dataclasses.replace(TINY, truth="poses"))
+    assert torch.equal(posed.sheet_flight, tiny_case.sheet_flight)  # the flight itself is the same
+    assert not torch.equal(posed.sheet_truth, tiny_case.sheet_truth)  # its truth is not
+    frames = list(pipe.iter_frames(posed.sample.rgbd, max(TINY.sheet_indices), intrinsics=posed.sample.intrinsics))
+    poses = torch.stack([frames[k - 1].cam_from_world.detach().double() for k in TINY.sheet_indices])
+    expected = render_truth(posed.sample, world_poses(posed.sample, poses), TINY.height, TINY.width)[0]
+    assert float((posed.sheet_truth - expected).abs().mean()) < 0.01  # the world at the flight's own poses

@@ -182,7 +182,9 @@ def _evaluate(args: Namespace, pipe, refiner: str, short, long) -> tuple[dict, l
         metrics.update(short_range_metrics(short, short_results, refiner, viewgen.__version__, lpips_reason))
     if long is not None:
         print(f"long range: {len(long.samples)} sample(s) x {long.num_frames} frames (+ {long.steer_frames} steered) "
-              f"at {long.height}x{long.width} with the {refiner} refiner", file=sys.stderr)
+              f"at {long.height}x{long.width} with the {refiner} refiner; truth: "
+              f"{'the same autopilot over the sample world' if long.truth == 'flight' else 'the world at its poses'}",
+              file=sys.stderr)
         began = time.perf_counter()
         long_results, perceptual = run_long_range(pipe, long, fid_model, fid_reason)
         seed = getattr(getattr(pipe, "config", None), "seed", None)

@@ -28,6 +28,9 @@ def add_long_arguments(command) -> None:
                               "(default 1,2,3)")
     command.add_argument("--window", type=int, default=None, metavar="W",
                          help="long range: frames per statistics window (default 100)")
+    command.add_argument("--truth", choices=("flight", "poses"), default="flight",
+                         help="long range: the truth is the same autopilot flying the sample's world (flight, the "
+                              "default) or the world rendered at the flight's own poses (poses)")
     command.add_argument("--fid", choices=("require", "auto", "off"), default="auto",
                          help="long range: score FID / KID when the FID Inception weights are here (auto, the "
                               "default; else a note), require them (else an error), or off")
@@ -57,7 +60,7 @@ def long_range_config(args: Namespace, size: tuple[int, int]):
     return LongRangeConfig(
         samples=samples, num_frames=frames, window=window, height=size[0], width=size[1], truth_stride=stride,
         distance_ranges=QUICK["distance_ranges"] if args.quick else DISTANCE_RANGES, new_content_lag=lag,
-        steer_frames=min(QUICK["steer_frames"] if args.quick else STEER_FRAMES, frames))
+        steer_frames=min(QUICK["steer_frames"] if args.quick else STEER_FRAMES, frames), truth=args.truth)
 
 
 def _missing_reason() -> str | None:
@@ -96,9 +99,9 @@ def run_long_range(pipe, config, fid_model=None, fid_reason: str | None = None):
     """Fly every sample (a tqdm bar over frames on a terminal): ``(results, perceptual dict)``."""
     from tqdm import tqdm
 
-    from viewgen.evaluation.long_range import perceptual_scores, run_long_range_case
+    from viewgen.evaluation.long_range import perceptual_scores, progress_frames, run_long_range_case
 
-    total = len(config.samples) * (config.num_frames + config.steer_frames)
+    total = len(config.samples) * progress_frames(config)
     results = []
     with tqdm(total=total, unit="frame", file=sys.stderr, dynamic_ncols=True, disable=not sys.stderr.isatty(),
               leave=False) as progress:

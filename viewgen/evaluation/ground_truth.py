@@ -27,6 +27,7 @@ from torch import Tensor
 
 from viewgen.data.synthetic.flights import generate_flight
 from viewgen.data.synthetic.presets import scene_preset, start_pose
+from viewgen.data.synthetic.raymarch import RenderConfig
 from viewgen.data.synthetic.renderer import render
 from viewgen.data.synthetic.rgbd import depth_to_unit_disparity
 from viewgen.data.synthetic.world import World
@@ -77,14 +78,14 @@ def _check_int(value, name: str, low: int, high: int | None = None) -> int:
     return value
 
 
-def _render_depth_rgb(world: World, poses: Tensor, intrinsics: Tensor, height: int, width: int
-                      ) -> tuple[Tensor, Tensor]:
-    """``(rgb [T, 3, H, W], depth [T, 1, H, W])``, one frame per render call.
+def _render_depth_rgb(world: World, poses: Tensor, intrinsics: Tensor, height: int, width: int,
+                      config: RenderConfig | None = None) -> tuple[Tensor, Tensor]:
+    """``(rgb [T, 3, H, W], depth [T, 1, H, W])``, one frame per render call (``config``: the ray marcher's).
 
     The renderer's result for a frame depends on the other frames of its batch (its marching
     decisions are shared), so frames are rendered alone: frame k depends on its pose only.
     """
-    chunks = [render(world, pose, intrinsics, height, width) for pose in poses]
+    chunks = [render(world, pose, intrinsics, height, width, config) for pose in poses]
     return torch.cat([rgb for rgb, _ in chunks]), torch.cat([depth for _, depth in chunks])
 
 

@@ -6,11 +6,14 @@ For each sample (1 = coast, 2 = hills, 3 = mountains; :mod:`viewgen.evaluation.s
    steering). Every frame is measured as it comes (:class:`FlightLog`; nothing but the truth
    frames is kept): sharpness and high-frequency energy, sky fraction, color drift, flicker,
    frame change, and its pose.
-2. **Ground truth at the flight's own poses**: every ``truth_stride``-th frame, the sample's world
-   rendered from the flight's pose mapped into the world (:func:`~viewgen.evaluation.sample_worlds.world_poses`).
-   Against it: sharpness and detail ratios, the sky of the truth, how much of the view is new
-   (the flight's vs the truth's), and the patch distance per frame range with its noise floor
-   (:mod:`viewgen.evaluation.long_range_stats`).
+2. **Ground truth** every ``truth_stride``-th frame, one of two readings (``config.truth``):
+   ``"flight"`` (the default), the same autopilot flying the sample's world itself
+   (:mod:`viewgen.evaluation.truth_flight`: what a flight that knows the world sees at the same
+   frame), or ``"poses"``, the sample's world rendered from the flight's own poses
+   (:func:`~viewgen.evaluation.sample_worlds.world_poses`; far out these are often inside land
+   the flight could not know). Against it: sharpness and detail ratios, the sky of the truth, how
+   much of the view is new (the flight's vs the truth's), and the patch distance per frame range
+   with its noise floor (:mod:`viewgen.evaluation.long_range_stats`).
 3. **Attitude and clearance** of every frame (pitch, roll, upside-down; height above the world's
    ground), for the autopilot flight and for a **steered** flight (``steer_frames`` frames under
    :func:`steering_offset`, the same pipeline): sane attitude must hold for both.
@@ -43,12 +46,14 @@ from viewgen.evaluation.sample_worlds import (
     shown_clearance,
     world_poses,
 )
+from viewgen.evaluation.truth_flight import TruthFlight, fly_truth
 from viewgen.procedural.filters import luma
 from viewgen.rendering import warp_rgbd
 
-__all__ = ["NEW_CONTENT_COVERAGE", "FlightLog", "LongRangeConfig", "LongRangeResult", "perceptual_scores",
-           "run_long_range_case", "steering_offset"]
+__all__ = ["NEW_CONTENT_COVERAGE", "TRUTH_READINGS", "FlightLog", "LongRangeConfig", "LongRangeResult",
+           "perceptual_scores", "progress_frames", "run_long_range_case", "steering_offset"]
 
+TRUTH_READINGS = ("flight", "poses")  # LongRangeConfig.truth
 NEW_CONTENT_COVERAGE = 0.5  # a pixel is new where the warp's soft coverage sqrt(m) is below this
 _STEER_PHASES = ((1.0, 0.0), (0.0, 0.0), (-1.0, 0.0), (0.0, 0.0), (0.0, -1.0), (0.0, 0.0), (0.0, 1.0), (0.0, 0.0))
 
@@ -71,8 +76,11 @@ class LongRangeConfig:
     views of the new-content measure (a multiple of truth_stride); steer_frames: frames of the
     steered flight (0 = none); sheet_frames: frames per flight on the contact sheet;
     frozen_epsilon: a frame change below this is a still frame; skyless_fraction: a frame with
-    less sky than this has none; truth_min_clearance: the truth's camera is kept at least this
-    fraction of frame 0's height above the world's ground (lifted straight up where the flight is lower).
+    less sky than this has none; truth: ``"flight"`` (the autopilot flying the sample's world) or
+    ``"poses"`` (the world at the flight's own poses); see the module doc; truth_min_clearance:
+    with ``"poses"``, the truth's camera is kept at least this fraction of frame 0's height above
+    the world's ground (lifted straight up where the flight is lower); steer_size: the size of the
+    renders the truth flight's autopilot steers on.
     """
 
     samples: tuple[int, ...] = (1, 2, 3)
@@ -87,9 +95,13 @@ class LongRangeConfig:
     sheet_frames: int = 8
     frozen_epsilon: float = 1e-3
     skyless_fraction: float = 0.005
+    truth: str = "flight"
     truth_min_clearance: float = 0.5
+    steer_size: tuple[int, int] = (40, 64)
 
     def __post_init__(self) -> None:
+        if self.truth not in TRUTH_READINGS:
+            raise ValueError(f"truth must be one of {', '.join(TRUTH_READINGS)}, got {self.truth!r}")
         if not self.samples or any(isinstance(s, bool) or s not in (1, 2, 3) for s in self.samples):
             raise ValueError(f"samples must be some of 1, 2, 3, got {self.samples!r}")
         frames = _whole(self.num_frames, "the number of frames", 1)
@@ -209,18 +221,33 @@ def _observe(log: FlightLog, sample: SampleWorld, rgbd: Tensor, previous: Tensor
     log.poses.append(pose)
 
 
-def _observe_truth(log: FlightLog, sample: SampleWorld, config: LongRangeConfig, k: int, frames: dict) -> None:
-    """Render the truth at frame ``k`` and log the measures against it; ``frames``: index -> (rgbd, pose)."""
-    rgbd, pose = frames[k]
+def _truth_at(log: FlightLog, sample: SampleWorld, config: LongRangeConfig, k: int, pose: Tensor,
+              truth_flight: TruthFlight | None) -> tuple[Tensor, Tensor, bool]:
+    """The truth of frame ``k``: ``(rgbd [1, 4, H, W], its flight pose [3, 4], whether it was raised)``.
+
+    From ``truth_flight`` when given (``config.truth == "flight"``), else rendered at the flight's
+    ``pose``, lifted above the world's ground where the flight is too low.
+    """
+    if truth_flight is not None:
+        return truth_flight.frames[k], truth_flight.poses[k], False
     truth_pose, raised = raise_above_ground(sample, world_poses(sample, pose[None]), log.truth_min_clearance_m)
     truth_rgb, truth_disparity = render_truth(sample, truth_pose, config.height, config.width)
-    truth_rgbd = torch.cat([truth_rgb, truth_disparity], dim=1)
+    return torch.cat([truth_rgb, truth_disparity], dim=1), pose, bool(raised[0])
+
+
+def _observe_truth(log: FlightLog, sample: SampleWorld, config: LongRangeConfig, k: int, frames: dict,
+                   truth_flight: TruthFlight | None) -> None:
+    """Take the truth of frame ``k`` and log the measures against it; ``frames``: index -> (rgbd, pose)."""
+    rgbd, pose = frames[k]
+    truth_rgbd, truth_pose, raised = _truth_at(log, sample, config, k, pose, truth_flight)
+    truth_rgb, truth_disparity = truth_rgbd[:, :3], truth_rgbd[:, 3:]
     intrinsics = sample.intrinsics
     previous_rgbd, previous_pose = frames[k - 1]
     entry = {"flight_rgb": rgbd[0, :3].clone(), "truth_rgb": truth_rgb[0], "truth_rgbd": truth_rgbd,
+             "truth_pose": truth_pose,
              "truth_laplacian_var": float(_laplacian_variance(truth_rgb)[0]),
              "truth_high_frequency": float(_high_frequency(truth_rgb, 1.0)[0]),
-             "truth_sky": float(sky_fraction(truth_disparity)[0]), "truth_raised": bool(raised[0]),
+             "truth_sky": float(sky_fraction(truth_disparity)[0]), "truth_raised": raised,
              "compensated_flicker": float(compensated_flicker(
                  torch.cat([previous_rgbd[:, :3], rgbd[:, :3]]), torch.cat([previous_rgbd[:, 3:], rgbd[:, 3:]]),
                  torch.stack([previous_pose, pose]), intrinsics)[0])}
@@ -228,7 +255,9 @@ def _observe_truth(log: FlightLog, sample: SampleWorld, config: LongRangeConfig,
     if lag >= 0:
         lag_rgbd, lag_pose = frames[lag]
         entry["new_content"] = _new_fraction(lag_rgbd, lag_pose, pose, intrinsics)
-        entry["truth_new_content"] = _new_fraction(log.truth[lag]["truth_rgbd"], lag_pose, pose, intrinsics)
+        lag_truth = log.truth[lag]
+        entry["truth_new_content"] = _new_fraction(lag_truth["truth_rgbd"], lag_truth["truth_pose"], truth_pose,
+                                                   intrinsics)
     log.truth[k] = entry
 
 
@@ -246,7 +275,8 @@ def _fly(pipeline, sample: SampleWorld, num_frames: int, on_frame: Callable[[int
     return start_rgbd
 
 
-def _autopilot_flight(pipeline, sample: SampleWorld, config: LongRangeConfig, progress) -> tuple[FlightLog, Tensor]:
+def _autopilot_flight(pipeline, sample: SampleWorld, config: LongRangeConfig, progress,
+                      truth_flight: TruthFlight | None) -> tuple[FlightLog, Tensor]:
     """The autopilot flight with its truth frames: ``(log, start rgbd [1, 4, H, W])``."""
     log = FlightLog()
     truth_set = set(config.truth_frames)
@@ -258,13 +288,14 @@ def _autopilot_flight(pipeline, sample: SampleWorld, config: LongRangeConfig, pr
             start_pose = world_poses(sample, pose[None])
             log.truth_min_clearance_m = config.truth_min_clearance * float(clearance(sample, start_pose)[0])
             truth_rgb, truth_disparity = render_truth(sample, start_pose, config.height, config.width)
-            log.truth[0] = {"truth_rgbd": torch.cat([truth_rgb, truth_disparity], dim=1), "truth_rgb": truth_rgb[0]}
+            log.truth[0] = {"truth_rgbd": torch.cat([truth_rgb, truth_disparity], dim=1), "truth_rgb": truth_rgb[0],
+                            "truth_pose": pose}
             log.start_mean_rgb, log.start_contrast = rgbd[0, :3].mean(dim=(1, 2)), float(luma(rgbd[:, :3]).std())
         else:
             _observe(log, sample, rgbd, keep[k - 1][0], pose)
         keep[k] = (rgbd, pose)
         if k in truth_set:
-            _observe_truth(log, sample, config, k, keep)
+            _observe_truth(log, sample, config, k, keep, truth_flight)
         for old in [i for i in keep if i < k - config.new_content_lag or (i < k and i % config.truth_stride)]:
             del keep[old]
         for old in [i for i in log.truth if i < k - config.new_content_lag]:
@@ -312,13 +343,18 @@ def run_long_range_case(pipeline, sample: int, config: LongRangeConfig, *, keep_
                         progress: Callable[[int], None] | None = None) -> LongRangeResult:
     """Fly ``pipeline`` (a :class:`~viewgen.pipelines.FlyThroughPipeline` at ``config``'s size) from built-in
     ``sample`` with its autopilot for ``config.num_frames`` frames (and steered for ``config.steer_frames``),
-    render the truth at the flight's poses and measure both; see the module doc.
+    take the truth (``config.truth``: the same autopilot flying the sample's world, or the world at the
+    flight's poses) and measure both; see the module doc.
 
     keep_sets: keep the distance ranges' frames as uint8 for FID / KID (``set_frames``).
-    progress: called with 1 after every generated frame (both flights).
+    progress: called with 1 after every frame flown (the truth flight's too, :func:`progress_frames`).
     """
     world = sample_world(sample)
-    log, start = _autopilot_flight(pipeline, world, config, progress)
+    truth_flight = None
+    if config.truth == "flight":
+        truth_flight = fly_truth(world, pipeline.config.autopilot, config.num_frames, config.truth_frames,
+                                 (config.height, config.width), config.steer_size, progress)
+    log, start = _autopilot_flight(pipeline, world, config, progress, truth_flight)
     attitude = {**attitude_stats(world, torch.stack(log.poses)),
                 "shown_clearance": torch.tensor(log.shown_clearance, dtype=torch.float64)}
     steered_poses, steered_sky, steered_shown = _steered_flight(pipeline, world, config, progress)
@@ -332,6 +368,11 @@ def run_long_range_case(pipeline, sample: int, config: LongRangeConfig, *, keep_
         sheet_flight=torch.stack([log.truth[k]["flight_rgb"] for k in config.sheet_indices]),
         sheet_truth=torch.stack([log.truth[k]["truth_rgb"] for k in config.sheet_indices]),
         set_frames=_set_frames(log, config) if keep_sets else None)
+
+
+def progress_frames(config: LongRangeConfig) -> int:
+    """Frames flown per sample (what ``progress`` counts): the autopilot, the steered and the truth flights."""
+    return config.num_frames + config.steer_frames + (config.num_frames if config.truth == "flight" else 0)
 
 
 def perceptual_scores(results: list[LongRangeResult], model=None, reason: str | None = None) -> dict:

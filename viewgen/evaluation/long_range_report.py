@@ -7,7 +7,7 @@ section of ``report.md`` and its plots.
   ``null`` and the reason). Floats have 6 significant digits, non-finite ones are ``null``.
 * :func:`write_long_range_report`: ``long_range_windows.png`` (per-window curves, one line per
   sample), ``long_range_sheet_<name>.png`` (per sample: about 8 frames spread over the flight,
-  flight above the truth at the same pose), and the report section (markdown text returned).
+  flight above the truth at the same frame: :data:`TRUTH_TEXT`), and the report section (markdown).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from viewgen.evaluation.long_range import LongRangeConfig, LongRangeResult
 from viewgen.evaluation.long_range_stats import WINDOW_STATS
 from viewgen.evaluation.sample_worlds import SAMPLE_NAMES
 
-__all__ = ["LONG_RANGE_FILES", "TARGETS", "long_range_metrics", "write_long_range_report"]
+__all__ = ["LONG_RANGE_FILES", "TARGETS", "TRUTH_TEXT", "long_range_metrics", "write_long_range_report"]
 
 LONG_RANGE_FILES = ("long_range_windows.png", *(f"long_range_sheet_{name}.png" for name in SAMPLE_NAMES))
 # name -> (what, target as text, test of the value or None); "steered_*" are read off the steered flights
@@ -122,6 +122,13 @@ def _headline(cases: list[dict], flight: str) -> dict:
                    "met": None if value is None else bool(TARGETS[name][2](value))} for name, value in values.items()}
 
 
+TRUTH_TEXT = {  # LongRangeConfig.truth -> what the truth is, and what the flight is compared with
+    "flight": ("the same autopilot flying the sample's world itself (a flight that knows the world)",
+               "the truth flight at the same frame"),
+    "poses": ("the sample's world rendered at the flight's own poses", "the truth at the same pose"),
+}
+
+
 def long_range_metrics(config: LongRangeConfig, results: list[LongRangeResult], refiner: str,
                        seed: int, perceptual: dict) -> dict:
     """The ``long_range`` block of ``metrics.json`` (see the module doc).
@@ -134,7 +141,8 @@ def long_range_metrics(config: LongRangeConfig, results: list[LongRangeResult], 
     return {
         "protocol": "long_range",
         "description": "autopilot flights of N frames from the built-in samples; statistics per window of W frames "
-                       "against the sample's world rendered at the flight's own poses",
+                       f"against {TRUTH_TEXT[config.truth][0]}",
+        "truth": config.truth,
         "resolution": [config.height, config.width], "samples": list(config.samples),
         "sample_names": [SAMPLE_NAMES[i - 1] for i in config.samples], "frames": config.num_frames,
         "window": config.window, "truth_stride": config.truth_stride, "new_content_lag": config.new_content_lag,
@@ -202,17 +210,17 @@ def _markdown(block: dict) -> list[str]:
         "## Long range (protocol b)", "",
         f"Autopilot flights of {block['frames']} frames at {height}x{width} from samples "
         f"{', '.join(f'{i} {n}' for i, n in zip(block['samples'], block['sample_names']))}; windows of "
-        f"{block['window']} frames; the truth is the sample's world rendered at the flight's own poses every "
+        f"{block['window']} frames; the truth is {TRUTH_TEXT[block['truth']][0]}, every "
         f"{block['truth_stride']} frames; steered flights of {block['steer_frames']} frames; "
         f"refiner: {block['refiner']}.",
         "", "Targets (worst over samples and windows):", "", *_targets_table(block),
         "", "Per sample (autopilot):", "", *_cases_table(block),
-        "", "Patch distance of the flight to the truth at the same poses; its noise floor (the truth's first "
+        "", f"Patch distance of the flight to {TRUTH_TEXT[block['truth']][1]}; its noise floor (the truth's first "
         "half of the range vs its second half) and their ratio; the adjacent floor (truth at every other truth "
         "frame vs the rest: sampling noise only) and the stricter ratio:", "",
         *_distances_table(block), "", perceptual, "",
         "![per-window statistics](long_range_windows.png)", "",
-        *[f"![{name}: flight above the truth at the same pose](long_range_sheet_{name}.png)"
+        *[f"![{name}: flight above {TRUTH_TEXT[block['truth']][1]}](long_range_sheet_{name}.png)"
           for name in block["sample_names"]], "",
         "All numbers: `metrics.json`. How to read them: docs/evaluation.md.", "",
     ]
@@ -251,7 +259,8 @@ def _plot_sheet(new_figure, config: LongRangeConfig, result: LongRangeResult, pa
             axis.set_xticks([])
             axis.set_yticks([])
             axis.set_title(f"{what} k={frame}", fontsize=8)
-    figure.suptitle(f"{result.sample.index} {result.sample.name}: flight above the truth at the same pose", fontsize=9)
+    figure.suptitle(f"{result.sample.index} {result.sample.name}: flight above {TRUTH_TEXT[config.truth][1]}",
+                    fontsize=9)
     figure.tight_layout()
     figure.savefig(path, metadata={"Software": None})
 

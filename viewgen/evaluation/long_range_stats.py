@@ -4,7 +4,7 @@
 * :func:`range_distances`: the patch distance of the flight to the truth per frame range, its noise
   floors and the ratios. The range's truth frames are split into their first half A and second
   half B. ``distance`` is the mean of flight-at-A to truth-at-A and flight-at-B to truth-at-B (the
-  same poses; 0 for a flight equal to the truth). ``floor`` is truth-at-A to truth-at-B: two
+  same frames; 0 for a flight equal to the truth). ``floor`` is truth-at-A to truth-at-B: two
   independent sets of truth renders (stretches of the path far apart) of the same size, so
   ``ratio = distance / floor`` below 1 means the flight is closer to its truth than the world is
   to itself a stretch later. ``floor_adjacent`` is the truth at the even positions to the truth
@@ -29,13 +29,13 @@ from viewgen.geometry.poses import camera_center
 __all__ = ["WINDOW_STATS", "attitude_stats", "longest_run", "range_distances", "window_stats"]
 
 WINDOW_STATS = {  # name -> what it is (units); every one is a value per window
-    "sharpness_ratio": "variance of the Laplacian of luma, flight / truth at the same poses (mean over the "
+    "sharpness_ratio": "variance of the Laplacian of luma, flight / truth at the same frame (mean over the "
                        "window's truth frames, ratio of means); 1 = as sharp as the truth",
     "high_frequency_ratio": "luma detail finer than a 1-pixel Gaussian, flight / truth (ratio of means); "
                             "1 = as in the truth",
     "sky_fraction": "mean fraction of the flight's pixels that are sky (disparity < 0.02)",
     "sky_fraction_min": "smallest sky fraction of one flight frame in the window",
-    "truth_sky_fraction": "mean sky fraction of the truth at the same poses",
+    "truth_sky_fraction": "mean sky fraction of the truth at the same frames",
     "color_shift": "mean distance of a frame's mean RGB from frame 0's (RGB units)",
     "contrast_ratio": "mean standard deviation of luma over frame 0's",
     "flicker": "mean absolute RGB change between consecutive frames",
@@ -43,7 +43,7 @@ WINDOW_STATS = {  # name -> what it is (units); every one is a value per window
     "frame_change": "mean change between consecutive frames (larger of RGB and disparity)",
     "still_frames": "frames whose change is below the frozen epsilon (count)",
     "new_content": "fraction of a frame not covered by the flight's own frame new_content_lag earlier, warped to it",
-    "truth_new_content": "the same for the truth at the same poses (what the world itself reveals)",
+    "truth_new_content": "the same for the truth at the same frames (what the world itself reveals)",
     "travelled": "camera path length (units of s, the sample's disparity scale)",
     "travelled_m": "camera path length (metres in the sample's world)",
     "pitch_min_deg": "smallest pitch (degrees; > 0 looks down)",
@@ -55,8 +55,9 @@ WINDOW_STATS = {  # name -> what it is (units); every one is a value per window
     "below_ground": "frames with the camera below the world's ground (count)",
     "shown_clearance_min": "lowest height of the camera above the ground its own frame shows (median depth along "
                            "gravity of the bottom tenth's non-sky pixels; units of s); < 0: under the ground it shows",
-    "truth_raised": "fraction of the truth frames rendered from higher up: the flight was lower than half its start "
-                    "height above the world's ground, so the truth camera was lifted straight up to that height",
+    "truth_raised": "truth at the flight's poses only: fraction of the truth frames rendered from higher up (the "
+                    "flight was lower than half its start height above the world's ground, so the truth camera was "
+                    "lifted straight up to that height); 0 for the truth flight",
 }
 
 

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from viewgen.checks import check_shape
 from viewgen.data.samples import SAMPLE_NAMES, load_sample, sample_index, sample_metadata
+from viewgen.data.synthetic.raymarch import RenderConfig
 from viewgen.data.synthetic.world import World, WorldConfig
 from viewgen.evaluation.flight_stats import SKY_DISPARITY
 from viewgen.evaluation.ground_truth import _render_depth_rgb
@@ -99,12 +100,14 @@ def world_poses(sample: SampleWorld, cam_from_world: Tensor) -> Tensor:
     return compose_poses(scaled, sample.cam_from_world)
 
 
-def render_truth(sample: SampleWorld, poses: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:
+def render_truth(sample: SampleWorld, poses: Tensor, height: int, width: int,
+                 config: RenderConfig | None = None) -> tuple[Tensor, Tensor]:
     """Ground truth at metric ``poses [N, 3, 4]``: ``(rgb [N, 3, H, W], disparity [N, 1, H, W])`` float32.
 
     One render call per frame (a frame depends on its pose only); disparity is ``clip(s / depth, 0, 1)``.
+    ``config``: the ray marcher's settings (default: the synthetic world's own).
     """
-    rgb, depth = _render_depth_rgb(sample.world, poses.float(), sample.intrinsics, height, width)
+    rgb, depth = _render_depth_rgb(sample.world, poses.float(), sample.intrinsics, height, width, config)
     disparity = (sample.disparity_scale / depth).nan_to_num(0.0, posinf=1.0).clamp(0.0, 1.0)
     return rgb, disparity
 

@@ -1,0 +1,78 @@
+"""The truth of a long flight: the same autopilot flying the sample's own world.
+
+Protocol (b)'s flight invents the land it has not seen, so a few hundred frames out the sample's
+world rendered at the flight's own poses is often a place no flight would be: the camera inside
+a mountain, or a rock face at arm's length that the flight could not know was there. What a long
+flight over the sample's world *should* look like is a flight over it that knows it: the same
+autopilot, from the same start, steering on the world's own renders. Its frames are the truth of
+protocol (b)'s window statistics (sharpness, detail, sky, new content) and patch distances; the
+flight's attitude and clearance are still measured at the flight's own poses.
+
+The autopilot steers on small, coarsely ray-marched renders (``steer_size``; it reads the ground
+plane and the skyline of the disparity, not its detail); the frames that are measured are full
+renders at the flight's resolution. A level autopilot gets the world's true down (the flight
+under test gets its memory's estimate). Shapes: poses ``[3, 4]`` float64 in flight units (frame 0
+is the sample's camera, the identity; lengths in units of the sample's disparity scale ``s``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from viewgen.control.fly_dynamic import FlyDynamic, FlyDynamicConfig
+from viewgen.data.synthetic.raymarch import RenderConfig
+from viewgen.evaluation.sample_worlds import SampleWorld, render_truth, world_poses
+
+__all__ = ["STEER_RENDER", "TruthFlight", "fly_truth"]
+
+STEER_RENDER = RenderConfig(refine_steps=6, min_step=0.06, silhouette_passes=0)  # as the weight-free prior's
+
+
+@dataclass(frozen=True, eq=False)
+class TruthFlight:
+    """The autopilot's flight over the sample's world.
+
+    poses: ``[N + 1, 3, 4]`` float64 flight poses, frame 0 first; frames: frame index ->
+    ``rgbd [1, 4, H, W]`` float32 (disparity ``s / depth``) at the frames that were asked for.
+    """
+
+    poses: Tensor
+    frames: dict[int, Tensor]
+
+
+def _render(sample: SampleWorld, pose: Tensor, size: tuple[int, int], config: RenderConfig | None) -> Tensor:
+    rgb, disparity = render_truth(sample, world_poses(sample, pose[None]), *size, config)
+    return torch.cat([rgb, disparity], dim=1)
+
+
+def fly_truth(sample: SampleWorld, autopilot: FlyDynamicConfig, num_frames: int, keep: Iterable[int],
+              size: tuple[int, int], steer_size: tuple[int, int] = (40, 64),
+              progress: Callable[[int], None] | None = None) -> TruthFlight:
+    """Fly ``autopilot`` over ``sample``'s world for ``num_frames`` frames (see the module doc).
+
+    keep: the frame indices (0..N) rendered in full at ``size`` ``(H, W)``; steer_size: the size of
+    the renders the autopilot steers on. progress: called with 1 after every frame.
+    """
+    start = torch.eye(4, dtype=torch.float64)[:3]
+    controller = FlyDynamic.from_config(sample.intrinsics.double(), start, autopilot)
+    if autopilot.level:
+        controller.set_gravity(sample.cam_from_world[:, :3].double() @ torch.tensor([0.0, 1.0, 0.0],
+                                                                                     dtype=torch.float64))
+    wanted = set(keep)
+    poses, frames = [start], {}
+    steer = _render(sample, start, steer_size, STEER_RENDER)
+    if 0 in wanted:
+        frames[0] = _render(sample, start, size, None)
+    for index in range(1, num_frames + 1):
+        pose = controller.next(steer).double()
+        poses.append(pose)
+        steer = _render(sample, pose, steer_size, STEER_RENDER)
+        if index in wanted:
+            frames[index] = _render(sample, pose, size, None)
+        if progress is not None:
+            progress(1)
+    return TruthFlight(torch.stack(poses), frames)
