@@ -8,7 +8,7 @@ import torch
 from viewgen.errors import ViewgenRuntimeError
 from viewgen.geometry.intrinsics import default_intrinsics
 from viewgen.memory import WorldPrior, WorldPriorConfig
-from viewgen.memory.prior_fit import ColorMap, fit_ground
+from viewgen.memory.prior_fit import ColorMap, fit_ground, terrain_preset
 
 IDENTITY = torch.eye(4)[:3]
 
@@ -124,3 +124,26 @@ def test_after_travel_the_sky_is_frame_zeros_sky_at_infinity():
     open_sky = (frame[0, 3] == 0) & sky  # the world shows sky where frame 0 did: the dome, unmoved
     assert int(open_sky.sum()) > 50
     torch.testing.assert_close(frame[0, :3, open_sky], rgbd[0, :3, open_sky], atol=1e-4, rtol=0)
+
+
+def test_the_terrain_preset_follows_the_skyline():
+    height, width = 40, 64
+    rows = torch.arange(height).view(height, 1)
+    flat = rows < 15  # a level horizon
+    assert terrain_preset(flat.expand(height, width)) == "hills"
+    peaks = (torch.arange(width) % 32 - 16).abs().float()  # a ridge line climbing and falling by 40% of the height
+    jagged = rows < (4 + peaks).view(1, width)
+    assert terrain_preset(jagged) == "mountains"
+    assert terrain_preset(torch.zeros(height, width, dtype=torch.bool)) == "hills"  # no sky at all
+
+
+def test_auto_preset_picks_the_world_at_reset_and_a_named_one_is_kept():
+    rgbd = ground_plane_rgbd(48, 64, 0.3)  # a level horizon
+    intrinsics = default_intrinsics(48, 64)
+    memory = WorldPrior()
+    assert memory.config.preset == "auto"
+    memory.reset(rgbd, IDENTITY, intrinsics)
+    assert memory.preset == "hills"
+    named = WorldPrior(WorldPriorConfig(preset="mountains"))
+    named.reset(rgbd, IDENTITY, intrinsics)
+    assert named.preset == "mountains" and named.world is named.world

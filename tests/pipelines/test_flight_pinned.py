@@ -7,8 +7,8 @@ Two pins of each flight:
   existed (every frame warps the previous one), compared with ``torch.equal``;
 * **SHA-256 digests** of the frames (CPU float32; a different CPU or torch build may round
   differently, so these are skipped off x86-64 Linux). The weight-free flight's were recorded
-  when the weight-free refiner began to fill holes from their four sides and WorldPrior got its sky
-  dome and invented nothing below 20x enlargement.
+  when WorldPrior began to pick its preset from frame 0's skyline, to blur its sky dome's spread
+  sky and to measure holes by their width.
 """
 
 import hashlib
@@ -27,9 +27,9 @@ from viewgen.rendering.warp import warp_rgbd
 
 WEIGHT_FREE_SIZE = (32, 48)
 DIGESTS = {
-    "weight_free_rgbd": "af436d312a36c0aeded3c63b53515026375d4e350cfc54d171d516d5280526ea",
-    "weight_free_poses": "ae0cd7c2c395622865288f2bb592643066441362ec16ad0f1ea79b12582d6e5b",
-    "weight_free_straight_rgbd": "11df3575959a7c708e9da0c4fba89bc553cf9d0b9afedbc19058645cbd5fc580",
+    "weight_free_rgbd": "7053e6bcf0f3bb7a3f9d60674c14a3cbb99a46ab1b0026ea66f9b932fd4fcf27",
+    "weight_free_poses": "a8e9b1b1710436b4c72359bc5628ca1d69a5ee5ebee5515dce50e96adcd6823d",
+    "weight_free_straight_rgbd": "08521b72661b6efdee3567d160060c6731d59b6f24691c4f7d19aa36ba9cd110",
     "learned_rgbd": "b318f66def5ecd1e1b08b0a7edb91513e5abb6ef3ebec0ad69f41240d5e6f8e0",
     "learned_poses": "75c5750fe3a08dc1f8d211e24fc1cf8c343b84fb2f45aaa3846d2c6fc752b2c1",
 }

@@ -46,7 +46,7 @@ def test_a_long_flight_stays_alive():
     assert torch.isfinite(rgbd).all() and rgbd.min() >= 0 and rgbd.max() <= 1
     first = pipe.prepare_rgbd(start.rgbd)[0]
     relative = sharpness(rgbd[:, :3], first[:, :3].expand(rgbd.shape[0], -1, -1, -1))
-    assert float(relative[-20:].mean()) > 0.3, relative  # not mush; viewgen eval measures it against truth
+    assert float(relative[-20:].mean()) > 0.25, relative  # not mush; viewgen eval measures it against truth
     assert float(sky_fraction(rgbd[-10:, 3:]).mean()) > 0.05
     change = (rgbd[1:, :3] - rgbd[:-1, :3]).abs().mean(dim=(1, 2, 3))
     assert float(change.min()) > 1e-3  # the picture never freezes

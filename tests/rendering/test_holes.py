@@ -1,9 +1,10 @@
 """Hole fills: the four-sides fill of the weight-free refiner (the nearest fill is tested with the baselines)."""
 
+import numpy as np
 import pytest
 import torch
 
-from viewgen.rendering.holes import fill_four_sides
+from viewgen.rendering.holes import fill_four_sides, hole_half_width
 
 
 def test_a_band_between_two_banks_blends_both_by_inverse_distance():
@@ -38,3 +39,13 @@ def test_nearer_sides_weigh_more_and_a_frame_with_nothing_known_is_unchanged():
 def test_a_known_mask_of_the_wrong_shape_is_refused():
     with pytest.raises(ValueError, match="known"):
         fill_four_sides(torch.zeros(1, 3, 4, 4), torch.ones(1, 1, 4, 5, dtype=torch.bool))
+
+
+def test_a_hole_is_as_wide_as_its_widest_point_nearby_even_at_its_rim():
+    region = np.zeros((40, 60), dtype=bool)
+    region[10, 5:55] = True  # a thin band, one pixel high
+    region[20:40, 30:60] = True  # a wide hole in the corner
+    half = hole_half_width(region, reach=15)
+    assert float(half[10, 5:14].max()) <= 1.5  # the band is thin (away from the wide hole)
+    assert float(half[20, 30]) >= 10.0  # the rim of the wide hole knows how deep it is
+    assert float(half[39, 59]) == float(half.max()) and half.dtype == np.float32

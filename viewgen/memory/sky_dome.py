@@ -5,25 +5,30 @@ The mesh warp cannot show that (it puts the sky at its farthest depth, a wall th
 is enlarged as the camera approaches), so the weight-free flight keeps frame 0's sky apart, as
 a dome (the idea of Infinite Nature Zero's sky dome, here without a learned outpainter):
 
-    build(rgb_0, sky_0):  the dome image is frame 0 with its land replaced by the sky around it
-                          (:func:`~viewgen.rendering.holes.fill_four_sides` from the sky pixels),
-                          so what land hid can be shown when the land drops away
+    build(rgb_0, sky_0):  a canvas of frame 0 grown by ``margin`` on every side; where frame 0
+                          shows no sky (its land, and the margin) the sky around is spread in
+                          (:func:`~viewgen.rendering.holes.fill_four_sides`) and blurred
+                          (``blur`` of the width), so what land hid can be shown, as haze, when
+                          the land drops away, without the streaks a plain copy draws
     look(cam):            each view pixel's ray, rotated into frame 0's camera, is projected
-                          with frame 0's intrinsics and the dome sampled there; the weight falls
-                          from 1 inside frame 0's view to 0 at ``margin`` outside it (where the
+                          with frame 0's intrinsics and the canvas sampled there; the weight
+                          falls from 1 inside frame 0's view to 0 at the canvas edge (where the
                           caller shows some other sky)
 
-Shapes: the dome ``[1, 3, H0, W0]``; :meth:`SkyDome.look` returns ``rgb [1, 3, H, W]`` and
-``weight [1, 1, H, W]``.
+Shapes: the canvas ``[1, 3, H0 + 2 pad_y, W0 + 2 pad_x]``; :meth:`SkyDome.look` returns
+``rgb [1, 3, H, W]`` and ``weight [1, 1, H, W]``.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from viewgen.geometry.projection import pixel_centers_uv, uv_to_rays
+from viewgen.procedural.filters import gaussian_blur
 from viewgen.rendering.holes import fill_four_sides
 
 __all__ = ["SkyDome"]
@@ -35,30 +40,38 @@ class SkyDome:
     Args:
         rgb: frame 0 ``[3, H, W]`` in [0, 1]; sky: ``[H, W]`` bool, True where frame 0 shows sky.
         cam_from_world: frame 0's pose ``[3, 4]``; intrinsics: its normalized ``[4]``.
-        margin: how far outside frame 0's view (in its normalized image coordinates) the
-            weight falls to 0.
+        margin: how far outside frame 0's view (a fraction of its size on each side) the dome
+            reaches; its weight falls to 0 there.
+        blur: Gaussian sigma, as a fraction of frame 0's width, of the sky spread over land and margin.
     """
 
     def __init__(self, rgb: Tensor, sky: Tensor, cam_from_world: Tensor, intrinsics: Tensor,
-                 margin: float = 0.1) -> None:
-        self.image = fill_four_sides(rgb[None].float(), sky[None, None])
+                 margin: float = 0.1, blur: float = 0.03) -> None:
+        height, width = sky.shape
+        self.pad = (math.ceil(margin * width), math.ceil(margin * height))  # (x, y) pixels on each side
+        pad_x, pad_y = self.pad
+        canvas = F.pad(rgb[None].float(), (pad_x, pad_x, pad_y, pad_y))
+        known = F.pad(sky[None, None], (pad_x, pad_x, pad_y, pad_y), value=False)
+        spread = gaussian_blur(fill_four_sides(canvas, known), blur * width)
+        self.image = torch.where(known, canvas, spread)
+        self.size = (height, width)
         self.rotation = cam_from_world[:3, :3].double()
         self.intrinsics = intrinsics.double()
-        self.margin = margin
 
     def look(self, cam_from_world: Tensor, intrinsics: Tensor, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
         """The dome seen from ``cam_from_world [3, 4]`` at ``size`` ``(H, W)``: ``(rgb, weight)``."""
-        height, width = size
-        uv = pixel_centers_uv(height, width, dtype=torch.float64, device=self.image.device)
+        uv = pixel_centers_uv(*size, dtype=torch.float64, device=self.image.device)
         rays = uv_to_rays(uv, intrinsics.double().to(uv.device))  # [H, W, 3] in the view's camera
         in_frame0 = rays @ (self.rotation.to(uv.device) @ cam_from_world[:3, :3].double().to(uv.device).T).T
         depth = in_frame0[..., 2:]
-        ahead = depth > 1e-6
         fx, fy, cx, cy = self.intrinsics.to(uv.device)
         source = torch.stack([fx * in_frame0[..., 0], fy * in_frame0[..., 1]], -1) / depth.clamp_min(1e-6)
-        source = source + torch.stack([cx, cy])
-        inside = torch.minimum(source, 1.0 - source).amin(-1, keepdim=True)  # < 0 outside frame 0's view
-        weight = torch.where(ahead, (1.0 + inside / self.margin).clamp(0.0, 1.0), torch.zeros_like(inside))
-        grid = (2.0 * source - 1.0).clamp(-2.0, 2.0)[None].to(self.image.dtype)
+        source = source + torch.stack([cx, cy])  # frame 0's normalized image coordinates
+        frame_size = torch.tensor(self.size[::-1], dtype=torch.float64, device=uv.device)  # (W, H)
+        pad = torch.tensor(self.pad, dtype=torch.float64, device=uv.device)
+        on_canvas = (source * frame_size + pad) / (frame_size + 2 * pad)
+        outside = torch.maximum(-source, source - 1.0) * frame_size / pad  # 1 at the canvas edge
+        weight = (1.0 - outside.amax(-1, keepdim=True)).clamp(0.0, 1.0) * (depth > 1e-6)
+        grid = (2.0 * on_canvas - 1.0).clamp(-2.0, 2.0)[None].to(self.image.dtype)
         rgb = F.grid_sample(self.image, grid, mode="bilinear", padding_mode="border", align_corners=False)
         return rgb, weight.permute(2, 0, 1)[None].to(self.image.dtype)

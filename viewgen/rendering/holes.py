@@ -12,6 +12,8 @@
   pyramid did as well, and taking the background side (the lower disparity) lost 1-2.6 dB: the
   content revealed behind a ridge is more of the ridge. Hand-written because it is four
   ``cummax`` scans in torch, which no library offers as a fill.
+* :func:`hole_half_width`: how wide the hole around each pixel is, so that a caller can fill thin
+  holes and show something else in wide ones (where any fill from the sides draws streaks).
 
 Shapes: ``image [B, C, H, W]``, ``known [B, 1, H, W]`` bool.
 """
@@ -25,7 +27,7 @@ from torch import Tensor
 
 from viewgen.checks import check_shape
 
-__all__ = ["distance_to_known", "fill_four_sides", "fill_nearest"]
+__all__ = ["distance_to_known", "fill_four_sides", "fill_nearest", "hole_half_width"]
 
 
 def fill_nearest(image: Tensor, known: Tensor) -> Tensor:
@@ -56,6 +58,18 @@ def distance_to_known(region: np.ndarray) -> np.ndarray:
     OpenCV's 3x3 approximation of the Euclidean distance, float32 ``[H, W]``.
     """
     return cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3)
+
+
+def hole_half_width(region: np.ndarray, reach: int) -> np.ndarray:
+    """Half the width of the hole around each pixel of ``region [H, W]`` (bool, True = hole): float32 ``[H, W]``.
+
+    The largest :func:`distance_to_known` within ``reach`` pixels (a square window, OpenCV's
+    dilation): a pixel of a band ``w`` pixels wide gets about ``w / 2``, a pixel at the rim of a
+    wide hole gets the depth of that hole (up to ``reach``) although it is next to a known pixel.
+    """
+    distance = distance_to_known(region)
+    kernel = np.ones((2 * reach + 1, 2 * reach + 1), dtype=np.uint8)
+    return cv2.dilate(distance, kernel)
 
 
 def fill_four_sides(image: Tensor, known: Tensor, power: float = 1.5) -> Tensor:
