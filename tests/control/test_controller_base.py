@@ -50,3 +50,12 @@ def test_check_steering():
     assert check_steering(torch.tensor([0.5, -1.0])) == (0.5, -1.0)
     with pytest.raises(TypeError, match="two numbers"):
         check_steering("ab")
+
+
+@pytest.mark.parametrize("name", ["straight", "circle"])
+def test_paths_without_a_horizon_check_gravity_and_ignore_it(name):
+    plain, told = make_controller(name, K, START), make_controller(name, K, START)
+    told.set_gravity(torch.tensor([0.0, 1.0, 0.3]))
+    assert torch.equal(plain.next(FLAT), told.next(FLAT))
+    with pytest.raises(ValueError, match="gravity"):
+        told.set_gravity(torch.zeros(3))

@@ -25,6 +25,14 @@ from viewgen.checks import check_shape
 from viewgen.geometry.validation import check_pose
 
 
+def unit_down(down) -> Tensor:
+    """``down`` (3 numbers, world coordinates) as a unit float64 ``[3]``; ``ValueError`` if not finite or zero."""
+    down = torch.as_tensor(down, dtype=torch.float64).reshape(3)
+    if not bool(torch.isfinite(down).all()) or float(down.norm()) < 1e-9:
+        raise ValueError("gravity must be a finite non-zero 3-vector")
+    return torch.nn.functional.normalize(down, dim=0)
+
+
 class CameraController(ABC):
     """Produces one ``cam_from_world [3, 4]`` per call of :meth:`next`.
 
@@ -54,6 +62,14 @@ class CameraController(ABC):
     @abstractmethod
     def _pose(self) -> Tensor:
         """The current camera as float64 CPU ``[3, 4]``."""
+
+    def set_gravity(self, down: Tensor) -> None:
+        """Take the world's down ``[3]`` (world coordinates) from someone who knows it (a memory's estimate).
+
+        Only controllers that keep a horizon use it (the autopilot in level mode overrides this);
+        the others check it and ignore it. Raises ``ValueError`` for a non-finite or zero vector.
+        """
+        unit_down(down)
 
     def reset(self, cam_from_world: Tensor) -> None:
         """Restart from ``cam_from_world [3, 4]`` (or ``[4, 4]``) with a fresh internal state, frame 0."""

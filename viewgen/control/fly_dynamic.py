@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from viewgen.checks import check_min_size, check_shape
-from viewgen.control.base import CameraController, check_config_numbers, check_intrinsics, check_offset
+from viewgen.control.base import CameraController, check_config_numbers, check_intrinsics, check_offset, unit_down
 from viewgen.control.leveling import disparity_signal, ground_clearance, max_descent, with_pitch_in
 from viewgen.geometry.poses import invert_pose, look_direction_pose, transform_points
 from viewgen.geometry.projection import uv_to_rays
@@ -219,10 +219,7 @@ class FlyDynamic(CameraController):
         that knows better (:attr:`viewgen.memory.Memory.gravity`) hands its estimate over at reset.
         Only level mode uses it; call it before the first :meth:`next`.
         """
-        down = torch.as_tensor(down, dtype=torch.float64).reshape(3)
-        if not bool(torch.isfinite(down).all()) or float(down.norm()) < 1e-9:
-            raise ValueError("gravity must be a finite non-zero 3-vector")
-        self._gravity = torch.nn.functional.normalize(down, dim=0)
+        self._gravity = unit_down(down)
 
     @property
     def clearance(self) -> float | None:

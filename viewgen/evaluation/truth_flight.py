@@ -29,7 +29,9 @@ from viewgen.evaluation.sample_worlds import SampleWorld, render_truth, world_po
 
 __all__ = ["STEER_RENDER", "TruthFlight", "fly_truth"]
 
-STEER_RENDER = RenderConfig(refine_steps=6, min_step=0.06, silhouette_passes=0)  # as the weight-free prior's
+# The weight-free prior's coarse settings, without the cone pre-march (block 1), which costs more
+# than it saves on so few rays: 24 ms instead of 38 ms a 40x64 render.
+STEER_RENDER = RenderConfig(refine_steps=6, min_step=0.06, silhouette_passes=0, block=1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,9 +61,7 @@ def fly_truth(sample: SampleWorld, autopilot: FlyDynamicConfig, num_frames: int,
     """
     start = torch.eye(4, dtype=torch.float64)[:3]
     controller = FlyDynamic.from_config(sample.intrinsics.double(), start, autopilot)
-    if autopilot.level:
-        controller.set_gravity(sample.cam_from_world[:, :3].double() @ torch.tensor([0.0, 1.0, 0.0],
-                                                                                     dtype=torch.float64))
+    controller.set_gravity(sample.cam_from_world[:, :3].double() @ torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64))
     wanted = set(keep)
     poses, frames = [start], {}
     steer = _render(sample, start, steer_size, STEER_RENDER)

@@ -37,7 +37,7 @@ from torch import Tensor
 
 from viewgen.checks import check_shape
 from viewgen.control.base import CameraController, check_steering
-from viewgen.control.fly_dynamic import FlyDynamic, FlyDynamicConfig
+from viewgen.control.fly_dynamic import FlyDynamicConfig
 from viewgen.control.registry import CONTROLLER_NAMES, make_controller
 from viewgen.devices import usable_device
 from viewgen.errors import ViewgenRuntimeError
@@ -276,7 +276,7 @@ class FlyThroughPipeline:
         frame = Frame(0, start_rgbd, camera_controller.cam_from_world, intrinsics)
         style = self._flight_style(start_rgbd)
         self.memory.reset(frame.rgbd, frame.cam_from_world, frame.intrinsics)
-        if self.memory.gravity is not None and isinstance(camera_controller, FlyDynamic):
+        if self.memory.gravity is not None:
             camera_controller.set_gravity(self.memory.gravity)  # the memory knows which way is down
         self._flight = _Flight(frame, style, camera_controller, input_warnings)
         return frame
