@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from viewgen.geometry.projection import pixel_centers_uv, uv_to_rays
+from viewgen.geometry.projection import pixel_centers_uv, project, uv_to_rays
 from viewgen.procedural.filters import gaussian_blur
 from viewgen.rendering.holes import fill_four_sides
 
@@ -63,15 +63,12 @@ class SkyDome:
         uv = pixel_centers_uv(*size, dtype=torch.float64, device=self.image.device)
         rays = uv_to_rays(uv, intrinsics.double().to(uv.device))  # [H, W, 3] in the view's camera
         in_frame0 = rays @ (self.rotation.to(uv.device) @ cam_from_world[:3, :3].double().to(uv.device).T).T
-        depth = in_frame0[..., 2:]
-        fx, fy, cx, cy = self.intrinsics.to(uv.device)
-        source = torch.stack([fx * in_frame0[..., 0], fy * in_frame0[..., 1]], -1) / depth.clamp_min(1e-6)
-        source = source + torch.stack([cx, cy])  # frame 0's normalized image coordinates
+        source, depth = project(in_frame0, self.intrinsics.to(uv.device))  # frame 0's normalized image coordinates
         frame_size = torch.tensor(self.size[::-1], dtype=torch.float64, device=uv.device)  # (W, H)
         pad = torch.tensor(self.pad, dtype=torch.float64, device=uv.device)
         on_canvas = (source * frame_size + pad) / (frame_size + 2 * pad)
         outside = torch.maximum(-source, source - 1.0) * frame_size / pad  # 1 at the canvas edge
-        weight = (1.0 - outside.amax(-1, keepdim=True)).clamp(0.0, 1.0) * (depth > 1e-6)
+        weight = (1.0 - outside.amax(-1, keepdim=True)).clamp(0.0, 1.0) * (depth > 1e-6)[..., None]
         grid = (2.0 * on_canvas - 1.0).clamp(-2.0, 2.0)[None].to(self.image.dtype)
         rgb = F.grid_sample(self.image, grid, mode="bilinear", padding_mode="border", align_corners=False)
         return rgb, weight.permute(2, 0, 1)[None].to(self.image.dtype)
