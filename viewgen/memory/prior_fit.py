@@ -84,7 +84,6 @@ def fit_ground(disparity: Tensor, intrinsics: Tensor, *, fallback_height: float 
     return GroundFit(height, pitch, True)
 
 
-# RGB -> (Y, Cb, Cr) of ITU-R BT.601 without offsets: luma and two colour differences.
 def terrain_preset(sky: Tensor) -> str:
     """The synthetic-world preset whose terrain frame 0 looks like, from its sky mask ``[H, W]`` (bool).
 
@@ -99,6 +98,7 @@ def terrain_preset(sky: Tensor) -> str:
     return "mountains" if float(skyline.std()) > MOUNTAIN_SKYLINE_SPREAD else "hills"
 
 
+# RGB -> (Y, Cb, Cr) of ITU-R BT.601 without offsets: luma and two colour differences.
 _TO_YCBCR = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]],
                          dtype=torch.float64)
 _FROM_YCBCR = torch.linalg.inv(_TO_YCBCR)
