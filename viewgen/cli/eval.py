@@ -165,7 +165,7 @@ def _evaluate(args: Namespace, pipe, refiner: str, short, long) -> tuple[dict, l
     import viewgen
     from viewgen.cli.eval_long import resolve_fid, run_long_range
     from viewgen.cli.eval_lpips import resolve_lpips
-    from viewgen.evaluation.long_range_report import long_range_metrics
+    from viewgen.evaluation.long_range_report import TRUTH_TEXT, long_range_metrics
     from viewgen.evaluation.protocols import short_range_cases
     from viewgen.evaluation.report import short_range_metrics
 
@@ -182,8 +182,7 @@ def _evaluate(args: Namespace, pipe, refiner: str, short, long) -> tuple[dict, l
         metrics.update(short_range_metrics(short, short_results, refiner, viewgen.__version__, lpips_reason))
     if long is not None:
         print(f"long range: {len(long.samples)} sample(s) x {long.num_frames} frames (+ {long.steer_frames} steered) "
-              f"at {long.height}x{long.width} with the {refiner} refiner; truth: "
-              f"{'the same autopilot over the sample world' if long.truth == 'flight' else 'the world at its poses'}",
+              f"at {long.height}x{long.width} with the {refiner} refiner; the truth: {TRUTH_TEXT[long.truth][0]}",
               file=sys.stderr)
         began = time.perf_counter()
         long_results, perceptual = run_long_range(pipe, long, fid_model, fid_reason)
