@@ -109,5 +109,7 @@ def test_dataset_listing_and_frame_paths(tmp_path):
     assert clips["a"].disparity_scales.tolist() == [1.5, 2.5]
     assert not clips["a"].has_frames
     assert clips["b"].frame_paths == () and clips["b"].disparity_scales is None
+    (tmp_path / "train" / "a" / "20.jpg").write_bytes(b"")  # downloads are often JPEG: the file that exists
+    assert read_camera_file(tmp_path / "train" / "a.txt").frame_paths[1].name == "20.jpg"
     with pytest.raises(OSError, match="does not exist"):
         list_clips(tmp_path, "val")

@@ -2,7 +2,8 @@
 
 Protocol (a), short range (:mod:`viewgen.evaluation.protocols`): every preset x seed is one
 case. LPIPS (``--lpips``, :mod:`viewgen.cli.eval_lpips`) is scored when the AlexNet weights are
-here. Protocol (b), long range (:mod:`viewgen.cli.eval_long`): autopilot flights from the built-in
+here. ``--clips DIR`` runs protocol (a) on posed clips too (:mod:`viewgen.cli.eval_clips`; ``--protocol clips``:
+only them). Protocol (b), long range (:mod:`viewgen.cli.eval_long`): autopilot flights from the built-in
 samples, measured per window against their worlds. ``--protocol short|long|all`` (default all).
 ``--out`` (default ``eval/``) gets ``metrics.json``, ``report.md`` and its PNG plots as a
 whole (built beside it and swapped in); a folder holding anything else is refused.
@@ -15,6 +16,7 @@ import time
 from argparse import Namespace
 from pathlib import Path
 
+from viewgen.cli.eval_clips import add_clip_arguments
 from viewgen.cli.eval_long import add_long_arguments
 from viewgen.cli.options import size_type
 
@@ -36,8 +38,9 @@ def add_parser(subparsers) -> None:
     command.add_argument("--quick", action="store_true",
                          help="a tiny setting for CI: short range on hills, seed 0, 5 frames; long range on sample 2, "
                               "24 frames, windows of 8; both at 96x160 (options given override it)")
-    command.add_argument("--protocol", choices=("short", "long", "all"), default="all",
-                         help="short range (a), long range (b), or all (default: both)")
+    command.add_argument("--protocol", choices=("short", "long", "all", "clips"), default="all",
+                         help="short range (a), long range (b), all (default: both), or clips (only protocol (a) "
+                              "on the posed clips of --clips); --clips adds them to short and all")
     command.add_argument("--out", default="eval", metavar="DIR", help="output folder (default eval/)")
     command.add_argument("--presets", default=None, metavar="LIST",
                          help="comma-separated scene presets (default coast,hills,mountains)")
@@ -51,6 +54,7 @@ def add_parser(subparsers) -> None:
     command.add_argument("--lpips", choices=("require", "auto", "off"), default="auto",
                          help="score LPIPS: auto (default) when the AlexNet weights are here (else a note), "
                               "require (else an error), off")
+    add_clip_arguments(command)
     add_long_arguments(command)
     command.set_defaults(run=run)
 
@@ -78,12 +82,18 @@ def _config(args: Namespace, weights_size: tuple[int, int] | None):
     if unknown or not presets:
         raise ValueError(f"--presets: unknown preset {', '.join(unknown) or '(none given)'}; "
                          f"choose from {','.join(PRESET_NAMES)}")
-    frames = base["frames"] if args.frames is None else args.frames
-    if not 1 <= frames <= MAX_FRAMES:
-        raise ValueError(f"--frames must be between 1 and {MAX_FRAMES}, got {frames}")
+    frames = _frames(args)
     size = _size(args, weights_size)
     seeds = base["seeds"] if args.seeds is None else _seeds(args.seeds)
     return ShortRangeConfig(presets=presets, seeds=seeds, num_frames=frames, height=size[0], width=size[1])
+
+
+def _frames(args: Namespace) -> int:
+    """Protocol (a)'s generated frames per case: ``--frames``, else 20 (5 with ``--quick``)."""
+    frames = (QUICK["frames"] if args.quick else 20) if args.frames is None else args.frames
+    if not 1 <= frames <= MAX_FRAMES:
+        raise ValueError(f"--frames must be between 1 and {MAX_FRAMES}, got {frames}")
+    return frames
 
 
 def _size(args: Namespace, weights_size: tuple[int, int] | None) -> tuple[int, int]:
@@ -123,6 +133,7 @@ def _is_ours(entry: Path) -> bool:
 
 
 def run(args: Namespace) -> int:
+    from viewgen.cli.eval_clips import clips_config
     from viewgen.cli.eval_long import long_range_config
 
     _require_eval_packages()
@@ -133,18 +144,20 @@ def run(args: Namespace) -> int:
     short = _config(args, weights_size) if args.protocol in ("short", "all") else None
     size = _size(args, weights_size)
     long = long_range_config(args, size) if args.protocol in ("long", "all") else None
+    asked = clips_config(args, _frames(args), size) if args.protocol != "long" else None
+    clips, clip_list = asked or (None, None)
     pipe, refiner = weights_pipe or _pipeline(args, size)
-    began = time.perf_counter()
-    metrics, short_results, long_results, long_elapsed = _evaluate(args, pipe, refiner, short, long)
+    metrics, results, seconds = _evaluate(args, pipe, refiner, short, long, clips, clip_list)
 
     def fill(folder: Path) -> None:
         from viewgen.evaluation.report import write_metrics, write_report
 
         write_metrics(metrics, folder)
-        write_report(metrics, short, short_results, folder, None if long is None else (long, long_results))
+        write_report(metrics, short, results["short"], folder, None if long is None else (long, results["long"]),
+                     None if clips is None else (clips, results["clips"]))
 
     _publish(out, fill)
-    _print_summaries(metrics, time.perf_counter() - began, long_elapsed, out)
+    _print_summaries(metrics, seconds, out)
     return 0
 
 
@@ -160,46 +173,63 @@ def _publish(out: Path, fill) -> None:
     build_and_publish(out, fill, "the evaluation report", out)
 
 
-def _evaluate(args: Namespace, pipe, refiner: str, short, long) -> tuple[dict, list, list, float]:
-    """Run the protocols asked for: ``(metrics, short-range results, long-range results, long-range seconds)``."""
+def _evaluate(args: Namespace, pipe, refiner: str, short, long, clips, clip_list) -> tuple[dict, dict, dict]:
+    """Run the protocols asked for: ``(metrics, {"short", "clips", "long"} -> results, the same -> seconds)``."""
     import viewgen
+    from viewgen.cli.eval_clips import run_clips
     from viewgen.cli.eval_long import resolve_fid, run_long_range
     from viewgen.cli.eval_lpips import resolve_lpips
     from viewgen.evaluation.long_range_report import TRUTH_TEXT, long_range_metrics
     from viewgen.evaluation.protocols import short_range_cases
-    from viewgen.evaluation.report import short_range_metrics
+    from viewgen.evaluation.report import posed_clip_metrics, short_range_metrics
 
-    lpips_model, lpips_reason = resolve_lpips(args.lpips, (short.height, short.width)) if short else (None, None)
+    scored = short or clips
+    lpips_model, lpips_reason = resolve_lpips(args.lpips, (scored.height, scored.width)) if scored else (None, None)
     fid_model, fid_reason = resolve_fid(args.fid) if long else (None, None)
-    protocols = [name for name, config in (("short_range", short), ("long_range", long)) if config]
+    protocols = [name for name, config in (("short_range", short), ("posed_clips", clips), ("long_range", long))
+                 if config]
     metrics = {"viewgen_version": viewgen.__version__, "protocols": protocols}
-    short_results, long_results, long_elapsed = [], [], 0.0
+    results, seconds = {"short": [], "clips": [], "long": []}, {}
+    began = time.perf_counter()
     if short is not None:
         cases = short_range_cases(short)
         print(f"evaluating {len(cases)} case(s) x {short.num_frames} frames at {short.height}x{short.width} "
               f"with the {refiner} refiner", file=sys.stderr)
-        short_results = _run_cases(pipe, short, cases, lpips_model)
-        metrics.update(short_range_metrics(short, short_results, refiner, viewgen.__version__, lpips_reason))
+        results["short"] = _run_cases(pipe, short, cases, lpips_model)
+        metrics.update(short_range_metrics(short, results["short"], refiner, viewgen.__version__, lpips_reason))
+        seconds["short"] = time.perf_counter() - began
+    if clips is not None:
+        began = time.perf_counter()
+        truths, results["clips"] = run_clips(pipe, clips, clip_list, lpips_model)
+        metrics["posed_clips"] = posed_clip_metrics(clips, truths, results["clips"], refiner, viewgen.__version__,
+                                                    lpips_reason)
+        seconds["clips"] = time.perf_counter() - began
     if long is not None:
         print(f"long range: {len(long.samples)} sample(s) x {long.num_frames} frames (+ {long.steer_frames} steered) "
               f"at {long.height}x{long.width} with the {refiner} refiner; the truth: {TRUTH_TEXT[long.truth][0]}",
               file=sys.stderr)
         began = time.perf_counter()
-        long_results, perceptual = run_long_range(pipe, long, fid_model, fid_reason)
+        results["long"], perceptual = run_long_range(pipe, long, fid_model, fid_reason)
         seed = getattr(getattr(pipe, "config", None), "seed", None)
-        metrics["long_range"] = long_range_metrics(long, long_results, refiner, seed, perceptual)
-        long_elapsed = time.perf_counter() - began
-    return metrics, short_results, long_results, long_elapsed
+        metrics["long_range"] = long_range_metrics(long, results["long"], refiner, seed, perceptual)
+        seconds["long"] = time.perf_counter() - began
+    return metrics, results, seconds
 
 
-def _print_summaries(metrics: dict, elapsed: float, long_elapsed: float, out: Path) -> None:
+def _print_summaries(metrics: dict, seconds: dict, out: Path) -> None:
     """The closing line of each protocol run (stdout)."""
     from viewgen.cli.eval_long import summary_line
 
+    wrote = f"wrote {out}/report.md and metrics.json"
     if "headline" in metrics:
-        print(_summary(metrics, elapsed - long_elapsed, out))
+        print(_summary(metrics, f"evaluated {metrics['num_cases']} case(s) in {seconds['short']:.1f} s") +
+              f"; {wrote}")
+    if "posed_clips" in metrics:
+        print(_summary(metrics["posed_clips"], f"posed clips: evaluated {metrics['posed_clips']['num_cases']} "
+                                               f"clip(s) in {seconds['clips']:.1f} s") +
+              f"; {wrote}")
     if "long_range" in metrics:
-        print(summary_line(metrics["long_range"], long_elapsed) + f"; wrote {out}/report.md and metrics.json")
+        print(summary_line(metrics["long_range"], seconds["long"]) + f"; {wrote}")
 
 
 def _run_cases(pipe, config, cases, lpips_model=None):
@@ -216,15 +246,13 @@ def _run_cases(pipe, config, cases, lpips_model=None):
     return results
 
 
-def _summary(metrics: dict, elapsed: float, out: Path) -> str:
-    """One line: the last headline frame's PSNR / SSIM, flight vs both baselines."""
-    k = str(metrics["headline_frames"][-1])
-    head = metrics["headline"]
+def _summary(block: dict, head: str) -> str:
+    """``head``, then the last headline frame's PSNR / SSIM of a protocol (a) block: flight vs both baselines."""
+    k = str(block["headline_frames"][-1])
 
     def pair(method: str) -> str:
-        psnr, ssim = head[method]["psnr"][k], head[method]["ssim"][k]
+        psnr, ssim = block["headline"][method]["psnr"][k], block["headline"][method]["ssim"][k]
         return f"{'-' if psnr is None else f'{psnr:.2f}'} dB / {ssim:.3f}"
 
-    return (f"evaluated {metrics['num_cases']} case(s) in {elapsed:.1f} s; frame {k} PSNR / SSIM: flight "
-            f"{pair('flight')}, warp + nearest fill {pair('warp_nearest_fill')}, repeat start frame "
-            f"{pair('repeat_start_frame')}; wrote {out}/report.md and metrics.json")
+    return (f"{head}; frame {k} PSNR / SSIM: flight {pair('flight')}, warp + nearest fill "
+            f"{pair('warp_nearest_fill')}, repeat start frame {pair('repeat_start_frame')}")

@@ -15,7 +15,7 @@ already is a frame line has no URL. Malformed lines raise ``ValueError`` naming 
 Dataset layout (what :func:`list_clips` / :func:`read_clips` read)::
 
     root/<split>/<clip>.txt                       camera file (real downloads have only these)
-    root/<split>/<clip>/<timestamp>.png           frames, when extracted (ours always has them)
+    root/<split>/<clip>/<timestamp>.png           frames, when extracted (ours always has them; .jpg also read)
     root/<split>/<clip>/<timestamp>_disparity.png 16-bit disparity in [0, 1] (synthetic clips)
     root/<split>/<clip>/metadata.json             synthetic clips: per-frame disparity scales etc.
 
@@ -37,6 +37,7 @@ from torch import Tensor
 from viewgen.checks import check_shape
 
 __all__ = [
+    "FRAME_EXTENSIONS",
     "PosedClip",
     "disparity_path",
     "frame_path",
@@ -79,9 +80,16 @@ class PosedClip:
         return bool(self.frame_paths) and all(path.is_file() for path in self.frame_paths)
 
 
+FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg")  # the first that exists names a frame; .png when none does
+
+
 def frame_path(folder: str | Path, timestamp: int) -> Path:
-    """``folder / "<timestamp>.png"``."""
-    return Path(folder) / f"{int(timestamp)}.png"
+    """``folder / "<timestamp>.png"``, or ``.jpg`` / ``.jpeg`` when only such a file exists."""
+    stem = Path(folder) / str(int(timestamp))
+    for extension in FRAME_EXTENSIONS:
+        if stem.with_suffix(extension).is_file():
+            return stem.with_suffix(extension)
+    return stem.with_suffix(FRAME_EXTENSIONS[0])
 
 
 def disparity_path(folder: str | Path, timestamp: int) -> Path:

@@ -9,7 +9,11 @@ Every generated frame ``k = 1..N`` is scored against ground truth frame ``k``: P
 sharpness relative to the ground truth's (1 = as sharp as the truth) and, when an LPIPS network
 is handed in, LPIPS (:data:`LPIPS_METRIC`).
 
-This is the one evaluation module that runs flights, so it imports :mod:`viewgen.control`
+The same protocol runs on **posed clips** (RealEstate10K / ACID layout, real video):
+:func:`run_clip_case` flies from a clip's frame 0 along its own poses, scaled into flight units
+(:mod:`~viewgen.evaluation.posed_clip_truth`), and scores against its frames.
+
+This is the one evaluation module that runs short-range flights, so it imports :mod:`viewgen.control`
 (the replayed path); the pipeline itself is handed in. The metric modules beside it import
 neither (``tests/test_layout.py``).
 """
@@ -17,6 +21,7 @@ neither (``tests/test_layout.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -28,8 +33,11 @@ from viewgen.evaluation.flight_stats import sharpness
 from viewgen.evaluation.ground_truth import ground_truth_clip
 from viewgen.evaluation.metrics import psnr, ssim
 
-__all__ = ["LPIPS_METRIC", "METHODS", "METRICS", "REPORT_FRAMES", "CaseResult", "ShortRangeConfig", "mean_curves",
-           "run_short_range_case", "scored_metrics", "short_range_cases"]
+if TYPE_CHECKING:
+    from viewgen.evaluation.posed_clip_truth import ClipTruth, PosedClipsConfig
+
+__all__ = ["LPIPS_METRIC", "METHODS", "METRICS", "REPORT_FRAMES", "CaseResult", "FrameChoices", "ShortRangeConfig",
+           "mean_curves", "run_clip_case", "run_short_range_case", "scored_metrics", "short_range_cases"]
 
 METHODS = ("flight", "warp_nearest_fill", "repeat_start_frame")  # the flight first, then the baselines (c)
 METRICS = ("psnr", "ssim", "sharpness")  # per frame; sharpness is relative to the ground truth's
@@ -37,8 +45,26 @@ LPIPS_METRIC = "lpips"  # per frame too, only when run_short_range_case is given
 REPORT_FRAMES = (1, 5, 10, 20, 50)  # the headline frames (those <= N)
 
 
+class FrameChoices:
+    """The frames protocol (a)'s configs report and show, from their ``num_frames`` and ``sheet_frames``."""
+
+    num_frames: int
+    sheet_frames: int
+
+    @property
+    def report_frames(self) -> tuple[int, ...]:
+        """The headline frames that the flight reaches (``<= N``), at least frame ``N`` itself."""
+        return tuple(k for k in REPORT_FRAMES if k <= self.num_frames) or (self.num_frames,)
+
+    @property
+    def sheet_indices(self) -> tuple[int, ...]:
+        """About ``sheet_frames`` frame indices (1..N) kept for the contact sheet, evenly spread, N included."""
+        count = min(self.sheet_frames, self.num_frames)
+        return tuple(sorted({round(1 + i * (self.num_frames - 1) / max(count - 1, 1)) for i in range(count)}))
+
+
 @dataclass(frozen=True)
-class ShortRangeConfig:
+class ShortRangeConfig(FrameChoices):
     """Protocol (a)'s setting.
 
     presets: scene presets (``coast``, ``hills``, ``mountains``); seeds: flight seeds (their paths);
@@ -66,21 +92,12 @@ class ShortRangeConfig:
             raise ValueError(f"the resolution must be at least 16x16 (SSIM needs 11x11), "
                              f"got {self.height}x{self.width}")
 
-    @property
-    def report_frames(self) -> tuple[int, ...]:
-        """The headline frames that the flight reaches (``<= N``), at least frame ``N`` itself."""
-        return tuple(k for k in REPORT_FRAMES if k <= self.num_frames) or (self.num_frames,)
-
-    @property
-    def sheet_indices(self) -> tuple[int, ...]:
-        """Frame indices (1..N) kept for the contact sheet."""
-        count = min(self.sheet_frames, self.num_frames)
-        return tuple(sorted({round(1 + i * (self.num_frames - 1) / max(count - 1, 1)) for i in range(count)}))
 
 
 @dataclass(frozen=True, eq=False)
 class CaseResult:
-    """One case (preset x seed) of protocol (a).
+    """One case of protocol (a): a preset x seed of the synthetic world, or a posed clip (``preset``
+    its name, ``seed`` 0).
 
     scores: ``method -> metric -> [N]`` float64 per generated frame (index 0 is frame 1); the
         metrics are :data:`METRICS`, plus ``"lpips"`` when it was measured.
@@ -114,18 +131,43 @@ def run_short_range_case(pipeline, preset: str, seed: int, config: ShortRangeCon
     too; its input must be at least 31x31.
     """
     clip = ground_truth_clip(preset, seed, config.height, config.width, config.num_frames + 1)
-    truth = clip.rgbd[1:, :3]
-    flight = pipeline(clip.rgbd[:1], num_frames=config.num_frames, intrinsics=clip.intrinsics,
-                      cam_from_world=clip.cam_from_world[0], controller=ReplayPath(clip.cam_from_world))
+    scores, sheet_truth, sheet_flight = _fly_and_score(pipeline, clip.rgbd, clip.cam_from_world, clip.intrinsics,
+                                                       config.sheet_indices, lpips_model)
+    return CaseResult(preset, seed, scores, sheet_truth, sheet_flight)
+
+
+@torch.no_grad()
+def run_clip_case(pipeline, truth: ClipTruth, config: PosedClipsConfig, lpips_model=None) -> CaseResult:
+    """Protocol (a) on a posed clip (:func:`~viewgen.evaluation.posed_clip_truth.clip_truth`): fly ``pipeline``
+    from its frame 0 along its scaled poses and score it and the baselines against its frames.
+
+    The result's ``preset`` is the clip's name and its ``seed`` 0 (a clip has no flight seed).
+    """
+    scores, sheet_truth, sheet_flight = _fly_and_score(pipeline, truth.rgbd, truth.cam_from_world, truth.intrinsics,
+                                                       config.sheet_indices, lpips_model)
+    return CaseResult(truth.name, 0, scores, sheet_truth, sheet_flight)
+
+
+def _fly_and_score(pipeline, rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor, sheet_indices: tuple[int, ...],
+                   lpips_model=None) -> tuple[dict[str, dict[str, Tensor]], Tensor, Tensor]:
+    """Fly from ``rgbd[0]`` along ``cam_from_world [N + 1, 3, 4]`` (flight units, frame 0 first), run the
+    baselines on the same poses, and score frames 1..N against ``rgbd[1:, :3]``.
+
+    Returns ``(method -> metric -> [N], truth [S, 3, H, W], flight [S, 3, H, W])`` at ``sheet_indices``.
+    """
+    truth = rgbd[1:, :3]
+    num_frames = truth.shape[0]
+    flight = pipeline(rgbd[:1], num_frames=num_frames, intrinsics=intrinsics, cam_from_world=cam_from_world[0],
+                      controller=ReplayPath(cam_from_world))
     flown = flight.rgbd[:, :3].detach().float().cpu()
     outputs = {
         "flight": flown,
-        "warp_nearest_fill": warp_nearest_fill(clip.rgbd[0], clip.cam_from_world, clip.intrinsics)[1:, :3],
-        "repeat_start_frame": repeat_start_frame(clip.rgbd[0], clip.cam_from_world)[1:, :3],
+        "warp_nearest_fill": warp_nearest_fill(rgbd[0], cam_from_world, intrinsics)[1:, :3],
+        "repeat_start_frame": repeat_start_frame(rgbd[0], cam_from_world)[1:, :3],
     }
     scores = {method: _score(outputs[method], truth, lpips_model) for method in METHODS}
-    keep = torch.tensor(config.sheet_indices) - 1
-    return CaseResult(preset, seed, scores, truth[keep].clone(), flown[keep].clamp(0.0, 1.0).clone())
+    keep = torch.tensor(sheet_indices) - 1
+    return scores, truth[keep].clone(), flown[keep].clamp(0.0, 1.0).clone()
 
 
 def short_range_cases(config: ShortRangeConfig) -> list[tuple[str, int]]:

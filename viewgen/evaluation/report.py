@@ -24,6 +24,7 @@ from pathlib import Path
 from torch import Tensor
 
 from viewgen.evaluation.long_range_report import LONG_RANGE_FILES, write_long_range_report
+from viewgen.evaluation.posed_clip_truth import ClipTruth, PosedClipsConfig
 from viewgen.evaluation.protocols import (
     LPIPS_METRIC,
     METHODS,
@@ -34,13 +35,16 @@ from viewgen.evaluation.protocols import (
     scored_metrics,
 )
 
-__all__ = ["METHOD_LABELS", "OUTPUT_FILES", "short_range_metrics", "write_metrics", "write_report"]
+__all__ = ["METHOD_LABELS", "OUTPUT_FILES", "posed_clip_metrics", "short_range_metrics", "write_metrics",
+           "write_report"]
 
+CLIPS_PREFIX = "clips_"  # the posed clips' plots: clips_psnr.png, ...
 METHOD_LABELS = {"flight": "flight", "warp_nearest_fill": "warp + nearest fill",
                  "repeat_start_frame": "repeat start frame"}
 METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "sharpness": "sharpness / ground truth's",
                  LPIPS_METRIC: "LPIPS (AlexNet)"}
-PLOTS = tuple(f"{metric}.png" for metric in (*METRICS, LPIPS_METRIC)) + ("contact_sheet.png",)
+PLOTS = tuple(f"{prefix}{metric}.png" for prefix in ("", CLIPS_PREFIX) for metric in (*METRICS, LPIPS_METRIC)) + (
+    "contact_sheet.png", f"{CLIPS_PREFIX}contact_sheet.png")
 OUTPUT_FILES = ("metrics.json", "report.md") + PLOTS + LONG_RANGE_FILES  # everything viewgen eval writes in --out
 
 
@@ -62,25 +66,15 @@ def _metric_notes(measured: tuple[str, ...], lpips_reason: str | None) -> dict:
                                  {LPIPS_METRIC: None, "lpips_reason": lpips_reason or "not measured"})}
 
 
-def short_range_metrics(config: ShortRangeConfig, results: list[CaseResult], refiner: str, version: str,
-                        lpips_reason: str | None = None) -> dict:
-    """Protocol (a)'s ``metrics.json`` content (see the module doc).
-
-    ``headline[method][metric][k]``: mean over cases at frame ``k`` (``config.report_frames``);
-    ``curves[method][metric]``: the mean at every frame 1..N; ``cases``: every case's own curves.
-    lpips_reason: why LPIPS was not measured (kept as ``lpips_reason`` when the cases lack it).
-    """
+def _scored_block(config, results: list[CaseResult], refiner: str, version: str, lpips_reason: str | None) -> dict:
+    """What every protocol (a) block holds: version, resolution, counts, metric notes, headline and curves."""
     curves = mean_curves(results)
     measured = scored_metrics(results)
     frames = config.report_frames
     return {
         "viewgen_version": version,
-        "protocol": "short_range",
-        "description": "generated frame k vs the synthetic world's ground truth along the same poses (k = 1..N)",
         "resolution": [config.height, config.width],
         "num_cases": len(results),
-        "presets": list(config.presets),
-        "seeds": list(config.seeds),
         "frames": config.num_frames,
         "refiner": refiner,
         "methods": list(METHODS),
@@ -89,9 +83,49 @@ def short_range_metrics(config: ShortRangeConfig, results: list[CaseResult], ref
         "headline": {method: {metric: {str(k): _number(curves[method][metric][k - 1]) for k in frames}
                               for metric in measured} for method in METHODS},
         "curves": {method: {metric: _numbers(curves[method][metric]) for metric in measured} for method in METHODS},
-        "cases": [{"preset": r.preset, "seed": r.seed,
-                   "scores": {method: {metric: _numbers(r.scores[method][metric]) for metric in measured}
-                              for method in METHODS}} for r in results],
+    }
+
+
+def _case_scores(result: CaseResult, measured: tuple[str, ...]) -> dict:
+    return {method: {metric: _numbers(result.scores[method][metric]) for metric in measured} for method in METHODS}
+
+
+def short_range_metrics(config: ShortRangeConfig, results: list[CaseResult], refiner: str, version: str,
+                        lpips_reason: str | None = None) -> dict:
+    """Protocol (a)'s ``metrics.json`` content (see the module doc).
+
+    ``headline[method][metric][k]``: mean over cases at frame ``k`` (``config.report_frames``);
+    ``curves[method][metric]``: the mean at every frame 1..N; ``cases``: every case's own curves.
+    lpips_reason: why LPIPS was not measured (kept as ``lpips_reason`` when the cases lack it).
+    """
+    block = _scored_block(config, results, refiner, version, lpips_reason)
+    measured = scored_metrics(results)
+    return {
+        "protocol": "short_range",
+        "description": "generated frame k vs the synthetic world's ground truth along the same poses (k = 1..N)",
+        "presets": list(config.presets),
+        "seeds": list(config.seeds),
+        **block,
+        "cases": [{"preset": r.preset, "seed": r.seed, "scores": _case_scores(r, measured)} for r in results],
+    }
+
+
+def posed_clip_metrics(config: PosedClipsConfig, truths: list[ClipTruth], results: list[CaseResult], refiner: str,
+                       version: str, lpips_reason: str | None = None) -> dict:
+    """Protocol (a) on posed clips, for ``metrics.json["posed_clips"]``: as :func:`short_range_metrics`, with
+    the dataset (root, split, stride) and every clip's name, scale (flight units per pose unit) and its source."""
+    block = _scored_block(config, results, refiner, version, lpips_reason)
+    measured = scored_metrics(results)
+    return {
+        "protocol": "short_range_posed_clips",
+        "description": "generated frame k vs the clip's frame k * stride, flown along the clip's own poses "
+                       "scaled into frame 0's depth unit (k = 1..N)",
+        "root": str(config.root),
+        "split": config.split,
+        "stride": config.stride,
+        **block,
+        "cases": [{"clip": truth.name, "scale": _number(truth.scale), "scale_source": truth.scale_source,
+                   "scores": _case_scores(result, measured)} for truth, result in zip(truths, results)],
     }
 
 
@@ -119,7 +153,7 @@ def _headline_table(metrics: dict) -> list[str]:
 
 def _markdown(metrics: dict, title: str = "# viewgen eval: short range") -> str:
     height, width = metrics["resolution"]
-    lines = [
+    intro = [
         title,
         "",
         f"Protocol (a): {metrics['num_cases']} case(s) (presets {', '.join(metrics['presets'])}; "
@@ -127,15 +161,37 @@ def _markdown(metrics: dict, title: str = "# viewgen eval: short range") -> str:
         f"{height}x{width}; refiner: {metrics['refiner']}; viewgen {metrics['viewgen_version']}.",
         "Every number is the mean over cases of generated frame k scored against the synthetic world's "
         "ground truth from the same camera. The baselines fly the same poses.",
+    ]
+    return _scored_section(metrics, intro, "", "Contact sheet (the first case of each preset; ground truth above "
+                                               "the flight):")
+
+
+def _clips_markdown(block: dict) -> str:
+    height, width = block["resolution"]
+    sources = sorted({case["scale_source"] for case in block["cases"]})
+    intro = [
+        "## Protocol (a) on posed clips",
         "",
-        *_headline_table(metrics),
-        *([] if LPIPS_METRIC in metrics["metrics"] else ["", f"LPIPS not measured: {metrics['lpips_reason']}."]),
+        f"{block['num_cases']} clip(s) of {block['root']}" + (f" (split {block['split']})" if block["split"] else "")
+        + f", {block['frames']} generated frames each, every {block['stride']} clip frame(s), at {height}x{width}; "
+        f"refiner: {block['refiner']}. Each flight and baseline flies the clip's own poses from its frame 0 "
+        f"and is scored against the clip's frames. Scale of the poses: {', '.join(sources)} (docs/evaluation.md).",
+    ]
+    return _scored_section(block, intro, CLIPS_PREFIX, "Contact sheet (the first clips; the clip above the flight):")
+
+
+def _scored_section(block: dict, intro: list[str], prefix: str, sheet_caption: str) -> str:
+    lines = [
+        *intro,
         "",
-        *[f"![{METRIC_LABELS[metric]} over frame index]({metric}.png)" for metric in _measured(metrics)],
+        *_headline_table(block),
+        *([] if LPIPS_METRIC in block["metrics"] else ["", f"LPIPS not measured: {block['lpips_reason']}."]),
         "",
-        "Contact sheet (the first case of each preset; ground truth above the flight):",
+        *[f"![{METRIC_LABELS[metric]} over frame index]({prefix}{metric}.png)" for metric in _measured(block)],
         "",
-        "![contact sheet](contact_sheet.png)",
+        sheet_caption,
+        "",
+        f"![contact sheet]({prefix}contact_sheet.png)",
         "",
         "All numbers, per frame and per case: `metrics.json`. How to read them: docs/evaluation.md.",
         "",
@@ -160,8 +216,8 @@ def _plot_curves(new_figure, metrics: dict, metric: str, path: Path) -> None:
     figure.savefig(path, metadata={"Software": None})
 
 
-def _plot_contact_sheet(new_figure, config: ShortRangeConfig, results: list[CaseResult], path: Path,
-                        max_cases: int = 3) -> None:
+def _plot_contact_sheet(new_figure, config: ShortRangeConfig | PosedClipsConfig, results: list[CaseResult],
+                        path: Path, max_cases: int = 3, clips: bool = False) -> None:
     first_of_preset: dict[str, CaseResult] = {}
     for result in results:
         first_of_preset.setdefault(result.preset, result)
@@ -177,7 +233,8 @@ def _plot_contact_sheet(new_figure, config: ShortRangeConfig, results: list[Case
                 axis.imshow(images[column].permute(1, 2, 0).numpy())
                 axis.set_xticks([])
                 axis.set_yticks([])
-                axis.set_title(f"{result.preset} s{result.seed} {what} k={frame}", fontsize=8)
+                name = result.preset if clips else f"{result.preset} s{result.seed}"
+                axis.set_title(f"{name} {what} k={frame}", fontsize=8)
     figure.tight_layout()
     figure.savefig(path, metadata={"Software": None})
 
@@ -193,11 +250,12 @@ def _agg_figure(**options):
 
 
 def write_report(metrics: dict, config: ShortRangeConfig | None, results: list[CaseResult], folder: Path,
-                 long_range: tuple | None = None) -> None:
+                 long_range: tuple | None = None, clips: tuple | None = None) -> None:
     """``folder/report.md`` and its PNGs (see the module doc); ``metrics`` from :func:`short_range_metrics`.
 
     config None: no short-range part. long_range: ``(LongRangeConfig, [LongRangeResult])`` for protocol
-    (b)'s section, its numbers in ``metrics["long_range"]``.
+    (b)'s section, its numbers in ``metrics["long_range"]``. clips: ``(PosedClipsConfig, [CaseResult])`` for
+    the posed clips' section, its numbers in ``metrics["posed_clips"]``.
     """
     sections = []
     if config is not None:
@@ -206,8 +264,18 @@ def write_report(metrics: dict, config: ShortRangeConfig | None, results: list[C
         _plot_contact_sheet(_agg_figure, config, results, folder / "contact_sheet.png")
         title = "# viewgen eval: short range" if long_range is None else "# viewgen eval: short and long range"
         sections.append(_markdown(metrics, title))
+    elif clips is not None:
+        sections.append(f"# viewgen eval: posed clips\n\nviewgen {metrics['viewgen_version']}.\n")
+    if clips is not None:
+        clips_config, clip_results = clips
+        block = metrics["posed_clips"]
+        for metric in _measured(block):
+            _plot_curves(_agg_figure, block, metric, folder / f"{CLIPS_PREFIX}{metric}.png")
+        _plot_contact_sheet(_agg_figure, clips_config, clip_results, folder / f"{CLIPS_PREFIX}contact_sheet.png",
+                            clips=True)
+        sections.append(_clips_markdown(block))
     if long_range is not None:
-        if config is None:
+        if config is None and clips is None:
             sections.append(f"# viewgen eval: long range\n\nviewgen {metrics['viewgen_version']}.\n")
         long_config, long_results = long_range
         sections.append(write_long_range_report(metrics["long_range"], long_config, long_results, folder,

@@ -1,0 +1,180 @@
+"""Protocol (a) on real data: posed video clips (RealEstate10K / ACID layout) as short-range ground truth.
+
+A clip (:mod:`viewgen.data.posed_clips`: ``root/<split>/<clip>.txt`` and its frames
+``root/<split>/<clip>/<timestamp>.png`` or ``.jpg``) gives a case: frame 0 (its RGB and a
+disparity) is the start, frames ``stride, 2 stride, ..., N stride`` the ground truth, and the
+clip's own camera poses the path a flight replays. Everything is resized to the protocol's
+``height x width`` (the intrinsics are normalized, so they hold at any size).
+
+Units. A flight measures lengths in frame 0's depth unit (depth = 1 / disparity), so the clip's
+poses, made relative to frame 0, have their translations multiplied by a scale ``a`` (flight
+units per pose unit):
+
+* **synthetic clips** (``viewgen synth``) carry frame 0's exact disparity (``_disparity.png``)
+  and its scale ``s`` (``metadata.json``; depth = s / disparity, poses in metres): ``a = 1 / s``,
+  exact (``scale_source = "metadata"``);
+* **real clips** have poses at an arbitrary per-clip SfM scale and no depth: frame 0's disparity
+  comes from a depth backend (:func:`~viewgen.depth.estimate_disparity`, min-max normalized as the
+  original Infinite Nature's) and ``a`` is **fitted**: of a log-spaced grid, the one whose plain
+  warp of frame 0 (holes filled by the nearest pixel) best matches the case's last frame in mean
+  absolute RGB error (``scale_source = "fitted"``). The truth sets the scale only, as median
+  scaling does in monocular depth evaluation; flight and baselines fly the same scaled poses.
+
+Hand-written: no library reads these clips into flight units.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from viewgen.data.posed_clips import PosedClip, read_clips
+from viewgen.evaluation.baselines import warp_nearest_fill
+from viewgen.evaluation.protocols import FrameChoices
+from viewgen.geometry.poses import compose_poses, invert_pose
+from viewgen.io.images import load_image, read_disparity_png16
+
+__all__ = ["ClipTruth", "PosedClipsConfig", "SCALE_GRID", "clip_truth", "fit_scale", "usable_clips"]
+
+SCALE_GRID = 41  # candidate scales, log-spaced (see fit_scale)
+_SCALE_RANGE = (1e-3, 2.0)  # the last frame's camera moves this far (frame 0's depth units) at the ends of the grid
+
+
+@dataclass(frozen=True)
+class PosedClipsConfig(FrameChoices):
+    """Protocol (a) on posed clips.
+
+    root: the dataset folder; split: its split folder (None: every split, or ``root`` itself when
+    it holds the camera files); num_frames: ``N``, generated frames per case; stride: clip frames
+    between two scored frames (real clips run at 30 fps: a stride of a few frames gives motion);
+    height, width: the resolution of everything; max_clips: the first this many usable clips
+    (sorted by name; None: all); depth: the depth backend for clips without a disparity file;
+    sheet_frames: frames per case on the contact sheet.
+    """
+
+    root: str
+    split: str | None = None
+    num_frames: int = 20
+    stride: int = 1
+    height: int = 160
+    width: int = 256
+    max_clips: int | None = None
+    depth: str = "midas-v21"
+    sheet_frames: int = 4
+
+    def __post_init__(self) -> None:
+        for name, low in (("num_frames", 1), ("stride", 1), ("sheet_frames", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
+        if self.max_clips is not None and (isinstance(self.max_clips, bool) or not isinstance(self.max_clips, int)
+                                           or self.max_clips < 1):
+            raise ValueError(f"max_clips must be a whole number >= 1 or None, got {self.max_clips!r}")
+        if min(self.height, self.width) < 16:
+            raise ValueError(f"the resolution must be at least 16x16 (SSIM needs 11x11), "
+                             f"got {self.height}x{self.width}")
+
+    @property
+    def clip_frames(self) -> int:
+        """Clip frames a case needs: frame 0 and ``N`` strides."""
+        return self.num_frames * self.stride + 1
+
+
+@dataclass(frozen=True, eq=False)
+class ClipTruth:
+    """One posed clip read into flight units.
+
+    name: the clip's id; rgbd: ``[N + 1, 4, H, W]`` RGB of frame 0 and the scored frames, disparity
+    of frame 0 in channel 3 of ``rgbd[0]`` (the others' is 0: not known); cam_from_world: ``[N + 1, 3, 4]``
+    float64 relative to frame 0 (identity), translations times ``scale``; intrinsics: ``[4]``
+    normalized, frame 0's; scale: flight units per pose unit; scale_source: ``"metadata"`` or ``"fitted"``.
+    """
+
+    name: str
+    rgbd: Tensor
+    cam_from_world: Tensor
+    intrinsics: Tensor
+    scale: float
+    scale_source: str
+
+
+def usable_clips(config: PosedClipsConfig) -> list[PosedClip]:
+    """The clips of ``config.root`` with at least ``config.clip_frames`` frames whose images exist (sorted by
+    name, at most ``max_clips``). Raises ``OSError`` for a missing root or ``ValueError`` when none is usable."""
+    clips = read_clips(config.root, config.split)
+    needed = range(0, config.clip_frames, config.stride)
+    usable = [clip for clip in clips if len(clip) >= config.clip_frames and clip.frame_paths
+              and all(clip.frame_paths[k].is_file() for k in needed)]
+    if not usable:
+        raise ValueError(f"{config.root}: no clip with {config.clip_frames} frames ({config.num_frames} scored, stride "
+                         f"{config.stride}) and their images ({len(clips)} camera file(s) found); extract the frames "
+                         "as <split>/<clip>/<timestamp>.png or .jpg, or ask for fewer --frames")
+    return usable[:config.max_clips]
+
+
+def _resized(image: Tensor, height: int, width: int) -> Tensor:
+    return F.interpolate(image, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+
+
+def _relative_poses(cam_from_world: Tensor) -> Tensor:
+    """``[T, 3, 4]`` -> the same poses relative to the first (frame 0 exactly the identity), float64."""
+    relative = compose_poses(cam_from_world.double(), invert_pose(cam_from_world[0].double()))
+    relative[0] = torch.eye(4, dtype=torch.float64)[:3]
+    return relative
+
+
+def _scaled(poses: Tensor, scale: float) -> Tensor:
+    scaled = poses.clone()
+    scaled[:, :, 3] *= scale
+    return scaled
+
+
+def fit_scale(rgbd: Tensor, poses: Tensor, intrinsics: Tensor, target: Tensor) -> float:
+    """The scale (flight units per pose unit) whose warp of ``rgbd [1, 4, H, W]`` to the last of ``poses
+    [T, 3, 4]`` (relative to frame 0, pose units) best matches ``target [3, H, W]`` (mean absolute RGB error).
+
+    :data:`SCALE_GRID` candidates, log-spaced so that the last camera moves between ``_SCALE_RANGE``
+    depth units; a path that does not move gets scale 1.
+    """
+    travel = float(poses[-1, :, 3].norm())
+    if travel < 1e-12:
+        return 1.0
+    low, high = (math.log(bound / travel) for bound in _SCALE_RANGE)
+    candidates = torch.linspace(low, high, SCALE_GRID, dtype=torch.float64).exp().tolist()
+    ends = torch.stack([poses[0], poses[-1]]).to(rgbd.dtype)
+    errors = []
+    for scale in candidates:
+        warped = warp_nearest_fill(rgbd, _scaled(ends, scale), intrinsics)[-1, :3]
+        errors.append(float((warped - target).abs().mean()))
+    return candidates[min(range(len(errors)), key=errors.__getitem__)]
+
+
+def _start_disparity(clip: PosedClip, image: Tensor, config: PosedClipsConfig) -> Tensor:
+    """Frame 0's disparity ``[1, 1, H, W]``: the clip's disparity file, else the depth backend's estimate."""
+    if clip.disparity_paths and clip.disparity_paths[0].is_file():
+        return _resized(read_disparity_png16(clip.disparity_paths[0]), config.height, config.width).clamp(0.0, 1.0)
+    from viewgen.depth import estimate_disparity
+
+    return estimate_disparity(image, config.depth, size=(config.height, config.width))
+
+
+def clip_truth(clip: PosedClip, config: PosedClipsConfig) -> ClipTruth:
+    """Read ``clip`` into a :class:`ClipTruth` at ``config``'s size, stride and frame count (see the module doc)."""
+    indices = list(range(0, config.clip_frames, config.stride))
+    images = [_resized(load_image(clip.frame_paths[k]), config.height, config.width).clamp(0.0, 1.0)
+              for k in indices]
+    disparity = _start_disparity(clip, images[0], config)
+    rgbd = torch.cat([torch.cat(images), torch.zeros(len(images), 1, config.height, config.width)], dim=1)
+    rgbd[0, 3:] = disparity[0]
+    poses = _relative_poses(clip.cam_from_world[indices])
+    intrinsics = clip.intrinsics[0].float()
+    metadata = clip.disparity_scales is not None and clip.disparity_paths and clip.disparity_paths[0].is_file()
+    if metadata:
+        scale, source = 1.0 / float(clip.disparity_scales[0]), "metadata"
+    else:
+        scale, source = fit_scale(rgbd[:1], poses, intrinsics, rgbd[-1, :3]), "fitted"
+    return ClipTruth(clip.name, rgbd, _scaled(poses, scale), intrinsics, scale, source)
