@@ -32,9 +32,10 @@ def add_parser(subparsers) -> None:
         "eval", help="score flights against ground truth and two baselines; write metrics.json and a report",
         description="Protocol (a), short range: fly from frame 0 of a synthetic ground-truth clip along its "
                     "poses, beside the baselines (warp + nearest fill, repeat the start frame), and score "
-                    "PSNR, SSIM and sharpness per frame. Protocol (b), long range: fly the autopilot from the "
-                    "built-in samples for N frames and measure sharpness, sky, new content, attitude and "
-                    "clearance per window, and the patch distance, against the sample's world at the same poses.")
+                    "PSNR, SSIM and sharpness per frame; with --clips, the same on posed video clips "
+                    "(RealEstate10K / ACID layout) along their own poses. Protocol (b), long range: fly the "
+                    "autopilot from the built-in samples for N frames and measure sharpness, sky, new content, "
+                    "attitude and clearance per window, and the patch distance, against the sample's world.")
     command.add_argument("--quick", action="store_true",
                          help="a tiny setting for CI: short range on hills, seed 0, 5 frames; long range on sample 2, "
                               "24 frames, windows of 8; both at 96x160 (options given override it)")
