@@ -15,10 +15,29 @@ def add_parser(subparsers) -> None:
     infinite.add_argument("prefix", help="checkpoint prefix, e.g. ckpt/model.ckpt-6935893")
     infinite.add_argument("out_dir", help="output folder (style_encoder/, spade_generator/, ...)")
     infinite.set_defaults(run=run)
+    enr = convert_sub.add_parser("enr", help="Apple's Equivariant Neural Rendering checkpoint (.pt)",
+                                 description="Read Apple's ENR checkpoint ({'config', 'state_dict'}, as "
+                                             "NeuralRenderer.save writes it; loaded with weights_only) and write "
+                                             "OUT_DIR/config.json + model.safetensors.")
+    enr.add_argument("checkpoint", help="Apple's .pt, e.g. trained-models/chairs.pt")
+    enr.add_argument("out_dir", help="output folder (config.json, model.safetensors)")
+    enr.set_defaults(run=run_enr)
+
+
+def run_enr(args: Namespace) -> int:
+    """Convert Apple's ENR checkpoint into a release folder."""
+    from viewgen.convert import convert_enr_checkpoint
+
+    model = convert_enr_checkpoint(args.checkpoint, args.out_dir)
+    values = sum(tensor.numel() for tensor in model.state_dict().values())
+    height, width = model.config.image_size
+    print(f"converted {len(model.state_dict())} tensors ({values:,} values; {height}x{width} images, scene "
+          f"{'x'.join(map(str, model.config.scene_shape))}) to {args.out_dir}")
+    return 0
 
 
 def run(args: Namespace) -> int:
-    """Convert the original TensorFlow Infinite Nature checkpoint (the only format so far)."""
+    """Convert the original TensorFlow Infinite Nature checkpoint."""
     from viewgen.convert import convert_infinite_nature_checkpoint
 
     summary = convert_infinite_nature_checkpoint(args.prefix, args.out_dir)
