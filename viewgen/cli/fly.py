@@ -103,6 +103,7 @@ def _check_device(device: str) -> None:
 
 
 def run(args: Namespace) -> int:
+    from viewgen.cli.signals import finish_interrupted
     from viewgen.io.video import open_frame_writer
     from viewgen.pipelines.inputs import resolve_input
 
@@ -121,7 +122,7 @@ def run(args: Namespace) -> int:
     try:
         _fly_frames(pipe, start, args.frames, writer)
     except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: keep the frames done so far
-        return _finish_interrupted(interrupt, writer, args.out)
+        return finish_interrupted(interrupt, writer, args.out)
     except BaseException:  # an error: a partial flight must not replace an existing output
         writer.discard()
         raise
@@ -131,29 +132,6 @@ def run(args: Namespace) -> int:
     print(f"wrote {writer.frames_written} frames ({height}x{width}, {args.fps:g} fps) to {args.out} "
           f"in {elapsed:.1f} s ({rate:.1f} frames/s)")
     return 0
-
-
-def _finish_interrupted(interrupt: KeyboardInterrupt, writer, out: str) -> int:
-    """Publish the frames done so far (if any), say what was left, and return the exit status."""
-    from viewgen.cli.signals import interrupt_exit_status
-    from viewgen.errors import ViewgenError, one_line
-
-    status = interrupt_exit_status(interrupt)
-    cause = "viewgen: interrupted" if status == 130 else "viewgen: terminated"
-    done = f"{writer.frames_written} frame{'s' if writer.frames_written != 1 else ''}"
-    if writer.frames_written == 0:
-        writer.discard()
-        print(f"{cause} before the first frame: nothing was written to {out}", file=sys.stderr)
-        return status
-    try:
-        writer.close()
-    except (OSError, ViewgenError, ValueError) as error:
-        reason = one_line(error)
-        print(f"{cause}: could not save the {done} done so far ({reason}); "
-              f"{out} was not changed", file=sys.stderr)
-        return status
-    print(f"{cause}: saved the {done} done so far to {out}", file=sys.stderr)
-    return status
 
 
 def _fly_frames(pipe, start, num_frames: int, writer) -> None:

@@ -10,11 +10,12 @@ cannot cut the finalisation short (SIGKILL still can).
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["Terminated", "interrupt_exit_status", "terminate_as_interrupt"]
+__all__ = ["Terminated", "finish_interrupted", "interrupt_exit_status", "terminate_as_interrupt"]
 
 CTRL_C_EXIT_STATUS = 128 + signal.SIGINT
 
@@ -56,3 +57,26 @@ def terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def finish_interrupted(interrupt: KeyboardInterrupt, writer, out: str) -> int:
+    """After a Ctrl-C or SIGTERM: publish the frames a ``writer`` (:mod:`viewgen.io.video`) holds, if any, say
+    what was left on stderr, and return the exit status (130 or 143)."""
+    from viewgen.errors import ViewgenError, one_line
+
+    status = interrupt_exit_status(interrupt)
+    cause = "viewgen: interrupted" if status == 130 else "viewgen: terminated"
+    done = f"{writer.frames_written} frame{'s' if writer.frames_written != 1 else ''}"
+    if writer.frames_written == 0:
+        writer.discard()
+        print(f"{cause} before the first frame: nothing was written to {out}", file=sys.stderr)
+        return status
+    try:
+        writer.close()
+    except (OSError, ViewgenError, ValueError) as error:
+        reason = one_line(error)
+        print(f"{cause}: could not save the {done} done so far ({reason}); "
+              f"{out} was not changed", file=sys.stderr)
+        return status
+    print(f"{cause}: saved the {done} done so far to {out}", file=sys.stderr)
+    return status
