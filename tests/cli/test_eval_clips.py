@@ -42,6 +42,7 @@ def test_clips_alone_write_their_block_section_and_plots(clips_run, dataset):
     assert block["root"] == str(dataset) and block["resolution"] == [64, 96]
     assert [case["clip"] for case in block["cases"]] == sorted(p.stem for p in (dataset / "test").glob("*.txt"))
     assert {case["scale_source"] for case in block["cases"]} == {"metadata"}
+    assert all(case["scale_gain"] is None for case in block["cases"])
     assert all(len(case["scores"]["flight"]["psnr"]) == 2 for case in block["cases"])
     assert set(block["headline"]) == {"flight", "warp_nearest_fill", "repeat_start_frame"}
     report = (clips_run / "report.md").read_text()
@@ -72,6 +73,8 @@ def test_clips_join_the_synthetic_cases_of_protocol_a(dataset, tmp_path):
     (["--protocol", "clips", "--clips", "{data}", "--clip-stride", "0"], "--clip-stride must be between 1 and"),
     (["--protocol", "clips", "--clips", "{data}", "--max-clips", "0"], "--max-clips must be between 1 and"),
     (["--protocol", "clips", "--clips", "{data}", "--split", "val"], "does not exist"),
+    (["--protocol", "short", "--clip-stride", "3"], "--clip-stride only apply to posed clips: add --clips DIR"),
+    (["--protocol", "long", "--clips", "{data}"], "--clips belongs to protocol (a)"),
 ])
 def test_bad_options_are_one_line_and_write_nothing(dataset, tmp_path, capsys, args, needle):
     args = [arg.replace("{tmp}", str(tmp_path)).replace("{data}", str(dataset)) for arg in args]

@@ -42,6 +42,9 @@ def test_a_synthetic_clip_takes_its_exact_scale_and_disparity_from_its_files(dat
     k = config.num_frames * config.stride
     expected = raw[k, :, :3] @ raw[0, :, :3].T
     assert torch.allclose(truth.cam_from_world[-1, :, :3], expected, atol=1e-9)
+    relative_translation = raw[k, :, 3] - expected @ raw[0, :, 3]  # pose units (metres)
+    assert torch.allclose(truth.cam_from_world[-1, :, 3], relative_translation * truth.scale, atol=1e-9)
+    assert truth.scale_gain is None
     assert bool((truth.rgbd[0, 3] > 0).any()) and not bool(truth.rgbd[1:, 3].any())
 
 
@@ -54,10 +57,13 @@ def test_the_fitted_scale_recovers_a_known_one():
     true_scale = 0.05
     scaled = poses.clone()
     scaled[:, :, 3] *= true_scale
-    target = warp_nearest_fill(rgbd, scaled.float(), torch.tensor([0.9, 1.4, 0.5, 0.5]))[-1, :3]
-    fitted = fit_scale(rgbd, poses, torch.tensor([0.9, 1.4, 0.5, 0.5]), target)
+    targets = warp_nearest_fill(rgbd, scaled.float(), torch.tensor([0.9, 1.4, 0.5, 0.5]))[1:, :3]
+    fitted = fit_scale(rgbd, poses, torch.tensor([0.9, 1.4, 0.5, 0.5]), targets)
     step = (2.0 / 1e-3) ** (1.0 / (SCALE_GRID - 1))  # the grid's ratio between neighbours
-    assert true_scale / step <= fitted <= true_scale * step
+    assert true_scale / step <= fitted.scale <= true_scale * step
+    assert fitted.gain > 0.5  # the warps explain the targets far better than a still camera
+    still = fit_scale(rgbd, poses, torch.tensor([0.9, 1.4, 0.5, 0.5]), rgbd[0, :3].expand(2, 3, 40, 64))
+    assert still.gain <= 0.0  # targets equal to frame 0: no motion to see, flagged by the gain
 
 
 def test_a_real_clip_gets_the_depth_backends_disparity_and_a_fitted_scale(dataset, tmp_path, monkeypatch):
@@ -81,8 +87,10 @@ def test_a_real_clip_gets_the_depth_backends_disparity_and_a_fitted_scale(datase
     config = _config(tmp_path / "real", depth="some-backend")
     truth = clip_truth(usable_clips(config)[0], config)
     assert asked == [("some-backend", SIZE)]
-    assert truth.scale_source == "fitted" and truth.scale > 0
+    assert truth.scale_source == "fitted" and truth.scale > 0 and truth.scale_gain is not None
     assert torch.equal(truth.rgbd[0, 3], torch.full(SIZE, 0.5))
+    given = clip_truth(usable_clips(config)[0], config, estimator="built-once")  # a caller's estimator is used
+    assert asked[-1] == ("built-once", SIZE) and torch.equal(given.rgbd, truth.rgbd)
 
 
 def test_clips_too_short_or_without_frames_are_not_usable(dataset, tmp_path):

@@ -40,3 +40,9 @@ def test_numbers_give_a_batch_of_one_and_doubles_stay_doubles():
     assert scene_rotation(torch.tensor([10.0], dtype=torch.float64), 20.0).dtype == torch.float64
     with pytest.raises(ValueError, match="a number or a \\[B\\] tensor"):
         rotation_y(torch.zeros(2, 2))
+    doubles = scene_rotation(torch.tensor([10.0], dtype=torch.float64), 23.039995)  # the number follows the tensor
+    exact = scene_rotation(torch.tensor([10.0], dtype=torch.float64), torch.tensor([23.039995], dtype=torch.float64))
+    assert torch.equal(doubles, exact)
+    assert source_to_target_rotation(torch.tensor([0.0, 10.0]), 5.0, 30.0, torch.tensor([1.0])).shape == (2, 3, 3)
+    with pytest.raises(ValueError, match="batch sizes disagree"):
+        scene_rotation(torch.zeros(2), torch.zeros(3))

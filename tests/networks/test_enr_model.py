@@ -51,9 +51,21 @@ def test_bad_configs_are_refused():
         ENRConfig(image_size=(32, 32), encoder_2d=("res8", "down16", "res16"), inverse_projection=(30,))
     with pytest.raises(ValueError, match="mode must be"):
         ENRConfig(mode="cubic")
-    with pytest.raises(ValueError, match="a residual stage keeps its input's channels"):
-        EquivariantRenderer(ENRConfig(image_size=(32, 32), encoder_2d=("res8", "res16"), inverse_projection=(32,),
-                                      encoder_3d=("res2", "res2"), projection=(8,)))
+    with pytest.raises(ValueError, match="encoder_3d must not be empty"):
+        ENRConfig(encoder_3d=())
+    with pytest.raises(ValueError, match="3D stages do not divide"):
+        ENRConfig(encoder_3d=("res32",) + ("down32",) * 6)
+    with pytest.raises(ValueError, match="must not grow"):
+        ENRConfig(encoder_2d=("res64", "up64"))
+
+
+def test_a_residual_stage_may_be_narrower_than_its_input():
+    config = ENRConfig(image_size=(32, 32), encoder_2d=("res8", "down16", "res4"), inverse_projection=(32,),
+                       encoder_3d=("res2", "res1"), projection=(8,))
+    model = EquivariantRenderer(config)
+    bottleneck = model.inv_transform_2d.forward_layers[5].residual_layers.forward_layers
+    assert bottleneck[2].weight.shape == (4, 16, 1, 1) and bottleneck[8].weight.shape == (16, 4, 1, 1)
+    assert model.inverse_render(torch.rand(1, 3, 32, 32)).shape == (1, *config.scene_shape) == (1, 2, 16, 16, 16)
 
 
 def test_the_spherical_mask_is_apples_ball():

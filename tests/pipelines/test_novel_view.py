@@ -53,6 +53,13 @@ def test_novel_views_are_one_per_shift_deterministic_and_the_zero_shift_is_the_p
     assert not torch.allclose(views[1], views[0])
     with pytest.raises(ValueError, match="elevation_shifts must be 3"):
         pipe.novel_views(image, 30.0, 10.0, [0.0, 45.0, -90.0], [0.0, 10.0])
+    torch.testing.assert_close(pipe.novel_views(image, 30.0, 10.0, 45.0, [10.0]), views[1:2])  # numbers stand for all
+    with pytest.raises(ValueError, match="at least one shift"):
+        pipe.novel_views(image, 30.0, 10.0, [], [])
+    with pytest.raises(ValueError, match="azimuth_shifts must be finite"):
+        pipe.novel_views(image, 30.0, 10.0, [float("nan")], [0.0])
+    with pytest.raises(ValueError, match="one image"):
+        pipe.novel_views(torch.rand(2, 3, 32, 32), 30.0, 10.0, [0.0], [0.0])
 
 
 def test_the_orbit_turns_all_the_way_round(pipe):
@@ -61,7 +68,9 @@ def test_the_orbit_turns_all_the_way_round(pipe):
     assert len(views) == 4 and views[0].shape == (3, 32, 32)
     torch.testing.assert_close(views[2], pipe.novel_views(image, 0.0, 0.0, [180.0], [0.0])[0], atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="num_views"):
-        next(pipe.orbit(image, 0.0, 0.0, num_views=0))
+        pipe.orbit(image, 0.0, 0.0, num_views=0)  # checked at the call, before any view is asked for
+    with pytest.raises(ValueError, match="one image"):
+        pipe.orbit(torch.rand(2, 3, 32, 32), 0.0, 0.0, num_views=2)
 
 
 def test_the_pair_forward_renders_each_view_from_its_partner(pipe):
@@ -70,8 +79,9 @@ def test_the_pair_forward_renders_each_view_from_its_partner(pipe):
     azimuth, elevation = torch.tensor([10.0, 70.0]), torch.tensor([5.0, -15.0])
     rendered = pipe.cross_view_render(images, azimuth, elevation)
     with torch.no_grad():
-        expected = pipe.render(pipe.rotate_source_to_target(pipe.inverse_render(images[1:]), 70.0, -15.0, 10.0, 5.0))
-    torch.testing.assert_close(rendered[:1].detach(), expected, atol=1e-6, rtol=0)
+        first = pipe.render(pipe.rotate_source_to_target(pipe.inverse_render(images[1:]), 70.0, -15.0, 10.0, 5.0))
+        second = pipe.render(pipe.rotate_source_to_target(pipe.inverse_render(images[:1]), 10.0, 5.0, 70.0, -15.0))
+    torch.testing.assert_close(rendered.detach(), torch.cat([first, second]), atol=1e-6, rtol=0)
     assert rendered.requires_grad  # the training forward keeps its graph
     with pytest.raises(ValueError, match="even number"):
         pipe.cross_view_render(images[:1], azimuth[:1], elevation[:1])

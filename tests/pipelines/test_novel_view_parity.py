@@ -8,7 +8,6 @@ import torch
 from tests.helpers.shared import load_reference, shared_path
 from viewgen.geometry.rotations import source_to_target_rotation
 from viewgen.pipelines.novel_view import NovelViewPipeline
-from viewgen.rendering.volume import rotate_volume
 
 TOLERANCE = 1e-5
 
@@ -73,8 +72,3 @@ def test_the_training_forward_on_a_pair_batch(pipe, reference):
         rendered = pipe.cross_view_render(reference["forward_batch_img"], reference["forward_batch_azimuth"],
                                           reference["forward_batch_elevation"])
     _close(rendered, reference["forward_rendered"])
-
-
-def test_rotate_volume_is_the_pipelines_rotation(pipe, reference):
-    torch.testing.assert_close(pipe.rotate(reference["scene"], reference["rotation_matrix"]),
-                               rotate_volume(reference["scene"], reference["rotation_matrix"]), rtol=0, atol=0)

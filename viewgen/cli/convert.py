@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from argparse import Namespace
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "run_enr"]
 
 
 def add_parser(subparsers) -> None:

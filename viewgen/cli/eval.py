@@ -76,7 +76,7 @@ def _config(args: Namespace, weights_size: tuple[int, int] | None):
     from viewgen.data.synthetic.presets import PRESET_NAMES
     from viewgen.evaluation.protocols import ShortRangeConfig
 
-    base = QUICK if args.quick else {"presets": PRESET_NAMES, "seeds": (0,), "frames": 20,
+    base = QUICK if args.quick else {"presets": PRESET_NAMES, "seeds": (0,),
                                      "size": weights_size or DEFAULT_SIZE}
     presets = base["presets"] if args.presets is None else tuple(dict.fromkeys(_names(args.presets)))
     unknown = [name for name in presets if name not in PRESET_NAMES]
@@ -145,7 +145,7 @@ def run(args: Namespace) -> int:
     short = _config(args, weights_size) if args.protocol in ("short", "all") else None
     size = _size(args, weights_size)
     long = long_range_config(args, size) if args.protocol in ("long", "all") else None
-    asked = clips_config(args, _frames(args), size) if args.protocol != "long" else None
+    asked = clips_config(args, _frames(args), size)
     clips, clip_list = asked or (None, None)
     pipe, refiner = weights_pipe or _pipeline(args, size)
     metrics, results, seconds = _evaluate(args, pipe, refiner, short, long, clips, clip_list)

@@ -54,7 +54,7 @@ def read_apple_checkpoint(path: str | Path, device: str | torch.device = "cpu") 
         config = ENRConfig.from_apple(dict(content["config"]))
         with torch.device("meta"):  # shapes only: the weights replace the initialisation
             model = EquivariantRenderer(config)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, IndexError, KeyError) as error:
         raise WeightsFormatError(f"{path}: its config cannot build an ENR model: {error}") from None
     model.load_state_dict_strict(content["state_dict"], source=str(path), assign=True)
     return model.eval()

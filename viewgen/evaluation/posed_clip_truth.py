@@ -16,9 +16,12 @@ units per pose unit):
 * **real clips** have poses at an arbitrary per-clip SfM scale and no depth: frame 0's disparity
   comes from a depth backend (:func:`~viewgen.depth.estimate_disparity`, min-max normalized as the
   original Infinite Nature's) and ``a`` is **fitted**: of a log-spaced grid, the one whose plain
-  warp of frame 0 (holes filled by the nearest pixel) best matches the case's last frame in mean
-  absolute RGB error (``scale_source = "fitted"``). The truth sets the scale only, as median
-  scaling does in monocular depth evaluation; flight and baselines fly the same scaled poses.
+  warps of frame 0 (holes filled by the nearest pixel) best match the case's frames in mean
+  absolute RGB error (``scale_source = "fitted"``). The truth sets this one number, as median
+  scaling does in monocular depth evaluation; flight and baselines fly the same scaled poses. The
+  fit's ``gain`` says how far that error is below a still camera's: near 0 (frames that change
+  for other reasons than motion, such as glinting water, or a poor disparity) the scale is not
+  known and the clip's scores say little; ``viewgen eval`` warns then.
 
 Hand-written: no library reads these clips into flight units.
 """
@@ -38,9 +41,11 @@ from viewgen.evaluation.protocols import FrameChoices
 from viewgen.geometry.poses import compose_poses, invert_pose
 from viewgen.io.images import load_image, read_disparity_png16
 
-__all__ = ["ClipTruth", "PosedClipsConfig", "SCALE_GRID", "clip_truth", "fit_scale", "usable_clips"]
+__all__ = ["MIN_SCALE_GAIN", "SCALE_GRID", "ClipTruth", "PosedClipsConfig", "ScaleFit", "clip_truth", "fit_scale",
+           "has_disparity", "usable_clips"]
 
 SCALE_GRID = 41  # candidate scales, log-spaced (see fit_scale)
+MIN_SCALE_GAIN = 0.05  # a fitted scale whose warps beat a still camera by less than this is flagged
 _SCALE_RANGE = (1e-3, 2.0)  # the last frame's camera moves this far (frame 0's depth units) at the ends of the grid
 
 
@@ -91,7 +96,8 @@ class ClipTruth:
     name: the clip's id; rgbd: ``[N + 1, 4, H, W]`` RGB of frame 0 and the scored frames, disparity
     of frame 0 in channel 3 of ``rgbd[0]`` (the others' is 0: not known); cam_from_world: ``[N + 1, 3, 4]``
     float64 relative to frame 0 (identity), translations times ``scale``; intrinsics: ``[4]``
-    normalized, frame 0's; scale: flight units per pose unit; scale_source: ``"metadata"`` or ``"fitted"``.
+    normalized, frame 0's; scale: flight units per pose unit; scale_source: ``"metadata"`` or ``"fitted"``;
+    scale_gain: for a fitted scale, :attr:`ScaleFit.gain` (None for an exact one).
     """
 
     name: str
@@ -100,6 +106,7 @@ class ClipTruth:
     intrinsics: Tensor
     scale: float
     scale_source: str
+    scale_gain: float | None = None
 
 
 def usable_clips(config: PosedClipsConfig) -> list[PosedClip]:
@@ -133,48 +140,69 @@ def _scaled(poses: Tensor, scale: float) -> Tensor:
     return scaled
 
 
-def fit_scale(rgbd: Tensor, poses: Tensor, intrinsics: Tensor, target: Tensor) -> float:
-    """The scale (flight units per pose unit) whose warp of ``rgbd [1, 4, H, W]`` to the last of ``poses
-    [T, 3, 4]`` (relative to frame 0, pose units) best matches ``target [3, H, W]`` (mean absolute RGB error).
+@dataclass(frozen=True)
+class ScaleFit:
+    """A fitted scale: ``scale`` (flight units per pose unit) and ``gain``, how much its warps' error is below
+    frame 0 repeated (``1 - best / still``; near or below 0: the frames do not tell the motion's size, e.g.
+    glinting water, or the disparity is poor)."""
 
-    :data:`SCALE_GRID` candidates, log-spaced so that the last camera moves between ``_SCALE_RANGE``
-    depth units; a path that does not move gets scale 1.
+    scale: float
+    gain: float
+
+
+def fit_scale(rgbd: Tensor, poses: Tensor, intrinsics: Tensor, targets: Tensor) -> ScaleFit:
+    """The scale whose warps of ``rgbd [1, 4, H, W]`` to ``poses[1:]`` (``[T, 3, 4]`` relative to frame 0, pose
+    units) best match ``targets [T - 1, 3, H, W]`` (mean absolute RGB error over all of them).
+
+    :data:`SCALE_GRID` candidates, log-spaced so that the camera's farthest position lies between
+    ``_SCALE_RANGE`` depth units from frame 0's; a path that does not move gets scale 1 and gain 0.
     """
-    travel = float(poses[-1, :, 3].norm())
+    travel = float(poses[1:, :, 3].norm(dim=1).max()) if poses.shape[0] > 1 else 0.0
     if travel < 1e-12:
-        return 1.0
+        return ScaleFit(1.0, 0.0)
     low, high = (math.log(bound / travel) for bound in _SCALE_RANGE)
     candidates = torch.linspace(low, high, SCALE_GRID, dtype=torch.float64).exp().tolist()
-    ends = torch.stack([poses[0], poses[-1]]).to(rgbd.dtype)
     errors = []
     for scale in candidates:
-        warped = warp_nearest_fill(rgbd, _scaled(ends, scale), intrinsics)[-1, :3]
-        errors.append(float((warped - target).abs().mean()))
-    return candidates[min(range(len(errors)), key=errors.__getitem__)]
+        warped = warp_nearest_fill(rgbd, _scaled(poses, scale).to(rgbd.dtype), intrinsics)[1:, :3]
+        errors.append(float((warped - targets).abs().mean()))
+    best = min(range(len(errors)), key=errors.__getitem__)
+    still = float((rgbd[:, :3] - targets).abs().mean())  # frame 0 repeated
+    return ScaleFit(candidates[best], 1.0 - errors[best] / max(still, 1e-12))
 
 
-def _start_disparity(clip: PosedClip, image: Tensor, config: PosedClipsConfig) -> Tensor:
-    """Frame 0's disparity ``[1, 1, H, W]``: the clip's disparity file, else the depth backend's estimate."""
-    if clip.disparity_paths and clip.disparity_paths[0].is_file():
+def has_disparity(clip: PosedClip) -> bool:
+    """Whether ``clip`` carries frame 0's disparity file (then no depth backend is needed)."""
+    return bool(clip.disparity_paths) and clip.disparity_paths[0].is_file()
+
+
+def _start_disparity(clip: PosedClip, image: Tensor, config: PosedClipsConfig, estimator) -> Tensor:
+    """Frame 0's disparity ``[1, 1, H, W]``: the clip's disparity file, else ``estimator``'s (or, without one,
+    ``config.depth``'s) estimate."""
+    if has_disparity(clip):
         return _resized(read_disparity_png16(clip.disparity_paths[0]), config.height, config.width).clamp(0.0, 1.0)
     from viewgen.depth import estimate_disparity
 
-    return estimate_disparity(image, config.depth, size=(config.height, config.width))
+    return estimate_disparity(image, estimator or config.depth, size=(config.height, config.width))
 
 
-def clip_truth(clip: PosedClip, config: PosedClipsConfig) -> ClipTruth:
-    """Read ``clip`` into a :class:`ClipTruth` at ``config``'s size, stride and frame count (see the module doc)."""
+def clip_truth(clip: PosedClip, config: PosedClipsConfig, estimator=None) -> ClipTruth:
+    """Read ``clip`` into a :class:`ClipTruth` at ``config``'s size, stride and frame count (see the module doc).
+
+    estimator: a depth estimator (:func:`~viewgen.depth.get_estimator`) for clips without a disparity
+    file, built once by the caller for many clips; None builds ``config.depth``'s for this call.
+    """
     indices = list(range(0, config.clip_frames, config.stride))
     images = [_resized(load_image(clip.frame_paths[k]), config.height, config.width).clamp(0.0, 1.0)
               for k in indices]
-    disparity = _start_disparity(clip, images[0], config)
+    disparity = _start_disparity(clip, images[0], config, estimator)
     rgbd = torch.cat([torch.cat(images), torch.zeros(len(images), 1, config.height, config.width)], dim=1)
     rgbd[0, 3:] = disparity[0]
     poses = _relative_poses(clip.cam_from_world[indices])
     intrinsics = clip.intrinsics[0].float()
-    metadata = clip.disparity_scales is not None and clip.disparity_paths and clip.disparity_paths[0].is_file()
-    if metadata:
-        scale, source = 1.0 / float(clip.disparity_scales[0]), "metadata"
+    if clip.disparity_scales is not None and has_disparity(clip):
+        scale, gain, source = 1.0 / float(clip.disparity_scales[0]), None, "metadata"
     else:
-        scale, source = fit_scale(rgbd[:1], poses, intrinsics, rgbd[-1, :3]), "fitted"
-    return ClipTruth(clip.name, rgbd, _scaled(poses, scale), intrinsics, scale, source)
+        fitted = fit_scale(rgbd[:1], poses, intrinsics, rgbd[1:, :3])
+        scale, gain, source = fitted.scale, fitted.gain, "fitted"
+    return ClipTruth(clip.name, rgbd, _scaled(poses, scale), intrinsics, scale, source, gain)

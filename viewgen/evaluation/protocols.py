@@ -93,7 +93,6 @@ class ShortRangeConfig(FrameChoices):
                              f"got {self.height}x{self.width}")
 
 
-
 @dataclass(frozen=True, eq=False)
 class CaseResult:
     """One case of protocol (a): a preset x seed of the synthetic world, or a posed clip (``preset``

@@ -11,6 +11,9 @@
   (the first case of each preset, up to 3: ground truth above the flight at a few frames), drawn
   with matplotlib (the ``eval`` extra) on its Agg canvas (``Figure`` objects, not pyplot: no
   global backend or figure state is touched).
+* Protocol (a) on posed clips: :func:`posed_clip_metrics` (``metrics.json["posed_clips"]``) and, when
+  :func:`write_report` is given its config and results, its section with ``clips_psnr.png``, ... and
+  ``clips_contact_sheet.png``.
 * Protocol (b), long range, adds its section and plots (:mod:`viewgen.evaluation.long_range_report`)
   when :func:`write_report` is given its config and results.
 """
@@ -113,7 +116,8 @@ def short_range_metrics(config: ShortRangeConfig, results: list[CaseResult], ref
 def posed_clip_metrics(config: PosedClipsConfig, truths: list[ClipTruth], results: list[CaseResult], refiner: str,
                        version: str, lpips_reason: str | None = None) -> dict:
     """Protocol (a) on posed clips, for ``metrics.json["posed_clips"]``: as :func:`short_range_metrics`, with
-    the dataset (root, split, stride) and every clip's name, scale (flight units per pose unit) and its source."""
+    the dataset (root, split, stride) and every clip's name, scale (flight units per pose unit), its source and,
+    for a fitted one, its gain over a still camera."""
     block = _scored_block(config, results, refiner, version, lpips_reason)
     measured = scored_metrics(results)
     return {
@@ -125,6 +129,7 @@ def posed_clip_metrics(config: PosedClipsConfig, truths: list[ClipTruth], result
         "stride": config.stride,
         **block,
         "cases": [{"clip": truth.name, "scale": _number(truth.scale), "scale_source": truth.scale_source,
+                   "scale_gain": None if truth.scale_gain is None else _number(truth.scale_gain),
                    "scores": _case_scores(result, measured)} for truth, result in zip(truths, results)],
     }
 

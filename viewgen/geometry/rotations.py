@@ -2,7 +2,7 @@
 
 ENR's frame (Apple's convention; docs/conventions.md has the figure): the scene volume's axes
 ``(D, H, W)`` are ``(x, y, z)``; the camera looks along ``x`` (depth), ``y`` runs down the image
-and ``z`` to its right; rotations are left-handed. A view is the camera's azimuth (about ``y``)
+and ``z`` to its right (Apple calls its rotations left-handed). A view is the camera's azimuth (about ``y``)
 and elevation (about ``z``) on a sphere around the object. Positive azimuth shifts move the
 camera right, positive elevation shifts move it up.
 
@@ -13,8 +13,9 @@ camera right, positive elevation shifts move it up.
   from a source view into the scene seen from a target view (apply with
   :func:`viewgen.rendering.volume.rotate_volume`).
 
-Angles are tensors ``[B]`` (or numbers, a batch of one) in degrees; the result takes their dtype
-(float32 by default, as Apple's).
+Angles are tensors ``[B]`` (or numbers, a batch of one, or ``[1]``, repeated) in degrees; the result
+takes their dtype and device (numbers follow the tensors given with them; float32 on the CPU
+for numbers alone, as Apple's).
 """
 
 from __future__ import annotations
@@ -27,12 +28,30 @@ from torch import Tensor
 __all__ = ["rotation_y", "rotation_z", "scene_rotation", "source_to_target_rotation"]
 
 
-def _degrees(angle) -> Tensor:
-    angle = torch.as_tensor(angle)
+def _degrees(angle, like: Tensor | None = None) -> Tensor:
+    """``[B]`` degrees; a number takes ``like``'s dtype and device (float32 on the CPU without it)."""
+    if not isinstance(angle, Tensor):
+        angle = torch.tensor(angle, dtype=like.dtype if like is not None else torch.float32,
+                             device=like.device if like is not None else None)
     angle = angle if angle.is_floating_point() else angle.float()
     if angle.dim() > 1:
         raise ValueError(f"angles must be a number or a [B] tensor of degrees, got shape {tuple(angle.shape)}")
     return angle.reshape(-1)
+
+
+def _batch(*angles) -> list[Tensor]:
+    """The angles as ``[B]`` tensors of one dtype and device (numbers follow the first tensor; size-1 ones are
+    repeated); one-line ``ValueError`` for batches that disagree."""
+    like = next((angle for angle in angles if isinstance(angle, Tensor)), None)
+    tensors = [_degrees(angle, like) for angle in angles]
+    dtype = tensors[0].dtype
+    for tensor in tensors[1:]:
+        dtype = torch.promote_types(dtype, tensor.dtype)
+    sizes = {tensor.numel() for tensor in tensors} - {1}
+    if len(sizes) > 1:
+        raise ValueError(f"the angles' batch sizes disagree: {[tensor.numel() for tensor in tensors]}")
+    count = sizes.pop() if sizes else 1
+    return [tensor.to(tensors[0].device, dtype).expand(count) for tensor in tensors]
 
 
 def _radians(angle_deg) -> Tensor:
@@ -61,14 +80,13 @@ def rotation_z(angle_deg) -> Tensor:
 def scene_rotation(azimuth_deg, elevation_deg) -> Tensor:
     """``[B, 3, 3]``: ``(R_y(-azimuth) R_z(-elevation))^T``, the scene's rotation for a camera at that view
     (in the wider of the two angles' dtypes)."""
-    azimuth, elevation = _degrees(azimuth_deg), _degrees(elevation_deg)
-    dtype = torch.promote_types(azimuth.dtype, elevation.dtype)
-    return (rotation_y(-azimuth.to(dtype)) @ rotation_z(-elevation.to(dtype))).transpose(1, 2)
+    azimuth, elevation = _batch(azimuth_deg, elevation_deg)
+    return (rotation_y(-azimuth) @ rotation_z(-elevation)).transpose(1, 2)
 
 
 def source_to_target_rotation(azimuth_source_deg, elevation_source_deg, azimuth_target_deg,
                               elevation_target_deg) -> Tensor:
     """``[B, 3, 3]``: ``R(target) R(source)^T`` (:func:`scene_rotation`): source view's scene -> target's."""
-    source = scene_rotation(azimuth_source_deg, elevation_source_deg)
-    target = scene_rotation(azimuth_target_deg, elevation_target_deg)
+    az_s, el_s, az_t, el_t = _batch(azimuth_source_deg, elevation_source_deg, azimuth_target_deg, elevation_target_deg)
+    source, target = scene_rotation(az_s, el_s), scene_rotation(az_t, el_t)
     return target @ source.transpose(1, 2)

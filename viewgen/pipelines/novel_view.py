@@ -38,13 +38,16 @@ def pair_partners(batch: int) -> list[int]:
     return [index ^ 1 for index in range(batch)]
 
 
-def _angles(values, count: int, name: str, device: torch.device) -> Tensor:
-    """Degrees as a float32 ``[count]`` tensor (a number is repeated)."""
+def _angles(values, count: int | None, name: str, device: torch.device) -> Tensor:
+    """Degrees as a float32 ``[count]`` tensor (a number is repeated; ``count`` None: as many as given, >= 1)."""
     angles = torch.as_tensor(values, dtype=torch.float32, device=device).reshape(-1)
-    if angles.numel() == 1 and count > 1:
+    if count is not None and angles.numel() == 1 and count > 1:
         angles = angles.expand(count)
-    if angles.numel() != count or not bool(torch.isfinite(angles).all()):
-        raise ValueError(f"{name} must be {count} finite angle(s) in degrees, got {angles.numel()}")
+    wanted = count if count is not None else max(angles.numel(), 1)
+    if angles.numel() != wanted:
+        raise ValueError(f"{name} must be {wanted} angle(s) in degrees (or one for all), got {angles.numel()}")
+    if not bool(torch.isfinite(angles).all()):
+        raise ValueError(f"{name} must be finite degrees, got {angles.tolist()}")
     return angles
 
 
@@ -53,6 +56,7 @@ class NovelViewPipeline:
     except :meth:`cross_view_render` (the training forward)."""
 
     def __init__(self, model: EquivariantRenderer, device: str | torch.device = "cpu") -> None:
+        """Wrap ``model``, which is moved to ``device`` and put in eval mode (not copied)."""
         self.device = usable_device(device)
         self.model = model.to(self.device).eval()
 
@@ -74,7 +78,9 @@ class NovelViewPipeline:
         """``image`` as ``[B, 3, H, W]`` float32 in [0, 1] at the model's size on the pipeline's device.
 
         A path or a PIL image is read as RGB; a tensor is ``[3, h, w]`` or ``[B, 3, h, w]`` in [0, 1]. Any
-        other size is cropped to its largest centred square and resized (antialiased bilinear).
+        other size is cropped to its largest centred square and resized (antialiased bilinear); Apple's
+        dataset loader instead crops the centred 128x128 pixels (:mod:`viewgen.data.enr_scenes`), which
+        only agrees for 128x128 images.
         """
         import numpy as np
         from PIL import Image
@@ -126,15 +132,19 @@ class NovelViewPipeline:
     @torch.no_grad()
     def novel_views(self, image, azimuth_source, elevation_source, azimuth_shifts, elevation_shifts) -> Tensor:
         """Views of one image from its source view shifted by each ``(azimuth_shifts[i], elevation_shifts[i])``
-        degrees: ``[N, 3, H, W]`` (one inverse render, N renders)."""
+        degrees (a number stands for the same shift in every view): ``[N, 3, H, W]``; one inverse render."""
+        shifts_az = torch.as_tensor(azimuth_shifts, dtype=torch.float32).reshape(-1)
+        shifts_el = torch.as_tensor(elevation_shifts, dtype=torch.float32).reshape(-1)
+        count = max(shifts_az.numel(), shifts_el.numel())
+        if count == 0:
+            raise ValueError("novel_views needs at least one shift")
+        shifts_az = _angles(shifts_az, count, "azimuth_shifts", self.device)
+        shifts_el = _angles(shifts_el, count, "elevation_shifts", self.device)
+        source_az = _angles(azimuth_source, 1, "azimuth_source", self.device).expand(count)
+        source_el = _angles(elevation_source, 1, "elevation_source", self.device).expand(count)
         scene = self.inverse_render(image)
         if scene.shape[0] != 1:
             raise ValueError(f"novel_views takes one image, got {scene.shape[0]}")
-        shifts_az = torch.as_tensor(azimuth_shifts, dtype=torch.float32, device=self.device).reshape(-1)
-        count = shifts_az.numel()
-        shifts_el = _angles(elevation_shifts, count, "elevation_shifts", self.device)
-        source_az = _angles(azimuth_source, 1, "azimuth_source", self.device).expand(count)
-        source_el = _angles(elevation_source, 1, "elevation_source", self.device).expand(count)
         scenes = scene.expand(count, *scene.shape[1:])
         rotated = self.rotate_source_to_target(scenes, source_az, source_el, source_az + shifts_az,
                                                source_el + shifts_el)
@@ -142,17 +152,24 @@ class NovelViewPipeline:
 
     def orbit(self, image, azimuth_source, elevation_source, num_views: int = 24,
               elevation_shifts=0.0) -> Iterator[Tensor]:
-        """Views ``[3, H, W]`` all around the object: azimuth shifts ``360 k / num_views`` (k = 0..num_views-1),
-        at the source elevation plus ``elevation_shifts`` (a number or one per view); one inverse render."""
+        """Views ``[3, H, W]`` all around one object: azimuth shifts ``360 k / num_views`` (k = 0..num_views-1),
+        at the source elevation plus ``elevation_shifts`` (a number or one per view); one inverse render.
+        The arguments are checked (and the scene inferred) before the first view is asked for."""
         if isinstance(num_views, bool) or not isinstance(num_views, int) or num_views < 1:
             raise ValueError(f"num_views must be a whole number >= 1, got {num_views!r}")
-        scene = self.inverse_render(image)[:1]
         elevations = _angles(elevation_shifts, num_views, "elevation_shifts", self.device)
         source_az = _angles(azimuth_source, 1, "azimuth_source", self.device)
         source_el = _angles(elevation_source, 1, "elevation_source", self.device)
-        for k in range(num_views):
+        scene = self.inverse_render(image)
+        if scene.shape[0] != 1:
+            raise ValueError(f"orbit takes one image, got {scene.shape[0]}")
+        return self._orbit_views(scene, source_az, source_el, elevations)
+
+    def _orbit_views(self, scene: Tensor, source_az: Tensor, source_el: Tensor, elevations: Tensor) -> Iterator[Tensor]:
+        count = elevations.numel()
+        for k in range(count):
             with torch.no_grad():
-                rotated = self.rotate_source_to_target(scene, source_az, source_el, source_az + 360.0 * k / num_views,
+                rotated = self.rotate_source_to_target(scene, source_az, source_el, source_az + 360.0 * k / count,
                                                        source_el + elevations[k])
                 yield self.render(rotated)[0]
 

@@ -29,15 +29,16 @@ _XYZ_TO_GRID = [2, 1, 0]  # (D, H, W) = (x, y, z) -> grid_sample's (W, H, D)
 def rotate_volume(volume: Tensor, rotation: Tensor, mode: str = "bilinear") -> Tensor:
     """``volume [B, C, D, H, W]`` turned by ``rotation [B, 3, 3]`` (or ``[3, 3]`` for all): same shape.
 
-    mode: ``"bilinear"`` (trilinear) or ``"nearest"``. Differentiable in both arguments.
+    mode: ``"bilinear"`` (trilinear) or ``"nearest"``. The rotation is moved to the volume's device and
+    dtype. Differentiable in both arguments.
     """
     sizes = check_shape(volume, ("B", "C", "D", "H", "W"), "volume", hint=" (a feature volume)")
-    if rotation.dim() == 2:
-        rotation = rotation.expand(sizes["B"], 3, 3)
-    check_shape(rotation, ("B", 3, 3), "rotation", sizes={"B": sizes["B"]}, hint=" (one rotation per volume)")
+    check_shape(rotation, [(3, 3), ("B", 3, 3)], "rotation", sizes={"B": sizes["B"]},
+                hint=" (one rotation for all, or one per volume)")
     if mode not in ("bilinear", "nearest"):
         raise ValueError(f"mode must be bilinear or nearest, got {mode!r}")
-    inverse = rotation.to(volume.dtype).transpose(1, 2)[:, _XYZ_TO_GRID][:, :, _XYZ_TO_GRID]
+    rotation = rotation.to(volume.device, volume.dtype).expand(sizes["B"], 3, 3)
+    inverse = rotation.transpose(1, 2)[:, _XYZ_TO_GRID][:, :, _XYZ_TO_GRID]
     theta = torch.cat([inverse, torch.zeros_like(inverse[:, :, :1])], dim=2)
     grid = F.affine_grid(theta, list(volume.shape), align_corners=False)
     return F.grid_sample(volume, grid, mode=mode, padding_mode="zeros", align_corners=False)

@@ -7,7 +7,7 @@ its module layout, so its checkpoints load key for key: every network keeps its 
 * :func:`group_count`: GroupNorm groups for a channel count (1, 2, 4, 8, 16 or 32);
 * :class:`ResidualBlock`: pre-activation bottleneck, ``x + f(x)`` with
   ``f = GN, LReLU, 1x1 conv, GN, LReLU, 3x3 conv, GN, LReLU, 1x1 conv`` (convs without bias);
-* :class:`StageNet`: a 1x1 stem, then stages ``res<C>`` (a residual block), ``down<C>``
+* :class:`StageNet`: a 1x1 stem, then stages ``res<C>`` (a residual block of bottleneck width C), ``down<C>``
   (conv k4 s2 p1 to C channels, GN, LReLU) and ``up<C>`` (its transpose), then an optional 1x1 head;
 * :class:`FoldedConvs`: 1x1 convs with GN and LReLU between them (none after the last).
 
@@ -79,9 +79,10 @@ class ResidualBlock(nn.Module):
 class StageNet(nn.Module):
     """A 1x1 stem to the first stage's channels, the ``stages``, then a 1x1 head to ``head_channels`` (0: none).
 
-    ``[B, in_channels, *spatial]`` -> ``[B, C_last or head_channels, *spatial']``: each ``down`` halves
-    every spatial side, each ``up`` doubles it. A ``res<C>`` stage needs ``C`` equal to its input's
-    channels (it is a bottleneck of width ``C``).
+    ``[B, in_channels, *spatial]`` -> ``[B, C or head_channels, *spatial']`` (``C``: the last ``down`` /
+    ``up`` stage's channels, else the first stage's): each ``down`` halves every spatial side, each
+    ``up`` doubles it. A ``res<C>`` stage keeps its input's channels and is a bottleneck of width
+    ``C`` (Apple's configs use the input's width).
     """
 
     def __init__(self, dims: int, in_channels: int, stages: tuple[str, ...], head_channels: int = 0) -> None:
@@ -95,9 +96,6 @@ class StageNet(nn.Module):
         layers: list[nn.Module] = [_CONV[dims](in_channels, channels, 1)]
         for kind, width in parsed:
             if kind == "res":
-                if width != channels:
-                    raise ValueError(f"res{width} follows {channels} channels: a residual stage keeps its input's "
-                                     "channels")
                 layers.append(ResidualBlock(dims, channels, width))
                 continue
             layer = _CONV[dims] if kind == "down" else _CONV_T[dims]

@@ -66,6 +66,13 @@ def _scale(stages: tuple[str, ...]) -> int:
     return kinds.count("down") - kinds.count("up")
 
 
+def _out_channels(stages: tuple[str, ...]) -> int:
+    """Channels out of a StageNet of ``stages`` without a head: the last ``down`` / ``up`` stage's, else the
+    first stage's (the stem's; ``res`` stages keep their input's)."""
+    resampling = [width for kind, width in map(parse_stage, stages) if kind != "res"]
+    return resampling[-1] if resampling else parse_stage(stages[0])[1]
+
+
 @dataclass(frozen=True)
 class ENRConfig:
     """Settings of :class:`EquivariantRenderer`; the defaults are Apple's chairs model (``config.json``).
@@ -88,18 +95,26 @@ class ENRConfig:
     mode: str = "bilinear"
 
     def __post_init__(self) -> None:
+        for name in ("encoder_2d", "encoder_3d", "inverse_projection", "projection"):
+            if not getattr(self, name):
+                raise ValueError(f"ENRConfig.{name} must not be empty")
         for stages in (self.encoder_2d, self.encoder_3d):
             for stage in stages:
                 parse_stage(stage)
         if self.mode not in ("bilinear", "nearest"):
             raise ValueError(f"mode must be bilinear or nearest, got {self.mode!r}")
+        if _scale(self.encoder_2d) < 0 or _scale(self.encoder_3d) < 0:
+            raise ValueError("the 2D and 3D encoders must not grow their input (more up than down stages)")
         height, width = self.feature_size
-        if height < 1 or height * (2 ** _scale(self.encoder_2d)) != self.image_size[0] or (
-                width * (2 ** _scale(self.encoder_2d)) != self.image_size[1]):
-            raise ValueError(f"the 2D stages do not divide the image size {self.image_size} evenly")
+        factor = 2 ** _scale(self.encoder_2d)
+        if min(height, width) < 1 or (height * factor, width * factor) != tuple(self.image_size):
+            raise ValueError(f"the 2D stages do not divide the image size {tuple(self.image_size)} evenly")
         if self.inverse_projection[-1] % height:
             raise ValueError(f"the last inverse projection width {self.inverse_projection[-1]} must be a multiple of "
                              f"the feature height {height}")
+        factor_3d = 2 ** _scale(self.encoder_3d)
+        if height % factor_3d or width % factor_3d:
+            raise ValueError(f"the 3D stages do not divide the volume {height}x{height}x{width} evenly")
 
     @property
     def feature_size(self) -> tuple[int, int]:
@@ -112,7 +127,7 @@ class ENRConfig:
         """``(C, D, H, W)`` of the scene volume."""
         height, width = self.feature_size
         factor = 2 ** _scale(self.encoder_3d)
-        return parse_stage(self.encoder_3d[-1])[1], height // factor, height // factor, width // factor
+        return _out_channels(self.encoder_3d), height // factor, height // factor, width // factor
 
     @classmethod
     def from_apple(cls, config: dict) -> ENRConfig:
