@@ -17,6 +17,7 @@ from argparse import Namespace
 from pathlib import Path
 
 from viewgen.cli.eval_clips import add_clip_arguments
+from viewgen.cli.eval_enr import add_enr_arguments
 from viewgen.cli.eval_long import add_long_arguments
 from viewgen.cli.options import size_type
 
@@ -36,6 +37,9 @@ def add_parser(subparsers) -> None:
                     "(RealEstate10K / ACID layout) along their own poses. Protocol (b), long range: fly the "
                     "autopilot from the built-in samples for N frames and measure sharpness, sky, new content, "
                     "attitude and clearance per window, and the patch distance, against the sample's world.")
+    command.add_argument("family", nargs="?", choices=("enr",), default=None,
+                         help="enr: Equivariant Neural Rendering's test protocol (--data, --weights, --source-view, "
+                              "--out; docs/enr.md) instead of the flight protocols")
     command.add_argument("--quick", action="store_true",
                          help="a tiny setting for CI: short range on hills, seed 0, 5 frames; long range on sample 2, "
                               "24 frames, windows of 8; both at 96x160 (options given override it)")
@@ -51,12 +55,14 @@ def add_parser(subparsers) -> None:
     command.add_argument("--size", type=parse_size, default=None, metavar="HxW",
                          help="resolution (default 160x256, or the weights' size)")
     command.add_argument("--weights", default=None, metavar="DIR",
-                         help="converted Infinite Nature weights (SPADE refiner); default: the weight-free refiner")
+                         help="converted Infinite Nature weights (SPADE refiner); default: the weight-free refiner. "
+                              "enr: Apple's .pt or a converted ENR folder")
     command.add_argument("--lpips", choices=("require", "auto", "off"), default="auto",
                          help="score LPIPS: auto (default) when the AlexNet weights are here (else a note), "
                               "require (else an error), off")
     add_clip_arguments(command)
     add_long_arguments(command)
+    add_enr_arguments(command)
     command.set_defaults(run=run)
 
 
@@ -138,6 +144,10 @@ def run(args: Namespace) -> int:
     from viewgen.cli.eval_long import long_range_config
 
     _require_eval_packages()
+    if args.family == "enr":
+        from viewgen.cli.eval_enr import run_enr
+
+        return run_enr(args, _check_replaceable, _publish)
     out = Path(args.out)
     _check_replaceable(out)
     weights_pipe = _pipeline(args, None) if args.weights is not None else None
