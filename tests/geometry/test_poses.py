@@ -9,6 +9,7 @@ from viewgen.geometry import (
     invert_pose,
     look_direction_pose,
     relative_pose,
+    relative_to_first,
     to_homogeneous_pose,
     transform_points,
 )
@@ -85,3 +86,11 @@ def test_bad_shapes_are_rejected():
         invert_pose(torch.eye(3))
     with pytest.raises(ValueError, match="N, 3"):
         transform_points(torch.eye(4)[:3], torch.zeros(4, 2))
+
+
+def test_a_path_relative_to_its_first_camera():
+    path = random_pose(torch.Generator().manual_seed(3), (4,)).float()
+    relative = relative_to_first(path)
+    assert relative.dtype == torch.float64 and relative.shape == (4, 3, 4)
+    assert torch.equal(relative[0], torch.eye(4, dtype=torch.float64)[:3])
+    assert torch.allclose(compose_poses(relative, path[0].double()), path.double(), atol=1e-6)

@@ -32,7 +32,7 @@ from viewgen.data.synthetic.renderer import render
 from viewgen.data.synthetic.rgbd import depth_to_unit_disparity
 from viewgen.data.synthetic.world import World
 from viewgen.geometry.intrinsics import default_intrinsics
-from viewgen.geometry.poses import compose_poses, invert_pose
+from viewgen.geometry.poses import relative_to_first
 
 __all__ = ["GroundTruthClip", "ground_truth_clip"]
 
@@ -118,9 +118,8 @@ def ground_truth_clip(preset: str, seed: int = 0, height: int = 160, width: int 
     rgb, depth = _render_depth_rgb(world, world_poses, intrinsics, height, width)
     _, scale = depth_to_unit_disparity(depth[:1])
     disparity = (scale / depth).nan_to_num(0.0, posinf=1.0).clamp(0.0, 1.0)
-    relative = compose_poses(world_poses.double(), invert_pose(world_poses[0].double()))
+    relative = relative_to_first(world_poses)
     relative[:, :, 3] /= float(scale)
-    relative[0] = torch.eye(4, dtype=torch.float64)[:3]  # exactly, not to rounding
     return GroundTruthClip(rgbd=torch.cat([rgb, disparity], dim=1), cam_from_world=relative.float(),
                            intrinsics=intrinsics, preset=preset, seed=seed, world_seed=world_seed,
                            disparity_scale=float(scale), world_cam_from_world=world_poses)

@@ -38,7 +38,7 @@ from torch import Tensor
 from viewgen.data.posed_clips import PosedClip, read_clips
 from viewgen.evaluation.baselines import warp_nearest_fill
 from viewgen.evaluation.protocols import FrameChoices
-from viewgen.geometry.poses import compose_poses, invert_pose
+from viewgen.geometry.poses import relative_to_first
 from viewgen.io.images import load_image, read_disparity_png16
 
 __all__ = ["MIN_SCALE_GAIN", "SCALE_GRID", "ClipTruth", "PosedClipsConfig", "ScaleFit", "clip_truth", "fit_scale",
@@ -127,13 +127,6 @@ def _resized(image: Tensor, height: int, width: int) -> Tensor:
     return F.interpolate(image, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
 
 
-def _relative_poses(cam_from_world: Tensor) -> Tensor:
-    """``[T, 3, 4]`` -> the same poses relative to the first (frame 0 exactly the identity), float64."""
-    relative = compose_poses(cam_from_world.double(), invert_pose(cam_from_world[0].double()))
-    relative[0] = torch.eye(4, dtype=torch.float64)[:3]
-    return relative
-
-
 def _scaled(poses: Tensor, scale: float) -> Tensor:
     scaled = poses.clone()
     scaled[:, :, 3] *= scale
@@ -198,7 +191,7 @@ def clip_truth(clip: PosedClip, config: PosedClipsConfig, estimator=None) -> Cli
     disparity = _start_disparity(clip, images[0], config, estimator)
     rgbd = torch.cat([torch.cat(images), torch.zeros(len(images), 1, config.height, config.width)], dim=1)
     rgbd[0, 3:] = disparity[0]
-    poses = _relative_poses(clip.cam_from_world[indices])
+    poses = relative_to_first(clip.cam_from_world[indices])
     intrinsics = clip.intrinsics[0].float()
     if clip.disparity_scales is not None and has_disparity(clip):
         scale, gain, source = 1.0 / float(clip.disparity_scales[0]), None, "metadata"

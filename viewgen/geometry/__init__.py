@@ -21,6 +21,7 @@ from viewgen.geometry.poses import (
     invert_pose,
     look_direction_pose,
     relative_pose,
+    relative_to_first,
     to_homogeneous_pose,
     transform_points,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "pixel_matrix_to_intrinsics",
     "project",
     "relative_pose",
+    "relative_to_first",
     "resize_image_and_intrinsics",
     "to_homogeneous_pose",
     "transform_points",

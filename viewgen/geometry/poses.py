@@ -57,6 +57,14 @@ def relative_pose(tgt_cam_from_world: Tensor, src_cam_from_world: Tensor) -> Ten
     return compose_poses(tgt_cam_from_world, invert_pose(src_cam_from_world))
 
 
+def relative_to_first(cam_from_world: Tensor) -> Tensor:
+    """A path ``[T, 3, 4]`` as seen from its first camera: ``cam_k_from_cam_0`` for every k, float64 ``[T, 3, 4]``,
+    the first exactly the identity (not to rounding). Lengths keep their unit."""
+    relative = relative_pose(cam_from_world[:, :3].double(), cam_from_world[0, :3].double())
+    relative[0] = torch.eye(4, dtype=torch.float64)[:3]
+    return relative
+
+
 def transform_points(a_from_b: Tensor, points_b: Tensor) -> Tensor:
     """Apply a pose to points: ``[..., 3, 4|4]`` and ``[..., N, 3]`` -> ``[..., N, 3]`` (``p R^T + t``)."""
     check_pose(a_from_b, "pose")

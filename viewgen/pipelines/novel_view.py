@@ -38,14 +38,13 @@ def pair_partners(batch: int) -> list[int]:
     return [index ^ 1 for index in range(batch)]
 
 
-def _angles(values, count: int | None, name: str, device: torch.device) -> Tensor:
-    """Degrees as a float32 ``[count]`` tensor (a number is repeated; ``count`` None: as many as given, >= 1)."""
+def _angles(values, count: int, name: str, device: torch.device) -> Tensor:
+    """Degrees as a float32 ``[count]`` tensor (a single value is repeated)."""
     angles = torch.as_tensor(values, dtype=torch.float32, device=device).reshape(-1)
-    if count is not None and angles.numel() == 1 and count > 1:
+    if angles.numel() == 1 and count > 1:
         angles = angles.expand(count)
-    wanted = count if count is not None else max(angles.numel(), 1)
-    if angles.numel() != wanted:
-        raise ValueError(f"{name} must be {wanted} angle(s) in degrees (or one for all), got {angles.numel()}")
+    if angles.numel() != count:
+        raise ValueError(f"{name} must be {count} angle(s) in degrees (or one for all), got {angles.numel()}")
     if not bool(torch.isfinite(angles).all()):
         raise ValueError(f"{name} must be finite degrees, got {angles.tolist()}")
     return angles
