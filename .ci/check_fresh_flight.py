@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 # Subpackages that need an extra (``pip install "viewgen[serve]"``); mirrors tests/test_dependencies.py.
-EXTRA_PACKAGES = ("viewgen.server",)
+EXTRA_PACKAGES = ("viewgen.server", "viewgen.training")
 
 
 def decode(path: Path) -> tuple[np.ndarray, tuple[int, int]]:

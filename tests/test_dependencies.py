@@ -31,7 +31,7 @@ requirements = pytest.importorskip("packaging.requirements")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_ROOT = REPO_ROOT / "viewgen"
 # Subpackages that belong to an extra: they may import that extra's packages at module level.
-EXTRA_MODULES = {"serve": "viewgen/server/"}
+EXTRA_MODULES = {"serve": "viewgen/server/", "train": "viewgen/training/"}
 
 
 def _normalize(name: str) -> str:

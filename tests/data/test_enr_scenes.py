@@ -73,3 +73,31 @@ def test_pairs_are_two_views_of_one_scene_each_view_once_per_epoch_and_seeded():
     assert list(sampler) != order
     with pytest.raises(ValueError, match="pairs need"):
         PairSampler(0, 4)
+
+
+def test_smaller_images_keep_their_whole_centre_square(tmp_path):
+    root = _write_split(tmp_path / "small", scenes=1, views=2, size=48)
+    item = EnrSceneDataset(root, image_size=(48, 48))[0]
+    stored = np.asarray(Image.open(root / "scene000" / "00000.png"), dtype=np.float32) / 255
+    assert torch.equal(item["img"], torch.from_numpy(stored).permute(2, 0, 1))  # no black border
+
+
+def test_pair_batches_share_each_global_batch_among_ranks():
+    from viewgen.data.enr_scenes import PairBatchSampler
+
+    whole = PairBatchSampler(num_scenes=6, views_per_scene=4, pairs_per_batch=4, seed=3)
+    halves = [PairBatchSampler(6, 4, 2, seed=3, rank=rank, world_size=2) for rank in (0, 1)]
+    assert len(whole) == len(halves[0]) == 3  # 12 pairs, 4 per global batch
+    for sampler in (whole, *halves):
+        sampler.set_epoch(2)
+    for batch, first, second in zip(whole, *halves):
+        assert batch == first + second
+        assert all(batch[k] // 4 == batch[k + 1] // 4 for k in range(0, len(batch), 2))  # pairs of one scene
+    resumed = PairBatchSampler(6, 4, 4, seed=3)
+    resumed.set_epoch(2)
+    resumed.start_batch = 1
+    assert list(resumed) == list(whole)[1:]
+    with pytest.raises(ValueError, match="do not fill one batch"):
+        PairBatchSampler(2, 2, 2, world_size=2)
+    with pytest.raises(ValueError, match="rank"):
+        PairBatchSampler(2, 2, 1, rank=2, world_size=2)

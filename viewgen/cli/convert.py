@@ -15,20 +15,30 @@ def add_parser(subparsers) -> None:
     infinite.add_argument("prefix", help="checkpoint prefix, e.g. ckpt/model.ckpt-6935893")
     infinite.add_argument("out_dir", help="output folder (style_encoder/, spade_generator/, ...)")
     infinite.set_defaults(run=run)
-    enr = convert_sub.add_parser("enr", help="Apple's Equivariant Neural Rendering checkpoint (.pt)",
+    enr = convert_sub.add_parser("enr", help="Apple's ENR checkpoint (.pt) or a viewgen training check-point (.ckpt)",
                                  description="Read Apple's ENR checkpoint ({'config', 'state_dict'}, as "
-                                             "NeuralRenderer.save writes it; loaded with weights_only) and write "
-                                             "OUT_DIR/config.json + model.safetensors.")
-    enr.add_argument("checkpoint", help="Apple's .pt, e.g. trained-models/chairs.pt")
+                                             "NeuralRenderer.save writes it; loaded with weights_only), or a "
+                                             "check-point of `viewgen train enr` (RUN/checkpoints/stepNNNNNNNN.ckpt), "
+                                             "and write OUT_DIR/config.json + model.safetensors.")
+    enr.add_argument("checkpoint", help="Apple's .pt (e.g. trained-models/chairs.pt) or a training .ckpt")
     enr.add_argument("out_dir", help="output folder (config.json, model.safetensors)")
     enr.set_defaults(run=run_enr)
 
 
 def run_enr(args: Namespace) -> int:
-    """Convert Apple's ENR checkpoint into a release folder."""
-    from viewgen.convert import convert_enr_checkpoint
+    """Convert Apple's ENR checkpoint (or export a training check-point) into a release folder."""
+    from pathlib import Path
 
-    model = convert_enr_checkpoint(args.checkpoint, args.out_dir)
+    if Path(args.checkpoint).suffix == ".ckpt":
+        try:
+            from viewgen.training.checkpoints import export_release
+        except ImportError:
+            raise ValueError("reading a training check-point needs Lightning: pip install 'viewgen[train]'") from None
+        model = export_release(args.checkpoint, args.out_dir)
+    else:
+        from viewgen.convert import convert_enr_checkpoint
+
+        model = convert_enr_checkpoint(args.checkpoint, args.out_dir)
     values = sum(tensor.numel() for tensor in model.state_dict().values())
     height, width = model.config.image_size
     print(f"converted {len(model.state_dict())} tensors ({values:,} values; {height}x{width} images, scene "

@@ -23,14 +23,27 @@ else:
 
 import argparse  # noqa: E402
 
-from viewgen.cli import convert, depth, download, export_mesh, fly, info, novel_views, serve, synth, synth_objects, warp
+from viewgen.cli import (
+    convert,
+    depth,
+    download,
+    export_mesh,
+    fly,
+    info,
+    novel_views,
+    serve,
+    synth,
+    synth_objects,
+    train,
+    warp,
+)
 from viewgen.cli import eval as eval_command
 from viewgen.cli.signals import interrupt_exit_status, terminate_as_interrupt
 from viewgen.errors import ViewgenError, one_line
 
 # Every subcommand is a module with ``add_parser(subparsers)`` and ``run(args)``; this order is
 # the order of `viewgen --help`.
-COMMANDS = (fly, novel_views, info, warp, convert, export_mesh, serve, depth, download, synth, synth_objects,
+COMMANDS = (fly, novel_views, info, warp, convert, export_mesh, serve, depth, download, synth, synth_objects, train,
             eval_command)
 
 

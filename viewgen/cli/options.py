@@ -34,3 +34,16 @@ def seed_type(text: str) -> int:
     if not 0 <= seed <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"seed must be between 0 and {MAX_SEED} (64 bits), got {text}")
     return seed
+
+
+def count_type(minimum: int = 1) -> Callable[[str], int]:
+    """An argparse ``type`` for counts: a whole number >= ``minimum``."""
+    def parse_count(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+    return parse_count

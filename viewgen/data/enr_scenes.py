@@ -8,15 +8,18 @@ Layout of a split (chairs, cars, MugsHQ, 3D mountains: ``<name>-train.zip`` and 
 An image's key is the last five characters of its file stem; its ``render_params`` entry holds at
 least ``azimuth`` and ``elevation`` in degrees (every value is kept, as float32). Every scene must
 have the same number of views; training trims an odd count by one (pairs), evaluation may keep it.
-Images are read as Apple's loader does: RGB (alpha dropped), the centred 128x128 crop (zero
-padding for a smaller image, as ``CenterCrop``), then resized to the model's size (bilinear) if
-that differs.
+Images are read as Apple's loader does: RGB (alpha dropped), the centred 128x128 crop, then resized
+to the model's size (bilinear) if that differs. An image smaller than 128 on a side (Apple's
+``CenterCrop`` would pad it with black) gives its largest centred square instead, so a small
+synthetic set keeps its objects whole.
 
 :class:`PairSampler` orders a dataset's indices as Apple's random pair sampler does: per epoch
 ``views // 2`` rounds; each round visits every scene once in a random order and takes the next
 two views of that scene's own random permutation, so consecutive indices ``(2k, 2k + 1)`` are two
 views of one scene and every view is used once per epoch. Seeded by ``(seed, epoch)``, so a
-resumed run draws the same order.
+resumed run draws the same order. :class:`PairBatchSampler` cuts that order into batches of whole
+pairs, shares each global batch among the processes of a distributed run (rank ``r`` of ``R``
+takes the ``r``-th slice) and can start an epoch part-way (a resumed run skips what it did).
 
 Hand-written: torchvision (whose transforms Apple used) is not installable here, and the layout
 needs twenty lines.
@@ -33,7 +36,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["APPLE_CROP", "EnrSceneDataset", "PairSampler", "SceneViews"]
+__all__ = ["APPLE_CROP", "EnrSceneDataset", "PairBatchSampler", "PairSampler", "SceneViews"]
 
 APPLE_CROP = 128  # Apple's loader crops the centred 128x128 square before resizing
 _KEY_LENGTH = 5
@@ -120,8 +123,9 @@ class EnrSceneDataset(torch.utils.data.Dataset):
 
         with Image.open(path) as image:
             rgb = image.convert("RGB")
-        left, top = round((rgb.width - APPLE_CROP) / 2.0), round((rgb.height - APPLE_CROP) / 2.0)
-        rgb = rgb.crop((left, top, left + APPLE_CROP, top + APPLE_CROP))  # outside the image: zeros
+        side = min(APPLE_CROP, rgb.width, rgb.height)
+        left, top = round((rgb.width - side) / 2.0), round((rgb.height - side) / 2.0)
+        rgb = rgb.crop((left, top, left + side, top + side))
         if (rgb.height, rgb.width) != self.image_size:
             rgb = rgb.resize((self.image_size[1], self.image_size[0]), Image.BILINEAR)
         return torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
@@ -151,3 +155,38 @@ class PairSampler(torch.utils.data.Sampler[int]):
             for scene in scene_orders[round_index].tolist():
                 pair = view_orders[scene][2 * round_index:2 * round_index + 2]
                 yield from (scene * self.views_per_scene + pair).tolist()
+
+
+class PairBatchSampler(torch.utils.data.Sampler[list[int]]):
+    """Batches of ``pairs_per_batch`` whole pairs from :class:`PairSampler`'s order, for one process of ``world_size``.
+
+    A global batch is ``pairs_per_batch * world_size`` consecutive pairs; this process (``rank``) takes its
+    slice, so the processes of one step see different pairs and together what one process with a
+    ``world_size`` times larger batch would. An incomplete last global batch is dropped. ``start_batch``
+    (set before iterating) skips that many batches of the epoch: a run resumed mid-epoch goes on from
+    there. ``set_epoch`` as for :class:`PairSampler`.
+    """
+
+    def __init__(self, num_scenes: int, views_per_scene: int, pairs_per_batch: int, seed: int = 0,
+                 rank: int = 0, world_size: int = 1) -> None:
+        if pairs_per_batch < 1 or world_size < 1 or not 0 <= rank < world_size:
+            raise ValueError(f"need pairs_per_batch >= 1 and 0 <= rank < world_size, got {pairs_per_batch}, "
+                             f"rank {rank} of {world_size}")
+        self.order = PairSampler(num_scenes, views_per_scene, seed)
+        self.pairs_per_batch, self.rank, self.world_size, self.start_batch = pairs_per_batch, rank, world_size, 0
+        if len(self) == 0:
+            raise ValueError(f"{len(self.order) // 2} pairs per epoch do not fill one batch of {pairs_per_batch} "
+                             f"pairs on each of {world_size} process(es)")
+
+    def set_epoch(self, epoch: int) -> None:
+        self.order.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return (len(self.order) // 2) // (self.pairs_per_batch * self.world_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        indices = list(self.order)
+        size = 2 * self.pairs_per_batch
+        for batch in range(self.start_batch, len(self)):
+            first = (batch * self.world_size + self.rank) * size
+            yield indices[first:first + size]

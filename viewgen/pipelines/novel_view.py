@@ -28,7 +28,7 @@ from viewgen.geometry.rotations import source_to_target_rotation
 from viewgen.networks.enr import EquivariantRenderer
 from viewgen.rendering.volume import rotate_volume
 
-__all__ = ["NovelViewPipeline", "pair_partners"]
+__all__ = ["NovelViewPipeline", "cross_view_render", "pair_partners"]
 
 
 def pair_partners(batch: int) -> list[int]:
@@ -173,12 +173,18 @@ class NovelViewPipeline:
                 yield self.render(rotated)[0]
 
     def cross_view_render(self, images: Tensor, azimuth: Tensor, elevation: Tensor) -> Tensor:
-        """The training forward on pairs ``[A1, A2, B1, B2, ...]`` (``images [2P, 3, H, W]``, angles ``[2P]``
-        in degrees): view ``i`` rendered from its partner's scene turned to view ``i``'s pose, ``[2P, 3, H, W]``."""
-        partners = pair_partners(images.shape[0])
-        scenes = self.model.inverse_render(images.to(self.device))
-        azimuth = _angles(azimuth, images.shape[0], "azimuth", self.device)
-        elevation = _angles(elevation, images.shape[0], "elevation", self.device)
-        rotation = source_to_target_rotation(azimuth, elevation, azimuth[partners], elevation[partners])
-        turned = rotate_volume(scenes, rotation, mode=self.model.config.mode)
-        return self.model.render(turned[partners])
+        """The training forward on pairs (:func:`cross_view_render`) with this pipeline's model, with grad."""
+        return cross_view_render(self.model, images.to(self.device), azimuth, elevation)
+
+
+def cross_view_render(model: EquivariantRenderer, images: Tensor, azimuth, elevation) -> Tensor:
+    """ENR's training forward on pairs ``[A1, A2, B1, B2, ...]`` (``images [2P, 3, H, W]`` on the model's device,
+    angles ``[2P]`` in degrees): view ``i`` rendered from its partner's scene turned to view ``i``'s pose,
+    ``[2P, 3, H, W]``. The training loss compares it with ``images``."""
+    partners = pair_partners(images.shape[0])
+    scenes = model.inverse_render(images)
+    azimuth = _angles(azimuth, images.shape[0], "azimuth", images.device)
+    elevation = _angles(elevation, images.shape[0], "elevation", images.device)
+    rotation = source_to_target_rotation(azimuth, elevation, azimuth[partners], elevation[partners])
+    turned = rotate_volume(scenes, rotation, mode=model.config.mode)
+    return model.render(turned[partners])

@@ -1,0 +1,50 @@
+"""``viewgen train enr``: a run with its closing line, resuming, bad input in one line, export by ``convert``."""
+
+import pytest
+
+from tests.helpers.training import object_split
+from viewgen.cli.main import main
+from viewgen.networks.enr import EquivariantRenderer
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory):
+    return object_split(tmp_path_factory.mktemp("objects"), scenes=2, views=4, size=32)
+
+
+def test_train_reports_its_run_and_the_same_command_resumes(split, tmp_path, capsys):
+    command = ["train", "enr", "--data", str(split), "--val-data", str(split), "--preset", "tiny",
+               "--out", str(tmp_path / "run"), "--accelerator", "cpu"]
+    assert main(command) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("trained ENR (tiny) to step 2 (2 steps in ") and "val PSNR" in line
+    assert line.endswith(f"release weights in {tmp_path / 'run' / 'release'}")
+    assert main([*command, "--max-steps", "3"]) == 0
+    assert "to step 3 (resumed at step 2, 1 steps in" in capsys.readouterr().out
+    checkpoint = tmp_path / "run" / "checkpoints" / "step00000003.ckpt"
+    assert main(["convert", "enr", str(checkpoint), str(tmp_path / "exported")]) == 0
+    assert "converted" in capsys.readouterr().out
+    assert EquivariantRenderer.from_pretrained(tmp_path / "exported").config.image_size == (32, 32)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--data", "/no/such/split"], "ENR dataset split /no/such/split is not a folder"),
+    (["--preset", "huge"], "invalid choice: 'huge'"),
+    (["--max-steps", "0"], "argument --max-steps: must be >= 1, got 0"),
+    (["--devices", "two"], "--devices must be a number >= 1 or auto"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(split, tmp_path, capsys, extra, message):
+    command = ["train", "enr", "--data", str(split), "--preset", "tiny", "--out", str(tmp_path / "run"), *extra]
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_folder_refuses_other_settings(split, tmp_path, capsys):
+    command = ["train", "enr", "--data", str(split), "--preset", "tiny", "--out", str(tmp_path / "run"),
+               "--accelerator", "cpu"]
+    assert main(command) == 0
+    capsys.readouterr()
+    assert main([*command, "--lr", "0.01"]) == 2
+    assert "holds a run with other settings (learning_rate differ)" in capsys.readouterr().err

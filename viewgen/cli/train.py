@@ -1,0 +1,92 @@
+"""``viewgen train enr``: train Equivariant Neural Rendering on posed views (Apple's layout), resumably."""
+
+from __future__ import annotations
+
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+from viewgen.cli.options import count_type, seed_type
+
+__all__ = ["add_parser", "run"]
+
+_FAMILIES = ("enr",)
+
+
+def add_parser(subparsers) -> None:
+    """Register ``train`` on the ``viewgen`` subcommand parsers."""
+    from viewgen.training.presets import ENR_PRESETS
+
+    command = subparsers.add_parser(
+        "train", help="train a model family (enr) with Lightning; resumable, one machine to many",
+        description="Train ENR on pairs of views of the split --data (Apple's layout, e.g. from `viewgen "
+                    "synth-objects`) into the run folder --out: config.json, checkpoints/, logs/, samples/, "
+                    "loss_curve.png and release/ (from_pretrained weights). The same command on the same folder "
+                    "resumes from its newest check-point (with no step lost or repeated); only --max-steps and "
+                    "--max-epochs may change. Several GPUs or nodes: --devices / --num-nodes with --strategy ddp "
+                    "(docs/training.md).")
+    command.add_argument("family", choices=_FAMILIES, help="the model family")
+    command.add_argument("--data", required=True, metavar="DIR", help="the training split (<scene>/NNNNN.png + "
+                         "render_params.json)")
+    command.add_argument("--val-data", metavar="DIR", help="a validation split (loss and PSNR every validate_every "
+                         "steps)")
+    command.add_argument("--preset", required=True, choices=sorted(ENR_PRESETS), help="the training preset")
+    command.add_argument("--out", required=True, metavar="DIR", help="the run folder (new, or one to resume)")
+    command.add_argument("--max-steps", type=count_type(1), metavar="N", help="stop after N optimiser steps")
+    command.add_argument("--max-epochs", type=count_type(1), metavar="N", help="stop after N epochs")
+    command.add_argument("--pairs-per-batch", type=count_type(1), metavar="P", help="pairs per process and step")
+    command.add_argument("--lr", type=float, metavar="LR", help="Adam's learning rate")
+    command.add_argument("--seed", type=seed_type, metavar="S", help="seed of the weights and the pair order")
+    command.add_argument("--checkpoint-every", type=count_type(1), metavar="N", help="check-point every N steps")
+    command.add_argument("--workers", type=count_type(0), metavar="N", help="data loader processes")
+    command.add_argument("--precision", help="Lightning precision: 32-true (default), bf16-mixed, 16-mixed")
+    command.add_argument("--accelerator", default="auto", help="cpu, gpu or auto (default)")
+    command.add_argument("--devices", default="1", help="devices per node, or auto (default 1)")
+    command.add_argument("--num-nodes", type=count_type(1), default=1, metavar="N", help="machines (default 1)")
+    command.add_argument("--strategy", default="auto", help="Lightning strategy: auto (default), ddp, ...")
+    command.set_defaults(run=run)
+
+
+def _config(args: Namespace):
+    from viewgen.training.presets import enr_preset
+
+    fields = {"max_steps": args.max_steps, "max_epochs": args.max_epochs, "pairs_per_batch": args.pairs_per_batch,
+              "learning_rate": args.lr, "seed": args.seed, "checkpoint_every": args.checkpoint_every,
+              "num_workers": args.workers, "precision": args.precision}
+    return enr_preset(args.preset, **{name: value for name, value in fields.items() if value is not None})
+
+
+def _devices(text: str):
+    if text == "auto":
+        return text
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"--devices must be a number >= 1 or auto, got {text!r}")
+    return int(text)
+
+
+def run(args: Namespace) -> int:
+    try:
+        import lightning  # noqa: F401
+    except ImportError:
+        raise ValueError("training needs Lightning: pip install 'viewgen[train]'") from None
+    from viewgen.training.checkpoints import newest_checkpoint, step_of
+    from viewgen.training.runs import train_enr
+
+    config, devices = _config(args), _devices(args.devices)
+    try:
+        summary = train_enr(config, args.data, args.out, val_data=args.val_data, accelerator=args.accelerator,
+                            devices=devices, num_nodes=args.num_nodes, strategy=args.strategy,
+                            progress=sys.stderr.isatty())
+    except SystemExit:  # Lightning ends an interrupted fit with SystemExit(1) after its own clean-up
+        newest = newest_checkpoint(Path(args.out) / "checkpoints")
+        where = f"its newest check-point is step {step_of(newest)}" if newest else "it has no check-point yet"
+        print(f"viewgen: interrupted: {where}; the same command resumes it", file=sys.stderr)
+        return 130
+    if not summary.is_global_zero:
+        return 0
+    start = f"resumed at step {summary.first_step}, " if summary.resumed_from else ""
+    validation = f", val PSNR {summary.val_psnr:.2f} dB" if summary.val_psnr == summary.val_psnr else ""
+    print(f"trained ENR ({args.preset}) to step {summary.last_step} ({start}{summary.last_step - summary.first_step} "
+          f"steps in {summary.seconds:.1f} s); last train loss {summary.train_loss:.4f}{validation}; release weights "
+          f"in {summary.release}")
+    return 0

@@ -1,0 +1,79 @@
+"""ENR's training objective: ``L1 + 0.05 (1 - SSIM)`` of cross-view renders against the real views.
+
+Apple's trainer takes SSIM from ``pytorch_msssim.SSIM(data_range=1, size_average=True, channel=3)``:
+an 11-tap Gaussian window (sigma 1.5) applied separably with *no padding* (only windows wholly
+inside the image count), ``K1 = 0.01``, ``K2 = 0.03``, the mean over every valid window, channel
+and image. Hand-written here because pytorch-msssim is not installable in our package registry and
+torchmetrics' SSIM scores the border too (from reflect-padded images), which moves the value by
+about 1e-4; the window sums below are the library's formula, checked against torchmetrics'
+interior in the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from viewgen.checks import check_min_size, check_shape
+
+__all__ = ["SSIM_WINDOW", "EnrLoss", "enr_loss", "valid_ssim"]
+
+SSIM_WINDOW = 11
+_SSIM_SIGMA = 1.5
+_K1, _K2 = 0.01, 0.03
+
+
+def _gaussian_taps(dtype: torch.dtype, device: torch.device) -> Tensor:
+    offsets = torch.arange(SSIM_WINDOW, dtype=dtype, device=device) - SSIM_WINDOW // 2
+    taps = torch.exp(-(offsets**2) / (2 * _SSIM_SIGMA**2))
+    return taps / taps.sum()
+
+
+def _window_mean(images: Tensor, taps: Tensor) -> Tensor:
+    """Gaussian-weighted mean of every whole 11x11 window: ``[B, C, H, W] -> [B, C, H - 10, W - 10]``."""
+    channels = images.shape[1]
+    rows = taps.view(1, 1, 1, -1).expand(channels, 1, 1, SSIM_WINDOW)
+    columns = taps.view(1, 1, -1, 1).expand(channels, 1, SSIM_WINDOW, 1)
+    return F.conv2d(F.conv2d(images, rows, groups=channels), columns, groups=channels)
+
+
+def valid_ssim(image: Tensor, target: Tensor, data_range: float = 1.0) -> Tensor:
+    """Mean SSIM over all whole windows, channels and images (pytorch_msssim's ``SSIM``), a scalar.
+
+    ``image``, ``target``: ``[B, C, H, W]`` of the same shape, H and W at least 11. Differentiable.
+    """
+    sizes = check_shape(image, ("B", "C", "H", "W"), "image")
+    check_shape(target, ("B", "C", "H", "W"), "target", sizes=sizes)
+    check_min_size(image, SSIM_WINDOW, "image", hint=" (the SSIM window)")
+    taps = _gaussian_taps(image.dtype, image.device)
+    c1, c2 = (_K1 * data_range) ** 2, (_K2 * data_range) ** 2
+    mean_x, mean_y = _window_mean(image, taps), _window_mean(target, taps)
+    var_x = _window_mean(image * image, taps) - mean_x**2
+    var_y = _window_mean(target * target, taps) - mean_y**2
+    cov = _window_mean(image * target, taps) - mean_x * mean_y
+    contrast_structure = (2 * cov + c2) / (var_x + var_y + c2)
+    luminance = (2 * mean_x * mean_y + c1) / (mean_x**2 + mean_y**2 + c1)
+    return (luminance * contrast_structure).mean()
+
+
+@dataclass(frozen=True)
+class EnrLoss:
+    """One batch's objective: ``total = pixel + ssim_weight * (1 - ssim)``; ``pixel`` is the L1 (or L2) mean."""
+
+    total: Tensor
+    pixel: Tensor
+    ssim: Tensor
+
+
+def enr_loss(rendered: Tensor, target: Tensor, ssim_weight: float = 0.05, pixel_loss: str = "l1") -> EnrLoss:
+    """Apple's loss of ``rendered`` against ``target`` (``[B, 3, H, W]`` in [0, 1]); ``pixel_loss`` ``l1`` or ``l2``."""
+    if pixel_loss not in ("l1", "l2"):
+        raise ValueError(f"pixel_loss must be l1 or l2, got {pixel_loss!r}")
+    sizes = check_shape(rendered, ("B", 3, "H", "W"), "rendered")
+    check_shape(target, ("B", 3, "H", "W"), "target", sizes=sizes)
+    pixel = F.l1_loss(rendered, target) if pixel_loss == "l1" else F.mse_loss(rendered, target)
+    ssim = valid_ssim(rendered, target) if ssim_weight else rendered.new_zeros(())
+    return EnrLoss(pixel + ssim_weight * (1 - ssim), pixel, ssim)

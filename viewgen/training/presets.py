@@ -1,0 +1,53 @@
+"""Training presets, by name: ``viewgen train <family> --preset NAME``.
+
+ENR:
+
+* ``chairs``: Apple's chairs experiment (its ``config.json``): 128x128, 11.5 M weights, 8 pairs per
+  step, Adam 2e-4, 100 epochs.
+* ``objects``: the model shipped as viewgen's default, trained on CPU on the synthetic object world
+  (``viewgen synth-objects``): 64x64, a scene of 32 x 16^3, 0.9 M weights (3.5 MB).
+* ``tiny``: 32x32 and a few thousand weights, for tests and smoke runs (two steps take a second on CPU).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from viewgen.networks.enr import ENRConfig
+
+__all__ = ["ENR_PRESETS", "enr_preset"]
+
+
+def _chairs():
+    from viewgen.training.enr import EnrTrainingConfig
+
+    return EnrTrainingConfig()
+
+
+def _objects():
+    from viewgen.training.enr import EnrTrainingConfig
+
+    model = ENRConfig(image_size=(64, 64), encoder_2d=("res32", "down64", "res64", "down64", "res64"),
+                      inverse_projection=(128, 256), encoder_3d=("res16", "down32", "res32", "up32", "res32"),
+                      projection=(256, 128))
+    return EnrTrainingConfig(model=model, pairs_per_batch=4, max_epochs=1000, max_steps=-1, checkpoint_every=100,
+                             validate_every=500, sample_every=250, log_every=10)
+
+
+def _tiny():
+    from viewgen.training.enr import EnrTrainingConfig
+
+    model = ENRConfig(image_size=(32, 32), encoder_2d=("res8", "down16", "res16"), inverse_projection=(32, 64),
+                      encoder_3d=("res4", "down8", "up8"), projection=(32, 32))
+    return EnrTrainingConfig(model=model, pairs_per_batch=2, max_epochs=1000, max_steps=2, checkpoint_every=1,
+                             validate_every=1, sample_every=1, log_every=1)
+
+
+ENR_PRESETS = {"chairs": _chairs, "objects": _objects, "tiny": _tiny}
+
+
+def enr_preset(name: str, **overrides):
+    """The preset ``name`` (:data:`ENR_PRESETS`) with ``overrides`` (fields of EnrTrainingConfig) applied."""
+    if name not in ENR_PRESETS:
+        raise ValueError(f"unknown ENR preset {name!r}; choose one of {', '.join(ENR_PRESETS)}")
+    return replace(ENR_PRESETS[name](), **overrides)

@@ -1,0 +1,156 @@
+"""A training run's folder and the run itself: ``train_enr(config, data, run_dir)``.
+
+A run folder holds::
+
+    config.json        the resolved training config, the data and the viewgen version (written first)
+    checkpoints/       stepNNNNNNNN.ckpt, resumable (viewgen.training.checkpoints)
+    logs/session_NNN/  Lightning's CSV log of each (re)start: metrics.csv of train/loss, train/pixel,
+                       train/ssim, val/loss, val/psnr by step (viewgen.training.curves merges them)
+    samples/           step_NNNNNNNN.png: partner view | render | truth (viewgen.training.callbacks)
+    loss_curve.png     the losses (and validation PSNR) by step, drawn when the run ends
+    release/           config.json + model.safetensors of the last step, for from_pretrained
+
+Running again into the same folder resumes from its newest check-point; the settings must be the
+ones it was started with, except the length (``max_steps`` / ``max_epochs``), which may grow.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from viewgen.staging import check_replaceable, write_file_atomic
+from viewgen.training.checkpoints import StepCheckpoints, export_release, newest_checkpoint, step_of
+from viewgen.training.enr import EnrPairData, EnrTrainingConfig, EnrTrainingModule
+
+__all__ = ["RunSummary", "open_run", "train_enr"]
+
+RUN_ENTRIES = {"config.json", "checkpoints", "logs", "samples", "loss_curve.png", "release"}
+_LENGTH_FIELDS = ("max_steps", "max_epochs")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a call of :func:`train_enr` did: steps ``first_step`` -> ``last_step`` in ``seconds``; the last logged
+    losses (NaN when none); where the release weights are; whether this process is rank 0 (which prints)."""
+
+    first_step: int
+    last_step: int
+    seconds: float
+    train_loss: float
+    val_psnr: float
+    release: Path
+    resumed_from: Path | None
+    is_global_zero: bool = True
+
+
+def _settings(config: EnrTrainingConfig) -> dict:
+    return {key: value for key, value in config.to_dict().items() if key not in _LENGTH_FIELDS}
+
+
+def open_run(run_dir: Path, config: EnrTrainingConfig, data: dict) -> Path | None:
+    """Start ``run_dir`` (write ``config.json``) or check it is this run's; return the check-point to resume."""
+    saved_path = run_dir / "config.json"
+    if saved_path.is_file():
+        saved = EnrTrainingConfig.from_dict(json.loads(saved_path.read_text())["training"])
+        differing = sorted(key for key, value in _settings(config).items() if _settings(saved)[key] != value)
+        if differing:
+            raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(differing)} differ); resume it "
+                             "with its own preset and options, or train into a new folder")
+        resume = newest_checkpoint(run_dir / "checkpoints")
+    else:
+        check_replaceable(run_dir, lambda entry: entry.name in RUN_ENTRIES, "a training run",
+                          "train into a new or empty folder")
+        resume = None
+    from viewgen import __version__
+
+    record = {"family": "enr", "training": config.to_dict(), "data": data, "viewgen": __version__}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(record, indent=2) + "\n"
+    write_file_atomic(saved_path, lambda stream: stream.write(text.encode()))
+    return resume
+
+
+def _last_logged(logs: Path, column: str) -> float:
+    from viewgen.training.curves import read_run_metrics
+
+    values = read_run_metrics(logs).get(column)
+    return values[-1][1] if values else float("nan")
+
+
+def _new_session(run_dir: Path) -> str:
+    """``session_NNN``: the next free log folder under ``run_dir/logs`` (each start logs apart; see curves)."""
+    logs = run_dir / "logs"
+    count = len([path for path in logs.glob("session_*") if path.is_dir()]) if logs.is_dir() else 0
+    return f"session_{count:03d}"
+
+
+def _trainer(config: EnrTrainingConfig, run_dir: Path, callbacks: list, hardware: dict, progress: bool,
+             validate: bool):
+    import lightning.pytorch as pl
+    from lightning.pytorch.loggers import CSVLogger
+
+    return pl.Trainer(default_root_dir=run_dir, max_epochs=config.max_epochs, max_steps=config.max_steps,
+                      precision=config.precision, logger=CSVLogger(run_dir, name="logs", version=_new_session(run_dir),
+                                                                 flush_logs_every_n_steps=config.log_every),
+                      callbacks=callbacks, enable_checkpointing=False, log_every_n_steps=config.log_every,
+                      check_val_every_n_epoch=None, val_check_interval=config.validate_every,
+                      num_sanity_val_steps=0, limit_val_batches=None if validate else 0,
+                      use_distributed_sampler=False, enable_progress_bar=progress,
+                      enable_model_summary=False, deterministic=True, **hardware)
+
+
+def train_enr(config: EnrTrainingConfig, data: str | Path, run_dir: str | Path, *, val_data: str | Path | None = None,
+              accelerator: str = "auto", devices: int | str = 1, num_nodes: int = 1, strategy: str = "auto",
+              progress: bool = True, callbacks: tuple = ()) -> RunSummary:
+    """Train (or resume) an ENR run in ``run_dir`` on the split ``data`` (Apple's layout); see the module doc.
+
+    val_data: a split validated every ``config.validate_every`` steps. accelerator, devices, num_nodes,
+    strategy: Lightning's (``devices=2, strategy="ddp"`` for two processes; DDP on CPU uses gloo).
+    callbacks: extra Lightning callbacks. Returns a :class:`RunSummary` (rank 0's view).
+    """
+    from viewgen.training.callbacks import SampleRenders
+    from viewgen.training.curves import plot_training_curves
+
+    run_dir = Path(run_dir)
+    data_module = EnrPairData(config, data, val_data)  # reads the splits: bad data fails before the folder is made
+    resume = open_run(run_dir, config, {"train": str(Path(data).resolve()),
+                                         "val": str(Path(val_data).resolve()) if val_data else None})
+    module = EnrTrainingModule(config.to_dict())
+    sample_set = data_module.val_set or data_module.train_set
+    sample_batch = _collate(sample_set, min(config.pairs_per_batch, 4))
+    checkpoints = StepCheckpoints(run_dir / "checkpoints", config.checkpoint_every)
+    trainer = _trainer(config, run_dir, [checkpoints, SampleRenders(sample_batch, run_dir / "samples",
+                                                                    config.sample_every), *callbacks],
+                       {"accelerator": accelerator, "devices": devices, "num_nodes": num_nodes, "strategy": strategy},
+                       progress, validate=val_data is not None)
+    started = time.perf_counter()
+    first_step = step_of(resume) if resume else 0
+    trainer.fit(module, datamodule=data_module, ckpt_path=resume, weights_only=True)
+    final = checkpoints.save(trainer) if trainer.global_step % config.checkpoint_every else None
+    release = run_dir / "release"
+    if trainer.is_global_zero:
+        export_release(final or newest_checkpoint(run_dir / "checkpoints"), release)
+        plot_training_curves(run_dir / "logs", run_dir / "loss_curve.png")
+    return RunSummary(first_step, trainer.global_step, time.perf_counter() - started,
+                      _last_logged(run_dir / "logs", "train/loss"), _last_logged(run_dir / "logs", "val/psnr"),
+                      release, resume, trainer.is_global_zero)
+
+
+def _collate(dataset, pairs: int) -> dict:
+    """Views 0 and 1 of the first ``pairs`` scenes (fewer scenes: the first scene's next views too) as a batch."""
+    import torch
+
+    views = dataset.views_per_scene
+    indices = [index for pair in range(pairs)
+               for index in ((pair % dataset.num_scenes) * views + (2 * (pair // dataset.num_scenes)) % views,
+                             (pair % dataset.num_scenes) * views + (2 * (pair // dataset.num_scenes) + 1) % views)]
+    return torch.utils.data.default_collate([dataset[index] for index in indices])
+
+
+def with_length(config: EnrTrainingConfig, max_steps: int | None, max_epochs: int | None) -> EnrTrainingConfig:
+    """``config`` with the given length fields replaced (None keeps the preset's)."""
+    changes = {key: value for key, value in (("max_steps", max_steps), ("max_epochs", max_epochs)) if value is not None}
+    return replace(config, **changes)
