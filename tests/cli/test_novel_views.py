@@ -69,3 +69,30 @@ def test_bad_options_are_one_line_and_write_nothing(files, tmp_path, capsys, ext
     err = capsys.readouterr().err
     assert err.startswith("viewgen: error: ") and err.count("\n") == 1 and needle in err, err
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_the_embedded_model_turns_the_example_objects_offline(tmp_path, capsys):
+    from viewgen.data.objects.examples import example_object
+    from viewgen.pipelines.novel_view import NovelViewPipeline
+
+    assert main(["novel-views", "--out", str(tmp_path / "chair.png")]) == 0  # object:1 and the embedded model
+    size = NovelViewPipeline.default().image_size
+    assert capsys.readouterr().out.startswith(f"wrote 5 view(s) of {size[0]}x{size[1]} to ")
+    assert main(["novel-views", "object:mug", "--out", str(tmp_path / "mug.gif"), "--views", "3"]) == 0
+    assert Image.open(tmp_path / "mug.gif").n_frames == 3
+    mug = example_object(4)
+    pinned = ["novel-views", "object:4", "--azimuth-source", str(mug.azimuth_deg), "--elevation-source",
+              str(mug.elevation_deg), "--out", str(tmp_path / "pinned.gif"), "--views", "3"]
+    assert main(pinned) == 0 and (tmp_path / "pinned.gif").read_bytes() == (tmp_path / "mug.gif").read_bytes()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["{object}"], "--azimuth-source and --elevation-source are needed for an image file"),
+    (["object:9"], "unknown example object 'object:9'; choose object:1 (chair)"),
+])
+def test_examples_and_files_say_what_they_miss(files, tmp_path, capsys, args, needle):
+    args = [arg.replace("{object}", str(files / "object.png")) for arg in args]
+    assert main(["novel-views", *args, "--out", str(tmp_path / "grid.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err, err
+    assert not (tmp_path / "grid.png").exists()

@@ -255,3 +255,23 @@ def wait_until(predicate, timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
+
+
+# ------------------------------------------------------------------ the object mode
+
+
+class TinyNovelViews:
+    """``() -> NovelViewPipeline`` of a tiny seeded ENR (32x32), counting how often it was called."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self):
+        from viewgen.networks.enr import ENRConfig, EquivariantRenderer
+        from viewgen.pipelines.novel_view import NovelViewPipeline
+
+        self.calls += 1
+        torch.manual_seed(0)
+        config = ENRConfig(image_size=(32, 32), encoder_2d=("res8", "down16", "res16"), inverse_projection=(32, 64),
+                           encoder_3d=("res4", "down8", "up8"), projection=(32, 32))
+        return NovelViewPipeline(EquivariantRenderer(config))

@@ -264,3 +264,46 @@ def test_messages_keys_and_states_in_a_small_window(tmp_path):
             assert_in_viewport(busy, "#banner")
         finally:
             browser.close()
+
+
+def test_the_object_page_turns_an_object_by_dragging(tmp_path):
+    from tests.helpers.serve import TinyNovelViews
+
+    app = create_app(PipelineFactory(), StandInDepth(), samples=toy_samples(), novel_view_factory=TinyNovelViews())
+    screenshot = Path(os.environ.get("VIEWGEN_OBJECTS_SCREENSHOT", tmp_path / "viewgen-objects.png"))
+    with running_server(app) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            errors = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(url + "/objects")
+            # The first example (the chair) is loaded and its view drawn at its own angles.
+            wait_for(page, "() => window.viewgenObjects.viewsShown >= 1")
+            assert page.locator("#examples button").count() == 4
+            assert page.locator("#object-name").inner_text() == "chair"
+            start = page.evaluate("() => [window.viewgenObjects.azimuth, window.viewgenObjects.elevation]")
+            shown = page.evaluate("() => window.viewgenObjects.viewsShown")
+
+            # Drag right and down: the camera goes left and up, and a new view arrives.
+            box = page.locator("#object-view").bounding_box()
+            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            page.mouse.move(x, y)
+            page.mouse.down()
+            page.mouse.move(x + 100, y + 50, steps=5)
+            page.mouse.up()
+            wait_for(page, "(n) => window.viewgenObjects.viewsShown > n && !window.viewgenObjects.busy", arg=shown)
+            azimuth, elevation = page.evaluate("() => [window.viewgenObjects.azimuth, window.viewgenObjects.elevation]")
+            assert (start[0] - azimuth) % 360 == pytest.approx(60, abs=0.5)  # 100 px at 0.6 degrees per px
+            assert elevation - start[1] == pytest.approx(30, abs=0.5)
+            assert page.locator("#azimuth").inner_text() == f"{azimuth:.1f}"
+
+            # Keys turn by 10 degrees; another example replaces the object.
+            page.locator("#object-view").press("ArrowLeft")
+            wait_for(page, "(a) => Math.abs(window.viewgenObjects.azimuth - ((a + 10) % 360)) < 1e-6", arg=azimuth)
+            page.click("#examples button:nth-child(4)")
+            wait_for(page, "() => document.getElementById('object-name').textContent === 'mug'")
+            page.screenshot(path=str(screenshot))
+            assert not errors, errors
+        finally:
+            browser.close()

@@ -64,6 +64,14 @@ def test_bad_limits_are_one_line_errors(capsys):
     assert "--max-sessions" in capsys.readouterr().err
 
 
+def test_missing_enr_weights_are_a_one_line_error(tmp_path, capsys):
+    pytest.importorskip("fastapi")
+    pytest.importorskip("uvicorn")
+    assert main(["serve", "--port", "0", "--enr-weights", str(tmp_path / "none.pt")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--enr-weights" in err and "does not exist" in err
+
+
 def test_viewgen_serve_end_to_end(tmp_path):
     """The real command: tiny weights, a file depth backend, a free port; Ctrl+C stops it cleanly."""
     pytest.importorskip("fastapi")
@@ -87,10 +95,14 @@ def test_viewgen_serve_end_to_end(tmp_path):
                                                     up_channels=(8, 4, 4), spade_hidden_channels=8))
     FlyThroughPipeline(encoder, generator, FlyThroughConfig(image_size=size)).save_pretrained(tmp_path / "weights")
     np.save(tmp_path / "disparity.npy", np.linspace(0, 1, 32 * 48, dtype=np.float32).reshape(32, 48))
+    from tests.helpers.serve import TinyNovelViews
+
+    TinyNovelViews()().model.save_pretrained(tmp_path / "enr")
     repo = Path(__file__).resolve().parents[2]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]))
     command = [sys.executable, "-m", "viewgen.cli.main", "serve", "--port", "0", "--weights", str(tmp_path / "weights"),
-               "--depth", f"file:{tmp_path / 'disparity.npy'}", "--max-sessions", "3"]
+               "--depth", f"file:{tmp_path / 'disparity.npy'}", "--max-sessions", "3", "--enr-weights",
+               str(tmp_path / "enr")]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=repo)
     try:
         lines = []
@@ -103,6 +115,8 @@ def test_viewgen_serve_end_to_end(tmp_path):
         status = httpx.get(url + "api/status", timeout=10).json()
         assert status["uploads"] is True and status["max_sessions"] == 3
         assert "<canvas" in httpx.get(url, timeout=10).text
+        assert httpx.get(url + "api/objects", timeout=10).json()["image_size"] == [32, 32]
+        assert f"ENR weights {tmp_path / 'enr'} for /objects" in lines[0]
     finally:
         server.send_signal(signal.SIGINT)
         out, err = server.communicate(timeout=20)

@@ -31,13 +31,17 @@ def add_parser(subparsers) -> None:
                     "camera views (azimuth / elevation in degrees; positive azimuth moves the camera right, "
                     "positive elevation up; docs/enr.md). --out .png/.jpg: a grid of the input and one view per "
                     "shift; .gif, .mp4 or a folder: an orbit all the way round.")
-    command.add_argument("image", help="the object image (any size: its centred square is resized to the model's)")
-    command.add_argument("--weights", required=True, metavar="PATH",
-                         help=f"Apple's ENR checkpoint (.pt) or a folder from `viewgen convert enr`: {APPLE_MODELS}")
-    command.add_argument("--azimuth-source", type=float, required=True, metavar="A",
-                         help="azimuth (degrees) the image was taken from")
-    command.add_argument("--elevation-source", type=float, required=True, metavar="E",
-                         help="elevation (degrees) the image was taken from")
+    command.add_argument("image", nargs="?", default="object:1",
+                         help="the object image (any size: its centred square is resized to the model's), or an "
+                              "example object:1..4 (chair, table, car, mug; default object:1)")
+    command.add_argument("--weights", metavar="PATH",
+                         help="Apple's ENR checkpoint (.pt), a folder from `viewgen convert enr` or `viewgen train "
+                              "enr`; default: the embedded model (64x64, trained on synthetic objects). "
+                              f"{APPLE_MODELS}")
+    command.add_argument("--azimuth-source", type=float, metavar="A",
+                         help="azimuth (degrees) the image was taken from (an example knows its own)")
+    command.add_argument("--elevation-source", type=float, metavar="E",
+                         help="elevation (degrees) the image was taken from (an example knows its own)")
     command.add_argument("--azimuth-shifts", default=DEFAULT_AZIMUTH_SHIFTS, metavar="LIST",
                          help=f"grid: comma-separated azimuth shifts in degrees (default {DEFAULT_AZIMUTH_SHIFTS})")
     command.add_argument("--elevation-shifts", default="0", metavar="LIST",
@@ -88,15 +92,33 @@ def _check(args: Namespace) -> tuple[str, list[float], list[float]]:
 def _pipeline(args: Namespace):
     from viewgen.pipelines.novel_view import NovelViewPipeline
 
+    if args.weights is None:
+        return NovelViewPipeline.default(device=args.device)
     if not Path(args.weights).exists():
         raise FileNotFoundError(f"--weights {args.weights} does not exist: download {APPLE_MODELS}")
     return NovelViewPipeline.from_pretrained(args.weights, device=args.device)
 
 
+def _source(args: Namespace):
+    """The image (a path, or an example's pixels) with ``args``' source angles filled in for an example."""
+    from viewgen.data.objects.examples import example_object, is_example
+
+    if not is_example(args.image):
+        if args.azimuth_source is None or args.elevation_source is None:
+            raise ValueError("--azimuth-source and --elevation-source are needed for an image file (the camera "
+                             "angles it was taken from; an example object:N knows its own)")
+        return args.image
+    example = example_object(args.image)
+    args.azimuth_source = example.azimuth_deg if args.azimuth_source is None else args.azimuth_source
+    args.elevation_source = example.elevation_deg if args.elevation_source is None else args.elevation_source
+    return example.image
+
+
 def run(args: Namespace) -> int:
     kind, azimuths, elevations = _check(args)
+    source = _source(args)
     pipe = _pipeline(args)
-    image = pipe.prepare(args.image)
+    image = pipe.prepare(source)
     height, width = pipe.image_size
     began = time.perf_counter()
     if kind == "grid":

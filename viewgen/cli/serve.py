@@ -16,6 +16,7 @@ import ipaddress
 import socket
 import sys
 from argparse import Namespace
+from pathlib import Path
 
 from viewgen.errors import ViewgenRuntimeError
 
@@ -39,6 +40,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     serve.add_argument("--weights", default=None, metavar="DIR",
                        help="converted Infinite Nature weights (see `viewgen convert`); default: the "
                             "weight-free refiner")
+    serve.add_argument("--enr-weights", default=None, metavar="PATH",
+                       help="the object mode's ENR model (/objects): Apple's .pt or a release folder "
+                            "(default: the embedded model, trained on synthetic objects)")
     serve.add_argument("--depth", default=None, metavar="NAME",
                        help="depth backend for uploaded photos (default: viewgen.depth's default backend)")
     serve.add_argument("--device", default="cpu", help="torch device for the flights (default cpu)")
@@ -112,6 +116,19 @@ def _pipeline_factory(weights: str | None, device: str):
     return lambda: FlyThroughPipeline.load(None, FlyThroughConfig(device=device)), "weight-free refiner"
 
 
+def _novel_view_factory(weights: str | None, device: str):
+    """``(factory, description)`` of the object mode; given weights are loaded now (one-line errors before
+    serving), the embedded model on the page's first use."""
+    from viewgen.pipelines.novel_view import NovelViewPipeline
+
+    if weights is None:
+        return (lambda: NovelViewPipeline.default(device=device)), "embedded ENR model for /objects"
+    if not Path(weights).exists():
+        raise FileNotFoundError(f"--enr-weights {weights} does not exist")
+    pipe = NovelViewPipeline.from_pretrained(weights, device=device)
+    return (lambda: pipe), f"ENR weights {weights} for /objects"
+
+
 def _depth_backend(name: str | None, device: str):
     """``(backend or None, description, note or None)``, built on the first upload (serving starts at once).
 
@@ -145,13 +162,15 @@ def run(args: Namespace) -> int:
     try:
         factory, refiner_text = _pipeline_factory(args.weights, args.device)
         depth, depth_text, depth_note = _depth_backend(args.depth, args.device)
+        objects, objects_text = _novel_view_factory(args.enr_weights, args.device)
         app = create_app(factory, depth, max_sessions=args.max_sessions, idle_timeout_s=args.idle_timeout,
-                         allowed_hosts=[args.host, *args.allow_host])
+                         allowed_hosts=[args.host, *args.allow_host], novel_view_factory=objects)
         port = sock.getsockname()[1]
         config = uvicorn.Config(app, log_level="warning", ws_max_size=1 << 20, timeout_graceful_shutdown=3,
                                 lifespan="on")
         server = uvicorn.Server(config)
-        print(f"viewgen serve: {refiner_text}, {depth_text}, up to {args.max_sessions} tabs", flush=True)
+        print(f"viewgen serve: {refiner_text}, {depth_text}, {objects_text}, up to {args.max_sessions} tabs",
+              flush=True)
         if depth_note:
             print(f"viewgen serve: {depth_note}", flush=True)
         print(f"viewgen serve: open {url_for(args.host, port)} in a browser (Ctrl+C to stop)", flush=True)

@@ -11,7 +11,8 @@ and does the rest: images in as tensors, paths or PIL images (the largest centre
 to the model's size), rotations from camera azimuth / elevation in degrees
 (:mod:`viewgen.geometry.rotations`; positive azimuth shifts move the camera right, positive
 elevation shifts up), the training forward on pairs (:meth:`NovelViewPipeline.cross_view_render`)
-and an orbit. ``from_pretrained`` takes Apple's ``.pt`` or a viewgen release folder.
+and an orbit. ``from_pretrained`` takes Apple's ``.pt`` or a viewgen release folder; ``default()``
+is the small model that ships inside viewgen (trained on the synthetic object world).
 """
 
 from __future__ import annotations
@@ -67,6 +68,13 @@ class NovelViewPipeline:
         path = Path(path)
         model = EquivariantRenderer.from_pretrained(path) if path.is_dir() else read_apple_checkpoint(path)
         return cls(model, device)
+
+    @classmethod
+    def default(cls, device: str | torch.device = "cpu") -> NovelViewPipeline:
+        """The embedded model: a small ENR trained by viewgen on its synthetic object world (64x64; docs/enr.md)."""
+        from viewgen.networks.enr import embedded_weights_folder
+
+        return cls(EquivariantRenderer.from_pretrained(embedded_weights_folder()), device)
 
     @property
     def image_size(self) -> tuple[int, int]:

@@ -15,6 +15,8 @@ Routes:
 * ``GET /api/sessions/{id}/flight.mp4``: the flight so far (the last ``max_kept_frames``
   frames since the last load) as H.264 MP4.
 * ``GET /api/status``: open sessions and limits.
+* ``GET /objects`` and ``/api/objects/...``: the object mode, Equivariant Neural Rendering of one
+  object image, turned by dragging (:mod:`viewgen.server.object_routes`).
 
 Everything slow (pipelines, depth, decoding, encoding) runs on a small thread pool, never on
 the event loop. Only requests whose ``Host`` is a known name of this server are answered
@@ -47,6 +49,8 @@ from viewgen.server.hosts import HostPolicy
 from viewgen.server.http_routes import guard_and_headers
 from viewgen.server.http_routes import router as http_router
 from viewgen.server.manager import SessionManager
+from viewgen.server.object_routes import router as object_router
+from viewgen.server.objects import ObjectViews
 from viewgen.server.sessions import SessionSettings
 from viewgen.server.socket_route import router as socket_router
 from viewgen.server.state import ServerState
@@ -76,6 +80,12 @@ def default_workers(max_sessions: int) -> int:
     return max(2, min(max_sessions, os.cpu_count() or 1)) + 1
 
 
+def _default_novel_views():
+    from viewgen.pipelines.novel_view import NovelViewPipeline
+
+    return NovelViewPipeline.default()
+
+
 def _depth_backend(depth_estimator) -> LazyDepth | None:
     if depth_estimator is None or isinstance(depth_estimator, LazyDepth):
         return depth_estimator
@@ -88,7 +98,7 @@ def create_app(pipeline_factory: Callable[[], Any], depth_estimator=None, *,
                max_upload_pixels: int = DEFAULT_MAX_UPLOAD_PIXELS, max_kept_frames: int = 600,
                video_fps: float = 24.0, jpeg_quality: int = 90, max_unacked: int = 2,
                workers: int | None = None, depth_max_side: int = 1024, allowed_hosts: Iterable[str] = (),
-               idle_release_s: float = 5.0) -> FastAPI:
+               idle_release_s: float = 5.0, novel_view_factory: Callable[[], Any] | None = None) -> FastAPI:
     """Build the web demo app.
 
     Args:
@@ -115,6 +125,8 @@ def create_app(pipeline_factory: Callable[[], Any], depth_estimator=None, *,
             address the server listens on and any ``--allow-host``; an unspecified address
             (``0.0.0.0``) admits every IP address (:class:`~viewgen.server.hosts.HostPolicy`).
         idle_release_s: freed memory goes back to the OS this long after the last frame.
+        novel_view_factory: ``() -> NovelViewPipeline`` for the object mode, called on its first use
+            (default: the embedded model, ``NovelViewPipeline.default``).
     """
     if min(idle_timeout_s, max_upload_bytes, max_upload_pixels, max_kept_frames, max_unacked, video_fps) <= 0:
         raise ValueError("idle_timeout_s, max_upload_bytes, max_upload_pixels, max_kept_frames, max_unacked "
@@ -135,7 +147,9 @@ def create_app(pipeline_factory: Callable[[], Any], depth_estimator=None, *,
     state = ServerState(manager=manager, settings=settings, hosts=HostPolicy(allowed_hosts), uploads=uploads,
                         in_worker=in_worker, video_fps=video_fps, max_upload_bytes=max_upload_bytes,
                         max_upload_pixels=max_upload_pixels,
-                        index_html=(static / "index.html").read_text(encoding="utf-8"))
+                        index_html=(static / "index.html").read_text(encoding="utf-8"),
+                        objects=ObjectViews(novel_view_factory or _default_novel_views),
+                        objects_html=(static / "objects.html").read_text(encoding="utf-8"))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -156,4 +170,5 @@ def create_app(pipeline_factory: Callable[[], Any], depth_estimator=None, *,
     app.middleware("http")(guard_and_headers)
     app.include_router(http_router)
     app.include_router(socket_router)
+    app.include_router(object_router)
     return app

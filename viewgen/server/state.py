@@ -9,6 +9,7 @@ from typing import Any
 
 from viewgen.server.hosts import HostPolicy
 from viewgen.server.manager import SessionManager
+from viewgen.server.objects import ObjectViews
 from viewgen.server.sessions import SessionSettings
 from viewgen.server.upload_route import UploadContext
 
@@ -28,6 +29,8 @@ class ServerState:
     max_upload_bytes: int
     max_upload_pixels: int
     index_html: str
+    objects: ObjectViews  # the object mode (ENR)
+    objects_html: str
     encode_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))  # MP4 encodes, one at a time
 
     def upload_info(self) -> dict:

@@ -22,10 +22,11 @@ import torch
 
 from viewgen.data.objects.kinds import OBJECT_KINDS, make_object
 from viewgen.data.objects.render import render_object
+from viewgen.data.objects.shapes import Mesh
 from viewgen.io.images import write_png_atomic
 from viewgen.staging import build_and_publish, check_replaceable
 
-__all__ = ["ELEVATION_RANGE", "export_object_scenes", "scene_name"]
+__all__ = ["ELEVATION_RANGE", "draw_scene", "export_object_scenes", "scene_name"]
 
 ELEVATION_RANGE = (-10.0, 50.0)
 _SCENE = re.compile(r"\d{5}-(" + "|".join(OBJECT_KINDS) + ")")
@@ -36,13 +37,20 @@ def scene_name(index: int) -> str:
     return f"{index:05d}-{list(OBJECT_KINDS)[index % len(OBJECT_KINDS)]}"
 
 
-def _scene(folder: Path, index: int, views: int, size: int, seed: int) -> None:
+def draw_scene(index: int, views: int, seed: int) -> tuple[str, Mesh, list[float], list[float]]:
+    """Scene ``index`` of the world of ``seed``: ``(kind, mesh, azimuths, elevations)`` of its ``views`` views
+    (degrees; see the module doc)."""
     kind = list(OBJECT_KINDS)[index % len(OBJECT_KINDS)]
     generator = torch.Generator().manual_seed(seed * 1_000_003 + index)
     mesh = make_object(kind, int(torch.randint(0, 2**31 - 1, (), generator=generator)))
     low, high = ELEVATION_RANGE
     azimuths = (torch.rand(views, generator=generator, dtype=torch.float64) * 360.0).tolist()
     elevations = (low + torch.rand(views, generator=generator, dtype=torch.float64) * (high - low)).tolist()
+    return kind, mesh, azimuths, elevations
+
+
+def _scene(folder: Path, index: int, views: int, size: int, seed: int) -> None:
+    _, mesh, azimuths, elevations = draw_scene(index, views, seed)
     folder.mkdir(parents=True)
     params = {}
     for view, (azimuth, elevation) in enumerate(zip(azimuths, elevations)):

@@ -1,0 +1,128 @@
+"""The object mode's HTTP routes (``/objects``; see :mod:`viewgen.server.objects`).
+
+* ``GET /objects``: the page (``static/objects.html``).
+* ``GET /api/objects``: the model's image size and the example names.
+* ``POST /api/objects/examples/{key}``: the scene of an example -> ``{id, name, azimuth, elevation}``.
+* ``POST /api/objects/upload?azimuth=A&elevation=E``: the scene of an uploaded PNG/JPEG (raw bytes)
+  taken from those camera angles -> the same.
+* ``GET /api/objects/{id}/source.png``: the input as the model sees it.
+* ``GET /api/objects/{id}/view.png?azimuth=A&elevation=E``: the view from those absolute angles
+  (``X-Render-Ms``: the time of the rotate + render).
+
+Errors are ``{"detail": message}``: 400 for bad angles or images, 404 for an unknown example or a
+scene the server no longer holds, 413/415 for uploads it refuses, 503 when no model can be loaded.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from viewgen.errors import one_line
+from viewgen.server.http_routes import error_response
+from viewgen.server.objects import png_bytes
+from viewgen.server.uploads import UploadError, decode_upload
+
+__all__ = ["router"]
+
+router = APIRouter()
+SCENE_GONE = "This object is no longer held by the server; pick it again."
+
+
+def _state(request: Request):
+    return request.app.state.server
+
+
+async def _call(request: Request, function, *args):
+    """Run an ENR call on the worker threads; model-loading failures become 503 and bad input 400."""
+    state = _state(request)
+    try:
+        return await state.in_worker(function, *args)
+    except (FileNotFoundError, ImportError, RuntimeError) as error:
+        return error_response(503, f"The object model could not run: {one_line(error)}")
+    except ValueError as error:
+        return error_response(400, one_line(error))
+
+
+def _angles(azimuth: str, elevation: str) -> tuple[float, float]:
+    """Query angles in degrees; one-line ``ValueError`` for anything but finite numbers."""
+    import math
+
+    values = []
+    for name, text in (("azimuth", azimuth), ("elevation", elevation)):
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number of degrees, got {text!r}")
+        values.append(value)
+    return values[0], values[1]
+
+
+@router.get("/objects", response_class=HTMLResponse)
+async def objects_page(request: Request) -> HTMLResponse:
+    return HTMLResponse(_state(request).objects_html)
+
+
+@router.get("/api/objects")
+async def objects_info(request: Request):
+    return await _call(request, _state(request).objects.info)
+
+
+@router.post("/api/objects/examples/{key}")
+async def add_example(key: str, request: Request):
+    from viewgen.data.objects.examples import example_object
+
+    try:
+        example_object(key)
+    except ValueError as error:
+        return error_response(404, one_line(error))
+    return await _call(request, _state(request).objects.add_example, key)
+
+
+@router.post("/api/objects/upload")
+async def add_upload(request: Request, azimuth: str = "", elevation: str = "", name: str = "upload"):
+    state = _state(request)
+    try:
+        angles = _angles(azimuth, elevation)
+    except ValueError as error:
+        return error_response(400, f"{one_line(error)} (the camera angles the photo was taken from)")
+    data = await request.body()
+    try:
+        rgb = await state.in_worker(lambda: decode_upload(data, max_bytes=state.max_upload_bytes,
+                                                           max_pixels=state.max_upload_pixels))
+    except UploadError as error:
+        return error_response(error.status, str(error))
+    return await _call(request, state.objects.add, rgb, *angles, name[:60])
+
+
+@router.get("/api/objects/{scene_id}/source.png")
+async def source_png(scene_id: str, request: Request) -> Response:
+    scene = _state(request).objects.get(scene_id)
+    if scene is None:
+        return error_response(404, SCENE_GONE)
+    return Response(png_bytes(scene.image[0]), media_type="image/png")
+
+
+@router.get("/api/objects/{scene_id}/view.png")
+async def view_png(scene_id: str, request: Request, azimuth: str = "", elevation: str = "") -> Response:
+    objects = _state(request).objects
+    try:
+        azimuth_deg, elevation_deg = _angles(azimuth, elevation)
+    except ValueError as error:
+        return error_response(400, one_line(error))
+
+    def render():
+        try:
+            return objects.view(scene_id, azimuth_deg, elevation_deg)
+        except KeyError:
+            return None
+
+    result = await _call(request, render)
+    if isinstance(result, JSONResponse):
+        return result
+    if result is None:
+        return error_response(404, SCENE_GONE)
+    data, elapsed_ms = result
+    return Response(data, media_type="image/png", headers={"X-Render-Ms": f"{elapsed_ms:.1f}"})
