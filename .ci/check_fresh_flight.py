@@ -4,6 +4,8 @@
    dependency) to as many frames as ``viewgen fly`` promises by default, at the size its closing
    summary line reports, and its frames change (a flight, not a still).
 2. Every module of ``viewgen`` outside the optional extras imports with the base dependencies alone.
+3. ``viewgen novel-views`` works offline out of the box: the embedded ENR model turns the example
+   object ``object:2`` into a grid of the input and five views.
 """
 
 from __future__ import annotations
@@ -61,12 +63,29 @@ def import_all() -> int:
     return count
 
 
+def check_novel_views(workdir: Path) -> str:
+    import subprocess
+
+    from PIL import Image
+
+    out = workdir / "novel_views.png"
+    done = subprocess.run(["viewgen", "novel-views", "object:2", "--out", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, f"viewgen novel-views failed on a fresh install:\n{done.stderr}"
+    match = re.search(r"wrote (\d+) view\(s\) of (\d+)x(\d+)", done.stdout)
+    assert match, f"no closing summary line from viewgen novel-views:\n{done.stdout}"
+    views, height, width = map(int, match.groups())
+    grid = np.asarray(Image.open(out).convert("RGB"))
+    assert grid.shape[0] == height and grid.shape[1] == (views + 1) * width + views * 4, grid.shape
+    assert grid[:, width + 4:].std() > 1.0, "the novel views are blank"
+    return f"{out.name}: {views} views of {height}x{width}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workdir", type=Path, required=True, help="where the README command ran")
     parser.add_argument("--summary", type=Path, required=True, help="its standard output")
     args = parser.parse_args()
-    print(f"fresh install: {check_video(args.workdir, args.summary)}; "
+    print(f"fresh install: {check_video(args.workdir, args.summary)}; {check_novel_views(args.workdir)}; "
           f"{import_all()} modules import with the base dependencies")
     return 0
 
