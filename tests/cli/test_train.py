@@ -48,3 +48,21 @@ def test_a_run_folder_refuses_other_settings(split, tmp_path, capsys):
     capsys.readouterr()
     assert main([*command, "--lr", "0.01"]) == 2
     assert "holds a run with other settings (learning_rate differ)" in capsys.readouterr().err
+
+
+def test_export_writes_a_runs_newest_or_chosen_checkpoint(split, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "enr", "--data", str(split), "--preset", "tiny", "--out", str(run), "--accelerator",
+                 "cpu"]) == 0
+    capsys.readouterr()
+    assert main(["export", str(run), str(tmp_path / "newest")]) == 0
+    assert capsys.readouterr().out.startswith("exported step00000002.ckpt (")
+    assert main(["export", str(run), str(tmp_path / "first"), "--step", "1"]) == 0
+    first = EquivariantRenderer.from_pretrained(tmp_path / "first").state_dict()
+    newest = EquivariantRenderer.from_pretrained(tmp_path / "newest").state_dict()
+    assert any(not (first[key] == newest[key]).all() for key in first)
+    assert main(["export", str(run), str(tmp_path / "x"), "--step", "7"]) == 2
+    assert "has no check-point of step 7 (kept: 1, 2)" in capsys.readouterr().err
+    assert main(["export", str(tmp_path), str(tmp_path / "x")]) == 2
+    assert "is not a training run folder" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

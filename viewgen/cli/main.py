@@ -27,6 +27,7 @@ from viewgen.cli import (
     convert,
     depth,
     download,
+    export,
     export_mesh,
     fly,
     info,
@@ -44,7 +45,7 @@ from viewgen.errors import ViewgenError, one_line
 # Every subcommand is a module with ``add_parser(subparsers)`` and ``run(args)``; this order is
 # the order of `viewgen --help`.
 COMMANDS = (fly, novel_views, info, warp, convert, export_mesh, serve, depth, download, synth, synth_objects, train,
-            eval_command)
+            export, eval_command)
 
 
 class _OneLineErrorParser(argparse.ArgumentParser):

@@ -25,7 +25,7 @@ from viewgen.staging import check_replaceable, write_file_atomic
 from viewgen.training.checkpoints import StepCheckpoints, export_release, newest_checkpoint, step_of
 from viewgen.training.enr import EnrPairData, EnrTrainingConfig, EnrTrainingModule
 
-__all__ = ["RunSummary", "open_run", "train_enr"]
+__all__ = ["RunSummary", "export_run", "open_run", "train_enr"]
 
 RUN_ENTRIES = {"config.json", "checkpoints", "logs", "samples", "loss_curve.png", "release"}
 _LENGTH_FIELDS = ("max_steps", "max_epochs")
@@ -154,3 +154,26 @@ def with_length(config: EnrTrainingConfig, max_steps: int | None, max_epochs: in
     """``config`` with the given length fields replaced (None keeps the preset's)."""
     changes = {key: value for key, value in (("max_steps", max_steps), ("max_epochs", max_epochs)) if value is not None}
     return replace(config, **changes)
+
+
+def export_run(run_dir: str | Path, out_dir: str | Path, step: int | None = None) -> tuple[Path, object]:
+    """Export a run's newest check-point (or the one of ``step``) to release weights in ``out_dir``.
+
+    Returns ``(the check-point used, the model)``. One-line errors: not a run folder, no check-point
+    (yet, or of that step), a family this version cannot export.
+    """
+    run_dir = Path(run_dir)
+    record_path = run_dir / "config.json"
+    try:
+        family = json.loads(record_path.read_text())["family"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ValueError(f"{run_dir} is not a training run folder (no readable config.json with its family)") from None
+    if family != "enr":
+        raise ValueError(f"{run_dir}: runs of family {family!r} cannot be exported by this version")
+    folder = run_dir / "checkpoints"
+    checkpoint = newest_checkpoint(folder) if step is None else folder / f"step{step:08d}.ckpt"
+    if checkpoint is None or not checkpoint.is_file():
+        kept = sorted(step_of(path) for path in folder.glob("step*.ckpt") if step_of(path) is not None)
+        raise ValueError(f"{run_dir} has no check-point{'' if step is None else f' of step {step}'} "
+                         f"(kept: {', '.join(map(str, kept)) or 'none'})")
+    return checkpoint, export_release(checkpoint, out_dir)
