@@ -7,8 +7,9 @@ Usage::
     python benchmarks/enr.py --device cuda         # on a GPU machine
 
 Rows: per model (``chairs``: Apple's config.json at 128x128, random weights, as speed does not
-depend on them; ``embedded``: viewgen's shipped 64x64 model), on ``--device``, per batch size: ``inverse_render`` (image -> scene), ``rotate + render`` (the scene
-turned to a new view and rendered: what an orbit pays per view) and ``rotate`` alone; the median
+depend on them; ``embedded``: viewgen's shipped 64x64 model), on ``--device``, per batch size:
+``inverse_render`` (image -> scene), ``rotate + render`` (the scene turned to a new view and
+rendered: what an orbit pays per view) and ``rotate`` alone; the median
 of ``--runs`` timed calls after warm-up, the peak memory growth, and views per second. For scale:
 Apple's own code on our 2-core CPUs (chairs, batch 1) takes 346 ms per inverse_render and 368 ms
 per rotate + render (the issue's figures); this reimplementation does the same arithmetic.
@@ -26,7 +27,9 @@ def _model(name: str):
     from viewgen.networks.enr import EquivariantRenderer, embedded_weights_folder
 
     torch.manual_seed(0)
-    return EquivariantRenderer.from_pretrained(embedded_weights_folder()) if name == "embedded" else EquivariantRenderer()
+    if name == "embedded":
+        return EquivariantRenderer.from_pretrained(embedded_weights_folder())
+    return EquivariantRenderer()
 
 
 def measure(model_name: str, device: str, batch: int, runs: int) -> list[tuple[str, dict]]:
