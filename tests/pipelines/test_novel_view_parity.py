@@ -72,3 +72,19 @@ def test_the_training_forward_on_a_pair_batch(pipe, reference):
         rendered = pipe.cross_view_render(reference["forward_batch_img"], reference["forward_batch_azimuth"],
                                           reference["forward_batch_elevation"])
     _close(rendered, reference["forward_rendered"])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_novel_views_on_cuda_match_apples_outputs(reference):
+    """The same checkpoint on a GPU: cuDNN's convolutions differ from the CPU's by rounding only."""
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    cuda = NovelViewPipeline.from_pretrained(shared_path("fixtures", "enr", "checkpoint.pt"), device="cuda")
+    scene = cuda.inverse_render(reference["input_image"].cuda())
+    assert float((scene.cpu() - reference["scene"]).abs().max()) <= 1e-4
+    assert float((cuda.render(scene).cpu() - reference["render_scene"]).abs().max()) <= 1e-4
+    views = cuda.novel_views(reference["input_image"][0].cuda(), reference["azimuth_source"],
+                             reference["elevation_source"], reference["novel_azimuth_shifts"],
+                             reference["novel_elevation_shifts"])
+    assert float((views.cpu() - reference["novel_views"]).abs().max()) <= 1e-4

@@ -131,3 +131,13 @@ def test_any_checkpoint_exports_to_release_weights(splits, tmp_path):
     with pytest.raises(FileNotFoundError, match="no training check-point"):
         export_release(tmp_path / "missing.ckpt", tmp_path / "nowhere")
     assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_the_tiny_preset_trains_on_a_gpu(splits, tmp_path):
+    config = enr_preset("tiny", max_steps=4, checkpoint_every=2)
+    summary = train_enr(config, splits[0], tmp_path / "run", accelerator="gpu", devices=1, progress=False)
+    assert summary.last_step == 4 and summary.train_loss == summary.train_loss
+    resumed = train_enr(replace(config, max_steps=6), splits[0], tmp_path / "run", accelerator="gpu", progress=False)
+    assert (resumed.first_step, resumed.last_step) == (4, 6)
