@@ -11,6 +11,7 @@ def test_info_lists_versions_and_found_weights(tmp_path, monkeypatch, capsys):
     assert out.startswith("viewgen ") and "torch " in out and "cuda" in out
     assert f"weights cache: {tmp_path}" in out and "not downloaded (viewgen download midas-v21)" in out
     assert "none converted here" in out
+    assert "enr embedded model: " in out and "viewgen novel-views uses it without --weights" in out
 
     (tmp_path / "weights").mkdir()
     (tmp_path / "weights" / MIDAS_VARIANTS["midas-v21"].weights.filename).write_bytes(b"x")

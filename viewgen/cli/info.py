@@ -53,4 +53,16 @@ def found_weights_lines() -> list[str]:
     else:
         lines.append("  infinite nature weights: none converted here (see `viewgen convert infinite-nature --help`; "
                      "without them `viewgen fly` uses the weight-free refiner)")
+    lines.append(_embedded_enr_line())
     return lines
+
+
+def _embedded_enr_line() -> str:
+    """The embedded ENR model (in the package, not the cache): its folder and image size, or why it is missing."""
+    from viewgen.networks.enr import embedded_weights_folder
+
+    try:
+        folder = embedded_weights_folder()
+    except FileNotFoundError as error:
+        return f"  enr embedded model: {error}"
+    return f"  enr embedded model: {folder} (viewgen novel-views uses it without --weights)"
