@@ -315,22 +315,33 @@ def load_state_dict_file(path: str | Path) -> dict[str, Tensor]:
             raise WeightsFormatError(f"cannot read {path.name}: not a valid safetensors file "
                                      f"({_first_line(error)})") from None
     else:
-        try:
-            with warnings.catch_warnings():  # torch warns about odd pickle protocols; the error below says it
-                warnings.simplefilter("ignore", UserWarning)
-                state = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as error:
-            unsafe = re.search(r"Unsupported (?:global: GLOBAL|class) (\S+)", str(error))
-            if unsafe:
-                raise WeightsFormatError(
-                    f"refusing to load {path.name}: it references {unsafe.group(1)}, which could run code when "
-                    f"unpickled; only plain tensor checkpoints are loaded") from None
-            raise WeightsFormatError(f"cannot read {path.name}: corrupt, truncated or not a plain PyTorch "
-                                     f"checkpoint (unsupported pickle data)") from None
-        except Exception as error:  # zip/EOF/runtime errors of corrupt or truncated files
-            raise WeightsFormatError(f"cannot read {path.name}: corrupt, truncated or not a PyTorch "
-                                     f"checkpoint ({one_line(error, 160)})") from None
+        state = load_torch_file(path)
     return _flat_tensors(state, path.name)
+
+
+def load_torch_file(path: str | Path, map_location: str | torch.device = "cpu") -> object:
+    """``torch.load(path, weights_only=True)`` with one-line :class:`WeightsFormatError` messages.
+
+    Only tensors and plain containers can come out: a pickle that references anything else is
+    refused, never run. A file that is not a PyTorch checkpoint at all (an image, a text file) or
+    is truncated says so, instead of torch's advice to load it unsafely.
+    """
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():  # torch warns about odd pickle protocols; the error below says it
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        unsafe = re.search(r"Unsupported (?:global: GLOBAL|class) (\S+)", str(error))
+        if unsafe:
+            raise WeightsFormatError(
+                f"refusing to load {path.name}: it references {unsafe.group(1)}, which could run code when "
+                f"unpickled; only plain tensor checkpoints are loaded") from None
+        raise WeightsFormatError(f"cannot read {path.name}: corrupt, truncated or not a plain PyTorch "
+                                 f"checkpoint (unsupported pickle data)") from None
+    except Exception as error:  # zip/EOF/runtime errors of corrupt or truncated files
+        raise WeightsFormatError(f"cannot read {path.name}: corrupt, truncated or not a PyTorch "
+                                 f"checkpoint ({one_line(error, 160)})") from None
 
 
 def _flat_tensors(state: object, name: str) -> dict[str, Tensor]:

@@ -59,7 +59,7 @@ def test_an_orbit_writes_one_frame_per_view(files, tmp_path, name, capsys):
     (["--azimuth-shifts", "1,2", "--elevation-shifts", "1,2,3"], "--elevation-shifts needs 1 or 2 values"),
     (["--out", "{tmp}/orbit.gif", "--views", "0"], "--views must be between 1 and"),
     (["--out", "{tmp}/orbit.gif", "--elevation-shifts", "1,2"], "an orbit takes one --elevation-shifts value"),
-    (["--out", "{tmp}/grid.bmp"], "unsupported output"),
+    (["--out", "{tmp}/grid.bmp"], "unsupported --out"),
     (["--weights", "{tmp}/none.pt"], "does not exist: download Apple's"),
 ])
 def test_bad_options_are_one_line_and_write_nothing(files, tmp_path, capsys, extra, needle):

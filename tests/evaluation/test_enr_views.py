@@ -39,7 +39,10 @@ def test_every_other_view_is_scored_and_the_identity_baseline_beside_it(files):
     first = [dataset[v] for v in range(3)]
     expected = image_psnr(first[1]["img"][None].expand(2, -1, -1, -1), torch.stack([first[0]["img"], first[2]["img"]]))
     assert scores[0].identity_psnr == pytest.approx(float(expected.mean()), rel=1e-6)
-    assert evaluate_views(pipe, dataset, source_view=1, batch=16) == scores  # batching changes nothing
+    batched = evaluate_views(pipe, dataset, source_view=1, batch=16)  # batching changes only the rounding
+    assert [(s.scene, s.targets, s.identity_psnr) for s in batched] == [(s.scene, s.targets, s.identity_psnr)
+                                                                         for s in scores]
+    assert [s.psnr for s in batched] == pytest.approx([s.psnr for s in scores], rel=1e-5)
     with pytest.raises(ValueError, match="source view 3 must be one of the 3 views"):
         evaluate_views(pipe, dataset, source_view=3)
 
@@ -52,6 +55,8 @@ def test_the_cli_writes_metrics_and_a_report(files, tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["protocol"] == "enr_views" and metrics["num_scenes"] == 2 and len(metrics["scenes"]) == 2
     assert "| **ENR** |" in (out / "report.md").read_text()
-    assert main(["eval", "enr", "--data", str(files / "test"), "--out", str(tmp_path / "x")]) == 2
+    assert main(["eval", "enr", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "needs --data DIR" in err and not (tmp_path / "x").exists()
+    assert main(["eval", "enr", "--data", str(files / "test"), "--out", str(tmp_path / "embedded")]) == 0
+    assert json.loads((tmp_path / "embedded" / "metrics.json").read_text())["weights"] == "embedded"

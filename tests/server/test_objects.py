@@ -49,6 +49,9 @@ def test_an_upload_with_its_angles_becomes_a_scene(client_and_factory):
     scene = answer.json()
     assert (scene["name"], scene["azimuth"], scene["elevation"]) == ("cup.png", 15.0, 25.0)
     assert _view(client, scene["id"], 40, 10).status_code == 200
+    multipart = client.post("/api/objects/upload", params={"azimuth": 15, "elevation": 25},
+                            files={"file": ("mug.png", png_bytes(90, 60), "image/png")})
+    assert multipart.status_code == 200 and multipart.json()["name"] == "mug.png"
 
 
 @pytest.mark.parametrize("call, status, needle", [
@@ -57,7 +60,7 @@ def test_an_upload_with_its_angles_becomes_a_scene(client_and_factory):
      "no longer held by the server"),
     (lambda c: c.get("/api/objects/nope/source.png"), 404, "no longer held by the server"),
     (lambda c: c.post("/api/objects/upload", params={"azimuth": "north", "elevation": 2}, content=png_bytes()), 400,
-     "azimuth must be a finite number of degrees"),
+     "azimuth must be a number of degrees"),
     (lambda c: c.post("/api/objects/upload", params={"azimuth": 1, "elevation": 2}, content=b"GIF89a..."), 415,
      "Only PNG and JPEG"),
 ])
@@ -71,7 +74,10 @@ def test_bad_angles_of_a_view_and_the_oldest_scenes_are_dropped(client_and_facto
     client, _ = client_and_factory
     scene = client.post("/api/objects/examples/1").json()
     answer = _view(client, scene["id"], "nan", 0)
-    assert answer.status_code == 400 and "finite number" in answer.json()["detail"]
+    assert answer.status_code == 400 and "elevation" not in answer.json()["detail"]
+    assert "azimuth must be a number of degrees within +-1e+06, got 'nan'" in answer.json()["detail"]
+    huge = _view(client, scene["id"], 0, 1e300)
+    assert huge.status_code == 400 and "elevation must be a number of degrees" in huge.json()["detail"]
     objects = client.app.state.server.objects
     objects.max_scenes = 2
     later = [client.post("/api/objects/examples/mug").json() for _ in range(2)]

@@ -3,6 +3,7 @@
 import json
 from dataclasses import replace
 
+import lightning.pytorch as pl
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -49,7 +50,7 @@ def test_a_run_folder_records_its_config_samples_logs_and_curve(splits, tmp_path
     assert sorted(p.name for p in (run / "samples").glob("*.png")) == ["step_00000002.png", "step_00000004.png"]
     assert sorted(step_of(p) for p in (run / "checkpoints").glob("*.ckpt")) == [2, 4]  # the newest two
     metrics = read_run_metrics(run / "logs")
-    assert [step for step, _ in metrics["train/loss"]] == [0, 1, 2, 3]
+    assert [step for step, _ in metrics["train/loss"]] == [1, 2, 3, 4]  # steps done, as check-points count
     assert len(metrics["val/psnr"]) == 2 and (run / "loss_curve.png").stat().st_size > 0
     assert read_training_config(newest_checkpoint(run / "checkpoints")) == config
     assert summary.release == run / "release"
@@ -62,11 +63,31 @@ def test_the_same_folder_resumes_and_may_only_grow_longer(splits, tmp_path):
     assert (longer.first_step, longer.last_step) == (2, 4) and longer.resumed_from.name == "step00000002.ckpt"
     with pytest.raises(ValueError, match="learning_rate differ"):
         train_enr(replace(config, learning_rate=1e-3), splits[0], tmp_path / "run", accelerator="cpu", progress=False)
+    with pytest.raises(ValueError, match="train data differ"):
+        train_enr(replace(config, max_steps=6), splits[1], tmp_path / "run", accelerator="cpu", progress=False)
+    with pytest.raises(ValueError, match="already at step 4, at or past max_steps 3"):
+        train_enr(replace(config, max_steps=3), splits[0], tmp_path / "run", accelerator="cpu", progress=False)
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(OSError, match="notes.txt"):
         train_enr(config, splits[0], tmp_path / "other", accelerator="cpu", progress=False)
     assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
+
+
+def test_a_start_that_fails_leaves_no_run_behind(splits, tmp_path):
+    with pytest.raises(ValueError, match="do not fill one batch of 50 pairs"):
+        train_enr(enr_preset("tiny", pairs_per_batch=50), splits[0], tmp_path / "run", accelerator="cpu")
+    assert not (tmp_path / "run").exists()
+
+    class Fails(pl.Callback):
+        def on_train_start(self, trainer, module):
+            raise RuntimeError("a broken device")
+
+    with pytest.raises(RuntimeError, match="a broken device"):
+        train_enr(enr_preset("tiny"), splits[0], tmp_path / "run", accelerator="cpu", progress=False,
+                  callbacks=(Fails(),))
+    assert list((tmp_path / "run").iterdir()) == []  # the corrected command starts anew
+    assert train_enr(enr_preset("tiny"), splits[0], tmp_path / "run", accelerator="cpu").last_step == 2
 
 
 _KILLED_RUN = """
@@ -108,8 +129,8 @@ def test_two_ddp_processes_on_gloo_train_as_one_with_twice_the_batch(splits, tmp
     common = ("train", "enr", "--data", str(splits[0]), "--preset", "tiny", "--max-steps", "2", "--accelerator", "cpu")
     ddp = run_viewgen(*common, "--out", str(tmp_path / "ddp"), "--devices", "2", "--strategy", "ddp")
     assert ddp.returncode == 0, ddp.stderr[-3000:]
-    assert "Starting with 2 processes" in ddp.stderr + ddp.stdout and "gloo" in ddp.stderr + ddp.stdout
-    assert ddp.stdout.count("trained ENR (tiny) to step 2") == 1  # rank 0 alone reports
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in ddp.stderr  # Lightning's DDP on CPU: the gloo backend
+    assert ddp.stdout.count("trained ENR (tiny) to step 2") == 1 and "on 2 processes" in ddp.stdout  # rank 0 reports
     single = run_viewgen(*common, "--out", str(tmp_path / "one"), "--pairs-per-batch", "4")
     assert single.returncode == 0, single.stderr[-3000:]
     two, one = _weights(tmp_path / "ddp"), _weights(tmp_path / "one")

@@ -56,7 +56,7 @@ def add_parser(subparsers) -> None:
                          help="resolution (default 160x256, or the weights' size)")
     command.add_argument("--weights", default=None, metavar="DIR",
                          help="converted Infinite Nature weights (SPADE refiner); default: the weight-free refiner. "
-                              "enr: Apple's .pt or a converted ENR folder")
+                              "enr: Apple's .pt or an ENR release folder; default the embedded model")
     command.add_argument("--lpips", choices=("require", "auto", "off"), default="auto",
                          help="score LPIPS: auto (default) when the AlexNet weights are here (else a note), "
                               "require (else an error), off")

@@ -1,7 +1,8 @@
 """``viewgen eval enr``: ENR's test protocol (:mod:`viewgen.evaluation.enr_views`) on a split in Apple's layout.
 
 ``--data DIR`` (a split: ``<scene>/NNNNN.png`` + ``render_params.json``), ``--weights PATH`` (Apple's
-``.pt`` or a converted folder), ``--source-view K`` (default 0; Apple's ShapeNet protocol uses 64),
+``.pt`` or a release folder; default the embedded model), ``--source-view K`` (default 0; Apple's
+ShapeNet protocol uses 64),
 ``--out DIR`` (``metrics.json`` and ``report.md``, written whole like the flight protocols').
 """
 
@@ -24,10 +25,10 @@ def add_enr_arguments(command) -> None:
 
 
 def _check(args: Namespace) -> None:
-    if args.data is None or args.weights is None:
-        raise ValueError("viewgen eval enr needs --data DIR (a split in Apple's layout) and --weights PATH "
-                         "(Apple's .pt or a folder from viewgen convert enr)")
-    if not Path(args.weights).exists():
+    if args.data is None:
+        raise ValueError("viewgen eval enr needs --data DIR (a split in Apple's layout, e.g. from viewgen "
+                         "synth-objects)")
+    if args.weights is not None and not Path(args.weights).exists():
         raise FileNotFoundError(f"--weights {args.weights} does not exist")
 
 
@@ -39,7 +40,7 @@ def _metrics(scores, args: Namespace, image_size) -> dict:
     return {"viewgen_version": viewgen.__version__, "protocol": "enr_views",
             "description": "PSNR (dB) of every view of each scene rendered from one source view; mean per scene, "
                            "then over scenes; the identity baseline scores the source image itself",
-            "data": str(args.data), "weights": str(args.weights), "resolution": list(image_size),
+            "data": str(args.data), "weights": str(args.weights or "embedded"), "resolution": list(image_size),
             "source_view": args.source_view, "num_scenes": len(scores), "psnr": round(mean, 4),
             "identity_psnr": round(identity, 4),
             "scenes": [{"scene": s.scene, "psnr": round(s.psnr, 4), "identity_psnr": round(s.identity_psnr, 4),
@@ -70,7 +71,7 @@ def run_enr(args: Namespace, check_replaceable, publish) -> int:
     _check(args)
     out = Path(args.out)
     check_replaceable(out)
-    pipe = NovelViewPipeline.from_pretrained(args.weights)
+    pipe = NovelViewPipeline.from_pretrained(args.weights) if args.weights else NovelViewPipeline.default()
     dataset = EnrSceneDataset(args.data, image_size=pipe.image_size, pairs=False)
     began = time.perf_counter()
     with tqdm(total=dataset.num_scenes, unit="scene", file=sys.stderr, leave=False,

@@ -81,6 +81,8 @@ def _check(args: Namespace) -> tuple[str, list[float], list[float]]:
                              f"got {len(elevations)}")
         check_output_file(Path(args.out), "--out", tuple(IMAGE_FORMATS))
         return "grid", azimuths, elevations * (len(azimuths) if len(elevations) == 1 else 1)
+    if suffix and suffix not in (".gif", ".mp4"):
+        raise ValueError(f"unsupported --out {args.out}: a grid is .png or .jpg, an orbit .gif, .mp4 or a folder")
     if not 1 <= args.views <= MAX_VIEWS:
         raise ValueError(f"--views must be between 1 and {MAX_VIEWS}, got {args.views}")
     if len(elevations) != 1:
@@ -101,9 +103,16 @@ def _pipeline(args: Namespace):
 
 def _source(args: Namespace):
     """The image (a path, or an example's pixels) with ``args``' source angles filled in for an example."""
+    import math
+
     from viewgen.data.objects.examples import example_object, is_example
 
+    for option, value in (("--azimuth-source", args.azimuth_source), ("--elevation-source", args.elevation_source)):
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"{option} must be a finite number of degrees, got {value}")
     if not is_example(args.image):
+        if not Path(args.image).is_file():
+            raise FileNotFoundError(f"no image at {args.image} (or name an example: object:1..4)")
         if args.azimuth_source is None or args.elevation_source is None:
             raise ValueError("--azimuth-source and --elevation-source are needed for an image file (the camera "
                              "angles it was taken from; an example object:N knows its own)")

@@ -38,6 +38,8 @@ def add_parser(subparsers) -> None:
     command.add_argument("--lr", type=float, metavar="LR", help="Adam's learning rate")
     command.add_argument("--seed", type=seed_type, metavar="S", help="seed of the weights and the pair order")
     command.add_argument("--checkpoint-every", type=count_type(1), metavar="N", help="check-point every N steps")
+    command.add_argument("--validate-every", type=count_type(1), metavar="N",
+                         help="with --val-data: validation loss and PSNR every N steps")
     command.add_argument("--workers", type=count_type(0), metavar="N", help="data loader processes")
     command.add_argument("--precision", help="Lightning precision: 32-true (default), bf16-mixed, 16-mixed")
     command.add_argument("--accelerator", default="auto", help="cpu, gpu or auto (default)")
@@ -52,6 +54,7 @@ def _config(args: Namespace):
 
     fields = {"max_steps": args.max_steps, "max_epochs": args.max_epochs, "pairs_per_batch": args.pairs_per_batch,
               "learning_rate": args.lr, "seed": args.seed, "checkpoint_every": args.checkpoint_every,
+              "validate_every": args.validate_every,
               "num_workers": args.workers, "precision": args.precision}
     return enr_preset(args.preset, **{name: value for name, value in fields.items() if value is not None})
 
@@ -64,6 +67,16 @@ def _devices(text: str):
     return int(text)
 
 
+def _quiet_lightning() -> None:
+    """Keep Lightning's start-up chatter (devices found, tips, a torch deprecation it triggers) off the terminal:
+    the progress bar and the closing line say what matters; warnings about the run itself still show."""
+    import logging
+    import warnings
+
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+
+
 def run(args: Namespace) -> int:
     try:
         import lightning  # noqa: F401
@@ -73,6 +86,7 @@ def run(args: Namespace) -> int:
     from viewgen.training.runs import train_enr
 
     config, devices = _config(args), _devices(args.devices)
+    _quiet_lightning()
     try:
         summary = train_enr(config, args.data, args.out, val_data=args.val_data, accelerator=args.accelerator,
                             devices=devices, num_nodes=args.num_nodes, strategy=args.strategy,
@@ -86,7 +100,8 @@ def run(args: Namespace) -> int:
         return 0
     start = f"resumed at step {summary.first_step}, " if summary.resumed_from else ""
     validation = f", val PSNR {summary.val_psnr:.2f} dB" if summary.val_psnr == summary.val_psnr else ""
-    print(f"trained ENR ({args.preset}) to step {summary.last_step} ({start}{summary.last_step - summary.first_step} "
-          f"steps in {summary.seconds:.1f} s); last train loss {summary.train_loss:.4f}{validation}; release weights "
-          f"in {summary.release}")
+    processes = f" on {summary.processes} processes" if summary.processes > 1 else ""
+    steps = summary.last_step - summary.first_step
+    print(f"trained ENR ({args.preset}) to step {summary.last_step} ({start}{steps} steps in {summary.seconds:.1f} s"
+          f"{processes}); last train loss {summary.train_loss:.4f}{validation}; release weights in {summary.release}")
     return 0

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from viewgen.hub import WeightsFormatError
+from viewgen.hub import WeightsFormatError, load_torch_file
 from viewgen.networks.enr import ENRConfig, EquivariantRenderer
 from viewgen.networks.pretrained import CONFIG_FILE_NAME, WEIGHTS_FILE_NAME
 from viewgen.staging import build_and_publish, check_replaceable
@@ -40,13 +40,15 @@ def read_apple_checkpoint(path: str | Path, device: str | torch.device = "cpu") 
     :class:`~viewgen.networks.pretrained.StateDictMismatchError` listing every key that does not fit.
     """
     path = Path(path)
+    if path.is_dir():
+        raise WeightsFormatError(f"{path} is a folder, not Apple's .pt: a release folder is used as it is (give it "
+                                 "as the weights); a training run's release weights are in RUN_DIR/release")
     if not path.is_file():
         raise FileNotFoundError(f"no ENR checkpoint at {path}: download Apple's models from {APPLE_PRETRAINED_URL}")
-    try:
-        content = torch.load(path, map_location=device, weights_only=True)
-    except Exception as error:  # an untrusted file: any failure to read it is its format's
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise WeightsFormatError(f"cannot read {path} as an ENR checkpoint: {first}") from None
+    if path.suffix == ".ckpt":
+        raise WeightsFormatError(f"{path} is a training check-point of `viewgen train`: export it first with "
+                                 f"`viewgen export RUN_DIR OUT_DIR` or `viewgen convert enr {path} OUT_DIR`")
+    content = load_torch_file(path, map_location=device)
     if not isinstance(content, dict) or not {"config", "state_dict"} <= set(content):
         raise WeightsFormatError(f"{path} is not an ENR checkpoint: expected a dict with 'config' and 'state_dict' "
                                  "(what Apple's NeuralRenderer.save writes)")

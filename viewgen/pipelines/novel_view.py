@@ -66,6 +66,9 @@ class NovelViewPipeline:
         from viewgen.convert.enr import read_apple_checkpoint
 
         path = Path(path)
+        if path.is_dir() and not (path / "model.safetensors").exists() and (path / "release").is_dir():
+            raise FileNotFoundError(f"{path} is a training run folder: its release weights are {path / 'release'} "
+                                    "(or write them with `viewgen export`)")
         model = EquivariantRenderer.from_pretrained(path) if path.is_dir() else read_apple_checkpoint(path)
         return cls(model, device)
 

@@ -3,8 +3,8 @@
 * ``GET /objects``: the page (``static/objects.html``).
 * ``GET /api/objects``: the model's image size and the example names.
 * ``POST /api/objects/examples/{key}``: the scene of an example -> ``{id, name, azimuth, elevation}``.
-* ``POST /api/objects/upload?azimuth=A&elevation=E``: the scene of an uploaded PNG/JPEG (raw bytes)
-  taken from those camera angles -> the same.
+* ``POST /api/objects/upload?azimuth=A&elevation=E[&name=N]``: the scene of an uploaded PNG/JPEG
+  (raw bytes, or one file of a multipart form, as the main upload) taken from those camera angles.
 * ``GET /api/objects/{id}/source.png``: the input as the model sees it.
 * ``GET /api/objects/{id}/view.png?azimuth=A&elevation=E``: the view from those absolute angles
   (``X-Render-Ms``: the time of the rotate + render).
@@ -21,12 +21,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from viewgen.errors import one_line
 from viewgen.server.http_routes import error_response
 from viewgen.server.objects import png_bytes
+from viewgen.server.upload_route import read_upload
 from viewgen.server.uploads import UploadError, decode_upload
 
 __all__ = ["router"]
 
 router = APIRouter()
 SCENE_GONE = "This object is no longer held by the server; pick it again."
+MAX_DEGREES = 1e6
 
 
 def _state(request: Request):
@@ -54,8 +56,8 @@ def _angles(azimuth: str, elevation: str) -> tuple[float, float]:
             value = float(text)
         except ValueError:
             value = math.nan
-        if not math.isfinite(value):
-            raise ValueError(f"{name} must be a finite number of degrees, got {text!r}")
+        if not math.isfinite(value) or abs(value) > MAX_DEGREES:
+            raise ValueError(f"{name} must be a number of degrees within +-{MAX_DEGREES:g}, got {text!r}")
         values.append(value)
     return values[0], values[1]
 
@@ -82,19 +84,19 @@ async def add_example(key: str, request: Request):
 
 
 @router.post("/api/objects/upload")
-async def add_upload(request: Request, azimuth: str = "", elevation: str = "", name: str = "upload"):
+async def add_upload(request: Request, azimuth: str = "", elevation: str = ""):
     state = _state(request)
     try:
         angles = _angles(azimuth, elevation)
     except ValueError as error:
         return error_response(400, f"{one_line(error)} (the camera angles the photo was taken from)")
-    data = await request.body()
     try:
+        data, name = await read_upload(request, state.max_upload_bytes)  # raw bytes or one multipart file
         rgb = await state.in_worker(lambda: decode_upload(data, max_bytes=state.max_upload_bytes,
                                                            max_pixels=state.max_upload_pixels))
     except UploadError as error:
         return error_response(error.status, str(error))
-    return await _call(request, state.objects.add, rgb, *angles, name[:60])
+    return await _call(request, state.objects.add, rgb, *angles, name)
 
 
 @router.get("/api/objects/{scene_id}/source.png")

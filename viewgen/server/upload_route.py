@@ -52,7 +52,7 @@ async def run_upload(request: Request, session: Session, context: UploadContext)
     possible, note = context.availability()
     if not possible:
         raise UploadError(note or NO_DEPTH, 503)
-    data, filename = await _read_upload(request, context.max_bytes)
+    data, filename = await read_upload(request, context.max_bytes)
     rgb = await context.in_worker(functools.partial(decode_upload, data, max_bytes=context.max_bytes,
                                                     max_pixels=context.max_pixels))
     del data
@@ -101,7 +101,7 @@ async def _depth_with_progress(session: Session, context: UploadContext):
         raise UploadError(str(error), 503) from error
 
 
-async def _read_upload(request: Request, max_bytes: int) -> tuple[bytes, str]:
+async def read_upload(request: Request, max_bytes: int) -> tuple[bytes, str]:
     """The uploaded file's bytes and a display name; 413 past ``max_bytes`` (checked while reading)."""
     content_type = request.headers.get("content-type", "")
     multipart = content_type.lower().startswith("multipart/form-data")

@@ -17,9 +17,8 @@ import re
 from pathlib import Path
 
 import lightning.pytorch as pl
-import torch
 
-from viewgen.hub import WeightsFormatError
+from viewgen.hub import WeightsFormatError, load_torch_file
 from viewgen.networks.enr import EquivariantRenderer
 from viewgen.networks.pretrained import CONFIG_FILE_NAME, WEIGHTS_FILE_NAME
 from viewgen.staging import build_and_publish, check_replaceable
@@ -69,11 +68,7 @@ class StepCheckpoints(pl.Callback):
 def _read(path: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"no training check-point at {path}")
-    try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # an untrusted file: any failure to read it is its format's
-        raise WeightsFormatError(f"cannot read {path} as a training check-point: "
-                                 f"{str(error).strip().splitlines()[0] if str(error).strip() else error!r}") from None
+    content = load_torch_file(path)
     if not isinstance(content, dict) or "state_dict" not in content or "config" not in content.get(
             "hyper_parameters", {}):
         raise WeightsFormatError(f"{path} is not a viewgen training check-point (no state_dict and config)")

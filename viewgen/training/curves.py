@@ -20,11 +20,15 @@ _SMOOTHING = 20
 
 
 def read_metrics(metrics_csv: str | Path) -> dict[str, list[tuple[int, float]]]:
-    """``{column: [(step, value), ...]}`` of every non-empty cell of ``metrics.csv`` (in file order)."""
+    """``{column: [(step, value), ...]}`` of every non-empty cell of ``metrics.csv`` (in file order).
+
+    Lightning's ``step`` column counts the steps done *before* the one logged (0 for the first); ``step``
+    here is the number of steps done once it ended (1 for the first), as in check-point names.
+    """
     series: dict[str, list[tuple[int, float]]] = {}
     with Path(metrics_csv).open(newline="") as stream:
         for row in csv.DictReader(stream):
-            step = int(float(row["step"])) if row.get("step") else None
+            step = int(float(row["step"])) + 1 if row.get("step") else None
             for column, cell in row.items():
                 if column not in ("step", "epoch") and cell and step is not None:
                     series.setdefault(column, []).append((step, float(cell)))

@@ -138,6 +138,8 @@ class EnrPairData(pl.LightningDataModule):
         self.config = config
         self.train_set = EnrSceneDataset(train_root, config.model.image_size)
         self.val_set = EnrSceneDataset(val_root, config.model.image_size) if val_root else None
+        # one process's batches must fit an epoch: say so now, before any run folder is written
+        PairBatchSampler(self.train_set.num_scenes, self.train_set.views_per_scene, config.pairs_per_batch)
 
     def train_dataloader(self) -> ResumableLoader:
         sampler = PairBatchSampler(self.train_set.num_scenes, self.train_set.views_per_scene,

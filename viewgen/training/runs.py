@@ -34,7 +34,8 @@ _LENGTH_FIELDS = ("max_steps", "max_epochs")
 @dataclass(frozen=True)
 class RunSummary:
     """What a call of :func:`train_enr` did: steps ``first_step`` -> ``last_step`` in ``seconds``; the last logged
-    losses (NaN when none); where the release weights are; whether this process is rank 0 (which prints)."""
+    losses (NaN when none); where the release weights are; whether this process is rank 0 (which prints); how many
+    processes trained together."""
 
     first_step: int
     last_step: int
@@ -44,6 +45,7 @@ class RunSummary:
     release: Path
     resumed_from: Path | None
     is_global_zero: bool = True
+    processes: int = 1
 
 
 def _settings(config: EnrTrainingConfig) -> dict:
@@ -51,19 +53,28 @@ def _settings(config: EnrTrainingConfig) -> dict:
 
 
 def open_run(run_dir: Path, config: EnrTrainingConfig, data: dict) -> Path | None:
-    """Start ``run_dir`` (write ``config.json``) or check it is this run's; return the check-point to resume."""
+    """Start ``run_dir`` (write ``config.json``) or check it is this run's; return the check-point to resume.
+
+    A run resumes only with its own settings and data (one-line ``ValueError`` naming what differs) and
+    only when ``max_steps`` is beyond its newest check-point.
+    """
     saved_path = run_dir / "config.json"
+    resume = None
     if saved_path.is_file():
-        saved = EnrTrainingConfig.from_dict(json.loads(saved_path.read_text())["training"])
+        record = json.loads(saved_path.read_text())
+        saved = EnrTrainingConfig.from_dict(record["training"])
         differing = sorted(key for key, value in _settings(config).items() if _settings(saved)[key] != value)
+        differing += [f"{key} data" for key in ("train", "val") if record.get("data", {}).get(key) != data[key]]
         if differing:
             raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(differing)} differ); resume it "
-                             "with its own preset and options, or train into a new folder")
+                             "with its own preset, options and data, or train into a new folder")
         resume = newest_checkpoint(run_dir / "checkpoints")
+        if resume is not None and config.max_steps != -1 and step_of(resume) >= config.max_steps:
+            raise ValueError(f"{run_dir} is already at step {step_of(resume)}, at or past max_steps "
+                             f"{config.max_steps}: nothing to train (give a larger --max-steps to go on)")
     else:
         check_replaceable(run_dir, lambda entry: entry.name in RUN_ENTRIES, "a training run",
                           "train into a new or empty folder")
-        resume = None
     from viewgen import __version__
 
     record = {"family": "enr", "training": config.to_dict(), "data": data, "viewgen": __version__}
@@ -71,6 +82,20 @@ def open_run(run_dir: Path, config: EnrTrainingConfig, data: dict) -> Path | Non
     text = json.dumps(record, indent=2) + "\n"
     write_file_atomic(saved_path, lambda stream: stream.write(text.encode()))
     return resume
+
+
+def _forget_unstarted(run_dir: Path) -> None:
+    """Remove what a start that failed before its first check-point wrote, so that a corrected start is new."""
+    import shutil
+
+    if newest_checkpoint(run_dir / "checkpoints") is not None:
+        return
+    for name in RUN_ENTRIES:
+        path = run_dir / name
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.exists():
+            path.unlink(missing_ok=True)
 
 
 def _last_logged(logs: Path, column: str) -> float:
@@ -96,7 +121,7 @@ def _trainer(config: EnrTrainingConfig, run_dir: Path, callbacks: list, hardware
                       precision=config.precision, logger=CSVLogger(run_dir, name="logs", version=_new_session(run_dir),
                                                                  flush_logs_every_n_steps=config.log_every),
                       callbacks=callbacks, enable_checkpointing=False, log_every_n_steps=config.log_every,
-                      check_val_every_n_epoch=None, val_check_interval=config.validate_every,
+                      check_val_every_n_epoch=None, val_check_interval=config.validate_every if validate else None,
                       num_sanity_val_steps=0, limit_val_batches=None if validate else 0,
                       use_distributed_sampler=False, enable_progress_bar=progress,
                       enable_model_summary=False, deterministic=True, **hardware)
@@ -111,32 +136,42 @@ def train_enr(config: EnrTrainingConfig, data: str | Path, run_dir: str | Path, 
     strategy: Lightning's (``devices=2, strategy="ddp"`` for two processes; DDP on CPU uses gloo).
     callbacks: extra Lightning callbacks. Returns a :class:`RunSummary` (rank 0's view).
     """
-    from viewgen.training.callbacks import SampleRenders
-    from viewgen.training.curves import plot_training_curves
-
     run_dir = Path(run_dir)
     data_module = EnrPairData(config, data, val_data)  # reads the splits: bad data fails before the folder is made
     resume = open_run(run_dir, config, {"train": str(Path(data).resolve()),
                                          "val": str(Path(val_data).resolve()) if val_data else None})
+    try:
+        return _fit(config, data_module, run_dir, resume, callbacks,
+                    {"accelerator": accelerator, "devices": devices, "num_nodes": num_nodes, "strategy": strategy},
+                    progress)
+    except BaseException:
+        if resume is None:
+            _forget_unstarted(run_dir)
+        raise
+
+
+def _fit(config: EnrTrainingConfig, data_module: EnrPairData, run_dir: Path, resume: Path | None, callbacks: tuple,
+         hardware: dict, progress: bool) -> RunSummary:
+    from viewgen.training.callbacks import SampleRenders
+    from viewgen.training.curves import plot_training_curves
+
     module = EnrTrainingModule(config.to_dict())
     sample_set = data_module.val_set or data_module.train_set
-    sample_batch = _collate(sample_set, min(config.pairs_per_batch, 4))
+    samples = SampleRenders(_collate(sample_set, min(config.pairs_per_batch, 4)), run_dir / "samples",
+                            config.sample_every)
     checkpoints = StepCheckpoints(run_dir / "checkpoints", config.checkpoint_every)
-    trainer = _trainer(config, run_dir, [checkpoints, SampleRenders(sample_batch, run_dir / "samples",
-                                                                    config.sample_every), *callbacks],
-                       {"accelerator": accelerator, "devices": devices, "num_nodes": num_nodes, "strategy": strategy},
-                       progress, validate=val_data is not None)
+    trainer = _trainer(config, run_dir, [checkpoints, samples, *callbacks], hardware, progress,
+                       validate=data_module.val_set is not None)
     started = time.perf_counter()
-    first_step = step_of(resume) if resume else 0
     trainer.fit(module, datamodule=data_module, ckpt_path=resume, weights_only=True)
     final = checkpoints.save(trainer) if trainer.global_step % config.checkpoint_every else None
     release = run_dir / "release"
     if trainer.is_global_zero:
         export_release(final or newest_checkpoint(run_dir / "checkpoints"), release)
         plot_training_curves(run_dir / "logs", run_dir / "loss_curve.png")
-    return RunSummary(first_step, trainer.global_step, time.perf_counter() - started,
+    return RunSummary(step_of(resume) if resume else 0, trainer.global_step, time.perf_counter() - started,
                       _last_logged(run_dir / "logs", "train/loss"), _last_logged(run_dir / "logs", "val/psnr"),
-                      release, resume, trainer.is_global_zero)
+                      release, resume, trainer.is_global_zero, trainer.world_size)
 
 
 def _collate(dataset, pairs: int) -> dict:
