@@ -66,3 +66,24 @@ def test_export_writes_a_runs_newest_or_chosen_checkpoint(split, tmp_path, capsy
     assert main(["export", str(tmp_path), str(tmp_path / "x")]) == 2
     assert "is not a training run folder" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_sigterm_stops_a_run_that_the_same_command_resumes(split, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers.training import REPO_ROOT
+
+    command = [sys.executable, "-m", "viewgen", "train", "enr", "--data", str(split), "--preset", "tiny", "--out",
+               str(tmp_path / "run"), "--max-steps", "100000", "--accelerator", "cpu"]
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "run" / "checkpoints").glob("step*.ckpt")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err[-2000:]
+    assert "viewgen: terminated: its newest check-point is step " in err and "the same command resumes it" in err

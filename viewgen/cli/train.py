@@ -91,11 +91,20 @@ def run(args: Namespace) -> int:
         summary = train_enr(config, args.data, args.out, val_data=args.val_data, accelerator=args.accelerator,
                             devices=devices, num_nodes=args.num_nodes, strategy=args.strategy,
                             progress=sys.stderr.isatty())
-    except SystemExit:  # Lightning ends an interrupted fit with SystemExit(1) after its own clean-up
+    except (SystemExit, KeyboardInterrupt) as stop:
+        # Lightning ends a fit interrupted by Ctrl-C (or SIGTERM, which viewgen turns into one) with SystemExit(1)
+        # after its own clean-up; the interrupt is its context. Before the fit starts it arrives as it is.
+        from viewgen.cli.signals import interrupt_exit_status
+
+        interrupt = stop if isinstance(stop, KeyboardInterrupt) else stop.__context__
+        if not isinstance(interrupt, KeyboardInterrupt):
+            raise
+        status = interrupt_exit_status(interrupt)
         newest = newest_checkpoint(Path(args.out) / "checkpoints")
         where = f"its newest check-point is step {step_of(newest)}" if newest else "it has no check-point yet"
-        print(f"viewgen: interrupted: {where}; the same command resumes it", file=sys.stderr)
-        return 130
+        print(f"viewgen: {'interrupted' if status == 130 else 'terminated'}: {where}; the same command resumes it",
+              file=sys.stderr)
+        return status
     if not summary.is_global_zero:
         return 0
     start = f"resumed at step {summary.first_step}, " if summary.resumed_from else ""
