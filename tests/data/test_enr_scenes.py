@@ -101,3 +101,17 @@ def test_pair_batches_share_each_global_batch_among_ranks():
         PairBatchSampler(2, 2, 2, world_size=2)
     with pytest.raises(ValueError, match="rank"):
         PairBatchSampler(2, 2, 1, rank=2, world_size=2)
+
+
+def test_lightning_gives_the_pair_batches_a_new_order_every_epoch():
+    from lightning.fabric.utilities.data import _set_sampler_epoch
+
+    from viewgen.data.enr_scenes import PairBatchSampler
+    from viewgen.training.loader import ResumableLoader
+
+    loader = ResumableLoader(list(range(24)), PairBatchSampler(6, 4, 2, seed=1))
+    first = list(loader.batch_sampler)
+    _set_sampler_epoch(loader, 1)  # what Lightning calls at the start of every epoch
+    assert list(loader.batch_sampler) != first and loader.state_dict()["epoch"] == 1
+    huge = PairBatchSampler(6, 4, 2, seed=2**64 - 1)  # the largest seed the CLI takes
+    assert len(list(huge)) == 6  # 12 pairs, 2 per batch

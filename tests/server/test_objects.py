@@ -92,3 +92,15 @@ def test_a_missing_model_is_said_on_the_page():
     with make_client(novel_view_factory=broken) as client:
         answer = client.get("/api/objects")
         assert answer.status_code == 503 and "embedded ENR model is missing" in answer.json()["detail"]
+
+
+def test_requests_beyond_the_waiting_places_are_told_to_retry(client_and_factory):
+    client, _ = client_and_factory
+    scene = client.post("/api/objects/examples/chair").json()
+    objects = client.app.state.server.objects
+    with objects.admitted(), objects.admitted(), objects.admitted(), objects.admitted():  # all 4 places taken
+        busy = _view(client, scene["id"], 10, 10)
+        upload = client.post("/api/objects/upload", params={"azimuth": 1, "elevation": 2}, content=png_bytes())
+    assert busy.status_code == 503 and "busy" in busy.json()["detail"]
+    assert upload.status_code == 503
+    assert _view(client, scene["id"], 10, 10).status_code == 200  # places free again

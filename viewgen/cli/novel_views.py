@@ -103,13 +103,13 @@ def _pipeline(args: Namespace):
 
 def _source(args: Namespace):
     """The image (a path, or an example's pixels) with ``args``' source angles filled in for an example."""
-    import math
+    from viewgen.geometry.rotations import finite_degrees
 
     from viewgen.data.objects.examples import example_object, is_example
 
     for option, value in (("--azimuth-source", args.azimuth_source), ("--elevation-source", args.elevation_source)):
-        if value is not None and not math.isfinite(value):
-            raise ValueError(f"{option} must be a finite number of degrees, got {value}")
+        if value is not None:
+            finite_degrees(value, option)
     if not is_example(args.image):
         if not Path(args.image).is_file():
             raise FileNotFoundError(f"no image at {args.image} (or name an example: object:1..4)")

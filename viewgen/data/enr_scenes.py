@@ -147,7 +147,7 @@ class PairSampler(torch.utils.data.Sampler[int]):
         return self.num_scenes * (self.views_per_scene // 2) * 2
 
     def __iter__(self) -> Iterator[int]:
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        generator = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) % 2**63)
         rounds = self.views_per_scene // 2
         scene_orders = [torch.randperm(self.num_scenes, generator=generator) for _ in range(rounds)]
         view_orders = [torch.randperm(self.views_per_scene, generator=generator) for _ in range(self.num_scenes)]
@@ -172,20 +172,21 @@ class PairBatchSampler(torch.utils.data.Sampler[list[int]]):
         if pairs_per_batch < 1 or world_size < 1 or not 0 <= rank < world_size:
             raise ValueError(f"need pairs_per_batch >= 1 and 0 <= rank < world_size, got {pairs_per_batch}, "
                              f"rank {rank} of {world_size}")
-        self.order = PairSampler(num_scenes, views_per_scene, seed)
+        # ``sampler`` by name: Lightning calls ``batch_sampler.sampler.set_epoch`` at every epoch
+        self.sampler = PairSampler(num_scenes, views_per_scene, seed)
         self.pairs_per_batch, self.rank, self.world_size, self.start_batch = pairs_per_batch, rank, world_size, 0
         if len(self) == 0:
-            raise ValueError(f"{len(self.order) // 2} pairs per epoch do not fill one batch of {pairs_per_batch} "
+            raise ValueError(f"{len(self.sampler) // 2} pairs per epoch do not fill one batch of {pairs_per_batch} "
                              f"pairs on each of {world_size} process(es)")
 
     def set_epoch(self, epoch: int) -> None:
-        self.order.set_epoch(epoch)
+        self.sampler.set_epoch(epoch)
 
     def __len__(self) -> int:
-        return (len(self.order) // 2) // (self.pairs_per_batch * self.world_size)
+        return (len(self.sampler) // 2) // (self.pairs_per_batch * self.world_size)
 
     def __iter__(self) -> Iterator[list[int]]:
-        indices = list(self.order)
+        indices = list(self.sampler)
         size = 2 * self.pairs_per_batch
         for batch in range(self.start_batch, len(self)):
             first = (batch * self.world_size + self.rank) * size

@@ -25,7 +25,7 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["rotation_y", "rotation_z", "scene_rotation", "source_to_target_rotation"]
+__all__ = ["finite_degrees", "rotation_y", "rotation_z", "scene_rotation", "source_to_target_rotation"]
 
 
 def _degrees(angle, like: Tensor | None = None) -> Tensor:
@@ -90,3 +90,17 @@ def source_to_target_rotation(azimuth_source_deg, elevation_source_deg, azimuth_
     az_s, el_s, az_t, el_t = _batch(azimuth_source_deg, elevation_source_deg, azimuth_target_deg, elevation_target_deg)
     source, target = scene_rotation(az_s, el_s), scene_rotation(az_t, el_t)
     return target @ source.transpose(1, 2)
+
+
+def finite_degrees(value, name: str, limit: float = 1e6) -> float:
+    """``value`` (a number, or text of one) as float degrees; one-line ``ValueError`` naming ``name`` unless it is
+    finite and within ``+-limit`` (far beyond any useful turn; float32 keeps every angle up to it)."""
+    import math
+
+    try:
+        degrees = float(value)
+    except (TypeError, ValueError):
+        degrees = math.nan
+    if not math.isfinite(degrees) or abs(degrees) > limit:
+        raise ValueError(f"{name} must be a number of degrees within +-{limit:g}, got {value!r}")
+    return degrees

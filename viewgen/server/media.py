@@ -71,3 +71,12 @@ def encode_mp4(jpeg_frames: Sequence[bytes], fps: float) -> bytes:
             for data in jpeg_frames[1:]:
                 writer.write(_decode_jpeg(data))
         return path.read_bytes()
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    """``[H, W, 3]`` uint8 -> PNG bytes."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -10,7 +10,8 @@
   (``X-Render-Ms``: the time of the rotate + render).
 
 Errors are ``{"detail": message}``: 400 for bad angles or images, 404 for an unknown example or a
-scene the server no longer holds, 413/415 for uploads it refuses, 503 when no model can be loaded.
+scene the server no longer holds, 413/415 for uploads it refuses, 503 when the model cannot be
+loaded or too many requests wait for it already.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from viewgen.errors import one_line
+from viewgen.geometry.rotations import finite_degrees
 from viewgen.server.http_routes import error_response
-from viewgen.server.objects import png_bytes
+from viewgen.server.objects import ObjectsBusy
 from viewgen.server.upload_route import read_upload
 from viewgen.server.uploads import UploadError, decode_upload
 
@@ -28,7 +30,6 @@ __all__ = ["router"]
 
 router = APIRouter()
 SCENE_GONE = "This object is no longer held by the server; pick it again."
-MAX_DEGREES = 1e6
 
 
 def _state(request: Request):
@@ -46,22 +47,6 @@ async def _call(request: Request, function, *args):
         return error_response(400, one_line(error))
 
 
-def _angles(azimuth: str, elevation: str) -> tuple[float, float]:
-    """Query angles in degrees; one-line ``ValueError`` for anything but finite numbers."""
-    import math
-
-    values = []
-    for name, text in (("azimuth", azimuth), ("elevation", elevation)):
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value) or abs(value) > MAX_DEGREES:
-            raise ValueError(f"{name} must be a number of degrees within +-{MAX_DEGREES:g}, got {text!r}")
-        values.append(value)
-    return values[0], values[1]
-
-
 @router.get("/objects", response_class=HTMLResponse)
 async def objects_page(request: Request) -> HTMLResponse:
     return HTMLResponse(_state(request).objects_html)
@@ -74,29 +59,36 @@ async def objects_info(request: Request):
 
 @router.post("/api/objects/examples/{key}")
 async def add_example(key: str, request: Request):
-    from viewgen.data.objects.examples import example_object
+    from viewgen.data.objects.examples import example_index
 
+    objects = _state(request).objects
     try:
-        example_object(key)
+        example_index(key)
+        with objects.admitted():
+            return await _call(request, objects.add_example, key)
+    except ObjectsBusy as error:
+        return error_response(503, str(error))
     except ValueError as error:
         return error_response(404, one_line(error))
-    return await _call(request, _state(request).objects.add_example, key)
 
 
 @router.post("/api/objects/upload")
 async def add_upload(request: Request, azimuth: str = "", elevation: str = ""):
     state = _state(request)
     try:
-        angles = _angles(azimuth, elevation)
+        angles = finite_degrees(azimuth, "azimuth"), finite_degrees(elevation, "elevation")
     except ValueError as error:
         return error_response(400, f"{one_line(error)} (the camera angles the photo was taken from)")
     try:
-        data, name = await read_upload(request, state.max_upload_bytes)  # raw bytes or one multipart file
-        rgb = await state.in_worker(lambda: decode_upload(data, max_bytes=state.max_upload_bytes,
-                                                           max_pixels=state.max_upload_pixels))
+        with state.objects.admitted():  # before the body is read: a flood of uploads is refused, not buffered
+            data, name = await read_upload(request, state.max_upload_bytes)  # raw bytes or one multipart file
+            rgb = await state.in_worker(lambda: decode_upload(data, max_bytes=state.max_upload_bytes,
+                                                               max_pixels=state.max_upload_pixels))
+            return await _call(request, state.objects.add, rgb, *angles, name)
+    except ObjectsBusy as error:
+        return error_response(503, str(error))
     except UploadError as error:
         return error_response(error.status, str(error))
-    return await _call(request, state.objects.add, rgb, *angles, name)
 
 
 @router.get("/api/objects/{scene_id}/source.png")
@@ -104,24 +96,20 @@ async def source_png(scene_id: str, request: Request) -> Response:
     scene = _state(request).objects.get(scene_id)
     if scene is None:
         return error_response(404, SCENE_GONE)
-    return Response(png_bytes(scene.image[0]), media_type="image/png")
+    return Response(scene.source_png(), media_type="image/png")
 
 
 @router.get("/api/objects/{scene_id}/view.png")
 async def view_png(scene_id: str, request: Request, azimuth: str = "", elevation: str = "") -> Response:
     objects = _state(request).objects
     try:
-        azimuth_deg, elevation_deg = _angles(azimuth, elevation)
+        angles = finite_degrees(azimuth, "azimuth"), finite_degrees(elevation, "elevation")
+        with objects.admitted():
+            result = await _call(request, objects.view, scene_id, *angles)
+    except ObjectsBusy as error:
+        return error_response(503, str(error))
     except ValueError as error:
         return error_response(400, one_line(error))
-
-    def render():
-        try:
-            return objects.view(scene_id, azimuth_deg, elevation_deg)
-        except KeyError:
-            return None
-
-    result = await _call(request, render)
     if isinstance(result, JSONResponse):
         return result
     if result is None:

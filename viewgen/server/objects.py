@@ -4,41 +4,40 @@ One image of an object (an example ``object:1..4``, or an upload with the camera
 taken from) is inverse-rendered once into its scene; every drag on the page then asks for the
 view at new absolute camera angles, which is a rotate + render of that scene. :class:`ObjectViews`
 holds the pipeline (built on first use: the embedded model or ``--enr-weights``) and the scenes
-of the open pages, the least recently used dropped beyond ``max_scenes``; one ENR call runs at a
-time (the calls are heavy and share one model).
+of the open pages, the least recently used dropped beyond ``max_scenes``. One ENR call runs at a
+time (the calls are heavy and share one model) and at most ``max_pending`` requests may wait for
+it: :meth:`ObjectViews.admitted` refuses more at once (the page retries), so a flood of requests
+cannot queue up on the server's worker threads.
 """
 
 from __future__ import annotations
 
-import io
-import math
 import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-import torch
+import numpy as np
 from torch import Tensor
 
-__all__ = ["ObjectScene", "ObjectViews", "png_bytes"]
+from viewgen.geometry.rotations import finite_degrees
+from viewgen.server.media import encode_png, rgb_to_uint8
+from viewgen.server.uploads import fit_rgb
+
+__all__ = ["ObjectScene", "ObjectViews", "ObjectsBusy"]
 
 
-def png_bytes(image: Tensor) -> bytes:
-    """``[3, H, W]`` in [0, 1] -> PNG bytes."""
-    from PIL import Image
-
-    from viewgen.io.images import to_uint8_hwc
-
-    buffer = io.BytesIO()
-    Image.fromarray(to_uint8_hwc(image)).save(buffer, format="PNG")
-    return buffer.getvalue()
+class ObjectsBusy(RuntimeError):
+    """Too many object-mode requests at once (the route answers 503, the page tries again)."""
 
 
 @dataclass(frozen=True)
 class ObjectScene:
-    """A page's object: its ``name``, the input as the model sees it ``[1, 3, H, W]``, its scene and source angles."""
+    """A page's object: its ``name``; ``image [1, 3, H, W]`` in [0, 1], the input at the model's size; ``scene
+    [1, C, D, H', W']``, its inferred volume; the source camera angles in degrees."""
 
     name: str
     image: Tensor
@@ -49,21 +48,29 @@ class ObjectScene:
     def describe(self, scene_id: str) -> dict:
         return {"id": scene_id, "name": self.name, "azimuth": self.azimuth_deg, "elevation": self.elevation_deg}
 
-
-def _check_angle(value: float, name: str) -> float:
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number of degrees, got {value}")
-    return float(value)
+    def source_png(self) -> bytes:
+        return encode_png(rgb_to_uint8(self.image))
 
 
 class ObjectViews:
     """Scenes by id and the views of them; ``pipeline_factory() -> NovelViewPipeline`` is called once, lazily."""
 
-    def __init__(self, pipeline_factory: Callable[[], object], max_scenes: int = 32) -> None:
+    def __init__(self, pipeline_factory: Callable[[], object], max_scenes: int = 32, max_pending: int = 4) -> None:
         self._factory, self.max_scenes = pipeline_factory, max_scenes
         self._pipeline = None
         self._lock = threading.Lock()
+        self._admission = threading.BoundedSemaphore(max_pending)
         self._scenes: OrderedDict[str, ObjectScene] = OrderedDict()
+
+    @contextmanager
+    def admitted(self) -> Iterator[None]:
+        """Hold one of the ``max_pending`` places for a request; :class:`ObjectsBusy` when none is free."""
+        if not self._admission.acquire(blocking=False):
+            raise ObjectsBusy("The object model is busy with other requests; try again in a moment.")
+        try:
+            yield
+        finally:
+            self._admission.release()
 
     def _pipe(self):
         if self._pipeline is None:
@@ -85,22 +92,22 @@ class ObjectViews:
         example = example_object(key)
         return self.add(example.image, example.azimuth_deg, example.elevation_deg, example.name)
 
-    def add(self, image, azimuth_deg: float, elevation_deg: float, name: str) -> dict:
-        """Inverse-render ``image`` (a tensor ``[3, H, W]`` / array ``[H, W, 3]`` uint8) taken from these angles."""
-        azimuth_deg = _check_angle(azimuth_deg, "azimuth")
-        elevation_deg = _check_angle(elevation_deg, "elevation")
-        if not isinstance(image, Tensor):
-            image = torch.tensor(image).permute(2, 0, 1).float() / 255.0  # a copy: decoded arrays are read-only
+    def add(self, image: Tensor | np.ndarray, azimuth_deg: float, elevation_deg: float, name: str) -> dict:
+        """Inverse-render ``image`` (``[3, H, W]`` in [0, 1], or an upload's ``[H, W, 3]`` uint8, which is cropped
+        and resized while still 8-bit) taken from these angles; returns the scene's description."""
+        azimuth_deg = finite_degrees(azimuth_deg, "azimuth")
+        elevation_deg = finite_degrees(elevation_deg, "elevation")
         with self._lock:
             pipe = self._pipe()
+            if isinstance(image, np.ndarray):
+                image = fit_rgb(image, pipe.image_size)
             prepared = pipe.prepare(image)
-            scene = pipe.inverse_render(prepared)
-        scene_id = secrets.token_urlsafe(9)
-        with self._lock:
-            self._scenes[scene_id] = ObjectScene(name, prepared.cpu(), scene, azimuth_deg, elevation_deg)
+            scene = ObjectScene(name, prepared.cpu(), pipe.inverse_render(prepared), azimuth_deg, elevation_deg)
+            scene_id = secrets.token_urlsafe(9)
+            self._scenes[scene_id] = scene
             while len(self._scenes) > self.max_scenes:
                 self._scenes.popitem(last=False)
-        return self._scenes[scene_id].describe(scene_id)
+        return scene.describe(scene_id)
 
     def get(self, scene_id: str) -> ObjectScene | None:
         with self._lock:
@@ -109,18 +116,18 @@ class ObjectViews:
                 self._scenes.move_to_end(scene_id)
             return scene
 
-    def view(self, scene_id: str, azimuth_deg: float, elevation_deg: float) -> tuple[bytes, float]:
-        """``(PNG, milliseconds)`` of the scene seen from these absolute angles; ``KeyError`` for an unknown id."""
-        azimuth_deg = _check_angle(azimuth_deg, "azimuth")
-        elevation_deg = _check_angle(elevation_deg, "elevation")
+    def view(self, scene_id: str, azimuth_deg: float, elevation_deg: float) -> tuple[bytes, float] | None:
+        """``(PNG, milliseconds)`` of the scene seen from these absolute angles; None for an unknown id."""
+        azimuth_deg = finite_degrees(azimuth_deg, "azimuth")
+        elevation_deg = finite_degrees(elevation_deg, "elevation")
         scene = self.get(scene_id)
         if scene is None:
-            raise KeyError(scene_id)
+            return None
         with self._lock:
             began = time.perf_counter()
             pipe = self._pipe()
             turned = pipe.rotate_source_to_target(scene.scene, scene.azimuth_deg, scene.elevation_deg, azimuth_deg,
                                                   elevation_deg)
-            view = pipe.render(turned)[0].cpu()
+            view = pipe.render(turned)
             elapsed_ms = 1000 * (time.perf_counter() - began)
-        return png_bytes(view), elapsed_ms
+        return encode_png(rgb_to_uint8(view)), elapsed_ms

@@ -143,16 +143,12 @@ def _to_rgb_array(image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
 
 
-def frame_rgb(rgb: np.ndarray, flight_size: tuple[int, int], depth_max_side: int = 1024) -> tuple[Tensor, Tensor]:
-    """Crop ``rgb [H, W, 3]`` uint8 to the flight's aspect ratio (centred) and resize it.
-
-    Returns ``(for_depth, for_flight)``: ``[1, 3, h, w]`` float in [0, 1] with the longer side
-    at most ``depth_max_side`` (never upscaled), and ``[1, 3, *flight_size]`` (antialiased).
-    """
+def _crop_to_aspect(rgb: np.ndarray, size: tuple[int, int]):
+    """``rgb [H, W, 3]`` uint8 cropped (centred) to the aspect ratio of ``size`` ``(h, w)``, as a PIL image."""
     from PIL import Image
 
     height, width = rgb.shape[:2]
-    target_h, target_w = flight_size
+    target_h, target_w = size
     aspect = target_w / target_h
     if width / height > aspect:  # too wide: crop the sides
         crop_w = max(1, round(height * aspect))
@@ -162,11 +158,30 @@ def frame_rgb(rgb: np.ndarray, flight_size: tuple[int, int], depth_max_side: int
         crop_h = max(1, round(width / aspect))
         top = (height - crop_h) // 2
         rgb = rgb[top:top + crop_h]
-    image = Image.fromarray(np.ascontiguousarray(rgb))
+    return Image.fromarray(np.ascontiguousarray(rgb))
+
+
+def fit_rgb(rgb: np.ndarray, size: tuple[int, int]) -> Tensor:
+    """``rgb [H, W, 3]`` uint8 cropped to the aspect of ``size`` and resized to it (antialiased, still 8-bit, so a
+    large upload is never held in float): ``[1, 3, *size]`` float in [0, 1]."""
+    from PIL import Image
+
+    return _to_tensor(_crop_to_aspect(rgb, size).resize((size[1], size[0]), Image.Resampling.LANCZOS))
+
+
+def frame_rgb(rgb: np.ndarray, flight_size: tuple[int, int], depth_max_side: int = 1024) -> tuple[Tensor, Tensor]:
+    """Crop ``rgb [H, W, 3]`` uint8 to the flight's aspect ratio (centred) and resize it.
+
+    Returns ``(for_depth, for_flight)``: ``[1, 3, h, w]`` float in [0, 1] with the longer side
+    at most ``depth_max_side`` (never upscaled), and ``[1, 3, *flight_size]`` (antialiased).
+    """
+    from PIL import Image
+
+    image = _crop_to_aspect(rgb, flight_size)
     scale = min(1.0, depth_max_side / max(image.size))
     depth_size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     for_depth = image if depth_size == image.size else image.resize(depth_size, Image.Resampling.LANCZOS)
-    for_flight = image.resize((target_w, target_h), Image.Resampling.LANCZOS)
+    for_flight = image.resize((flight_size[1], flight_size[0]), Image.Resampling.LANCZOS)
     return _to_tensor(for_depth), _to_tensor(for_flight)
 
 

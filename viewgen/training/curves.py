@@ -84,7 +84,8 @@ def plot_training_curves(logs: str | Path, out_png: str | Path) -> Path | None:
         handles, labels = handles + more_handles, labels + more_labels
     loss_axis.legend(handles, labels, loc="upper right")
     figure.tight_layout()
-    out_png = Path(out_png)
-    figure.savefig(out_png)
+    from viewgen.io.images import save_atomic
+
+    out_png = save_atomic(out_png, lambda stream: figure.savefig(stream, format="png"), suffix=".png")
     plt.close(figure)
     return out_png

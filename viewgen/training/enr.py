@@ -122,12 +122,16 @@ class EnrTrainingModule(pl.LightningModule):
 
 def validation_batches(dataset: EnrSceneDataset, pairs_per_batch: int, rank: int = 0, world_size: int = 1) -> list:
     """Fixed batches of pairs of a validation split: views ``(2k, 2k + 1)`` of each scene in order, this rank's
-    share (every ``world_size``-th batch from ``rank``)."""
+    share (every ``world_size``-th batch from ``rank``; a remainder that not every process would get is left out)."""
     views = dataset.views_per_scene
     pairs = [[scene * views + 2 * k, scene * views + 2 * k + 1]
              for scene in range(dataset.num_scenes) for k in range(views // 2)]
     batches = [sum(pairs[start:start + pairs_per_batch], []) for start in range(0, len(pairs), pairs_per_batch)]
-    return batches[rank::world_size]
+    usable = len(batches) - len(batches) % world_size  # every process validates as many batches (they sync)
+    if usable == 0:
+        raise ValueError(f"the validation split has {len(batches)} batch(es) of {pairs_per_batch} pairs, fewer than "
+                         f"the {world_size} processes; give it more scenes")
+    return batches[:usable][rank::world_size]
 
 
 class EnrPairData(pl.LightningDataModule):

@@ -35,7 +35,7 @@ class ResumableLoader(torch.utils.data.DataLoader):
             yield batch
 
     def state_dict(self) -> dict:
-        return {"epoch": self.batch_sampler.order.epoch, "batches_handed_out": self._handed_out}
+        return {"epoch": self.batch_sampler.sampler.epoch, "batches_handed_out": self._handed_out}
 
     def load_state_dict(self, state: dict) -> None:
         self.batch_sampler.set_epoch(int(state["epoch"]))

@@ -61,8 +61,12 @@ def open_run(run_dir: Path, config: EnrTrainingConfig, data: dict) -> Path | Non
     saved_path = run_dir / "config.json"
     resume = None
     if saved_path.is_file():
-        record = json.loads(saved_path.read_text())
-        saved = EnrTrainingConfig.from_dict(record["training"])
+        try:
+            record = json.loads(saved_path.read_text())
+            saved = EnrTrainingConfig.from_dict(record["training"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise ValueError(f"{run_dir} holds a config.json that is not a viewgen ENR run's; train into a new or "
+                             "empty folder") from None
         differing = sorted(key for key, value in _settings(config).items() if _settings(saved)[key] != value)
         differing += [f"{key} data" for key in ("train", "val") if record.get("data", {}).get(key) != data[key]]
         if differing:
@@ -75,20 +79,31 @@ def open_run(run_dir: Path, config: EnrTrainingConfig, data: dict) -> Path | Non
     else:
         check_replaceable(run_dir, lambda entry: entry.name in RUN_ENTRIES, "a training run",
                           "train into a new or empty folder")
+    if not is_rank_zero():  # the other processes of a DDP run only check; rank 0 keeps the folder
+        return resume
     from viewgen import __version__
 
     record = {"family": "enr", "training": config.to_dict(), "data": data, "viewgen": __version__}
     run_dir.mkdir(parents=True, exist_ok=True)
+    for partial in (run_dir / "checkpoints").glob(".step*.partial"):  # left by a save that was killed
+        partial.unlink(missing_ok=True)
     text = json.dumps(record, indent=2) + "\n"
     write_file_atomic(saved_path, lambda stream: stream.write(text.encode()))
     return resume
+
+
+def is_rank_zero() -> bool:
+    """Whether this process is rank 0 of its run (Lightning reads the launcher's environment); True alone."""
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+    return getattr(rank_zero_only, "rank", 0) == 0
 
 
 def _forget_unstarted(run_dir: Path) -> None:
     """Remove what a start that failed before its first check-point wrote, so that a corrected start is new."""
     import shutil
 
-    if newest_checkpoint(run_dir / "checkpoints") is not None:
+    if not is_rank_zero() or newest_checkpoint(run_dir / "checkpoints") is not None:
         return
     for name in RUN_ENTRIES:
         path = run_dir / name
@@ -124,7 +139,16 @@ def _trainer(config: EnrTrainingConfig, run_dir: Path, callbacks: list, hardware
                       check_val_every_n_epoch=None, val_check_interval=config.validate_every if validate else None,
                       num_sanity_val_steps=0, limit_val_batches=None if validate else 0,
                       use_distributed_sampler=False, enable_progress_bar=progress,
-                      enable_model_summary=False, deterministic=True, **hardware)
+                      enable_model_summary=False, deterministic=_deterministic(hardware["accelerator"]), **hardware)
+
+
+def _deterministic(accelerator: str) -> bool | str:
+    """True on CPU (bit-exact resumes); on a GPU "warn": grid_sample's 3D backward has no deterministic CUDA
+    kernel, so a resumed GPU run agrees with an uninterrupted one up to rounding."""
+    import torch
+
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    return True if on_cpu else "warn"
 
 
 def train_enr(config: EnrTrainingConfig, data: str | Path, run_dir: str | Path, *, val_data: str | Path | None = None,
@@ -163,7 +187,13 @@ def _fit(config: EnrTrainingConfig, data_module: EnrPairData, run_dir: Path, res
     trainer = _trainer(config, run_dir, [checkpoints, samples, *callbacks], hardware, progress,
                        validate=data_module.val_set is not None)
     started = time.perf_counter()
-    trainer.fit(module, datamodule=data_module, ckpt_path=resume, weights_only=True)
+    import torch
+
+    deterministic = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    try:
+        trainer.fit(module, datamodule=data_module, ckpt_path=resume, weights_only=True)
+    finally:  # Lightning sets it for the process; give the caller theirs back
+        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
     final = checkpoints.save(trainer) if trainer.global_step % config.checkpoint_every else None
     release = run_dir / "release"
     if trainer.is_global_zero:

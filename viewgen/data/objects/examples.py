@@ -10,6 +10,7 @@ object:2`` needs no angles and no file.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from torch import Tensor
@@ -18,7 +19,7 @@ from viewgen.data.objects.export import draw_scene
 from viewgen.data.objects.kinds import OBJECT_KINDS
 from viewgen.data.objects.render import render_object
 
-__all__ = ["EXAMPLE_PREFIX", "EXAMPLE_SEED", "ExampleObject", "example_object", "is_example"]
+__all__ = ["EXAMPLE_PREFIX", "EXAMPLE_SEED", "ExampleObject", "example_index", "example_object", "is_example"]
 
 EXAMPLE_SEED = 1000
 EXAMPLE_PREFIX = "object:"
@@ -41,14 +42,26 @@ def is_example(text: str) -> bool:
     return isinstance(text, str) and text.startswith(EXAMPLE_PREFIX)
 
 
-def example_object(key: str | int) -> ExampleObject:
-    """``object:N`` / ``object:<kind>`` / ``N`` (1-4) / ``<kind>`` -> the example; one-line ``ValueError`` otherwise."""
+def example_index(key: str | int) -> int:
+    """``object:N`` / ``object:<kind>`` / ``N`` (1-4) / ``<kind>`` -> 0-3 (nothing is rendered); one-line
+    ``ValueError`` for anything else."""
     kinds = list(OBJECT_KINDS)
     text = str(key).strip().lower().removeprefix(EXAMPLE_PREFIX)
     index = int(text) - 1 if text.isdigit() else kinds.index(text) if text in kinds else -1
     if not 0 <= index < len(kinds):
         choices = ", ".join(f"{EXAMPLE_PREFIX}{i} ({kind})" for i, kind in enumerate(kinds, start=1))
         raise ValueError(f"unknown example object {key!r}; choose {choices}")
+    return index
+
+
+def example_object(key: str | int) -> ExampleObject:
+    """The example named by ``key`` (see :func:`example_index`), rendered once per process and kept (do not
+    modify its image in place)."""
+    return _rendered(example_index(key))
+
+
+@functools.lru_cache(maxsize=len(OBJECT_KINDS))
+def _rendered(index: int) -> ExampleObject:
     kind, mesh, azimuths, elevations = draw_scene(index, EXAMPLE_VIEWS, EXAMPLE_SEED)
     image = render_object(mesh, azimuths[0], elevations[0], EXAMPLE_SIZE)
     return ExampleObject(kind, image, round(azimuths[0], 6), round(elevations[0], 6))

@@ -41,7 +41,7 @@ def draw_scene(index: int, views: int, seed: int) -> tuple[str, Mesh, list[float
     """Scene ``index`` of the world of ``seed``: ``(kind, mesh, azimuths, elevations)`` of its ``views`` views
     (degrees; see the module doc)."""
     kind = list(OBJECT_KINDS)[index % len(OBJECT_KINDS)]
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + index)
+    generator = torch.Generator().manual_seed((seed * 1_000_003 + index) % 2**63)
     mesh = make_object(kind, int(torch.randint(0, 2**31 - 1, (), generator=generator)))
     low, high = ELEVATION_RANGE
     azimuths = (torch.rand(views, generator=generator, dtype=torch.float64) * 360.0).tolist()
