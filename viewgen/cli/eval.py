@@ -133,12 +133,6 @@ def _require_eval_packages() -> None:
                                   "pip install 'viewgen[eval]'") from error
 
 
-def _is_ours(entry: Path) -> bool:
-    from viewgen.evaluation.report import OUTPUT_FILES
-
-    return entry.is_file() and entry.name in OUTPUT_FILES
-
-
 def run(args: Namespace) -> int:
     from viewgen.cli.eval_clips import clips_config
     from viewgen.cli.eval_long import long_range_config
@@ -147,9 +141,11 @@ def run(args: Namespace) -> int:
     if args.family == "enr":
         from viewgen.cli.eval_enr import run_enr
 
-        return run_enr(args, _check_replaceable, _publish)
+        return run_enr(args)
+    from viewgen.evaluation.report import check_report_folder, publish_report
+
     out = Path(args.out)
-    _check_replaceable(out)
+    check_report_folder(out)
     weights_pipe = _pipeline(args, None) if args.weights is not None else None
     weights_size = tuple(weights_pipe[0].config.image_size) if weights_pipe else None
     short = _config(args, weights_size) if args.protocol in ("short", "all") else None
@@ -167,64 +163,68 @@ def run(args: Namespace) -> int:
         write_report(metrics, short, results["short"], folder, None if long is None else (long, results["long"]),
                      None if clips is None else (clips, results["clips"]))
 
-    _publish(out, fill)
+    publish_report(out, fill)
     _print_summaries(metrics, seconds, out)
     return 0
-
-
-def _check_replaceable(out: Path) -> None:
-    from viewgen.staging import check_replaceable
-
-    check_replaceable(out, _is_ours, "an evaluation report", "choose an empty or new folder with --out")
-
-
-def _publish(out: Path, fill) -> None:
-    from viewgen.staging import build_and_publish
-
-    build_and_publish(out, fill, "the evaluation report", out)
 
 
 def _evaluate(args: Namespace, pipe, refiner: str, short, long, clips, clip_list) -> tuple[dict, dict, dict]:
     """Run the protocols asked for: ``(metrics, {"short", "clips", "long"} -> results, the same -> seconds)``."""
     import viewgen
-    from viewgen.cli.eval_clips import run_clips
-    from viewgen.cli.eval_long import resolve_fid, run_long_range
+    from viewgen.cli.eval_long import resolve_fid
     from viewgen.cli.eval_lpips import resolve_lpips
-    from viewgen.evaluation.long_range_report import TRUTH_TEXT, long_range_metrics
-    from viewgen.evaluation.protocols import short_range_cases
-    from viewgen.evaluation.report import posed_clip_metrics, short_range_metrics
 
     scored = short or clips
-    lpips_model, lpips_reason = resolve_lpips(args.lpips, (scored.height, scored.width)) if scored else (None, None)
-    fid_model, fid_reason = resolve_fid(args.fid) if long else (None, None)
+    lpips = resolve_lpips(args.lpips, (scored.height, scored.width)) if scored else (None, None)
+    fid = resolve_fid(args.fid) if long else (None, None)
     protocols = [name for name, config in (("short_range", short), ("posed_clips", clips), ("long_range", long))
                  if config]
     metrics = {"viewgen_version": viewgen.__version__, "protocols": protocols}
     results, seconds = {"short": [], "clips": [], "long": []}, {}
-    began = time.perf_counter()
-    if short is not None:
-        cases = short_range_cases(short)
-        print(f"evaluating {len(cases)} case(s) x {short.num_frames} frames at {short.height}x{short.width} "
-              f"with the {refiner} refiner", file=sys.stderr)
-        results["short"] = _run_cases(pipe, short, cases, lpips_model)
-        metrics.update(short_range_metrics(short, results["short"], refiner, viewgen.__version__, lpips_reason))
-        seconds["short"] = time.perf_counter() - began
-    if clips is not None:
-        began = time.perf_counter()
-        truths, results["clips"] = run_clips(pipe, clips, clip_list, lpips_model)
-        metrics["posed_clips"] = posed_clip_metrics(clips, truths, results["clips"], refiner, viewgen.__version__,
-                                                    lpips_reason)
-        seconds["clips"] = time.perf_counter() - began
-    if long is not None:
-        print(f"long range: {len(long.samples)} sample(s) x {long.num_frames} frames (+ {long.steer_frames} steered) "
-              f"at {long.height}x{long.width} with the {refiner} refiner; the truth: {TRUTH_TEXT[long.truth][0]}",
-              file=sys.stderr)
-        began = time.perf_counter()
-        results["long"], perceptual = run_long_range(pipe, long, fid_model, fid_reason)
-        seed = getattr(getattr(pipe, "config", None), "seed", None)
-        metrics["long_range"] = long_range_metrics(long, results["long"], refiner, seed, perceptual)
-        seconds["long"] = time.perf_counter() - began
+    runs = (("short", short, lambda: _short_range(pipe, refiner, short, lpips)),
+            ("clips", clips, lambda: _posed_clips(pipe, refiner, clips, clip_list, lpips)),
+            ("long", long, lambda: _long_range(pipe, refiner, long, fid)))
+    for name, config, protocol in runs:
+        if config is not None:
+            began = time.perf_counter()
+            results[name], block = protocol()
+            metrics.update(block)
+            seconds[name] = time.perf_counter() - began
     return metrics, results, seconds
+
+
+def _short_range(pipe, refiner: str, short, lpips) -> tuple[list, dict]:
+    import viewgen
+    from viewgen.evaluation.protocols import short_range_cases
+    from viewgen.evaluation.report import short_range_metrics
+
+    cases = short_range_cases(short)
+    print(f"evaluating {len(cases)} case(s) x {short.num_frames} frames at {short.height}x{short.width} "
+          f"with the {refiner} refiner", file=sys.stderr)
+    results = _run_cases(pipe, short, cases, lpips[0])
+    return results, short_range_metrics(short, results, refiner, viewgen.__version__, lpips[1])
+
+
+def _posed_clips(pipe, refiner: str, clips, clip_list, lpips) -> tuple[list, dict]:
+    import viewgen
+    from viewgen.cli.eval_clips import run_clips
+    from viewgen.evaluation.report import posed_clip_metrics
+
+    truths, results = run_clips(pipe, clips, clip_list, lpips[0])
+    return results, {"posed_clips": posed_clip_metrics(clips, truths, results, refiner, viewgen.__version__,
+                                                       lpips[1])}
+
+
+def _long_range(pipe, refiner: str, long, fid) -> tuple[list, dict]:
+    from viewgen.cli.eval_long import run_long_range
+    from viewgen.evaluation.long_range_report import TRUTH_TEXT, long_range_metrics
+
+    print(f"long range: {len(long.samples)} sample(s) x {long.num_frames} frames (+ {long.steer_frames} steered) "
+          f"at {long.height}x{long.width} with the {refiner} refiner; the truth: {TRUTH_TEXT[long.truth][0]}",
+          file=sys.stderr)
+    results, perceptual = run_long_range(pipe, long, *fid)
+    seed = getattr(getattr(pipe, "config", None), "seed", None)
+    return results, {"long_range": long_range_metrics(long, results, refiner, seed, perceptual)}
 
 
 def _print_summaries(metrics: dict, seconds: dict, out: Path) -> None:

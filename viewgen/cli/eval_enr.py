@@ -58,19 +58,20 @@ def _report(metrics: dict) -> str:
         "Per scene: `metrics.json`. How to read it: docs/enr.md.", ""])
 
 
-def run_enr(args: Namespace, check_replaceable, publish) -> int:
-    """Run the protocol and write ``--out``; ``check_replaceable`` / ``publish``: ``viewgen eval``'s own."""
+def run_enr(args: Namespace) -> int:
+    """Run the protocol and write ``--out`` (whole, as every ``viewgen eval`` report)."""
     import json
 
     from tqdm import tqdm
 
     from viewgen.data.enr_scenes import EnrSceneDataset
     from viewgen.evaluation.enr_views import evaluate_views
+    from viewgen.evaluation.report import check_report_folder, publish_report
     from viewgen.pipelines.novel_view import NovelViewPipeline
 
     _check(args)
     out = Path(args.out)
-    check_replaceable(out)
+    check_report_folder(out)
     pipe = NovelViewPipeline.from_pretrained(args.weights) if args.weights else NovelViewPipeline.default()
     dataset = EnrSceneDataset(args.data, image_size=pipe.image_size, pairs=False)
     began = time.perf_counter()
@@ -83,7 +84,7 @@ def run_enr(args: Namespace, check_replaceable, publish) -> int:
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
         (folder / "report.md").write_text(_report(metrics))
 
-    publish(out, fill)
+    publish_report(out, fill)
     print(f"evaluated {len(scores)} scene(s) x {scores[0].targets} views in {time.perf_counter() - began:.1f} s; "
           f"PSNR: ENR {metrics['psnr']:.2f} dB, identity {metrics['identity_psnr']:.2f} dB; "
           f"wrote {out}/report.md and metrics.json")

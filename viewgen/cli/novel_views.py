@@ -103,9 +103,8 @@ def _pipeline(args: Namespace):
 
 def _source(args: Namespace):
     """The image (a path, or an example's pixels) with ``args``' source angles filled in for an example."""
-    from viewgen.geometry.rotations import finite_degrees
-
     from viewgen.data.objects.examples import example_object, is_example
+    from viewgen.geometry.rotations import finite_degrees
 
     for option, value in (("--azimuth-source", args.azimuth_source), ("--elevation-source", args.elevation_source)):
         if value is not None:

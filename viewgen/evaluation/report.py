@@ -38,8 +38,8 @@ from viewgen.evaluation.protocols import (
     scored_metrics,
 )
 
-__all__ = ["METHOD_LABELS", "OUTPUT_FILES", "posed_clip_metrics", "short_range_metrics", "write_metrics",
-           "write_report"]
+__all__ = ["METHOD_LABELS", "OUTPUT_FILES", "check_report_folder", "posed_clip_metrics", "publish_report",
+           "short_range_metrics", "write_metrics", "write_report"]
 
 CLIPS_PREFIX = "clips_"  # the posed clips' plots: clips_psnr.png, ...
 METHOD_LABELS = {"flight": "flight", "warp_nearest_fill": "warp + nearest fill",
@@ -49,6 +49,21 @@ METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "sharpness": "sharpness / 
 PLOTS = tuple(f"{prefix}{metric}.png" for prefix in ("", CLIPS_PREFIX) for metric in (*METRICS, LPIPS_METRIC)) + (
     "contact_sheet.png", f"{CLIPS_PREFIX}contact_sheet.png")
 OUTPUT_FILES = ("metrics.json", "report.md") + PLOTS + LONG_RANGE_FILES  # everything viewgen eval writes in --out
+
+
+def check_report_folder(out: Path) -> None:
+    """Refuse (one line) an ``--out`` that holds anything but an earlier report: before any work."""
+    from viewgen.staging import check_replaceable
+
+    check_replaceable(out, lambda entry: entry.is_file() and entry.name in OUTPUT_FILES, "an evaluation report",
+                      "choose an empty or new folder with --out")
+
+
+def publish_report(out: Path, fill) -> None:
+    """``fill(folder)`` a hidden folder beside ``out``, then swap it in whole (:mod:`viewgen.staging`)."""
+    from viewgen.staging import build_and_publish
+
+    build_and_publish(out, fill, "the evaluation report", out)
 
 
 def _number(value: float) -> float | None:
