@@ -1,4 +1,6 @@
-"""ENR's training objective: ``L1 + 0.05 (1 - SSIM)`` of cross-view renders against the real views.
+"""Training objectives: ENR's and the terms of Infinite Nature's.
+
+**ENR**: ``L1 + 0.05 (1 - SSIM)`` of cross-view renders against the real views.
 
 Apple's trainer takes SSIM from ``pytorch_msssim.SSIM(data_range=1, size_average=True, channel=3)``:
 an 11-tap Gaussian window (sigma 1.5) applied separably with *no padding* (only windows wholly
@@ -7,6 +9,14 @@ and image. Hand-written here because pytorch-msssim is not installable in our pa
 torchmetrics' SSIM scores the border too (from reflect-padded images), which moves the value by
 about 1e-4; the window sums below are the library's formula, checked against torchmetrics'
 interior in the tests.
+
+**Infinite Nature** (Google's reference ``loss_impl.py``; its weights in :class:`InfiniteNatureLossWeights`),
+on RGBD in [0, 1] with every frame of a rollout flattened into the batch: reconstruction L1 over all four
+channels (0.5); the generator's hinge term ``-mean D(fake)`` averaged over the discriminator's scales
+(1.5); feature matching, ``mean |D_feat(real) - D_feat(fake)|`` averaged over every scale and layer with
+the real features detached (10); the style encoder's KL divergence, a *sum* over batch and dimensions as
+the reference writes it (0.05); and for the discriminator, the hinge ``mean relu(1 - D(real)) + mean
+relu(1 + D(fake))`` averaged over scales (1.5). The perceptual VGG19 term (0.01) is not here yet.
 """
 
 from __future__ import annotations
@@ -19,7 +29,8 @@ from torch import Tensor
 
 from viewgen.checks import check_min_size, check_shape
 
-__all__ = ["SSIM_WINDOW", "EnrLoss", "enr_loss", "valid_ssim"]
+__all__ = ["SSIM_WINDOW", "EnrLoss", "InfiniteNatureLossWeights", "enr_loss", "feature_matching_loss",
+           "hinge_discriminator_loss", "hinge_generator_loss", "kl_divergence", "reconstruction_l1", "valid_ssim"]
 
 SSIM_WINDOW = 11
 _SSIM_SIGMA = 1.5
@@ -77,3 +88,56 @@ def enr_loss(rendered: Tensor, target: Tensor, ssim_weight: float = 0.05, pixel_
     pixel = F.l1_loss(rendered, target) if pixel_loss == "l1" else F.mse_loss(rendered, target)
     ssim = valid_ssim(rendered, target) if ssim_weight else rendered.new_zeros(())
     return EnrLoss(pixel + ssim_weight * (1 - ssim), pixel, ssim)
+
+
+@dataclass(frozen=True)
+class InfiniteNatureLossWeights:
+    """The reference's weights of Infinite Nature's loss terms ("the default values used during the original
+    submission"); ``discriminator`` scales the discriminator's own hinge loss."""
+
+    reconstruction: float = 0.5
+    adversarial: float = 1.5
+    feature_matching: float = 10.0
+    kl: float = 0.05
+    perceptual: float = 0.01
+    discriminator: float = 1.5
+
+
+def reconstruction_l1(generated: Tensor, truth: Tensor) -> Tensor:
+    """``mean |generated - truth|`` over everything: ``[..., 4, H, W]`` RGBD of the same shape (all frames)."""
+    if generated.shape != truth.shape:
+        raise ValueError(f"generated {tuple(generated.shape)} and truth {tuple(truth.shape)} must have one shape")
+    return (generated - truth).abs().mean()
+
+
+def _check_scales(*groups) -> None:
+    if not groups[0] or any(len(group) != len(groups[0]) for group in groups):
+        raise ValueError("the discriminator outputs must be non-empty lists with one entry per scale")
+
+
+def hinge_generator_loss(fake_logits: list[Tensor]) -> Tensor:
+    """``-mean D(fake)`` per scale, averaged over the scales (``fake_logits``: one ``[B, 1, h, w]`` per scale)."""
+    _check_scales(fake_logits)
+    return torch.stack([-logits.mean() for logits in fake_logits]).mean()
+
+
+def hinge_discriminator_loss(real_logits: list[Tensor], fake_logits: list[Tensor]) -> Tensor:
+    """``mean relu(1 - D(real)) + mean relu(1 + D(fake))`` per scale, averaged over the scales."""
+    _check_scales(real_logits, fake_logits)
+    return torch.stack([F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+                        for real, fake in zip(real_logits, fake_logits)]).mean()
+
+
+def feature_matching_loss(real_features: list[list[Tensor]], fake_features: list[list[Tensor]]) -> Tensor:
+    """``mean |real - fake|`` of every scale's every layer (real detached), averaged over all of them."""
+    _check_scales(real_features, fake_features)
+    pairs = [(real, fake) for reals, fakes in zip(real_features, fake_features) for real, fake in zip(reals, fakes)]
+    return torch.stack([(real.detach() - fake).abs().mean() for real, fake in pairs]).mean()
+
+
+def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
+    """``-0.5 sum(1 + logvar - mu^2 - exp(logvar))`` over batch and dimensions (``[B, D]`` each), a sum as the
+    reference's."""
+    if mu.shape != logvar.shape:
+        raise ValueError(f"mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)} must have one shape")
+    return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum()
