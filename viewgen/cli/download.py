@@ -7,10 +7,14 @@ from argparse import Namespace
 
 __all__ = ["PERCEPTUAL", "add_parser", "run"]
 
-# name -> (attribute of viewgen.evaluation.perceptual holding the WeightFile, what it is for)
+# name -> ("module:attribute" holding the WeightFile, what it is for)
 PERCEPTUAL = {
-    "lpips-alexnet": ("ALEXNET_WEIGHTS", "AlexNet backbone of LPIPS (viewgen eval, evaluation.perceptual.lpips)"),
-    "fid-inception": ("FID_INCEPTION_WEIGHTS", "FID Inception-v3 of FID and KID (evaluation.perceptual.fid/kid)"),
+    "lpips-alexnet": ("viewgen.evaluation.perceptual:ALEXNET_WEIGHTS",
+                      "AlexNet backbone of LPIPS (viewgen eval, evaluation.perceptual.lpips)"),
+    "fid-inception": ("viewgen.evaluation.perceptual:FID_INCEPTION_WEIGHTS",
+                      "FID Inception-v3 of FID and KID (evaluation.perceptual.fid/kid)"),
+    "vgg19": ("viewgen.training.perceptual:VGG19_WEIGHTS",
+              "VGG19 (MatConvNet) of Infinite Nature's perceptual training loss (training.perceptual)"),
 }
 
 
@@ -53,9 +57,10 @@ def _status(name: str) -> str:
 
 
 def _perceptual_spec(name: str):
-    from viewgen.evaluation import perceptual
+    import importlib
 
-    return getattr(perceptual, PERCEPTUAL[name][0])
+    module, attribute = PERCEPTUAL[name][0].split(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
 def _perceptual_found(name: str):

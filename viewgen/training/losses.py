@@ -16,7 +16,8 @@ channels (0.5); the generator's hinge term ``-mean D(fake)`` averaged over the d
 (1.5); feature matching, ``mean |D_feat(real) - D_feat(fake)|`` averaged over every scale and layer with
 the real features detached (10); the style encoder's KL divergence, a *sum* over batch and dimensions as
 the reference writes it (0.05); and for the discriminator, the hinge ``mean relu(1 - D(real)) + mean
-relu(1 + D(fake))`` averaged over scales (1.5). The perceptual VGG19 term (0.01) is not here yet.
+relu(1 + D(fake))`` averaged over scales (1.5). The perceptual VGG19 term (0.01) is in
+:mod:`viewgen.training.perceptual` (it needs a large weights file, and is skipped with a warning without it).
 """
 
 from __future__ import annotations
