@@ -303,6 +303,13 @@ def test_the_object_page_turns_an_object_by_dragging(tmp_path):
             wait_for(page, "(a) => Math.abs(window.viewgenObjects.azimuth - ((a + 10) % 360)) < 1e-6", arg=azimuth)
             page.click("#examples button:nth-child(4)")
             wait_for(page, "() => document.getElementById('object-name').textContent === 'mug'")
+
+            # Spin: the object turns by itself, view after view, until stopped.
+            shown = page.evaluate("() => window.viewgenObjects.viewsShown")
+            page.click("#spin")
+            wait_for(page, "(n) => window.viewgenObjects.viewsShown >= n + 5", arg=shown)
+            page.click("#spin")
+            assert page.locator("#spin").inner_text() == "Spin"
             page.screenshot(path=str(screenshot))
             assert not errors, errors
         finally:

@@ -6,10 +6,11 @@
 const DEGREES_PER_PIXEL = 0.6;
 const KEY_STEP = 10;
 const ELEVATION_LIMIT = 89;
+const SPIN_DEGREES = 6;  // per view while spinning: the next view is asked for when the last one arrived
 
 const $ = (id) => document.getElementById(id);
 const state = { scene: null, azimuth: 0, elevation: 0, busy: false, wanted: false, drag: null, shown: null,
-                viewsShown: 0 };
+                viewsShown: 0, spinning: false };
 window.viewgenObjects = state;  // for the browser test and the curious
 
 function say(text, kind = "info") {
@@ -45,8 +46,16 @@ async function requestView() {
     say(`The server did not answer: ${error.message}`, "error");
   } finally {
     state.busy = false;
-    if (state.wanted) requestView();
+    if (state.spinning && !state.drag) turn(SPIN_DEGREES, 0);
+    else if (state.wanted) requestView();
   }
+}
+
+function setSpinning(on) {
+  state.spinning = on;
+  $("spin").classList.toggle("active", on);
+  $("spin").textContent = on ? "Stop" : "Spin";
+  if (on && !state.busy) turn(SPIN_DEGREES, 0);
 }
 
 function turn(dAzimuth, dElevation) {
@@ -106,6 +115,7 @@ function bindDragging(view) {
                     ArrowDown: [0, -KEY_STEP] };
     if (event.key in moves) { event.preventDefault(); turn(...moves[event.key]); }
     if (event.key === "Home" && state.scene) { event.preventDefault(); useScene(state.scene); }
+    if (event.key === " ") { event.preventDefault(); setSpinning(!state.spinning); }
   });
 }
 
@@ -113,6 +123,7 @@ async function start() {
   bindDragging($("object-view"));
   $("object-view").addEventListener("load", () => { state.viewsShown += 1; });
   $("back-to-source").addEventListener("click", () => state.scene && useScene(state.scene));
+  $("spin").addEventListener("click", () => setSpinning(!state.spinning));
   $("object-upload").addEventListener("change", (event) => {
     const file = event.target.files[0];
     event.target.value = "";
