@@ -36,6 +36,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from viewgen.data.batching import ShardedBatchSampler
+
 __all__ = ["APPLE_CROP", "EnrSceneDataset", "PairBatchSampler", "PairSampler", "SceneViews"]
 
 APPLE_CROP = 128  # Apple's loader crops the centred 128x128 square before resizing
@@ -157,37 +159,18 @@ class PairSampler(torch.utils.data.Sampler[int]):
                 yield from (scene * self.views_per_scene + pair).tolist()
 
 
-class PairBatchSampler(torch.utils.data.Sampler[list[int]]):
-    """Batches of ``pairs_per_batch`` whole pairs from :class:`PairSampler`'s order, for one process of ``world_size``.
-
-    A global batch is ``pairs_per_batch * world_size`` consecutive pairs; this process (``rank``) takes its
-    slice, so the processes of one step see different pairs and together what one process with a
-    ``world_size`` times larger batch would. An incomplete last global batch is dropped. ``start_batch``
-    (set before iterating) skips that many batches of the epoch: a run resumed mid-epoch goes on from
-    there. ``set_epoch`` as for :class:`PairSampler`.
-    """
+class PairBatchSampler(ShardedBatchSampler):
+    """Batches of ``pairs_per_batch`` whole pairs from :class:`PairSampler`'s order, for process ``rank`` of
+    ``world_size`` (:class:`~viewgen.data.batching.ShardedBatchSampler`: each global batch shared among the
+    processes, ``start_batch`` to resume mid-epoch, ``set_epoch`` as for :class:`PairSampler`)."""
 
     def __init__(self, num_scenes: int, views_per_scene: int, pairs_per_batch: int, seed: int = 0,
                  rank: int = 0, world_size: int = 1) -> None:
-        if pairs_per_batch < 1 or world_size < 1 or not 0 <= rank < world_size:
-            raise ValueError(f"need pairs_per_batch >= 1 and 0 <= rank < world_size, got {pairs_per_batch}, "
-                             f"rank {rank} of {world_size}")
-        # ``sampler`` by name: Lightning calls ``batch_sampler.sampler.set_epoch`` at every epoch
-        self.sampler = PairSampler(num_scenes, views_per_scene, seed)
-        self.pairs_per_batch, self.rank, self.world_size, self.start_batch = pairs_per_batch, rank, world_size, 0
-        if len(self) == 0:
-            raise ValueError(f"{len(self.sampler) // 2} pairs per epoch do not fill one batch of {pairs_per_batch} "
-                             f"pairs on each of {world_size} process(es)")
-
-    def set_epoch(self, epoch: int) -> None:
-        self.sampler.set_epoch(epoch)
-
-    def __len__(self) -> int:
-        return (len(self.sampler) // 2) // (self.pairs_per_batch * self.world_size)
-
-    def __iter__(self) -> Iterator[list[int]]:
-        indices = list(self.sampler)
-        size = 2 * self.pairs_per_batch
-        for batch in range(self.start_batch, len(self)):
-            first = (batch * self.world_size + self.rank) * size
-            yield indices[first:first + size]
+        order = PairSampler(num_scenes, views_per_scene, seed)
+        if pairs_per_batch < 1:
+            raise ValueError(f"need pairs_per_batch >= 1, got {pairs_per_batch}")
+        if 0 < world_size and len(order) // 2 < pairs_per_batch * world_size:
+            raise ValueError(f"{len(order) // 2} pairs per epoch do not fill one batch of {pairs_per_batch} pairs on "
+                             f"each of {world_size} process(es)")
+        super().__init__(order, 2 * pairs_per_batch, rank, world_size)
+        self.pairs_per_batch = pairs_per_batch

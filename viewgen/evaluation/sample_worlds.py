@@ -24,10 +24,10 @@ from torch import Tensor
 
 from viewgen.checks import check_shape
 from viewgen.data.samples import SAMPLE_NAMES, load_sample, sample_index, sample_metadata
+from viewgen.data.synthetic.clips import render_frames
 from viewgen.data.synthetic.raymarch import RenderConfig
 from viewgen.data.synthetic.world import World, WorldConfig
 from viewgen.evaluation.flight_stats import SKY_DISPARITY
-from viewgen.evaluation.ground_truth import _render_depth_rgb
 from viewgen.geometry.poses import camera_center, compose_poses
 
 __all__ = ["SAMPLE_NAMES", "SHOWN_GROUND_ROWS", "SampleWorld", "clearance", "raise_above_ground", "render_truth",
@@ -107,7 +107,7 @@ def render_truth(sample: SampleWorld, poses: Tensor, height: int, width: int,
     One render call per frame (a frame depends on its pose only); disparity is ``clip(s / depth, 0, 1)``.
     ``config``: the ray marcher's settings (default: the synthetic world's own).
     """
-    rgb, depth = _render_depth_rgb(sample.world, poses.float(), sample.intrinsics, height, width, config)
+    rgb, depth = render_frames(sample.world, poses.float(), sample.intrinsics, height, width, config)
     disparity = (sample.disparity_scale / depth).nan_to_num(0.0, posinf=1.0).clamp(0.0, 1.0)
     return rgb, disparity
 

@@ -2,7 +2,8 @@
 
 Lightning saves the state of every loader that has ``state_dict`` / ``load_state_dict`` in its
 check-points and hands it back on resume. :class:`ResumableLoader` is a plain ``DataLoader`` over
-a batch sampler with a ``start_batch`` (:class:`~viewgen.data.enr_scenes.PairBatchSampler`) whose
+a batch sampler with ``start_batch``, ``epoch`` and ``set_epoch`` (:class:`~viewgen.data.enr_scenes.PairBatchSampler`,
+:class:`~viewgen.data.datasets.WindowBatchSampler`) whose
 state is the epoch and how many batches of it were handed out; after ``load_state_dict`` the next
 iteration starts at the following batch. The batch sampler draws its order from ``(seed, epoch)``,
 so no step of a resumed run is lost or repeated. (Lightning does not prefetch from a loader whose
@@ -35,7 +36,7 @@ class ResumableLoader(torch.utils.data.DataLoader):
             yield batch
 
     def state_dict(self) -> dict:
-        return {"epoch": self.batch_sampler.sampler.epoch, "batches_handed_out": self._handed_out}
+        return {"epoch": self.batch_sampler.epoch, "batches_handed_out": self._handed_out}
 
     def load_state_dict(self, state: dict) -> None:
         self.batch_sampler.set_epoch(int(state["epoch"]))

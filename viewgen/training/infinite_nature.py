@@ -1,0 +1,188 @@
+"""Training Infinite Nature (Lightning, manual optimisation): render -> refine -> repeat along posed clips.
+
+One step on a batch of clip windows (``rgbd [B, T + 1, 4, H, W]``, ``cam_from_world [B, T + 1, 3, 4]``
+relative to frame 0, ``intrinsics [B, 4]``), as the paper trains and as a flight runs::
+
+    mu, logvar = style_encoder(rgbd[:, 0]);   style = mu + exp(logvar / 2) * eps
+    frame = rgbd[:, 0]
+    for t in 1 .. T:                                       # the rollout, gradients through every step
+        warped, mask = warp_rgbd(frame, pose[t - 1], pose[t], K)      # OUR mesh renderer: train = test
+        refined = generator(warped, mask, style)
+        frame = [refined RGB, rescale_refined_disparity(warped disparity, mask, refined disparity)]
+    generator step:      0.5 L1 + 1.5 hinge_G + 10 feature matching + 0.05 KL (+ 0.01 perceptual)
+    discriminator step:  1.5 hinge_D(real frames 1..T, generated frames 1..T detached)
+
+with the reference's weights (:mod:`viewgen.training.losses`, :mod:`viewgen.training.perceptual`).
+The discriminator is spectrally normalised (live: its power iteration runs at every training
+forward), as the reference's. :class:`InfiniteNatureTrainingConfig` holds all of it; presets are
+in :mod:`viewgen.training.presets`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import lightning.pytorch as pl
+import torch
+from torch import Tensor
+
+from viewgen.geometry.disparity_rescale import rescale_refined_disparity
+from viewgen.networks import SpadeGenerator, SpadeGeneratorConfig, StyleEncoder, StyleEncoderConfig
+from viewgen.networks.infinite_nature.discriminator import MultiScaleDiscriminator, MultiScaleDiscriminatorConfig
+from viewgen.networks.pretrained import config_from_dict, config_to_dict
+from viewgen.rendering.warp import warp_rgbd
+from viewgen.training.losses import (
+    InfiniteNatureLossWeights,
+    feature_matching_loss,
+    hinge_discriminator_loss,
+    hinge_generator_loss,
+    kl_divergence,
+    reconstruction_l1,
+)
+
+__all__ = ["InfiniteNatureTrainingConfig", "InfiniteNatureTrainingModule", "rollout"]
+
+
+def _discriminator_config() -> MultiScaleDiscriminatorConfig:
+    from viewgen.networks.infinite_nature.discriminator import PatchDiscriminatorConfig
+
+    return MultiScaleDiscriminatorConfig(patch=PatchDiscriminatorConfig(spectral_norm=True))
+
+
+@dataclass(frozen=True)
+class InfiniteNatureTrainingConfig:
+    """A whole Infinite Nature training run; the defaults are the released architecture at 160x256.
+
+    encoder, generator, discriminator: the networks (the discriminator spectrally normalised).
+    rollout_steps: ``T``, refine steps per window (windows hold ``T + 1`` frames).
+    batch_size: windows per process and step. learning_rate, betas: Adam's, for both networks (the
+    reference released none; these are the usual SPADE settings). weights: the loss weights.
+    perceptual: use the VGG19 term when its weights are here (:mod:`viewgen.training.perceptual`).
+    seed: weights, style noise and data.
+    """
+
+    encoder: StyleEncoderConfig = field(default_factory=StyleEncoderConfig)
+    generator: SpadeGeneratorConfig = field(default_factory=SpadeGeneratorConfig)
+    discriminator: MultiScaleDiscriminatorConfig = field(default_factory=_discriminator_config)
+    rollout_steps: int = 4
+    batch_size: int = 2
+    learning_rate: float = 1e-4
+    betas: tuple[float, float] = (0.5, 0.9)
+    weights: InfiniteNatureLossWeights = field(default_factory=InfiniteNatureLossWeights)
+    perceptual: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if tuple(self.encoder.image_size) != tuple(self.generator.image_size):
+            raise ValueError("the style encoder and the generator must share one image size")
+        if self.encoder.style_dim != self.generator.style_dim:
+            raise ValueError("the style encoder and the generator must share one style size")
+        if self.rollout_steps < 1 or self.batch_size < 1 or not self.learning_rate > 0:
+            raise ValueError("rollout_steps and batch_size must be >= 1 and learning_rate > 0")
+
+    def to_dict(self) -> dict:
+        return config_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> InfiniteNatureTrainingConfig:
+        return config_from_dict(cls, data)
+
+
+def rollout(encoder: StyleEncoder, generator: SpadeGenerator, rgbd: Tensor, cam_from_world: Tensor,
+            intrinsics: Tensor, noise: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The render-refine-repeat of the module doc: ``(generated [B, T, 4, H, W], mu, logvar)`` for windows
+    ``rgbd [B, T + 1, 4, H, W]`` along ``cam_from_world [B, T + 1, 3, 4]`` with ``intrinsics [B, 4]`` and the
+    style noise ``noise [B, style_dim]`` (standard normal)."""
+    mu, logvar = encoder(rgbd[:, 0])
+    style = mu + torch.exp(0.5 * logvar) * noise
+    frame, generated = rgbd[:, 0], []
+    for step in range(1, rgbd.shape[1]):
+        warped, mask = warp_rgbd(frame, cam_from_world[:, step - 1], cam_from_world[:, step], intrinsics)
+        refined = generator(warped, mask, style)
+        disparity = rescale_refined_disparity(warped[:, 3:], mask, refined[:, 3:])
+        frame = torch.cat([refined[:, :3], disparity], dim=1)
+        generated.append(frame)
+    return torch.stack(generated, dim=1), mu, logvar
+
+
+class InfiniteNatureTrainingModule(pl.LightningModule):
+    """The networks, the rollout and both optimisers' steps; ``config``: :meth:`InfiniteNatureTrainingConfig.to_dict`
+    output (kept in check-points). ``perceptual_network``: VGG19 for the perceptual term, or None (term off)."""
+
+    def __init__(self, config: dict, perceptual_network=None) -> None:
+        super().__init__()
+        self.save_hyperparameters({"config": config})
+        self.automatic_optimization = False
+        self.config = InfiniteNatureTrainingConfig.from_dict(config)
+        torch.manual_seed(self.config.seed)
+        self.encoder = StyleEncoder(self.config.encoder)
+        self.generator = SpadeGenerator(self.config.generator)
+        self.discriminator = MultiScaleDiscriminator(self.config.discriminator)
+        self.perceptual_network = perceptual_network  # not a submodule's state: its weights are a file of their own
+
+    def _noise(self, batch: int) -> Tensor:
+        generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.global_step)
+        return torch.randn(batch, self.config.encoder.style_dim, generator=generator).to(self.device)
+
+    def generator_losses(self, real: Tensor, fake: Tensor, mu: Tensor, logvar: Tensor) -> dict[str, Tensor]:
+        """The generator's weighted terms and their ``total`` for frames ``[N, 4, H, W]`` (real and generated)."""
+        weights = self.config.weights
+        real_features, _ = self.discriminator(real)
+        fake_features, fake_logits = self.discriminator(fake)
+        terms = {"reconstruction": reconstruction_l1(fake, real), "adversarial": hinge_generator_loss(fake_logits),
+                 "feature_matching": feature_matching_loss(real_features, fake_features),
+                 "kl": kl_divergence(mu, logvar)}
+        total = (weights.reconstruction * terms["reconstruction"] + weights.adversarial * terms["adversarial"]
+                 + weights.feature_matching * terms["feature_matching"] + weights.kl * terms["kl"])
+        if self.perceptual_network is not None:
+            from viewgen.training.perceptual import perceptual_loss
+
+            terms["perceptual"] = perceptual_loss(self.perceptual_network.to(fake.device), fake[:, :3], real[:, :3])
+            total = total + weights.perceptual * terms["perceptual"]
+        return {**terms, "total": total}
+
+    def training_step(self, batch: dict, batch_index: int) -> None:
+        optimizer_g, optimizer_d = self.optimizers()
+        rgbd = batch["rgbd"]
+        generated, mu, logvar = rollout(self.encoder, self.generator, rgbd, batch["cam_from_world"],
+                                        batch["intrinsics"], self._noise(rgbd.shape[0]))
+        real, fake = rgbd[:, 1:].flatten(0, 1), generated.flatten(0, 1)
+        self.discriminator.requires_grad_(False)
+        losses = self.generator_losses(real, fake, mu, logvar)
+        optimizer_g.zero_grad(set_to_none=True)
+        self.manual_backward(losses["total"])
+        optimizer_g.step()
+        self.discriminator.requires_grad_(True)
+        _, real_logits = self.discriminator(real)
+        _, fake_logits = self.discriminator(fake.detach())
+        discriminator_loss = self.config.weights.discriminator * hinge_discriminator_loss(real_logits, fake_logits)
+        optimizer_d.zero_grad(set_to_none=True)
+        self.manual_backward(discriminator_loss)
+        # the raw optimizer: Lightning counts a step per wrapped optimizer step, and a training step is one
+        # batch (both networks' updates), so that check-points and max_steps count batches as in ENR's runs
+        optimizer_d.optimizer.step()
+        size = rgbd.shape[0]
+        self.log("train/loss", losses["total"], prog_bar=True, batch_size=size)
+        self.log_dict({f"train/{name}": value for name, value in losses.items() if name != "total"}, batch_size=size)
+        self.log("train/discriminator", discriminator_loss, prog_bar=True, batch_size=size)
+
+    def configure_optimizers(self):
+        config = self.config
+        generator_parameters = [*self.encoder.parameters(), *self.generator.parameters()]
+        return (torch.optim.Adam(generator_parameters, lr=config.learning_rate, betas=config.betas),
+                torch.optim.Adam(self.discriminator.parameters(), lr=config.learning_rate, betas=config.betas))
+
+
+def tiny_config(**overrides) -> InfiniteNatureTrainingConfig:
+    """A few thousand weights at 32x48 and two-step rollouts: for tests and smoke runs on CPU."""
+    from viewgen.networks.infinite_nature.discriminator import PatchDiscriminatorConfig
+
+    size = (32, 48)
+    encoder = StyleEncoderConfig(image_size=size, channels=(4, 8, 8, 8), style_dim=8)
+    generator = SpadeGeneratorConfig(image_size=size, style_dim=8, base_channels=16, up_channels=(8, 4, 4),
+                                     spade_hidden_channels=8)
+    patch = PatchDiscriminatorConfig(base_channels=4, max_channels=8, strides=(2, 2, 1, 1), spectral_norm=True)
+    discriminator = MultiScaleDiscriminatorConfig(patch=patch)
+    config = InfiniteNatureTrainingConfig(encoder=encoder, generator=generator, discriminator=discriminator,
+                                          rollout_steps=2, batch_size=2, perceptual=False)
+    return replace(config, **overrides)
