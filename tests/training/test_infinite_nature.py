@@ -86,3 +86,27 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path):
     run(tmp_path / "split", 4)
     resumed = run(tmp_path / "split", 5, newest_checkpoint(tmp_path / "split" / "checkpoints"))
     assert all(torch.equal(whole[key], resumed[key]) for key in whole)
+
+
+def test_a_trained_model_exports_to_weights_that_fly(batch, tmp_path):
+    from torch.nn.utils import parametrize
+
+    from viewgen.pipelines import FlyThroughPipeline
+    from viewgen.training.infinite_nature import export_flight_weights
+    from viewgen.training.spectral_norm import baked_weight
+
+    config = tiny_config()
+    config = replace(config, encoder=replace(config.encoder, spectral_norm=True),
+                     generator=replace(config.generator, spectral_norm=True))
+    module = InfiniteNatureTrainingModule(config.to_dict()).train()
+    module.encoder(batch["rgbd"][:, 0])  # a training forward moves the power iterations' u
+    live = [(name, m) for name, m in module.encoder.named_modules() if parametrize.is_parametrized(m, "weight")]
+    name, conv = live[0]
+    expected = baked_weight(conv.parametrizations.weight.original, conv.parametrizations.weight[0]._u)
+    export_flight_weights(module, tmp_path / "release")
+    loaded = FlyThroughPipeline.from_pretrained(tmp_path / "release")
+    assert loaded.refiner.style_encoder.config.spectral_norm is False
+    assert torch.equal(loaded.refiner.style_encoder.get_submodule(name).weight, expected)
+    assert parametrize.is_parametrized(conv, "weight")  # the module itself trains on with live spectral norm
+    flight = loaded(batch["rgbd"][:1, 0], num_frames=2)
+    assert flight.rgbd.shape[-2:] == (32, 48)

@@ -186,3 +186,23 @@ def tiny_config(**overrides) -> InfiniteNatureTrainingConfig:
     config = InfiniteNatureTrainingConfig(encoder=encoder, generator=generator, discriminator=discriminator,
                                           rollout_steps=2, batch_size=2, perceptual=False)
     return replace(config, **overrides)
+
+
+def export_flight_weights(module: InfiniteNatureTrainingModule, out_dir) -> object:
+    """Write the trained style encoder and generator as a release folder ``FlyThroughPipeline.from_pretrained``
+    (and ``viewgen fly --weights``) reads: spectral norm baked by the converter's formula, configs without it.
+    The module is not changed (copies are baked). Returns the exported pipeline."""
+    import copy
+
+    from viewgen.pipelines import FlyThroughConfig, FlyThroughPipeline
+    from viewgen.training.spectral_norm import bake_spectral_norms
+
+    networks = []
+    for network in (module.encoder, module.generator):
+        baked = copy.deepcopy(network).cpu().eval()
+        bake_spectral_norms(baked)
+        baked.config = replace(baked.config, spectral_norm=False)
+        networks.append(baked)
+    pipeline = FlyThroughPipeline(networks[0], networks[1], FlyThroughConfig(image_size=networks[1].config.image_size))
+    pipeline.save_pretrained(out_dir)
+    return pipeline
