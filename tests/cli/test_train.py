@@ -56,7 +56,7 @@ def test_export_writes_a_runs_newest_or_chosen_checkpoint(split, tmp_path, capsy
                  "cpu"]) == 0
     capsys.readouterr()
     assert main(["export", str(run), str(tmp_path / "newest")]) == 0
-    assert capsys.readouterr().out.startswith("exported step00000002.ckpt (")
+    assert capsys.readouterr().out.startswith("exported step00000002.ckpt of ")
     assert main(["export", str(run), str(tmp_path / "first"), "--step", "1"]) == 0
     first = EquivariantRenderer.from_pretrained(tmp_path / "first").state_dict()
     newest = EquivariantRenderer.from_pretrained(tmp_path / "newest").state_dict()
@@ -87,3 +87,36 @@ def test_sigterm_stops_a_run_that_the_same_command_resumes(split, tmp_path):
     _, err = process.communicate(timeout=60)
     assert process.returncode == 143, err[-2000:]
     assert "viewgen: terminated: its newest check-point is step " in err and "the same command resumes it" in err
+
+
+def test_infinite_nature_trains_resumes_exports_and_flies(tmp_path, capsys):
+    from viewgen.pipelines import FlyThroughPipeline
+
+    command = ["train", "infinite-nature", "--preset", "tiny", "--out", str(tmp_path / "run"), "--accelerator",
+               "cpu"]
+    assert main(command) == 0
+    assert capsys.readouterr().out.startswith("trained Infinite Nature (tiny) to step 2 (2 steps in ")
+    assert main([*command, "--max-steps", "3"]) == 0
+    assert "to step 3 (resumed at step 2, 1 steps in" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "run" / "samples").glob("*.png"))[-1] == "step_00000003.png"
+    assert main(["export", str(tmp_path / "run"), str(tmp_path / "weights"), "--step", "2"]) == 0
+    capsys.readouterr()
+    pipe = FlyThroughPipeline.from_pretrained(tmp_path / "weights")
+    assert tuple(pipe.config.image_size) == (32, 48)
+    assert main(["fly", "sample:2", "--weights", str(tmp_path / "run" / "release"), "--frames", "3", "--out",
+                 str(tmp_path / "flight.gif")]) == 0
+    assert "wrote 3 frames (32x48" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--data", "/some/clips"], "trains on --data synthetic for now"),
+    (["--pairs-per-batch", "2"], "--pairs-per-batch is not an option of infinite-nature training"),
+    (["--val-data", "/x"], "--val-data is not an option of infinite-nature training"),
+    (["--preset", "chairs"], "unknown infinite-nature preset 'chairs'"),
+])
+def test_infinite_nature_bad_options_are_one_line(tmp_path, capsys, extra, message):
+    command = ["train", "infinite-nature", "--preset", "tiny", "--out", str(tmp_path / "run"), *extra]
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()

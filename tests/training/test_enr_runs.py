@@ -12,8 +12,8 @@ from tests.helpers.training import object_split, run_python, run_viewgen
 from viewgen.networks.enr import EquivariantRenderer
 from viewgen.training.checkpoints import export_release, newest_checkpoint, read_training_config, step_of
 from viewgen.training.curves import read_run_metrics
+from viewgen.training.families import train_enr
 from viewgen.training.presets import ENR_PRESETS, enr_preset
-from viewgen.training.runs import train_enr
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ import os, signal, sys
 from dataclasses import replace
 import lightning.pytorch as pl
 from viewgen.training.presets import enr_preset
-from viewgen.training.runs import train_enr
+from viewgen.training.families import train_enr
 
 class KillAt(pl.Callback):
     def on_train_batch_end(self, trainer, *args):

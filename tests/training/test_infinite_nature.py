@@ -110,3 +110,40 @@ def test_a_trained_model_exports_to_weights_that_fly(batch, tmp_path):
     assert parametrize.is_parametrized(conv, "weight")  # the module itself trains on with live spectral norm
     flight = loaded(batch["rgbd"][:1, 0], num_frames=2)
     assert flight.rgbd.shape[-2:] == (32, 48)
+
+
+_DDP_RUN = """
+import hashlib, sys
+import lightning.pytorch as pl
+import torch
+from viewgen.training.families import train_infinite_nature
+from viewgen.training.infinite_nature import tiny_config
+
+class Checksums(pl.Callback):
+    def on_train_end(self, trainer, module):
+        digest = hashlib.sha256()
+        for value in module.state_dict().values():
+            digest.update(value.detach().cpu().numpy().tobytes())
+        with open(f"{sys.argv[1]}.rank{trainer.global_rank}", "w") as stream:
+            stream.write(f"{trainer.global_step} {digest.hexdigest()}")
+
+train_infinite_nature(tiny_config(), sys.argv[1], accelerator="cpu", devices=2, strategy="ddp", progress=False,
+                      callbacks=(Checksums(),))
+"""
+
+
+def test_two_ddp_processes_step_in_lockstep(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.helpers.training import REPO_ROOT
+
+    script = tmp_path / "ddp_run.py"
+    script.write_text(_DDP_RUN)
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "run")], capture_output=True, text=True,
+                          env=env, cwd=REPO_ROOT, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [(tmp_path / f"run.rank{rank}").read_text() for rank in (0, 1)]
+    assert ranks[0] == ranks[1] and ranks[0].startswith("2 ")  # the same weights after the same two steps
+    assert (tmp_path / "run" / "release" / "fly_through.json").is_file()

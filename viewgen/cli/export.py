@@ -28,7 +28,6 @@ def run(args: Namespace) -> int:
         from viewgen.training.runs import export_run
     except ImportError:
         raise ValueError("reading training check-points needs Lightning: pip install 'viewgen[train]'") from None
-    checkpoint, model = export_run(args.run_dir, args.out_dir, args.step)
-    values = sum(tensor.numel() for tensor in model.state_dict().values())
-    print(f"exported {checkpoint.name} ({len(model.state_dict())} tensors, {values:,} values) to {args.out_dir}")
+    checkpoint, _ = export_run(args.run_dir, args.out_dir, args.step)
+    print(f"exported {checkpoint.name} of {args.run_dir} to {args.out_dir}")
     return 0

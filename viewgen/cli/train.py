@@ -1,4 +1,8 @@
-"""``viewgen train enr``: train Equivariant Neural Rendering on posed views (Apple's layout), resumably."""
+"""``viewgen train enr|infinite-nature``: train a model family with Lightning into a resumable run folder.
+
+``enr`` trains on pairs of posed views of a split in Apple's layout (``--data DIR``); ``infinite-nature``
+on clip windows of the synthetic world rendered on the fly (``--data synthetic``, the default).
+"""
 
 from __future__ import annotations
 
@@ -10,31 +14,37 @@ from viewgen.cli.options import count_type, seed_type
 
 __all__ = ["add_parser", "run"]
 
-_FAMILIES = ("enr",)
+_FAMILIES = ("enr", "infinite-nature")
+_LABELS = {"enr": "ENR", "infinite-nature": "Infinite Nature"}
 
 
 def add_parser(subparsers) -> None:
     """Register ``train`` on the ``viewgen`` subcommand parsers."""
-    from viewgen.training.presets import ENR_PRESETS
+    from viewgen.training.presets import ENR_PRESETS, INFINITE_NATURE_PRESETS
 
     command = subparsers.add_parser(
-        "train", help="train a model family (enr) with Lightning; resumable, one machine to many",
+        "train", help="train a model family (enr, infinite-nature) with Lightning; resumable, one machine to many",
         description="Train ENR on pairs of views of the split --data (Apple's layout, e.g. from `viewgen "
-                    "synth-objects`) into the run folder --out: config.json, checkpoints/, logs/, samples/, "
-                    "loss_curve.png and release/ (from_pretrained weights). The same command on the same folder "
-                    "resumes from its newest check-point (with no step lost or repeated); only --max-steps and "
-                    "--max-epochs may change. Several GPUs or nodes: --devices / --num-nodes with --strategy ddp "
-                    "(docs/training.md).")
+                    "synth-objects`), or Infinite Nature on render-refine-repeat rollouts (--data synthetic: the "
+                    "synthetic world's clips, rendered on the fly), into the run folder --out: config.json, "
+                    "checkpoints/, logs/, samples/, loss_curve.png and release/ (from_pretrained weights). The same "
+                    "command on the same folder resumes from its newest check-point (with no step lost or "
+                    "repeated); only --max-steps and --max-epochs may change. Several GPUs or nodes: --devices / "
+                    "--num-nodes with --strategy ddp (docs/training.md).")
     command.add_argument("family", choices=_FAMILIES, help="the model family")
-    command.add_argument("--data", required=True, metavar="DIR", help="the training split (<scene>/NNNNN.png + "
-                         "render_params.json)")
+    command.add_argument("--data", metavar="DIR", help="enr: the training split (<scene>/NNNNN.png + "
+                         "render_params.json); infinite-nature: synthetic (the default)")
     command.add_argument("--val-data", metavar="DIR", help="a validation split (loss and PSNR every validate_every "
                          "steps)")
-    command.add_argument("--preset", required=True, choices=sorted(ENR_PRESETS), help="the training preset")
+    presets = sorted({*ENR_PRESETS, *INFINITE_NATURE_PRESETS})
+    command.add_argument("--preset", required=True, choices=presets,
+                         help=f"enr: {', '.join(ENR_PRESETS)}; infinite-nature: {', '.join(INFINITE_NATURE_PRESETS)}")
     command.add_argument("--out", required=True, metavar="DIR", help="the run folder (new, or one to resume)")
     command.add_argument("--max-steps", type=count_type(1), metavar="N", help="stop after N optimiser steps")
     command.add_argument("--max-epochs", type=count_type(1), metavar="N", help="stop after N epochs")
-    command.add_argument("--pairs-per-batch", type=count_type(1), metavar="P", help="pairs per process and step")
+    command.add_argument("--pairs-per-batch", type=count_type(1), metavar="P", help="enr: pairs per process and step")
+    command.add_argument("--batch-size", type=count_type(1), metavar="B",
+                         help="infinite-nature: clip windows per process and step")
     command.add_argument("--lr", type=float, metavar="LR", help="Adam's learning rate")
     command.add_argument("--seed", type=seed_type, metavar="S", help="seed of the weights and the pair order")
     command.add_argument("--checkpoint-every", type=count_type(1), metavar="N", help="check-point every N steps")
@@ -50,13 +60,33 @@ def add_parser(subparsers) -> None:
 
 
 def _config(args: Namespace):
-    from viewgen.training.presets import enr_preset
+    from viewgen.training.presets import preset
 
-    fields = {"max_steps": args.max_steps, "max_epochs": args.max_epochs, "pairs_per_batch": args.pairs_per_batch,
-              "learning_rate": args.lr, "seed": args.seed, "checkpoint_every": args.checkpoint_every,
-              "validate_every": args.validate_every,
+    fields = {"max_steps": args.max_steps, "max_epochs": args.max_epochs, "learning_rate": args.lr, "seed": args.seed,
+              "checkpoint_every": args.checkpoint_every, "validate_every": args.validate_every,
               "num_workers": args.workers, "precision": args.precision}
-    return enr_preset(args.preset, **{name: value for name, value in fields.items() if value is not None})
+    own = {"enr": {"pairs_per_batch": args.pairs_per_batch}, "infinite-nature": {"batch_size": args.batch_size}}
+    other = {"enr": ("--batch-size", args.batch_size), "infinite-nature": ("--pairs-per-batch", args.pairs_per_batch)}
+    option, value = other[args.family]
+    if value is not None:
+        raise ValueError(f"{option} is not an option of {args.family} training")
+    fields.update(own[args.family])
+    return preset(args.family, args.preset, **{name: value for name, value in fields.items() if value is not None})
+
+
+def _train(args: Namespace, config, devices):
+    from viewgen.training.families import train_enr, train_infinite_nature
+
+    hardware = {"accelerator": args.accelerator, "devices": devices, "num_nodes": args.num_nodes,
+                "strategy": args.strategy, "progress": sys.stderr.isatty()}
+    if args.family == "enr":
+        if args.data is None:
+            raise ValueError("viewgen train enr needs --data DIR (a split in Apple's layout, e.g. from viewgen "
+                             "synth-objects)")
+        return train_enr(config, args.data, args.out, val_data=args.val_data, **hardware)
+    if args.val_data is not None:
+        raise ValueError("--val-data is not an option of infinite-nature training (the synthetic world has no split)")
+    return train_infinite_nature(config, args.out, args.data or "synthetic", **hardware)
 
 
 def _devices(text: str):
@@ -83,14 +113,11 @@ def run(args: Namespace) -> int:
     except ImportError:
         raise ValueError("training needs Lightning: pip install 'viewgen[train]'") from None
     from viewgen.training.checkpoints import newest_checkpoint, step_of
-    from viewgen.training.runs import train_enr
 
     config, devices = _config(args), _devices(args.devices)
     _quiet_lightning()
     try:
-        summary = train_enr(config, args.data, args.out, val_data=args.val_data, accelerator=args.accelerator,
-                            devices=devices, num_nodes=args.num_nodes, strategy=args.strategy,
-                            progress=sys.stderr.isatty())
+        summary = _train(args, config, devices)
     except (SystemExit, KeyboardInterrupt) as stop:
         # Lightning ends a fit interrupted by Ctrl-C (or SIGTERM, which viewgen turns into one) with SystemExit(1)
         # after its own clean-up; the interrupt is its context. Before the fit starts it arrives as it is.
@@ -111,6 +138,7 @@ def run(args: Namespace) -> int:
     validation = f", val PSNR {summary.val_psnr:.2f} dB" if summary.val_psnr == summary.val_psnr else ""
     processes = f" on {summary.processes} processes" if summary.processes > 1 else ""
     steps = summary.last_step - summary.first_step
-    print(f"trained ENR ({args.preset}) to step {summary.last_step} ({start}{steps} steps in {summary.seconds:.1f} s"
-          f"{processes}); last train loss {summary.train_loss:.4f}{validation}; release weights in {summary.release}")
+    print(f"trained {_LABELS[args.family]} ({args.preset}) to step {summary.last_step} ({start}{steps} steps in "
+          f"{summary.seconds:.1f} s{processes}); last train loss {summary.train_loss:.4f}{validation}; release "
+          f"weights in {summary.release}")
     return 0

@@ -1,9 +1,9 @@
-"""Lightning callbacks of a viewgen run: sample renders to look at while it trains.
+"""Lightning callbacks of a viewgen run: sample images to look at while it trains.
 
-:class:`SampleRenders` draws one fixed batch of pairs every ``every`` steps (and when the run
-ends) into ``<run>/samples/step_NNNNNNNN.png``: one row per image of the batch, three columns:
-the partner view the scene was inferred from, the render turned to this view, and this view's
-truth. Only rank 0 draws.
+:class:`SampleRenders` asks the module for ``sample_grid(batch)`` of one fixed batch every ``every``
+steps (and when the run ends) and writes it to ``<run>/samples/step_NNNNNNNN.png``; only rank 0
+draws. For ENR (:func:`pair_sample_grid`): one row per image of the batch, three columns: the
+partner view the scene was inferred from, the render turned to this view, and this view's truth.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import torch
 from viewgen.io.images import write_png_atomic
 from viewgen.pipelines.novel_view import pair_partners
 
-__all__ = ["SampleRenders", "sample_grid"]
+__all__ = ["SampleRenders", "pair_sample_grid"]
 
 
-def sample_grid(images: torch.Tensor, rendered: torch.Tensor) -> torch.Tensor:
+def pair_sample_grid(images: torch.Tensor, rendered: torch.Tensor) -> torch.Tensor:
     """``[3, 2P * H, 3 * W]``: rows of (partner view, render, truth) for ``images`` / ``rendered`` ``[2P, 3, H, W]``."""
     partners = images[pair_partners(images.shape[0])]
     rows = torch.cat([partners, rendered.clamp(0, 1), images], dim=3)  # [2P, 3, H, 3W]
@@ -27,7 +27,7 @@ def sample_grid(images: torch.Tensor, rendered: torch.Tensor) -> torch.Tensor:
 
 
 class SampleRenders(pl.Callback):
-    """Write :func:`sample_grid` of ``batch`` (a collated batch of pairs) every ``every`` steps into ``folder``."""
+    """Write the module's ``sample_grid(batch)`` (``[3, H, W]`` in [0, 1]) every ``every`` steps into ``folder``."""
 
     def __init__(self, batch: dict, folder: str | Path, every: int) -> None:
         self.batch, self.folder, self.every = batch, Path(folder), every
@@ -43,13 +43,13 @@ class SampleRenders(pl.Callback):
     def draw(self, trainer: pl.Trainer, module) -> None:
         if not trainer.is_global_zero or trainer.global_step == self.last_drawn:
             return
-        batch = {"img": self.batch["img"].to(module.device),
-                 "render_params": {key: value.to(module.device) for key, value in self.batch["render_params"].items()}}
+        from lightning.pytorch.utilities import move_data_to_device
+
         was_training = module.training
         module.eval()
         with torch.no_grad():
-            rendered, images = module.cross_view(batch)
+            grid = module.sample_grid(move_data_to_device(self.batch, module.device))
         module.train(was_training)
         self.folder.mkdir(parents=True, exist_ok=True)
-        write_png_atomic(self.folder / f"step_{trainer.global_step:08d}.png", sample_grid(images.cpu(), rendered.cpu()))
+        write_png_atomic(self.folder / f"step_{trainer.global_step:08d}.png", grid.cpu())
         self.last_drawn = trainer.global_step

@@ -23,7 +23,8 @@ from viewgen.networks.enr import EquivariantRenderer
 from viewgen.networks.pretrained import CONFIG_FILE_NAME, WEIGHTS_FILE_NAME
 from viewgen.staging import build_and_publish, check_replaceable
 
-__all__ = ["StepCheckpoints", "export_release", "newest_checkpoint", "read_training_config", "step_of"]
+__all__ = ["StepCheckpoints", "export_release", "newest_checkpoint", "read_checkpoint", "read_training_config",
+           "step_of"]
 
 _NAME = re.compile(r"^step(\d{8})\.ckpt$")
 
@@ -65,7 +66,8 @@ class StepCheckpoints(pl.Callback):
         return path
 
 
-def _read(path: Path) -> dict:
+def read_checkpoint(path: Path) -> dict:
+    """A viewgen training check-point's content (``weights_only``); one-line errors for anything else."""
     if not path.is_file():
         raise FileNotFoundError(f"no training check-point at {path}")
     content = load_torch_file(path)
@@ -79,7 +81,7 @@ def read_training_config(path: str | Path):
     """The :class:`~viewgen.training.enr.EnrTrainingConfig` a check-point was trained with."""
     from viewgen.training.enr import EnrTrainingConfig
 
-    return EnrTrainingConfig.from_dict(_read(Path(path))["hyper_parameters"]["config"])
+    return EnrTrainingConfig.from_dict(read_checkpoint(Path(path))["hyper_parameters"]["config"])
 
 
 def export_release(checkpoint: str | Path, out_dir: str | Path) -> EquivariantRenderer:
@@ -87,7 +89,7 @@ def export_release(checkpoint: str | Path, out_dir: str | Path) -> EquivariantRe
     ``out_dir`` may hold only earlier release weights (replaced whole). Returns the model (eval mode)."""
     from viewgen.training.enr import EnrTrainingConfig
 
-    content = _read(Path(checkpoint))  # before the folder is looked at: a bad file changes nothing
+    content = read_checkpoint(Path(checkpoint))  # before the folder is looked at: a bad file changes nothing
     config = EnrTrainingConfig.from_dict(content["hyper_parameters"]["config"])
     prefix = "model."
     weights = {key[len(prefix):]: value for key, value in content["state_dict"].items() if key.startswith(prefix)}

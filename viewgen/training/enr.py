@@ -101,6 +101,13 @@ class EnrTrainingModule(pl.LightningModule):
         images, azimuth, elevation = _batch_views(batch)
         return cross_view_render(self.model, images, azimuth, elevation), images
 
+    def sample_grid(self, batch: dict) -> torch.Tensor:
+        """Partner view | render | truth for each image of ``batch`` (see ``callbacks.pair_sample_grid``)."""
+        from viewgen.training.callbacks import pair_sample_grid
+
+        rendered, images = self.cross_view(batch)
+        return pair_sample_grid(images, rendered)
+
     def training_step(self, batch: dict, batch_index: int) -> torch.Tensor:
         rendered, images = self.cross_view(batch)
         loss = enr_loss(rendered, images, self.config.ssim_weight, self.config.pixel_loss)

@@ -58,7 +58,9 @@ class InfiniteNatureTrainingConfig:
     batch_size: windows per process and step. learning_rate, betas: Adam's, for both networks (the
     reference released none; these are the usual SPADE settings). weights: the loss weights.
     perceptual: use the VGG19 term when its weights are here (:mod:`viewgen.training.perceptual`).
-    seed: weights, style noise and data.
+    seed: weights, style noise and data. max_epochs / max_steps (Lightning's; an epoch is
+    ``windows_per_epoch`` windows), checkpoint_every, sample_every, log_every (steps; validate_every is
+    unused: the synthetic world has no split), num_workers, precision: the run's schedule.
     """
 
     encoder: StyleEncoderConfig = field(default_factory=StyleEncoderConfig)
@@ -71,6 +73,15 @@ class InfiniteNatureTrainingConfig:
     weights: InfiniteNatureLossWeights = field(default_factory=InfiniteNatureLossWeights)
     perceptual: bool = True
     seed: int = 0
+    windows_per_epoch: int = 10_000
+    max_epochs: int = 1000
+    max_steps: int = -1
+    checkpoint_every: int = 500
+    validate_every: int = 1000
+    sample_every: int = 500
+    log_every: int = 20
+    num_workers: int = 0
+    precision: str = "32-true"
 
     def __post_init__(self) -> None:
         if tuple(self.encoder.image_size) != tuple(self.generator.image_size):
@@ -123,6 +134,16 @@ class InfiniteNatureTrainingModule(pl.LightningModule):
     def _noise(self, batch: int) -> Tensor:
         generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.global_step)
         return torch.randn(batch, self.config.encoder.style_dim, generator=generator).to(self.device)
+
+    def sample_grid(self, batch: dict) -> Tensor:
+        """``[3, 2H, (T + 1) W]``: the first window's real frames on top, below them frame 0 and its rollout."""
+        rgbd = batch["rgbd"][:1]
+        generated, _, _ = rollout(self.encoder, self.generator, rgbd, batch["cam_from_world"][:1],
+                                  batch["intrinsics"][:1], torch.zeros(1, self.config.encoder.style_dim,
+                                                                       device=rgbd.device))
+        real_row = torch.cat(list(rgbd[0, :, :3]), dim=2)
+        generated_row = torch.cat([rgbd[0, 0, :3], *generated[0, :, :3]], dim=2)
+        return torch.cat([real_row, generated_row], dim=1).clamp(0, 1)
 
     def generator_losses(self, real: Tensor, fake: Tensor, mu: Tensor, logvar: Tensor) -> dict[str, Tensor]:
         """The generator's weighted terms and their ``total`` for frames ``[N, 4, H, W]`` (real and generated)."""
@@ -184,7 +205,8 @@ def tiny_config(**overrides) -> InfiniteNatureTrainingConfig:
     patch = PatchDiscriminatorConfig(base_channels=4, max_channels=8, strides=(2, 2, 1, 1), spectral_norm=True)
     discriminator = MultiScaleDiscriminatorConfig(patch=patch)
     config = InfiniteNatureTrainingConfig(encoder=encoder, generator=generator, discriminator=discriminator,
-                                          rollout_steps=2, batch_size=2, perceptual=False)
+                                          rollout_steps=2, batch_size=2, perceptual=False, windows_per_epoch=64,
+                                          max_steps=2, checkpoint_every=1, sample_every=1, log_every=1)
     return replace(config, **overrides)
 
 

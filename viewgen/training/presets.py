@@ -7,6 +7,12 @@ ENR:
 * ``objects``: the model shipped as viewgen's default, trained on CPU on the synthetic object world
   (``viewgen synth-objects``): 64x64, a scene of 32 x 16^3, 0.9 M weights (3.5 MB).
 * ``tiny``: 32x32 and a few thousand weights, for tests and smoke runs (two steps take a second on CPU).
+
+Infinite Nature:
+
+* ``paper``: the released architecture at 160x256 (so fine-tuning from converted official weights
+  fits), a spectrally normalised discriminator, 4-step rollouts, 2 windows per step.
+* ``tiny``: 32x48, two-step rollouts, for tests and smoke runs.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from dataclasses import replace
 
 from viewgen.networks.enr import ENRConfig
 
-__all__ = ["ENR_PRESETS", "enr_preset"]
+__all__ = ["ENR_PRESETS", "INFINITE_NATURE_PRESETS", "enr_preset", "preset"]
 
 
 def _chairs():
@@ -51,3 +57,27 @@ def enr_preset(name: str, **overrides):
     if name not in ENR_PRESETS:
         raise ValueError(f"unknown ENR preset {name!r}; choose one of {', '.join(ENR_PRESETS)}")
     return replace(ENR_PRESETS[name](), **overrides)
+
+
+def _paper():
+    from viewgen.training.infinite_nature import InfiniteNatureTrainingConfig
+
+    return InfiniteNatureTrainingConfig()
+
+
+def _in_tiny():
+    from viewgen.training.infinite_nature import tiny_config
+
+    return tiny_config()
+
+
+INFINITE_NATURE_PRESETS = {"paper": _paper, "tiny": _in_tiny}
+_PRESETS = {"enr": ENR_PRESETS, "infinite-nature": INFINITE_NATURE_PRESETS}
+
+
+def preset(family: str, name: str, **overrides):
+    """The preset ``name`` of ``family`` (``enr``, ``infinite-nature``) with ``overrides`` applied."""
+    presets = _PRESETS[family]
+    if name not in presets:
+        raise ValueError(f"unknown {family} preset {name!r}; choose one of {', '.join(presets)}")
+    return replace(presets[name](), **overrides)

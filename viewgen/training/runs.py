@@ -1,4 +1,9 @@
-"""A training run's folder and the run itself: ``train_enr(config, data, run_dir)``.
+"""A training run's folder and the run itself, for every model family: ``train_run(family, config, ...)``.
+
+A family (:class:`RunFamily`; ENR's and Infinite Nature's are in :mod:`viewgen.training.families`)
+says how to build its LightningModule from its config, which batch to draw samples of and how to
+export a check-point; everything else (the folder, resuming, check-points, logs, curves, DDP) is
+shared.
 
 A run folder holds::
 
@@ -6,9 +11,9 @@ A run folder holds::
     checkpoints/       stepNNNNNNNN.ckpt, resumable (viewgen.training.checkpoints)
     logs/session_NNN/  Lightning's CSV log of each (re)start: metrics.csv of train/loss, train/pixel,
                        train/ssim, val/loss, val/psnr by step (viewgen.training.curves merges them)
-    samples/           step_NNNNNNNN.png: partner view | render | truth (viewgen.training.callbacks)
+    samples/           step_NNNNNNNN.png: the family's sample grid (viewgen.training.callbacks)
     loss_curve.png     the losses (and validation PSNR) by step, drawn when the run ends
-    release/           config.json + model.safetensors of the last step, for from_pretrained
+    release/           the last step's release weights, for from_pretrained
 
 Running again into the same folder resumes from its newest check-point; the settings must be the
 ones it was started with, except the length (``max_steps`` / ``max_epochs``), which may grow.
@@ -18,22 +23,38 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from viewgen.staging import check_replaceable, write_file_atomic
-from viewgen.training.checkpoints import StepCheckpoints, export_release, newest_checkpoint, step_of
-from viewgen.training.enr import EnrPairData, EnrTrainingConfig, EnrTrainingModule
+from viewgen.training.checkpoints import StepCheckpoints, newest_checkpoint, step_of
 
-__all__ = ["RunSummary", "export_run", "open_run", "train_enr"]
+__all__ = ["RunFamily", "RunSummary", "export_run", "is_rank_zero", "open_run", "train_run"]
 
 RUN_ENTRIES = {"config.json", "checkpoints", "logs", "samples", "loss_curve.png", "release"}
 _LENGTH_FIELDS = ("max_steps", "max_epochs")
 
 
 @dataclass(frozen=True)
+class RunFamily:
+    """A model family's part of a run: ``name`` (``config.json``'s ``family``); ``config_class`` (a frozen
+    dataclass with ``to_dict`` / ``from_dict`` and the schedule fields ``max_steps``, ``max_epochs``,
+    ``checkpoint_every``, ``validate_every``, ``sample_every``, ``log_every``, ``precision``);
+    ``build_module(config)`` -> its LightningModule (with ``sample_grid(batch)``); ``sample_batch(data_module)``
+    -> the batch its samples show; ``export(checkpoint, out_dir)`` -> the exported model."""
+
+    name: str
+    config_class: type
+    build_module: Callable[[Any], Any]
+    sample_batch: Callable[[Any], dict]
+    export: Callable[[Path, Path], Any]
+
+
+@dataclass(frozen=True)
 class RunSummary:
-    """What a call of :func:`train_enr` did: steps ``first_step`` -> ``last_step`` in ``seconds``; the last logged
+    """What a call of :func:`train_run` did: steps ``first_step`` -> ``last_step`` in ``seconds``; the last logged
     losses (NaN when none); where the release weights are; whether this process is rank 0 (which prints); how many
     processes trained together."""
 
@@ -48,11 +69,11 @@ class RunSummary:
     processes: int = 1
 
 
-def _settings(config: EnrTrainingConfig) -> dict:
+def _settings(config) -> dict:
     return {key: value for key, value in config.to_dict().items() if key not in _LENGTH_FIELDS}
 
 
-def open_run(run_dir: Path, config: EnrTrainingConfig, data: dict) -> Path | None:
+def open_run(run_dir: Path, family: RunFamily, config, data: dict) -> Path | None:
     """Start ``run_dir`` (write ``config.json``) or check it is this run's; return the check-point to resume.
 
     A run resumes only with its own settings and data (one-line ``ValueError`` naming what differs) and
@@ -63,12 +84,14 @@ def open_run(run_dir: Path, config: EnrTrainingConfig, data: dict) -> Path | Non
     if saved_path.is_file():
         try:
             record = json.loads(saved_path.read_text())
-            saved = EnrTrainingConfig.from_dict(record["training"])
+            if record["family"] != family.name:
+                raise ValueError(record["family"])
+            saved = family.config_class.from_dict(record["training"])
         except (OSError, ValueError, KeyError, TypeError):
-            raise ValueError(f"{run_dir} holds a config.json that is not a viewgen ENR run's; train into a new or "
-                             "empty folder") from None
+            raise ValueError(f"{run_dir} holds a config.json that is not a viewgen {family.name} run's; train into a "
+                             "new or empty folder") from None
         differing = sorted(key for key, value in _settings(config).items() if _settings(saved)[key] != value)
-        differing += [f"{key} data" for key in ("train", "val") if record.get("data", {}).get(key) != data[key]]
+        differing += [f"{key} data" for key in data if record.get("data", {}).get(key) != data[key]]
         if differing:
             raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(differing)} differ); resume it "
                              "with its own preset, options and data, or train into a new folder")
@@ -83,7 +106,7 @@ def open_run(run_dir: Path, config: EnrTrainingConfig, data: dict) -> Path | Non
         return resume
     from viewgen import __version__
 
-    record = {"family": "enr", "training": config.to_dict(), "data": data, "viewgen": __version__}
+    record = {"family": family.name, "training": config.to_dict(), "data": data, "viewgen": __version__}
     run_dir.mkdir(parents=True, exist_ok=True)
     for partial in (run_dir / "checkpoints").glob(".step*.partial"):  # left by a save that was killed
         partial.unlink(missing_ok=True)
@@ -127,7 +150,7 @@ def _new_session(run_dir: Path) -> str:
     return f"session_{count:03d}"
 
 
-def _trainer(config: EnrTrainingConfig, run_dir: Path, callbacks: list, hardware: dict, progress: bool,
+def _trainer(config, run_dir: Path, callbacks: list, hardware: dict, progress: bool,
              validate: bool):
     import lightning.pytorch as pl
     from lightning.pytorch.loggers import CSVLogger
@@ -151,21 +174,20 @@ def _deterministic(accelerator: str) -> bool | str:
     return True if on_cpu else "warn"
 
 
-def train_enr(config: EnrTrainingConfig, data: str | Path, run_dir: str | Path, *, val_data: str | Path | None = None,
-              accelerator: str = "auto", devices: int | str = 1, num_nodes: int = 1, strategy: str = "auto",
-              progress: bool = True, callbacks: tuple = ()) -> RunSummary:
-    """Train (or resume) an ENR run in ``run_dir`` on the split ``data`` (Apple's layout); see the module doc.
+def train_run(family: RunFamily, config, data_module, data: dict, run_dir: str | Path, *, accelerator: str = "auto",
+              devices: int | str = 1, num_nodes: int = 1, strategy: str = "auto", progress: bool = True,
+              callbacks: tuple = ()) -> RunSummary:
+    """Train (or resume) a run of ``family`` in ``run_dir``; see the module doc.
 
-    val_data: a split validated every ``config.validate_every`` steps. accelerator, devices, num_nodes,
+    data_module: the LightningDataModule (built, and so checked, before the folder is touched); data: what
+    ``config.json`` records of the data (a resumed run must name the same). accelerator, devices, num_nodes,
     strategy: Lightning's (``devices=2, strategy="ddp"`` for two processes; DDP on CPU uses gloo).
     callbacks: extra Lightning callbacks. Returns a :class:`RunSummary` (rank 0's view).
     """
     run_dir = Path(run_dir)
-    data_module = EnrPairData(config, data, val_data)  # reads the splits: bad data fails before the folder is made
-    resume = open_run(run_dir, config, {"train": str(Path(data).resolve()),
-                                         "val": str(Path(val_data).resolve()) if val_data else None})
+    resume = open_run(run_dir, family, config, data)
     try:
-        return _fit(config, data_module, run_dir, resume, callbacks,
+        return _fit(family, config, data_module, run_dir, resume, callbacks,
                     {"accelerator": accelerator, "devices": devices, "num_nodes": num_nodes, "strategy": strategy},
                     progress)
     except BaseException:
@@ -174,18 +196,16 @@ def train_enr(config: EnrTrainingConfig, data: str | Path, run_dir: str | Path, 
         raise
 
 
-def _fit(config: EnrTrainingConfig, data_module: EnrPairData, run_dir: Path, resume: Path | None, callbacks: tuple,
+def _fit(family: RunFamily, config, data_module, run_dir: Path, resume: Path | None, callbacks: tuple,
          hardware: dict, progress: bool) -> RunSummary:
     from viewgen.training.callbacks import SampleRenders
     from viewgen.training.curves import plot_training_curves
 
-    module = EnrTrainingModule(config.to_dict())
-    sample_set = data_module.val_set or data_module.train_set
-    samples = SampleRenders(_collate(sample_set, min(config.pairs_per_batch, 4)), run_dir / "samples",
-                            config.sample_every)
+    module = family.build_module(config)
+    samples = SampleRenders(family.sample_batch(data_module), run_dir / "samples", config.sample_every)
     checkpoints = StepCheckpoints(run_dir / "checkpoints", config.checkpoint_every)
     trainer = _trainer(config, run_dir, [checkpoints, samples, *callbacks], hardware, progress,
-                       validate=data_module.val_set is not None)
+                       validate=getattr(data_module, "val_set", None) is not None)
     started = time.perf_counter()
     import torch
 
@@ -197,28 +217,11 @@ def _fit(config: EnrTrainingConfig, data_module: EnrPairData, run_dir: Path, res
     final = checkpoints.save(trainer) if trainer.global_step % config.checkpoint_every else None
     release = run_dir / "release"
     if trainer.is_global_zero:
-        export_release(final or newest_checkpoint(run_dir / "checkpoints"), release)
+        family.export(final or newest_checkpoint(run_dir / "checkpoints"), release)
         plot_training_curves(run_dir / "logs", run_dir / "loss_curve.png")
     return RunSummary(step_of(resume) if resume else 0, trainer.global_step, time.perf_counter() - started,
                       _last_logged(run_dir / "logs", "train/loss"), _last_logged(run_dir / "logs", "val/psnr"),
                       release, resume, trainer.is_global_zero, trainer.world_size)
-
-
-def _collate(dataset, pairs: int) -> dict:
-    """Views 0 and 1 of the first ``pairs`` scenes (fewer scenes: the first scene's next views too) as a batch."""
-    import torch
-
-    views = dataset.views_per_scene
-    indices = [index for pair in range(pairs)
-               for index in ((pair % dataset.num_scenes) * views + (2 * (pair // dataset.num_scenes)) % views,
-                             (pair % dataset.num_scenes) * views + (2 * (pair // dataset.num_scenes) + 1) % views)]
-    return torch.utils.data.default_collate([dataset[index] for index in indices])
-
-
-def with_length(config: EnrTrainingConfig, max_steps: int | None, max_epochs: int | None) -> EnrTrainingConfig:
-    """``config`` with the given length fields replaced (None keeps the preset's)."""
-    changes = {key: value for key, value in (("max_steps", max_steps), ("max_epochs", max_epochs)) if value is not None}
-    return replace(config, **changes)
 
 
 def export_run(run_dir: str | Path, out_dir: str | Path, step: int | None = None) -> tuple[Path, object]:
@@ -233,7 +236,9 @@ def export_run(run_dir: str | Path, out_dir: str | Path, step: int | None = None
         family = json.loads(record_path.read_text())["family"]
     except (OSError, ValueError, KeyError, TypeError):
         raise ValueError(f"{run_dir} is not a training run folder (no readable config.json with its family)") from None
-    if family != "enr":
+    from viewgen.training.families import FAMILIES
+
+    if family not in FAMILIES:
         raise ValueError(f"{run_dir}: runs of family {family!r} cannot be exported by this version")
     folder = run_dir / "checkpoints"
     checkpoint = newest_checkpoint(folder) if step is None else folder / f"step{step:08d}.ckpt"
@@ -241,4 +246,4 @@ def export_run(run_dir: str | Path, out_dir: str | Path, step: int | None = None
         kept = sorted(step_of(path) for path in folder.glob("step*.ckpt") if step_of(path) is not None)
         raise ValueError(f"{run_dir} has no check-point{'' if step is None else f' of step {step}'} "
                          f"(kept: {', '.join(map(str, kept)) or 'none'})")
-    return checkpoint, export_release(checkpoint, out_dir)
+    return checkpoint, FAMILIES[family].export(checkpoint, Path(out_dir))

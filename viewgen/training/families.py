@@ -1,0 +1,104 @@
+"""The model families a run can train (:class:`~viewgen.training.runs.RunFamily`), and their entry points.
+
+* ``enr``: Equivariant Neural Rendering on pairs of posed views (:mod:`viewgen.training.enr`):
+  :func:`train_enr`.
+* ``infinite-nature``: render-refine-repeat rollouts on posed clip windows
+  (:mod:`viewgen.training.infinite_nature`): :func:`train_infinite_nature`; its data so far is the
+  synthetic world rendered on the fly (``data="synthetic"``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from viewgen.training.checkpoints import export_release, read_checkpoint
+from viewgen.training.runs import RunFamily, RunSummary, train_run
+
+__all__ = ["ENR", "FAMILIES", "INFINITE_NATURE", "train_enr", "train_infinite_nature"]
+
+
+def _enr_module(config):
+    from viewgen.training.enr import EnrTrainingModule
+
+    return EnrTrainingModule(config.to_dict())
+
+
+def _enr_samples(data_module) -> dict:
+    """Views 0 and 1 of the first scenes (up to 4 pairs; fewer scenes: the first scene's next views too)."""
+    dataset = data_module.val_set or data_module.train_set
+    pairs, views = min(data_module.config.pairs_per_batch, 4), dataset.views_per_scene
+    indices = [index for pair in range(pairs)
+               for index in ((pair % dataset.num_scenes) * views + (2 * (pair // dataset.num_scenes)) % views,
+                             (pair % dataset.num_scenes) * views + (2 * (pair // dataset.num_scenes) + 1) % views)]
+    return torch.utils.data.default_collate([dataset[index] for index in indices])
+
+
+def _in_module(config):
+    from viewgen.training.infinite_nature import InfiniteNatureTrainingModule
+    from viewgen.training.perceptual import load_vgg19_or_none
+
+    return InfiniteNatureTrainingModule(config.to_dict(), load_vgg19_or_none() if config.perceptual else None)
+
+
+def _in_samples(data_module) -> dict:
+    window = data_module.windows[0]
+    return torch.utils.data.default_collate([{key: value for key, value in window.items() if key != "preset"}])
+
+
+def _in_export(checkpoint: Path, out_dir: Path):
+    from viewgen.training.infinite_nature import (
+        InfiniteNatureTrainingConfig,
+        InfiniteNatureTrainingModule,
+        export_flight_weights,
+    )
+
+    content = read_checkpoint(checkpoint)
+    module = InfiniteNatureTrainingModule(
+        InfiniteNatureTrainingConfig.from_dict(content["hyper_parameters"]["config"]).to_dict())
+    module.load_state_dict(content["state_dict"])
+    return export_flight_weights(module, out_dir)
+
+
+def _enr_config_class():
+    from viewgen.training.enr import EnrTrainingConfig
+
+    return EnrTrainingConfig
+
+
+def _in_config_class():
+    from viewgen.training.infinite_nature import InfiniteNatureTrainingConfig
+
+    return InfiniteNatureTrainingConfig
+
+
+ENR = RunFamily("enr", _enr_config_class(), _enr_module, _enr_samples, export_release)
+INFINITE_NATURE = RunFamily("infinite-nature", _in_config_class(), _in_module, _in_samples, _in_export)
+FAMILIES = {family.name: family for family in (ENR, INFINITE_NATURE)}
+
+
+def train_enr(config, data: str | Path, run_dir: str | Path, *, val_data: str | Path | None = None,
+              **options) -> RunSummary:
+    """Train (or resume) an ENR run in ``run_dir`` on the split ``data`` (Apple's layout), validating on ``val_data``
+    every ``config.validate_every`` steps; ``options``: :func:`~viewgen.training.runs.train_run`'s."""
+    from viewgen.training.enr import EnrPairData
+
+    data_module = EnrPairData(config, data, val_data)  # reads the splits: bad data fails before the folder is made
+    record = {"train": str(Path(data).resolve()), "val": str(Path(val_data).resolve()) if val_data else None}
+    return train_run(ENR, config, data_module, record, run_dir, **options)
+
+
+def train_infinite_nature(config, run_dir: str | Path, data: str = "synthetic", **options) -> RunSummary:
+    """Train (or resume) an Infinite Nature run in ``run_dir``; ``data``: ``synthetic`` (the synthetic world's
+    windows, rendered on the fly). ``options``: :func:`~viewgen.training.runs.train_run`'s."""
+    from viewgen.training.infinite_nature_data import SyntheticWindowData
+
+    if data != "synthetic":
+        raise ValueError(f"Infinite Nature trains on --data synthetic for now (RealEstate10K / ACID and "
+                         f"GoogleEarth windows are not readable yet), got {data!r}")
+    data_module = SyntheticWindowData(tuple(config.generator.image_size), config.rollout_steps, config.batch_size,
+                                      config.seed, config.windows_per_epoch, config.num_workers)
+    if options.get("strategy") == "ddp":  # two backward passes a step (generator, then discriminator): DDP must
+        options["strategy"] = "ddp_find_unused_parameters_true"  # allow parameters without a gradient in each
+    return train_run(INFINITE_NATURE, config, data_module, {"train": "synthetic"}, run_dir, **options)
