@@ -147,3 +147,13 @@ def test_two_ddp_processes_step_in_lockstep(tmp_path):
     ranks = [(tmp_path / f"run.rank{rank}").read_text() for rank in (0, 1)]
     assert ranks[0] == ranks[1] and ranks[0].startswith("2 ")  # the same weights after the same two steps
     assert (tmp_path / "run" / "release" / "fly_through.json").is_file()
+
+
+def test_rollouts_grow_by_schedule():
+    config = tiny_config(rollout_schedule=((0, 1), (3, 2)))
+    assert [config.rollout_at(step) for step in range(5)] == [1, 1, 1, 2, 2]
+    assert tiny_config().rollout_at(7) == 2
+    again = type(config).from_dict(config.to_dict())  # the schedule survives the run folder's JSON
+    assert again.rollout_schedule == ((0, 1), (3, 2))
+    with pytest.raises(ValueError, match="rollout_schedule"):
+        tiny_config(rollout_schedule=((0, 3),))

@@ -55,6 +55,8 @@ class InfiniteNatureTrainingConfig:
 
     encoder, generator, discriminator: the networks (the discriminator spectrally normalised).
     rollout_steps: ``T``, refine steps per window (windows hold ``T + 1`` frames).
+    rollout_schedule: ``((step, T_s), ...)``: from training step ``step`` on, roll out only ``T_s <= T`` steps
+        (the first ``T_s + 1`` frames of each window), so rollouts can grow as training goes; empty: always ``T``.
     batch_size: windows per process and step. learning_rate, betas: Adam's, for both networks (the
     reference released none; these are the usual SPADE settings). weights: the loss weights.
     perceptual: use the VGG19 term when its weights are here (:mod:`viewgen.training.perceptual`).
@@ -67,6 +69,7 @@ class InfiniteNatureTrainingConfig:
     generator: SpadeGeneratorConfig = field(default_factory=SpadeGeneratorConfig)
     discriminator: MultiScaleDiscriminatorConfig = field(default_factory=_discriminator_config)
     rollout_steps: int = 4
+    rollout_schedule: tuple[tuple[int, int], ...] = ()
     batch_size: int = 2
     learning_rate: float = 1e-4
     betas: tuple[float, float] = (0.5, 0.9)
@@ -90,6 +93,20 @@ class InfiniteNatureTrainingConfig:
             raise ValueError("the style encoder and the generator must share one style size")
         if self.rollout_steps < 1 or self.batch_size < 1 or not self.learning_rate > 0:
             raise ValueError("rollout_steps and batch_size must be >= 1 and learning_rate > 0")
+        schedule = tuple((int(start), int(steps)) for start, steps in self.rollout_schedule)
+        object.__setattr__(self, "rollout_schedule", schedule)  # JSON gives lists back: keep pairs as tuples
+        steps = [start for start, _ in schedule]
+        if steps != sorted(steps) or any(not 1 <= count <= self.rollout_steps for _, count in schedule):
+            raise ValueError(f"rollout_schedule must be (step, T) pairs by growing step with 1 <= T <= rollout_steps "
+                             f"({self.rollout_steps}), got {self.rollout_schedule}")
+
+    def rollout_at(self, step: int) -> int:
+        """``T`` at training step ``step`` (:attr:`rollout_schedule`, else :attr:`rollout_steps`)."""
+        current = self.rollout_steps if not self.rollout_schedule else int(self.rollout_schedule[0][1])
+        for start, steps in self.rollout_schedule:
+            if step >= start:
+                current = int(steps)
+        return current
 
     def to_dict(self) -> dict:
         return config_to_dict(self)
@@ -164,8 +181,9 @@ class InfiniteNatureTrainingModule(pl.LightningModule):
 
     def training_step(self, batch: dict, batch_index: int) -> None:
         optimizer_g, optimizer_d = self.optimizers()
-        rgbd = batch["rgbd"]
-        generated, mu, logvar = rollout(self.encoder, self.generator, rgbd, batch["cam_from_world"],
+        frames = self.config.rollout_at(self.global_step) + 1
+        rgbd = batch["rgbd"][:, :frames]
+        generated, mu, logvar = rollout(self.encoder, self.generator, rgbd, batch["cam_from_world"][:, :frames],
                                         batch["intrinsics"], self._noise(rgbd.shape[0]))
         real, fake = rgbd[:, 1:].flatten(0, 1), generated.flatten(0, 1)
         self.discriminator.requires_grad_(False)
