@@ -109,7 +109,7 @@ def test_infinite_nature_trains_resumes_exports_and_flies(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--data", "/some/clips"], "trains on --data synthetic for now"),
+    (["--data", "/some/clips"], "is neither synthetic nor a GoogleEarth-Infinite folder"),
     (["--pairs-per-batch", "2"], "--pairs-per-batch is not an option of infinite-nature training"),
     (["--val-data", "/x"], "--val-data is not an option of infinite-nature training"),
     (["--preset", "chairs"], "unknown infinite-nature preset 'chairs'"),
@@ -120,3 +120,16 @@ def test_infinite_nature_bad_options_are_one_line(tmp_path, capsys, extra, messa
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_infinite_nature_trains_on_google_earth_infinite(tmp_path, capsys):
+    from tests.helpers.training import google_earth_folder
+
+    root = google_earth_folder(tmp_path / "google_earth")
+    command = ["train", "infinite-nature", "--preset", "tiny", "--data", str(root), "--out", str(tmp_path / "run"),
+               "--accelerator", "cpu"]
+    assert main(command) == 0
+    assert "trained Infinite Nature (tiny) to step 2" in capsys.readouterr().out
+    import json
+
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["data"] == {"train": str(root.resolve())}

@@ -1,12 +1,18 @@
-"""Small object splits in Apple's layout and a run of the ``tiny`` preset, for the training tests."""
+"""Small object splits in Apple's layout, a GoogleEarth-Infinite folder and subprocess runners, for the training
+tests."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
+from viewgen.data.datasets.google_earth import SKY_DEPTH
 from viewgen.data.objects import export_object_scenes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -31,3 +37,30 @@ def run_python(code: str, *args: str, timeout: float = 240) -> subprocess.Comple
 def run_viewgen(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     """``python -m viewgen ARGS`` in a fresh one-thread process (what Lightning's DDP launcher re-runs)."""
     return _run([sys.executable, "-m", "viewgen", *args], timeout)
+
+
+def google_earth_folder(root, grids=("grid_a", "chicago_b"), points=4):
+    """Cameras on a line, 0.1 apart, each with 4 rotations about the vertical (ids 4p .. 4p + 3); OpenGL axes."""
+    root.mkdir(parents=True, exist_ok=True)
+    np.save(root / "K.npy", np.array([[256.0, 0, 256], [0, 256.0, 256], [0, 0, 1]]))
+    for grid in grids:
+        folder = root / "train" / grid
+        folder.mkdir(parents=True)
+        frames = []
+        for point in range(points):
+            for rotation in range(4):
+                frame_id = 4 * point + rotation
+                angle = np.pi / 2 * rotation
+                cam_to_world = np.eye(4)
+                cos, sin = np.cos(angle), np.sin(angle)
+                cam_to_world[:3, :3] = [[cos, 0, sin], [0, 1, 0], [-sin, 0, cos]]
+                cam_to_world[:3, 3] = [0.1 * point, 0.0, 0.0]
+                frames.append({"file_path": f"./im_{frame_id:05d}.png", "transform_matrix": cam_to_world.tolist(),
+                               "is_valid": frame_id != 5})
+                pixels = np.full((64, 64, 3), 40 * rotation + point, np.uint8)
+                Image.fromarray(pixels).save(folder / f"im_{frame_id:05d}.png")
+                depth = np.full((64, 64), 2.0 + point, np.float32)
+                depth[:16] = SKY_DEPTH
+                np.save(folder / f"dm_{frame_id:05d}.npy", depth)
+        (folder / "transforms.json").write_text(json.dumps({"frames": frames}))
+    return root

@@ -9,7 +9,7 @@ import torch
 
 from viewgen.data.datasets import SyntheticWindows, SyntheticWindowsConfig
 from viewgen.training.infinite_nature import InfiniteNatureTrainingModule, rollout, tiny_config
-from viewgen.training.infinite_nature_data import SyntheticWindowData
+from viewgen.training.infinite_nature_data import synthetic_window_data
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_the_tiny_config_trains_two_steps_on_the_synthetic_world(tmp_path):
     config = tiny_config()
     module = InfiniteNatureTrainingModule(config.to_dict())
     before = {key: value.clone() for key, value in module.state_dict().items()}
-    data = SyntheticWindowData((32, 48), config.rollout_steps, config.batch_size, windows_per_epoch=8)
+    data = synthetic_window_data((32, 48), config.rollout_steps, config.batch_size, windows_per_epoch=8)
     trainer = _trainer(tmp_path, 2)
     trainer.fit(module, datamodule=data)
     assert trainer.global_step == 2  # a step is one batch: the generator's and the discriminator's update
@@ -77,7 +77,7 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path):
 
     def run(folder, max_steps, resume=None):
         module = InfiniteNatureTrainingModule(config.to_dict())
-        data = SyntheticWindowData((32, 48), config.rollout_steps, config.batch_size, windows_per_epoch=6)
+        data = synthetic_window_data((32, 48), config.rollout_steps, config.batch_size, windows_per_epoch=6)
         trainer = _trainer(folder, max_steps, callbacks=[StepCheckpoints(folder / "checkpoints", 2)])
         trainer.fit(module, datamodule=data, ckpt_path=resume, weights_only=True)
         return module.state_dict()

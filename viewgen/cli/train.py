@@ -33,7 +33,8 @@ def add_parser(subparsers) -> None:
                     "--num-nodes with --strategy ddp (docs/training.md).")
     command.add_argument("family", choices=_FAMILIES, help="the model family")
     command.add_argument("--data", metavar="DIR", help="enr: the training split (<scene>/NNNNN.png + "
-                         "render_params.json); infinite-nature: synthetic (the default)")
+                         "render_params.json); infinite-nature: synthetic (the default) or a GoogleEarth-Infinite "
+                         "folder")
     command.add_argument("--val-data", metavar="DIR", help="a validation split (loss and PSNR every validate_every "
                          "steps)")
     presets = sorted({*ENR_PRESETS, *INFINITE_NATURE_PRESETS})

@@ -3,8 +3,8 @@
 * ``enr``: Equivariant Neural Rendering on pairs of posed views (:mod:`viewgen.training.enr`):
   :func:`train_enr`.
 * ``infinite-nature``: render-refine-repeat rollouts on posed clip windows
-  (:mod:`viewgen.training.infinite_nature`): :func:`train_infinite_nature`; its data so far is the
-  synthetic world rendered on the fly (``data="synthetic"``).
+  (:mod:`viewgen.training.infinite_nature`): :func:`train_infinite_nature`, on the synthetic world
+  rendered on the fly (``data="synthetic"``) or GoogleEarth-Infinite.
 """
 
 from __future__ import annotations
@@ -91,14 +91,11 @@ def train_enr(config, data: str | Path, run_dir: str | Path, *, val_data: str | 
 
 def train_infinite_nature(config, run_dir: str | Path, data: str = "synthetic", **options) -> RunSummary:
     """Train (or resume) an Infinite Nature run in ``run_dir``; ``data``: ``synthetic`` (the synthetic world's
-    windows, rendered on the fly). ``options``: :func:`~viewgen.training.runs.train_run`'s."""
-    from viewgen.training.infinite_nature_data import SyntheticWindowData
+    windows, rendered on the fly) or a GoogleEarth-Infinite folder. ``options``:
+    :func:`~viewgen.training.runs.train_run`'s."""
+    from viewgen.training.infinite_nature_data import window_data
 
-    if data != "synthetic":
-        raise ValueError(f"Infinite Nature trains on --data synthetic for now (RealEstate10K / ACID and "
-                         f"GoogleEarth windows are not readable yet), got {data!r}")
-    data_module = SyntheticWindowData(tuple(config.generator.image_size), config.rollout_steps, config.batch_size,
-                                      config.seed, config.windows_per_epoch, config.num_workers)
+    data_module, record = window_data(str(data), config)  # checked before the run folder is touched
     if options.get("strategy") == "ddp":  # two backward passes a step (generator, then discriminator): DDP must
         options["strategy"] = "ddp_find_unused_parameters_true"  # allow parameters without a gradient in each
-    return train_run(INFINITE_NATURE, config, data_module, {"train": "synthetic"}, run_dir, **options)
+    return train_run(INFINITE_NATURE, config, data_module, record, run_dir, **options)

@@ -1,32 +1,55 @@
 """The data of an Infinite Nature run: clip windows for this process, resumable mid-epoch.
 
-:class:`SyntheticWindowData` deals the synthetic world's windows
-(:class:`~viewgen.data.datasets.SyntheticWindows`, rendered on the fly with exact disparity) to this
-process's rank through a :class:`~viewgen.training.loader.ResumableLoader`, so a resumed run goes
-on with the window after the last one it trained on.
+:class:`WindowData` deals any dataset of windows (item ``k`` a pure function of ``k``, any ``k >= 0``)
+to this process's rank through a :class:`~viewgen.training.loader.ResumableLoader`, so a resumed run
+goes on with the window after the last one it trained on; every epoch deals new windows.
+:func:`window_data` builds it for ``--data``: ``synthetic`` (the synthetic world rendered on the fly,
+:class:`~viewgen.data.datasets.SyntheticWindows`) or a GoogleEarth-Infinite folder
+(:class:`~viewgen.data.datasets.GoogleEarthWindows`, its ``train`` split).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import lightning.pytorch as pl
 
-from viewgen.data.datasets import SyntheticWindows, SyntheticWindowsConfig, WindowBatchSampler
+from viewgen.data.datasets import GoogleEarthWindows, SyntheticWindows, SyntheticWindowsConfig, WindowBatchSampler
 from viewgen.training.loader import ResumableLoader
 
-__all__ = ["SyntheticWindowData"]
+__all__ = ["WindowData", "synthetic_window_data", "window_data"]
 
 
-class SyntheticWindowData(pl.LightningDataModule):
-    """Windows of ``rollout_steps + 1`` frames at ``image_size``, ``batch_size`` per process and step."""
+class WindowData(pl.LightningDataModule):
+    """``windows`` (an epoch is ``len(windows)`` of them), ``batch_size`` per process and step."""
 
-    def __init__(self, image_size: tuple[int, int], rollout_steps: int, batch_size: int, seed: int = 0,
-                 windows_per_epoch: int = 100_000, num_workers: int = 0) -> None:
+    def __init__(self, windows, batch_size: int, num_workers: int = 0) -> None:
         super().__init__()
-        config = SyntheticWindowsConfig(height=image_size[0], width=image_size[1], frames=rollout_steps + 1,
-                                        num_windows=windows_per_epoch, seed=seed)
-        self.windows, self.batch_size, self.num_workers = SyntheticWindows(config), batch_size, num_workers
+        self.windows, self.batch_size, self.num_workers = windows, batch_size, num_workers
 
     def train_dataloader(self) -> ResumableLoader:
         sampler = WindowBatchSampler(len(self.windows), self.batch_size, rank=self.trainer.global_rank,
                                      world_size=self.trainer.world_size)
         return ResumableLoader(self.windows, sampler, num_workers=self.num_workers)
+
+
+def synthetic_window_data(image_size: tuple[int, int], rollout_steps: int, batch_size: int, seed: int = 0,
+                          windows_per_epoch: int = 100_000, num_workers: int = 0) -> WindowData:
+    """:class:`WindowData` of the synthetic world's windows of ``rollout_steps + 1`` frames at ``image_size``."""
+    config = SyntheticWindowsConfig(height=image_size[0], width=image_size[1], frames=rollout_steps + 1,
+                                    num_windows=windows_per_epoch, seed=seed)
+    return WindowData(SyntheticWindows(config), batch_size, num_workers)
+
+
+def window_data(data: str, config) -> tuple[WindowData, dict]:
+    """``(data module, what the run folder records of it)`` for ``--data`` (see the module doc)."""
+    size, frames = tuple(config.generator.image_size), config.rollout_steps + 1
+    if data == "synthetic":
+        return synthetic_window_data(size, config.rollout_steps, config.batch_size, config.seed,
+                                   config.windows_per_epoch, config.num_workers), {"train": "synthetic"}
+    root = Path(data)
+    if not (root / "K.npy").is_file():
+        raise ValueError(f"--data {data} is neither synthetic nor a GoogleEarth-Infinite folder (K.npy + "
+                         "train/<grid>/transforms.json); RealEstate10K / ACID windows are not readable yet")
+    windows = GoogleEarthWindows(root, "train", size, frames, config.seed)
+    return WindowData(windows, config.batch_size, config.num_workers), {"train": str(root.resolve())}
