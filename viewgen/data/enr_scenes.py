@@ -37,6 +37,7 @@ import torch
 from torch import Tensor
 
 from viewgen.data.batching import ShardedBatchSampler
+from viewgen.data.seeding import item_generator
 
 __all__ = ["APPLE_CROP", "EnrSceneDataset", "PairBatchSampler", "PairSampler", "SceneViews"]
 
@@ -149,7 +150,7 @@ class PairSampler(torch.utils.data.Sampler[int]):
         return self.num_scenes * (self.views_per_scene // 2) * 2
 
     def __iter__(self) -> Iterator[int]:
-        generator = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) % 2**63)
+        generator = item_generator(self.seed, self.epoch)
         rounds = self.views_per_scene // 2
         scene_orders = [torch.randperm(self.num_scenes, generator=generator) for _ in range(rounds)]
         view_orders = [torch.randperm(self.views_per_scene, generator=generator) for _ in range(self.num_scenes)]

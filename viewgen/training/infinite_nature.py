@@ -26,6 +26,7 @@ import lightning.pytorch as pl
 import torch
 from torch import Tensor
 
+from viewgen.data.seeding import item_generator
 from viewgen.geometry.disparity_rescale import rescale_refined_disparity
 from viewgen.networks import SpadeGenerator, SpadeGeneratorConfig, StyleEncoder, StyleEncoderConfig
 from viewgen.networks.infinite_nature.discriminator import MultiScaleDiscriminator, MultiScaleDiscriminatorConfig
@@ -149,7 +150,7 @@ class InfiniteNatureTrainingModule(pl.LightningModule):
         self.perceptual_network = perceptual_network  # not a submodule's state: its weights are a file of their own
 
     def _noise(self, batch: int) -> Tensor:
-        generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.global_step)
+        generator = item_generator(self.config.seed, self.global_step)
         return torch.randn(batch, self.config.encoder.style_dim, generator=generator).to(self.device)
 
     def sample_grid(self, batch: dict) -> Tensor:

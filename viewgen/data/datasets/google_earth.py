@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from viewgen.data.seeding import item_generator
 from viewgen.geometry.poses import relative_to_first
 
 __all__ = ["NEIGHBOUR_DISTANCE", "SKY_DEPTH", "GoogleEarthFrame", "GoogleEarthWindows"]
@@ -105,7 +106,7 @@ class GoogleEarthWindows(torch.utils.data.Dataset):
     def walk(self, index: int) -> list[int]:
         """The frame indices of window ``index``: a start and ``frames - 1`` steps to unvisited neighbours (the walk
         stays put where it is stuck, so every window has ``frames`` frames)."""
-        generator = torch.Generator().manual_seed((self.seed * 1_000_003 + index) % 2**63)
+        generator = item_generator(self.seed, index)
         path = [index % len(self.frames)]
         while len(path) < self.window_frames:
             options = [n for n in self.neighbours[path[-1]] if n not in path]

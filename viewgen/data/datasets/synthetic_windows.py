@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from viewgen.data.batching import EpochRange, ShardedBatchSampler
+from viewgen.data.seeding import item_generator
 from viewgen.data.synthetic.clips import ground_truth_clip
 from viewgen.data.synthetic.presets import PRESET_NAMES
 
@@ -57,7 +58,7 @@ class SyntheticWindows(torch.utils.data.Dataset):
 
     def plan(self, index: int) -> tuple[str, int, int, int]:
         """``(preset, world seed, flight seed, first frame)`` of window ``index``."""
-        generator = torch.Generator().manual_seed((self.config.seed * 1_000_003 + index) % 2**63)
+        generator = item_generator(self.config.seed, index)
         low, high = TRAIN_WORLD_SEEDS
         world_seed = int(torch.randint(low, high, (), generator=generator))
         flight_seed = int(torch.randint(0, 2**31 - 1, (), generator=generator))

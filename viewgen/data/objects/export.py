@@ -23,6 +23,7 @@ import torch
 from viewgen.data.objects.kinds import OBJECT_KINDS, make_object
 from viewgen.data.objects.render import render_object
 from viewgen.data.objects.shapes import Mesh
+from viewgen.data.seeding import item_generator
 from viewgen.io.images import write_png_atomic
 from viewgen.staging import build_and_publish, check_replaceable
 
@@ -41,7 +42,7 @@ def draw_scene(index: int, views: int, seed: int) -> tuple[str, Mesh, list[float
     """Scene ``index`` of the world of ``seed``: ``(kind, mesh, azimuths, elevations)`` of its ``views`` views
     (degrees; see the module doc)."""
     kind = list(OBJECT_KINDS)[index % len(OBJECT_KINDS)]
-    generator = torch.Generator().manual_seed((seed * 1_000_003 + index) % 2**63)
+    generator = item_generator(seed, index)
     mesh = make_object(kind, int(torch.randint(0, 2**31 - 1, (), generator=generator)))
     low, high = ELEVATION_RANGE
     azimuths = (torch.rand(views, generator=generator, dtype=torch.float64) * 360.0).tolist()
