@@ -10,8 +10,9 @@ from safetensors.torch import load_file
 
 from tests.helpers.training import object_split, run_python, run_viewgen
 from viewgen.networks.enr import EquivariantRenderer
-from viewgen.training.checkpoints import export_release, newest_checkpoint, read_training_config, step_of
+from viewgen.training.checkpoints import checkpoint_config, newest_checkpoint, read_checkpoint, step_of
 from viewgen.training.curves import read_run_metrics
+from viewgen.training.enr import EnrTrainingConfig, export_release
 from viewgen.training.families import train_enr
 from viewgen.training.presets import ENR_PRESETS, enr_preset
 
@@ -52,7 +53,7 @@ def test_a_run_folder_records_its_config_samples_logs_and_curve(splits, tmp_path
     metrics = read_run_metrics(run / "logs")
     assert [step for step, _ in metrics["train/loss"]] == [1, 2, 3, 4]  # steps done, as check-points count
     assert len(metrics["val/psnr"]) == 2 and (run / "loss_curve.png").stat().st_size > 0
-    assert read_training_config(newest_checkpoint(run / "checkpoints")) == config
+    assert checkpoint_config(read_checkpoint(newest_checkpoint(run / "checkpoints")), EnrTrainingConfig) == config
     assert summary.release == run / "release"
 
 

@@ -31,7 +31,7 @@ def run_enr(args: Namespace) -> int:
 
     if Path(args.checkpoint).suffix == ".ckpt":
         try:
-            from viewgen.training.checkpoints import export_release
+            from viewgen.training.enr import export_release
         except ImportError:
             raise ValueError("reading a training check-point needs Lightning: pip install 'viewgen[train]'") from None
         model = export_release(args.checkpoint, args.out_dir)

@@ -27,7 +27,7 @@ from viewgen.networks.enr import ENRConfig, EquivariantRenderer
 from viewgen.networks.pretrained import CONFIG_FILE_NAME, WEIGHTS_FILE_NAME
 from viewgen.staging import build_and_publish, check_replaceable
 
-__all__ = ["APPLE_PRETRAINED_URL", "convert_enr_checkpoint", "read_apple_checkpoint"]
+__all__ = ["APPLE_PRETRAINED_URL", "convert_enr_checkpoint", "publish_enr_weights", "read_apple_checkpoint"]
 
 APPLE_PRETRAINED_URL = "https://icml20-prod.cdn-apple.com/eqn-data/models/pre-trained_models.zip"
 
@@ -66,9 +66,15 @@ def convert_enr_checkpoint(path: str | Path, out_dir: str | Path) -> Equivariant
     """Read Apple's checkpoint (:func:`read_apple_checkpoint`) and write it to ``out_dir`` as ``config.json`` +
     ``model.safetensors``; an existing ``out_dir`` may hold only an earlier conversion. Returns the model."""
     model = read_apple_checkpoint(path)
-    out_dir = Path(out_dir)
-    target = Path(os.path.realpath(out_dir))
-    check_replaceable(target, lambda entry: entry.name in (CONFIG_FILE_NAME, WEIGHTS_FILE_NAME),
-                      "converted ENR weights", "convert into a new or empty folder")
-    build_and_publish(target, model.save_pretrained, "the converted weights", out_dir)
+    publish_enr_weights(model, out_dir, "converted ENR weights", "convert")
     return model
+
+
+def publish_enr_weights(model: EquivariantRenderer, out_dir: str | Path, what: str, verb: str) -> None:
+    """Write ``model`` to ``out_dir`` as ``config.json`` + ``model.safetensors``, whole (built beside it and swapped
+    in); an existing ``out_dir`` may hold only such files (else one-line ``OSError``: ``{verb} into a new or empty
+    folder``). ``what`` names the weights in messages."""
+    target = Path(os.path.realpath(out_dir))
+    check_replaceable(target, lambda entry: entry.name in (CONFIG_FILE_NAME, WEIGHTS_FILE_NAME), what,
+                      f"{verb} into a new or empty folder")
+    build_and_publish(target, model.save_pretrained, f"the {what}", out_dir)

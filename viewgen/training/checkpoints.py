@@ -1,4 +1,4 @@
-"""Training check-points of a run (resumable) and their export to release weights.
+"""Training check-points of a run (resumable), for every model family.
 
 A run's ``checkpoints/`` folder holds ``stepNNNNNNNN.ckpt`` files: Lightning's full training state
 (weights, Adam's moments, the loops' progress, the data loader's place in its epoch). Each is
@@ -6,8 +6,9 @@ written under a hidden name and renamed into place, so a run killed at any momen
 included) leaves only whole check-points; the newest ``keep`` are kept, plus the final one.
 Resuming from the newest goes on with the step after it (see :mod:`viewgen.training.loader`).
 
-:func:`export_release` turns any check-point into release weights: ``config.json`` +
-``model.safetensors``, what ``from_pretrained`` reads.
+:func:`read_checkpoint` reads one back (``weights_only``) and :func:`checkpoint_config` its
+family's config; each family's export to release weights builds on them
+(:func:`viewgen.training.enr.export_release`, :func:`viewgen.training.infinite_nature.export_flight_checkpoint`).
 """
 
 from __future__ import annotations
@@ -19,12 +20,8 @@ from pathlib import Path
 import lightning.pytorch as pl
 
 from viewgen.hub import WeightsFormatError, load_torch_file
-from viewgen.networks.enr import EquivariantRenderer
-from viewgen.networks.pretrained import CONFIG_FILE_NAME, WEIGHTS_FILE_NAME
-from viewgen.staging import build_and_publish, check_replaceable
 
-__all__ = ["StepCheckpoints", "export_release", "newest_checkpoint", "read_checkpoint", "read_training_config",
-           "step_of"]
+__all__ = ["StepCheckpoints", "checkpoint_config", "newest_checkpoint", "read_checkpoint", "step_of"]
 
 _NAME = re.compile(r"^step(\d{8})\.ckpt$")
 
@@ -77,27 +74,6 @@ def read_checkpoint(path: Path) -> dict:
     return content
 
 
-def read_training_config(path: str | Path):
-    """The :class:`~viewgen.training.enr.EnrTrainingConfig` a check-point was trained with."""
-    from viewgen.training.enr import EnrTrainingConfig
-
-    return EnrTrainingConfig.from_dict(read_checkpoint(Path(path))["hyper_parameters"]["config"])
-
-
-def export_release(checkpoint: str | Path, out_dir: str | Path) -> EquivariantRenderer:
-    """Write the model of ``checkpoint`` to ``out_dir`` as ``config.json`` + ``model.safetensors``; an existing
-    ``out_dir`` may hold only earlier release weights (replaced whole). Returns the model (eval mode)."""
-    from viewgen.training.enr import EnrTrainingConfig
-
-    content = read_checkpoint(Path(checkpoint))  # before the folder is looked at: a bad file changes nothing
-    config = EnrTrainingConfig.from_dict(content["hyper_parameters"]["config"])
-    prefix = "model."
-    weights = {key[len(prefix):]: value for key, value in content["state_dict"].items() if key.startswith(prefix)}
-    model = EquivariantRenderer(config.model)
-    model.load_state_dict_strict(weights, source=str(checkpoint))
-    model.eval()
-    target = Path(os.path.realpath(out_dir))
-    check_replaceable(target, lambda entry: entry.name in (CONFIG_FILE_NAME, WEIGHTS_FILE_NAME), "release weights",
-                      "export into a new or empty folder")
-    build_and_publish(target, model.save_pretrained, "the release weights", out_dir)
-    return model
+def checkpoint_config(content: dict, config_class: type):
+    """The training config a check-point's ``content`` (:func:`read_checkpoint`) was trained with."""
+    return config_class.from_dict(content["hyper_parameters"]["config"])

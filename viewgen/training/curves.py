@@ -56,15 +56,15 @@ def _running_mean(values: list[float]) -> list[float]:
             for i in range(len(values))]
 
 
-def plot_training_curves(logs: str | Path, out_png: str | Path) -> Path | None:
-    """Draw the merged curves of the run's ``logs`` folder into ``out_png``; None (nothing written) when it logged
-    no loss yet."""
+def plot_training_curves(logs: str | Path | dict, out_png: str | Path) -> Path | None:
+    """Draw the merged curves of the run's ``logs`` folder (or :func:`read_run_metrics` output already read) into
+    ``out_png``; None (nothing written) when it logged no loss yet."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    series = read_run_metrics(logs)
+    series = logs if isinstance(logs, dict) else read_run_metrics(logs)
     if not series.get("train/loss"):
         return None
     figure, loss_axis = plt.subplots(figsize=(8, 4.5), dpi=100)

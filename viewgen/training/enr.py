@@ -29,8 +29,9 @@ from viewgen.networks.pretrained import config_from_dict, config_to_dict
 from viewgen.pipelines.novel_view import cross_view_render
 from viewgen.training.loader import ResumableLoader
 from viewgen.training.losses import enr_loss
+from viewgen.training.runs import check_schedule
 
-__all__ = ["EnrPairData", "EnrTrainingConfig", "EnrTrainingModule", "validation_batches"]
+__all__ = ["EnrPairData", "EnrTrainingConfig", "EnrTrainingModule", "export_release", "validation_batches"]
 
 
 @dataclass(frozen=True)
@@ -61,17 +62,14 @@ class EnrTrainingConfig:
     precision: str = "32-true"
 
     def __post_init__(self) -> None:
-        positive = ("pairs_per_batch", "max_epochs", "checkpoint_every", "validate_every", "sample_every", "log_every")
-        for name in positive:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+        check_schedule(self)
+        pairs = self.pairs_per_batch
+        if isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 1:
+            raise ValueError(f"pairs_per_batch must be a whole number >= 1, got {self.pairs_per_batch!r}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if self.max_steps != -1 and self.max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1 (or -1 for no limit), got {self.max_steps!r}")
-        if self.pixel_loss not in ("l1", "l2") or self.ssim_weight < 0 or self.num_workers < 0:
-            raise ValueError("pixel_loss must be l1 or l2, ssim_weight and num_workers >= 0")
+        if self.pixel_loss not in ("l1", "l2") or self.ssim_weight < 0:
+            raise ValueError("pixel_loss must be l1 or l2, ssim_weight >= 0")
 
     def to_dict(self) -> dict:
         return config_to_dict(self)
@@ -164,3 +162,19 @@ class EnrPairData(pl.LightningDataModule):
         batches = validation_batches(self.val_set, self.config.pairs_per_batch, self.trainer.global_rank,
                                      self.trainer.world_size)
         return torch.utils.data.DataLoader(self.val_set, batch_sampler=batches, num_workers=self.config.num_workers)
+
+
+def export_release(checkpoint: str | Path, out_dir: str | Path) -> EquivariantRenderer:
+    """Write the model of ``checkpoint`` to ``out_dir`` as ``config.json`` + ``model.safetensors``; an existing
+    ``out_dir`` may hold only earlier release weights (replaced whole). Returns the model (eval mode)."""
+    from viewgen.convert.enr import publish_enr_weights
+    from viewgen.training.checkpoints import checkpoint_config, read_checkpoint
+
+    content = read_checkpoint(Path(checkpoint))  # before the folder is looked at: a bad file changes nothing
+    prefix = "model."
+    weights = {key[len(prefix):]: value for key, value in content["state_dict"].items() if key.startswith(prefix)}
+    model = EquivariantRenderer(checkpoint_config(content, EnrTrainingConfig).model)
+    model.load_state_dict_strict(weights, source=str(checkpoint))
+    model.eval()
+    publish_enr_weights(model, out_dir, "release weights", "export")
+    return model

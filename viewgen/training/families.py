@@ -13,16 +13,15 @@ from pathlib import Path
 
 import torch
 
-from viewgen.training.checkpoints import export_release, read_checkpoint
+from viewgen.training.enr import EnrTrainingConfig, EnrTrainingModule, export_release
+from viewgen.training.infinite_nature import (
+    InfiniteNatureTrainingConfig,
+    InfiniteNatureTrainingModule,
+    export_flight_checkpoint,
+)
 from viewgen.training.runs import RunFamily, RunSummary, train_run
 
 __all__ = ["ENR", "FAMILIES", "INFINITE_NATURE", "train_enr", "train_infinite_nature"]
-
-
-def _enr_module(config):
-    from viewgen.training.enr import EnrTrainingModule
-
-    return EnrTrainingModule(config.to_dict())
 
 
 def _enr_samples(data_module) -> dict:
@@ -35,8 +34,7 @@ def _enr_samples(data_module) -> dict:
     return torch.utils.data.default_collate([dataset[index] for index in indices])
 
 
-def _in_module(config):
-    from viewgen.training.infinite_nature import InfiniteNatureTrainingModule
+def _in_module(config) -> InfiniteNatureTrainingModule:
     from viewgen.training.perceptual import load_vgg19_or_none
 
     return InfiniteNatureTrainingModule(config.to_dict(), load_vgg19_or_none() if config.perceptual else None)
@@ -47,34 +45,10 @@ def _in_samples(data_module) -> dict:
     return torch.utils.data.default_collate([{key: value for key, value in window.items() if key != "preset"}])
 
 
-def _in_export(checkpoint: Path, out_dir: Path):
-    from viewgen.training.infinite_nature import (
-        InfiniteNatureTrainingConfig,
-        InfiniteNatureTrainingModule,
-        export_flight_weights,
-    )
-
-    content = read_checkpoint(checkpoint)
-    module = InfiniteNatureTrainingModule(
-        InfiniteNatureTrainingConfig.from_dict(content["hyper_parameters"]["config"]).to_dict())
-    module.load_state_dict(content["state_dict"])
-    return export_flight_weights(module, out_dir)
-
-
-def _enr_config_class():
-    from viewgen.training.enr import EnrTrainingConfig
-
-    return EnrTrainingConfig
-
-
-def _in_config_class():
-    from viewgen.training.infinite_nature import InfiniteNatureTrainingConfig
-
-    return InfiniteNatureTrainingConfig
-
-
-ENR = RunFamily("enr", _enr_config_class(), _enr_module, _enr_samples, export_release)
-INFINITE_NATURE = RunFamily("infinite-nature", _in_config_class(), _in_module, _in_samples, _in_export)
+ENR = RunFamily("enr", EnrTrainingConfig, lambda config: EnrTrainingModule(config.to_dict()), _enr_samples,
+                export_release)
+INFINITE_NATURE = RunFamily("infinite-nature", InfiniteNatureTrainingConfig, _in_module, _in_samples,
+                            export_flight_checkpoint)
 FAMILIES = {family.name: family for family in (ENR, INFINITE_NATURE)}
 
 

@@ -21,6 +21,7 @@ in :mod:`viewgen.training.presets`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
@@ -40,8 +41,10 @@ from viewgen.training.losses import (
     kl_divergence,
     reconstruction_l1,
 )
+from viewgen.training.runs import check_schedule
 
-__all__ = ["InfiniteNatureTrainingConfig", "InfiniteNatureTrainingModule", "rollout"]
+__all__ = ["InfiniteNatureTrainingConfig", "InfiniteNatureTrainingModule", "export_flight_checkpoint",
+           "export_flight_weights", "rollout", "tiny_config"]
 
 
 def _discriminator_config() -> MultiScaleDiscriminatorConfig:
@@ -88,6 +91,7 @@ class InfiniteNatureTrainingConfig:
     precision: str = "32-true"
 
     def __post_init__(self) -> None:
+        check_schedule(self)
         if tuple(self.encoder.image_size) != tuple(self.generator.image_size):
             raise ValueError("the style encoder and the generator must share one image size")
         if self.encoder.style_dim != self.generator.style_dim:
@@ -247,3 +251,13 @@ def export_flight_weights(module: InfiniteNatureTrainingModule, out_dir) -> obje
     pipeline = FlyThroughPipeline(networks[0], networks[1], FlyThroughConfig(image_size=networks[1].config.image_size))
     pipeline.save_pretrained(out_dir)
     return pipeline
+
+
+def export_flight_checkpoint(checkpoint, out_dir) -> object:
+    """:func:`export_flight_weights` of the module saved in ``checkpoint`` (a run's ``stepNNNNNNNN.ckpt``)."""
+    from viewgen.training.checkpoints import read_checkpoint
+
+    content = read_checkpoint(Path(checkpoint))
+    module = InfiniteNatureTrainingModule(content["hyper_parameters"]["config"])
+    module.load_state_dict(content["state_dict"])
+    return export_flight_weights(module, out_dir)

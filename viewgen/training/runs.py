@@ -31,10 +31,26 @@ from typing import Any
 from viewgen.staging import check_replaceable, write_file_atomic
 from viewgen.training.checkpoints import StepCheckpoints, newest_checkpoint, step_of
 
-__all__ = ["RunFamily", "RunSummary", "export_run", "is_rank_zero", "open_run", "train_run"]
+__all__ = ["RunFamily", "RunSummary", "check_schedule", "export_run", "is_rank_zero", "open_run", "train_run"]
 
 RUN_ENTRIES = {"config.json", "checkpoints", "logs", "samples", "loss_curve.png", "release"}
 _LENGTH_FIELDS = ("max_steps", "max_epochs")
+
+
+_SCHEDULE_COUNTS = ("max_epochs", "checkpoint_every", "validate_every", "sample_every", "log_every")
+
+
+def check_schedule(config) -> None:
+    """One-line ``ValueError`` unless a config's schedule fields (see :class:`RunFamily`) can drive a run: the
+    counts whole numbers >= 1, ``max_steps`` >= 1 or -1 (no limit), ``num_workers`` >= 0."""
+    for name in _SCHEDULE_COUNTS:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+    if config.max_steps != -1 and config.max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1 (or -1 for no limit), got {config.max_steps!r}")
+    if config.num_workers < 0:
+        raise ValueError(f"num_workers must be >= 0, got {config.num_workers!r}")
 
 
 @dataclass(frozen=True)
@@ -90,7 +106,8 @@ def open_run(run_dir: Path, family: RunFamily, config, data: dict) -> Path | Non
         except (OSError, ValueError, KeyError, TypeError):
             raise ValueError(f"{run_dir} holds a config.json that is not a viewgen {family.name} run's; train into a "
                              "new or empty folder") from None
-        differing = sorted(key for key, value in _settings(config).items() if _settings(saved)[key] != value)
+        wanted, kept = _settings(config), _settings(saved)
+        differing = sorted(key for key, value in wanted.items() if kept[key] != value)
         differing += [f"{key} data" for key in data if record.get("data", {}).get(key) != data[key]]
         if differing:
             raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(differing)} differ); resume it "
@@ -136,10 +153,9 @@ def _forget_unstarted(run_dir: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _last_logged(logs: Path, column: str) -> float:
-    from viewgen.training.curves import read_run_metrics
-
-    values = read_run_metrics(logs).get(column)
+def _last_logged(metrics: dict, column: str) -> float:
+    """The last value of ``column`` in :func:`~viewgen.training.curves.read_run_metrics` output, NaN if none."""
+    values = metrics.get(column)
     return values[-1][1] if values else float("nan")
 
 
@@ -199,7 +215,7 @@ def train_run(family: RunFamily, config, data_module, data: dict, run_dir: str |
 def _fit(family: RunFamily, config, data_module, run_dir: Path, resume: Path | None, callbacks: tuple,
          hardware: dict, progress: bool) -> RunSummary:
     from viewgen.training.callbacks import SampleRenders
-    from viewgen.training.curves import plot_training_curves
+    from viewgen.training.curves import plot_training_curves, read_run_metrics
 
     module = family.build_module(config)
     samples = SampleRenders(family.sample_batch(data_module), run_dir / "samples", config.sample_every)
@@ -216,12 +232,13 @@ def _fit(family: RunFamily, config, data_module, run_dir: Path, resume: Path | N
         torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
     final = checkpoints.save(trainer) if trainer.global_step % config.checkpoint_every else None
     release = run_dir / "release"
+    metrics = read_run_metrics(run_dir / "logs")  # read once: the curve and the summary
     if trainer.is_global_zero:
         family.export(final or newest_checkpoint(run_dir / "checkpoints"), release)
-        plot_training_curves(run_dir / "logs", run_dir / "loss_curve.png")
+        plot_training_curves(metrics, run_dir / "loss_curve.png")
     return RunSummary(step_of(resume) if resume else 0, trainer.global_step, time.perf_counter() - started,
-                      _last_logged(run_dir / "logs", "train/loss"), _last_logged(run_dir / "logs", "val/psnr"),
-                      release, resume, trainer.is_global_zero, trainer.world_size)
+                      _last_logged(metrics, "train/loss"), _last_logged(metrics, "val/psnr"), release, resume,
+                      trainer.is_global_zero, trainer.world_size)
 
 
 def export_run(run_dir: str | Path, out_dir: str | Path, step: int | None = None) -> tuple[Path, object]:
