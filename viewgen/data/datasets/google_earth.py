@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from viewgen.data.seeding import item_generator
-from viewgen.geometry.poses import relative_to_first
+from viewgen.geometry.poses import camera_center, relative_to_first
 
 __all__ = ["NEIGHBOUR_DISTANCE", "SKY_DEPTH", "GoogleEarthFrame", "GoogleEarthWindows"]
 
@@ -91,7 +91,7 @@ class GoogleEarthWindows(torch.utils.data.Dataset):
         self.neighbours = self._links()
 
     def _links(self) -> list[list[int]]:
-        centres = torch.stack([-f.cam_from_world[:3, :3].T @ f.cam_from_world[:3, 3] for f in self.frames])
+        centres = camera_center(torch.stack([f.cam_from_world for f in self.frames]))
         rotation = torch.tensor([f.frame_id % 4 for f in self.frames])
         grid_of = {folder: index for index, folder in enumerate(dict.fromkeys(f.image.parent for f in self.frames))}
         same_folder = torch.tensor([grid_of[f.image.parent] for f in self.frames])
