@@ -109,7 +109,8 @@ def test_infinite_nature_trains_resumes_exports_and_flies(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--data", "/some/clips"], "is neither synthetic nor a GoogleEarth-Infinite folder"),
+    (["--data", "/some/clips"], "is neither synthetic nor a folder"),
+    (["--clip-stride", "0"], "argument --clip-stride: must be >= 1"),
     (["--pairs-per-batch", "2"], "--pairs-per-batch is not an option of infinite-nature training"),
     (["--val-data", "/x"], "--val-data is not an option of infinite-nature training"),
     (["--preset", "chairs"], "unknown infinite-nature preset 'chairs'"),

@@ -32,6 +32,7 @@ from viewgen.cli import (
     fly,
     info,
     novel_views,
+    prepare_clips,
     serve,
     synth,
     synth_objects,
@@ -44,8 +45,8 @@ from viewgen.errors import ViewgenError, one_line
 
 # Every subcommand is a module with ``add_parser(subparsers)`` and ``run(args)``; this order is
 # the order of `viewgen --help`.
-COMMANDS = (fly, novel_views, info, warp, convert, export_mesh, serve, depth, download, synth, synth_objects, train,
-            export, eval_command)
+COMMANDS = (fly, novel_views, info, warp, convert, export_mesh, serve, depth, download, synth, synth_objects,
+            prepare_clips, train, export, eval_command)
 
 
 class _OneLineErrorParser(argparse.ArgumentParser):

@@ -33,8 +33,9 @@ def add_parser(subparsers) -> None:
                     "--num-nodes with --strategy ddp (docs/training.md).")
     command.add_argument("family", choices=_FAMILIES, help="the model family")
     command.add_argument("--data", metavar="DIR", help="enr: the training split (<scene>/NNNNN.png + "
-                         "render_params.json); infinite-nature: synthetic (the default) or a GoogleEarth-Infinite "
-                         "folder")
+                         "render_params.json); infinite-nature: synthetic (the default), a GoogleEarth-Infinite "
+                         "folder, or posed clips in the RealEstate10K / ACID layout (viewgen synth, or real clips "
+                         "after viewgen prepare-clips)")
     command.add_argument("--val-data", metavar="DIR", help="a validation split (loss and PSNR every validate_every "
                          "steps)")
     presets = sorted({*ENR_PRESETS, *INFINITE_NATURE_PRESETS})
@@ -46,6 +47,8 @@ def add_parser(subparsers) -> None:
     command.add_argument("--pairs-per-batch", type=count_type(1), metavar="P", help="enr: pairs per process and step")
     command.add_argument("--batch-size", type=count_type(1), metavar="B",
                          help="infinite-nature: clip windows per process and step")
+    command.add_argument("--clip-stride", type=count_type(1), metavar="N",
+                         help="infinite-nature on posed clips: clip frames between two window frames (default 1)")
     command.add_argument("--lr", type=float, metavar="LR", help="Adam's learning rate")
     command.add_argument("--seed", type=seed_type, metavar="S", help="seed of the weights and the pair order")
     command.add_argument("--checkpoint-every", type=count_type(1), metavar="N", help="check-point every N steps")
@@ -66,11 +69,13 @@ def _config(args: Namespace):
     fields = {"max_steps": args.max_steps, "max_epochs": args.max_epochs, "learning_rate": args.lr, "seed": args.seed,
               "checkpoint_every": args.checkpoint_every, "validate_every": args.validate_every,
               "num_workers": args.workers, "precision": args.precision}
-    own = {"enr": {"pairs_per_batch": args.pairs_per_batch}, "infinite-nature": {"batch_size": args.batch_size}}
-    other = {"enr": ("--batch-size", args.batch_size), "infinite-nature": ("--pairs-per-batch", args.pairs_per_batch)}
-    option, value = other[args.family]
-    if value is not None:
-        raise ValueError(f"{option} is not an option of {args.family} training")
+    own = {"enr": {"pairs_per_batch": args.pairs_per_batch},
+           "infinite-nature": {"batch_size": args.batch_size, "clip_stride": args.clip_stride}}
+    other = {"enr": (("--batch-size", args.batch_size), ("--clip-stride", args.clip_stride)),
+             "infinite-nature": (("--pairs-per-batch", args.pairs_per_batch),)}
+    for option, value in other[args.family]:
+        if value is not None:
+            raise ValueError(f"{option} is not an option of {args.family} training")
     fields.update(own[args.family])
     return preset(args.family, args.preset, **{name: value for name, value in fields.items() if value is not None})
 

@@ -28,15 +28,14 @@ Hand-written: no library reads these clips into flight units.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from viewgen.data.clip_units import SCALE_GRID, ScaleFit, fit_scale, scale_translations
 from viewgen.data.posed_clips import PosedClip, read_clips
-from viewgen.evaluation.baselines import warp_nearest_fill
 from viewgen.evaluation.protocols import FrameChoices
 from viewgen.geometry.poses import relative_to_first
 from viewgen.io.images import load_image, read_disparity_png16
@@ -44,9 +43,7 @@ from viewgen.io.images import load_image, read_disparity_png16
 __all__ = ["MIN_SCALE_GAIN", "SCALE_GRID", "ClipTruth", "PosedClipsConfig", "ScaleFit", "clip_truth", "fit_scale",
            "has_disparity", "usable_clips"]
 
-SCALE_GRID = 41  # candidate scales, log-spaced (see fit_scale)
 MIN_SCALE_GAIN = 0.05  # a fitted scale whose warps beat a still camera by less than this is flagged
-_SCALE_RANGE = (1e-3, 2.0)  # the last frame's camera moves this far (frame 0's depth units) at the ends of the grid
 
 
 @dataclass(frozen=True)
@@ -127,43 +124,6 @@ def _resized(image: Tensor, height: int, width: int) -> Tensor:
     return F.interpolate(image, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
 
 
-def _scaled(poses: Tensor, scale: float) -> Tensor:
-    scaled = poses.clone()
-    scaled[:, :, 3] *= scale
-    return scaled
-
-
-@dataclass(frozen=True)
-class ScaleFit:
-    """A fitted scale: ``scale`` (flight units per pose unit) and ``gain``, how much its warps' error is below
-    frame 0 repeated (``1 - best / still``; near or below 0: the frames do not tell the motion's size, e.g.
-    glinting water, or the disparity is poor)."""
-
-    scale: float
-    gain: float
-
-
-def fit_scale(rgbd: Tensor, poses: Tensor, intrinsics: Tensor, targets: Tensor) -> ScaleFit:
-    """The scale whose warps of ``rgbd [1, 4, H, W]`` to ``poses[1:]`` (``[T, 3, 4]`` relative to frame 0, pose
-    units) best match ``targets [T - 1, 3, H, W]`` (mean absolute RGB error over all of them).
-
-    :data:`SCALE_GRID` candidates, log-spaced so that the camera's farthest position lies between
-    ``_SCALE_RANGE`` depth units from frame 0's; a path that does not move gets scale 1 and gain 0.
-    """
-    travel = float(poses[1:, :, 3].norm(dim=1).max()) if poses.shape[0] > 1 else 0.0
-    if travel < 1e-12:
-        return ScaleFit(1.0, 0.0)
-    low, high = (math.log(bound / travel) for bound in _SCALE_RANGE)
-    candidates = torch.linspace(low, high, SCALE_GRID, dtype=torch.float64).exp().tolist()
-    errors = []
-    for scale in candidates:
-        warped = warp_nearest_fill(rgbd, _scaled(poses, scale).to(rgbd.dtype), intrinsics)[1:, :3]
-        errors.append(float((warped - targets).abs().mean()))
-    best = min(range(len(errors)), key=errors.__getitem__)
-    still = float((rgbd[:, :3] - targets).abs().mean())  # frame 0 repeated
-    return ScaleFit(candidates[best], 1.0 - errors[best] / max(still, 1e-12))
-
-
 def has_disparity(clip: PosedClip) -> bool:
     """Whether ``clip`` carries frame 0's disparity file (then no depth backend is needed)."""
     return bool(clip.disparity_paths) and clip.disparity_paths[0].is_file()
@@ -198,4 +158,4 @@ def clip_truth(clip: PosedClip, config: PosedClipsConfig, estimator=None) -> Cli
     else:
         fitted = fit_scale(rgbd[:1], poses, intrinsics, rgbd[1:, :3])
         scale, gain, source = fitted.scale, fitted.gain, "fitted"
-    return ClipTruth(clip.name, rgbd, _scaled(poses, scale), intrinsics, scale, source, gain)
+    return ClipTruth(clip.name, rgbd, scale_translations(poses, scale), intrinsics, scale, source, gain)

@@ -12,6 +12,8 @@
   pyramid did as well, and taking the background side (the lower disparity) lost 1-2.6 dB: the
   content revealed behind a ridge is more of the ridge. Hand-written because it is four
   ``cummax`` scans in torch, which no library offers as a fill.
+* :func:`warp_nearest_fill`: a start frame warped to many poses with its holes filled by
+  :func:`fill_nearest`: ``viewgen eval``'s warp baseline, and what fits a posed clip's pose scale.
 * :func:`hole_half_width`: how wide the hole around each pixel is, so that a caller can fill thin
   holes and show something else in wide ones (where any fill from the sides draws streaks).
 
@@ -26,8 +28,10 @@ import torch
 from torch import Tensor
 
 from viewgen.checks import check_shape
+from viewgen.rendering.warp import warp_rgbd
 
-__all__ = ["distance_to_known", "fill_four_sides", "fill_nearest", "hole_half_width"]
+__all__ = ["KNOWN_THRESHOLD", "distance_to_known", "fill_four_sides", "fill_nearest", "hole_half_width", "stack_poses",
+           "start_frame", "warp_nearest_fill"]
 
 
 def fill_nearest(image: Tensor, known: Tensor) -> Tensor:
@@ -109,3 +113,55 @@ def _nearest_known_along(image: Tensor, known: Tensor, dim: int) -> tuple[Tensor
     distance = torch.where(last >= 0, (index - last).float(), torch.full(last.shape, float("inf"), device=known.device))
     values = image.gather(dim, last.clamp_min(0).expand_as(image))
     return values, distance
+
+
+KNOWN_THRESHOLD = 0.5  # a warped pixel is known where the warp's soft coverage m is at least this
+
+
+def start_frame(rgbd: Tensor) -> Tensor:
+    """``rgbd [4, H, W]`` or ``[1, 4, H, W]`` -> ``[1, 4, H, W]`` float, checked finite."""
+    if not isinstance(rgbd, Tensor):
+        raise ValueError(f"start rgbd must be a torch.Tensor, got {type(rgbd).__name__}")
+    check_shape(rgbd, [(4, "H", "W"), (1, 4, "H", "W")], "start rgbd", hint=" (one RGBD frame)")
+    if not rgbd.is_floating_point() or not bool(torch.isfinite(rgbd).all()):
+        raise ValueError("start rgbd must be a finite floating-point tensor")
+    return rgbd.reshape(1, *rgbd.shape[-3:])
+
+
+def stack_poses(cam_from_world: Tensor) -> Tensor:
+    """``cam_from_world [T, 3|4, 4]`` (T >= 1) -> ``[T, 3, 4]``; rigidity is checked by the warp."""
+    if not isinstance(cam_from_world, Tensor):
+        raise ValueError(f"cam_from_world must be a torch.Tensor, got {type(cam_from_world).__name__}")
+    check_shape(cam_from_world, [("T", 3, 4), ("T", 4, 4)], "cam_from_world", hint=" (one pose per frame)")
+    if cam_from_world.shape[0] < 1:
+        raise ValueError("cam_from_world must hold at least one pose")
+    return cam_from_world[:, :3]
+
+
+@torch.no_grad()
+def warp_nearest_fill(rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor) -> Tensor:
+    """Baseline (b): the start frame warped to every pose, holes filled by the nearest known pixel.
+
+    Args:
+        rgbd: the start frame ``[4, H, W]`` or ``[1, 4, H, W]``, seen from ``cam_from_world[0]``;
+            RGB and disparity in [0, 1] (the warp clips disparity to [0.01, 1]).
+        cam_from_world: ``[T, 3, 4]`` (or ``[T, 4, 4]``) world-to-camera poses, ``T >= 1``.
+        intrinsics: ``[4]`` normalized ``[fx, fy, cx, cy]`` of every frame.
+
+    Returns ``[T, 4, H, W]`` in ``rgbd``'s dtype, every pixel filled (a frame where nothing of
+    the start frame is seen is the start frame). Where the warp's coverage ``m`` is at least
+    :data:`KNOWN_THRESHOLD` the pixel is the warp divided by ``m`` (its soft edge undone).
+    Raises ``ValueError`` (one line) for bad shapes, non-finite values or non-rigid poses.
+    """
+    start = start_frame(rgbd)
+    poses = stack_poses(cam_from_world)
+    count = poses.shape[0]
+    warped, mask = warp_rgbd(start.expand(count, -1, -1, -1), poses[:1].expand(count, -1, -1), poses,
+                             intrinsics)
+    coverage = mask.clamp(min=0.0).sqrt()  # the warp returns m * m
+    known = coverage >= KNOWN_THRESHOLD
+    unpremultiplied = torch.where(known, warped / coverage.clamp(min=KNOWN_THRESHOLD), warped).clamp(0.0, 1.0)
+    filled = fill_nearest(unpremultiplied, known)
+    nothing_seen = ~known.flatten(1).any(dim=1)
+    filled[nothing_seen] = start.to(filled.dtype)
+    return filled.to(start.dtype)

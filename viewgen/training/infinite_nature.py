@@ -61,6 +61,8 @@ class InfiniteNatureTrainingConfig:
     rollout_steps: ``T``, refine steps per window (windows hold ``T + 1`` frames).
     rollout_schedule: ``((step, T_s), ...)``: from training step ``step`` on, roll out only ``T_s <= T`` steps
         (the first ``T_s + 1`` frames of each window), so rollouts can grow as training goes; empty: always ``T``.
+    clip_stride: clip frames between two window frames, for posed clips in the RealEstate10K / ACID layout (their
+    frames are a video's, 1/30 s apart).
     batch_size: windows per process and step. learning_rate, betas: Adam's, for both networks (the
     reference released none; these are the usual SPADE settings). weights: the loss weights.
     perceptual: use the VGG19 term when its weights are here (:mod:`viewgen.training.perceptual`).
@@ -74,6 +76,7 @@ class InfiniteNatureTrainingConfig:
     discriminator: MultiScaleDiscriminatorConfig = field(default_factory=_discriminator_config)
     rollout_steps: int = 4
     rollout_schedule: tuple[tuple[int, int], ...] = ()
+    clip_stride: int = 1
     batch_size: int = 2
     learning_rate: float = 1e-4
     betas: tuple[float, float] = (0.5, 0.9)
@@ -96,8 +99,8 @@ class InfiniteNatureTrainingConfig:
             raise ValueError("the style encoder and the generator must share one image size")
         if self.encoder.style_dim != self.generator.style_dim:
             raise ValueError("the style encoder and the generator must share one style size")
-        if self.rollout_steps < 1 or self.batch_size < 1 or not self.learning_rate > 0:
-            raise ValueError("rollout_steps and batch_size must be >= 1 and learning_rate > 0")
+        if self.rollout_steps < 1 or self.batch_size < 1 or self.clip_stride < 1 or not self.learning_rate > 0:
+            raise ValueError("rollout_steps, batch_size and clip_stride must be >= 1 and learning_rate > 0")
         schedule = tuple((int(start), int(steps)) for start, steps in self.rollout_schedule)
         object.__setattr__(self, "rollout_schedule", schedule)  # JSON gives lists back: keep pairs as tuples
         steps = [start for start, _ in schedule]

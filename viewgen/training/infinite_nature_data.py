@@ -4,8 +4,10 @@
 to this process's rank through a :class:`~viewgen.training.loader.ResumableLoader`, so a resumed run
 goes on with the window after the last one it trained on; every epoch deals new windows.
 :func:`window_data` builds it for ``--data``: ``synthetic`` (the synthetic world rendered on the fly,
-:class:`~viewgen.data.datasets.SyntheticWindows`) or a GoogleEarth-Infinite folder
-(:class:`~viewgen.data.datasets.GoogleEarthWindows`, its ``train`` split).
+:class:`~viewgen.data.datasets.SyntheticWindows`), a GoogleEarth-Infinite folder
+(:class:`~viewgen.data.datasets.GoogleEarthWindows`, its ``train`` split) or a folder of posed clips in the
+RealEstate10K / ACID layout (:class:`~viewgen.data.datasets.PosedClipWindows`, its ``train`` split when it has
+one; real clips prepared by ``viewgen prepare-clips``, synthetic ones from ``viewgen synth`` as they are).
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 
-from viewgen.data.datasets import GoogleEarthWindows, SyntheticWindows, SyntheticWindowsConfig, WindowBatchSampler
+from viewgen.data.datasets import (
+    GoogleEarthWindows,
+    PosedClipWindows,
+    SyntheticWindows,
+    SyntheticWindowsConfig,
+    WindowBatchSampler,
+)
 from viewgen.training.loader import ResumableLoader
 
 __all__ = ["WindowData", "synthetic_window_data", "window_data"]
@@ -48,8 +56,12 @@ def window_data(data: str, config) -> tuple[WindowData, dict]:
         return synthetic_window_data(size, config.rollout_steps, config.batch_size, config.seed,
                                    config.windows_per_epoch, config.num_workers), {"train": "synthetic"}
     root = Path(data)
-    if not (root / "K.npy").is_file():
-        raise ValueError(f"--data {data} is neither synthetic nor a GoogleEarth-Infinite folder (K.npy + "
-                         "train/<grid>/transforms.json); RealEstate10K / ACID windows are not readable yet")
-    windows = GoogleEarthWindows(root, "train", size, frames, config.seed)
+    if (root / "K.npy").is_file():
+        windows = GoogleEarthWindows(root, "train", size, frames, config.seed)
+    elif root.is_dir():
+        split = "train" if (root / "train").is_dir() else None
+        windows = PosedClipWindows(root, split, size, frames, config.clip_stride, config.seed, config.windows_per_epoch)
+    else:
+        raise ValueError(f"--data {data} is neither synthetic nor a folder (GoogleEarth-Infinite: K.npy + "
+                         "train/<grid>/transforms.json; RealEstate10K / ACID: <split>/<clip>.txt and frame folders)")
     return WindowData(windows, config.batch_size, config.num_workers), {"train": str(root.resolve())}
