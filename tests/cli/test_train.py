@@ -19,6 +19,8 @@ def test_train_reports_its_run_and_the_same_command_resumes(split, tmp_path, cap
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert line.startswith("trained ENR (tiny) to step 2 (2 steps in ") and "val PSNR" in line
     assert line.endswith(f"release weights in {tmp_path / 'run' / 'release'}")
+    session = tmp_path / "run" / "logs" / "session_000"
+    assert (session / "metrics.csv").is_file() and list(session.glob("events.out.tfevents.*"))  # CSV and TensorBoard
     assert main([*command, "--max-steps", "3"]) == 0
     assert "to step 3 (resumed at step 2, 1 steps in" in capsys.readouterr().out
     checkpoint = tmp_path / "run" / "checkpoints" / "step00000003.ckpt"
@@ -134,3 +136,27 @@ def test_infinite_nature_trains_on_google_earth_infinite(tmp_path, capsys):
     import json
 
     assert json.loads((tmp_path / "run" / "config.json").read_text())["data"] == {"train": str(root.resolve())}
+
+
+def test_infinite_nature_fine_tunes_a_release_and_refuses_another_architecture(tmp_path, capsys):
+    import json
+
+    release = _tiny_release(tmp_path / "first", capsys)
+    command = ["train", "infinite-nature", "--preset", "tiny", "--init", str(release), "--out", str(tmp_path / "run"),
+               "--accelerator", "cpu", "--max-steps", "1"]
+    assert main(command) == 0
+    assert "trained Infinite Nature (tiny) to step 1" in capsys.readouterr().out
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["data"]["init"] == str(release.resolve())
+    assert main([*command[:-1], "2"]) == 0 and "resumed at step 1" in capsys.readouterr().out
+    other = ["train", "infinite-nature", "--preset", "small", "--init", str(release), "--out", str(tmp_path / "x")]
+    assert main(other) == 2
+    err = capsys.readouterr().err
+    assert "its style encoder is not this preset's (image_size" in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()
+
+
+def _tiny_release(run, capsys):
+    assert main(["train", "infinite-nature", "--preset", "tiny", "--out", str(run), "--accelerator", "cpu",
+                 "--max-steps", "1"]) == 0
+    capsys.readouterr()
+    return run / "release"

@@ -157,3 +157,50 @@ def test_rollouts_grow_by_schedule():
     assert again.rollout_schedule == ((0, 1), (3, 2))
     with pytest.raises(ValueError, match="rollout_schedule"):
         tiny_config(rollout_schedule=((0, 3),))
+
+
+@pytest.mark.slow
+def test_the_paper_preset_fine_tunes_the_converted_fixture_checkpoint(tmp_path):
+    from tests.helpers.shared import infinite_nature_checkpoint
+    from viewgen.cli.main import main
+    from viewgen.training.families import train_infinite_nature
+    from viewgen.training.presets import preset
+
+    checkpoint = infinite_nature_checkpoint(tmp_path / "ckpt")
+    assert main(["convert", "infinite-nature", str(checkpoint), str(tmp_path / "converted")]) == 0
+    config = preset("infinite-nature", "paper", max_steps=1, rollout_steps=1, batch_size=1, perceptual=False,
+                    log_every=1, windows_per_epoch=4)
+    summary = train_infinite_nature(config, tmp_path / "run", init=tmp_path / "converted", accelerator="cpu",
+                                    progress=False)
+    assert summary.last_step == 1 and summary.train_loss == summary.train_loss  # a finite loss, not NaN
+    from viewgen.pipelines import FlyThroughPipeline
+
+    tuned = FlyThroughPipeline.from_pretrained(summary.release)
+    assert tuned.generator.config == FlyThroughPipeline.from_pretrained(tmp_path / "converted").generator.config
+
+
+def test_a_moving_average_of_the_generator_is_kept_in_checkpoints_and_exported(tmp_path):
+    from viewgen.pipelines import FlyThroughPipeline
+    from viewgen.training.families import train_infinite_nature
+    from viewgen.training.infinite_nature import export_flight_checkpoint
+
+    config = tiny_config(ema_decay=0.5, max_steps=2)
+    summary = train_infinite_nature(config, tmp_path / "run", accelerator="cpu", progress=False)
+    checkpoint = tmp_path / "run" / "checkpoints" / "step00000002.ckpt"
+    state = torch.load(checkpoint, weights_only=True)["state_dict"]
+    assert int(state["generator_ema.n_averaged"]) == 2  # updated after each generator step, kept in check-points
+    name = "conv_out.parametrizations.weight.original"
+    assert not torch.equal(state[f"generator_ema.module.{name}"], state[f"generator.{name}"])
+    exported = export_flight_checkpoint(checkpoint, tmp_path / "exported")  # the average flies, not the last step
+    module = InfiniteNatureTrainingModule(config.to_dict())
+    module.load_state_dict(state)
+    assert module.flight_networks()[1] is module.generator_ema.module
+    released = FlyThroughPipeline.from_pretrained(summary.release).generator.state_dict()
+    assert all(torch.equal(value, released[key]) for key, value in exported.generator.state_dict().items())
+    from viewgen.training.spectral_norm import baked_weight
+
+    average = baked_weight(state[f"generator_ema.module.{name}"],
+                           state["generator_ema.module.conv_out.parametrizations.weight.0._u"])
+    assert torch.equal(exported.generator.conv_out.weight, average)
+    with pytest.raises(ValueError, match="ema_decay must be in"):
+        tiny_config(ema_decay=1.0)

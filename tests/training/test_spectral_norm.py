@@ -1,6 +1,7 @@
 """Spectral norm trained live (u moves) and baked at export with the converter's own formula."""
 
 import numpy as np
+import pytest
 import torch
 
 from viewgen.convert.infinite_nature import bake_spectral_norm
@@ -49,3 +50,20 @@ def test_a_baked_kernel_has_unit_spectral_norm_once_u_has_converged():
     for _ in range(200):  # what training's power iterations converge to
         u = torch.nn.functional.normalize(matrix @ torch.nn.functional.normalize(matrix.T @ u, dim=0), dim=0)
     assert np.isclose(_largest_singular_value(baked_weight(weight, u).reshape(8, -1)), 1.0, atol=1e-4)
+
+
+def test_plain_weights_load_under_live_spectral_norm_and_bake_back():
+    from viewgen.training.spectral_norm import load_plain_weights
+
+    trained = _discriminator(spectral_norm=True)
+    load_plain_weights(trained, _discriminator(spectral_norm=False).state_dict())  # converges u on its kernels
+    bake_spectral_norms(trained)
+    release = trained.state_dict()  # plain kernels of spectral norm 1, as a release baked from a converged u
+    tuned = _discriminator(spectral_norm=True)
+    load_plain_weights(tuned, release)
+    tuned.eval()  # the normalised kernels a fine-tune starts from are the release's
+    for name, module in tuned.named_modules():
+        if hasattr(module, "parametrizations"):
+            assert torch.allclose(module.weight, release[f"{name}.weight"], atol=1e-4)
+    with pytest.raises(RuntimeError, match="Missing key"):
+        load_plain_weights(_discriminator(spectral_norm=True), {k: v for k, v in release.items() if "bias" not in k})

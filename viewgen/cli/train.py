@@ -41,6 +41,8 @@ def add_parser(subparsers) -> None:
     presets = sorted({*ENR_PRESETS, *INFINITE_NATURE_PRESETS})
     command.add_argument("--preset", required=True, choices=presets,
                          help=f"enr: {', '.join(ENR_PRESETS)}; infinite-nature: {', '.join(INFINITE_NATURE_PRESETS)}")
+    command.add_argument("--init", metavar="DIR", help="infinite-nature: fine-tune this release folder (converted "
+                         "official weights with --preset paper, or an export)")
     command.add_argument("--out", required=True, metavar="DIR", help="the run folder (new, or one to resume)")
     command.add_argument("--max-steps", type=count_type(1), metavar="N", help="stop after N optimiser steps")
     command.add_argument("--max-epochs", type=count_type(1), metavar="N", help="stop after N epochs")
@@ -86,13 +88,15 @@ def _train(args: Namespace, config, devices):
     hardware = {"accelerator": args.accelerator, "devices": devices, "num_nodes": args.num_nodes,
                 "strategy": args.strategy, "progress": sys.stderr.isatty()}
     if args.family == "enr":
+        if args.init is not None:
+            raise ValueError("--init is not an option of enr training")
         if args.data is None:
             raise ValueError("viewgen train enr needs --data DIR (a split in Apple's layout, e.g. from viewgen "
                              "synth-objects)")
         return train_enr(config, args.data, args.out, val_data=args.val_data, **hardware)
     if args.val_data is not None:
         raise ValueError("--val-data is not an option of infinite-nature training (the synthetic world has no split)")
-    return train_infinite_nature(config, args.out, args.data or "synthetic", **hardware)
+    return train_infinite_nature(config, args.out, args.data or "synthetic", init=args.init, **hardware)
 
 
 def _devices(text: str):

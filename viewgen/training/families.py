@@ -63,13 +63,30 @@ def train_enr(config, data: str | Path, run_dir: str | Path, *, val_data: str | 
     return train_run(ENR, config, data_module, record, run_dir, **options)
 
 
-def train_infinite_nature(config, run_dir: str | Path, data: str = "synthetic", **options) -> RunSummary:
+def train_infinite_nature(config, run_dir: str | Path, data: str = "synthetic", *, init: str | Path | None = None,
+                          **options) -> RunSummary:
     """Train (or resume) an Infinite Nature run in ``run_dir``; ``data``: ``synthetic`` (the synthetic world's
-    windows, rendered on the fly) or a GoogleEarth-Infinite folder. ``options``:
+    windows, rendered on the fly), a GoogleEarth-Infinite folder or posed clips (RealEstate10K / ACID layout).
+    ``init``: a release folder to fine-tune (:func:`~viewgen.training.infinite_nature.load_flight_release`; a
+    resumed run continues from its check-point, but must name the same). ``options``:
     :func:`~viewgen.training.runs.train_run`'s."""
+    from dataclasses import replace
+
+    from viewgen.training.infinite_nature import load_flight_release
     from viewgen.training.infinite_nature_data import window_data
 
     data_module, record = window_data(str(data), config)  # checked before the run folder is touched
+    family = INFINITE_NATURE
+    if init is not None:
+        load_flight_release(_in_module(replace(config, perceptual=False)), init)  # a bad release fails here too
+        record["init"] = str(Path(init).resolve())
+
+        def build(settings):
+            module = _in_module(settings)
+            load_flight_release(module, init)
+            return module
+
+        family = replace(INFINITE_NATURE, build_module=build)
     if options.get("strategy") == "ddp":  # two backward passes a step (generator, then discriminator): DDP must
         options["strategy"] = "ddp_find_unused_parameters_true"  # allow parameters without a gradient in each
-    return train_run(INFINITE_NATURE, config, data_module, record, run_dir, **options)
+    return train_run(family, config, data_module, record, run_dir, **options)

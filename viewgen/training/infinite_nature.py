@@ -44,7 +44,15 @@ from viewgen.training.losses import (
 from viewgen.training.runs import check_schedule
 
 __all__ = ["InfiniteNatureTrainingConfig", "InfiniteNatureTrainingModule", "export_flight_checkpoint",
-           "export_flight_weights", "rollout", "tiny_config"]
+           "export_flight_weights", "load_flight_release", "rollout", "tiny_config"]
+
+
+def _encoder_config() -> StyleEncoderConfig:
+    return StyleEncoderConfig(spectral_norm=True)
+
+
+def _generator_config() -> SpadeGeneratorConfig:
+    return SpadeGeneratorConfig(spectral_norm=True)
 
 
 def _discriminator_config() -> MultiScaleDiscriminatorConfig:
@@ -57,7 +65,9 @@ def _discriminator_config() -> MultiScaleDiscriminatorConfig:
 class InfiniteNatureTrainingConfig:
     """A whole Infinite Nature training run; the defaults are the released architecture at 160x256.
 
-    encoder, generator, discriminator: the networks (the discriminator spectrally normalised).
+    encoder, generator, discriminator: the networks, spectrally normalised where the reference's are (every conv
+    of the encoder, the generator's resblock and output convs, the discriminator's convs after the first), live:
+    the power iteration updates ``u`` at every training forward; the export bakes it.
     rollout_steps: ``T``, refine steps per window (windows hold ``T + 1`` frames).
     rollout_schedule: ``((step, T_s), ...)``: from training step ``step`` on, roll out only ``T_s <= T`` steps
         (the first ``T_s + 1`` frames of each window), so rollouts can grow as training goes; empty: always ``T``.
@@ -66,13 +76,15 @@ class InfiniteNatureTrainingConfig:
     batch_size: windows per process and step. learning_rate, betas: Adam's, for both networks (the
     reference released none; these are the usual SPADE settings). weights: the loss weights.
     perceptual: use the VGG19 term when its weights are here (:mod:`viewgen.training.perceptual`).
+    ema_decay: 0 (off), or the decay of an exponential moving average of the style encoder's and generator's
+    weights (and spectral-norm vectors), updated after every generator step; samples and exports then use it.
     seed: weights, style noise and data. max_epochs / max_steps (Lightning's; an epoch is
     ``windows_per_epoch`` windows), checkpoint_every, sample_every, log_every (steps; validate_every is
     unused: the synthetic world has no split), num_workers, precision: the run's schedule.
     """
 
-    encoder: StyleEncoderConfig = field(default_factory=StyleEncoderConfig)
-    generator: SpadeGeneratorConfig = field(default_factory=SpadeGeneratorConfig)
+    encoder: StyleEncoderConfig = field(default_factory=_encoder_config)
+    generator: SpadeGeneratorConfig = field(default_factory=_generator_config)
     discriminator: MultiScaleDiscriminatorConfig = field(default_factory=_discriminator_config)
     rollout_steps: int = 4
     rollout_schedule: tuple[tuple[int, int], ...] = ()
@@ -82,6 +94,7 @@ class InfiniteNatureTrainingConfig:
     betas: tuple[float, float] = (0.5, 0.9)
     weights: InfiniteNatureLossWeights = field(default_factory=InfiniteNatureLossWeights)
     perceptual: bool = True
+    ema_decay: float = 0.0
     seed: int = 0
     windows_per_epoch: int = 10_000
     max_epochs: int = 1000
@@ -99,6 +112,8 @@ class InfiniteNatureTrainingConfig:
             raise ValueError("the style encoder and the generator must share one image size")
         if self.encoder.style_dim != self.generator.style_dim:
             raise ValueError("the style encoder and the generator must share one style size")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1) (0: no moving average), got {self.ema_decay}")
         if self.rollout_steps < 1 or self.batch_size < 1 or self.clip_stride < 1 or not self.learning_rate > 0:
             raise ValueError("rollout_steps, batch_size and clip_stride must be >= 1 and learning_rate > 0")
         schedule = tuple((int(start), int(steps)) for start, steps in self.rollout_schedule)
@@ -155,6 +170,19 @@ class InfiniteNatureTrainingModule(pl.LightningModule):
         self.generator = SpadeGenerator(self.config.generator)
         self.discriminator = MultiScaleDiscriminator(self.config.discriminator)
         self.perceptual_network = perceptual_network  # not a submodule's state: its weights are a file of their own
+        if self.config.ema_decay > 0:
+            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+            average = get_ema_multi_avg_fn(self.config.ema_decay)
+            self.encoder_ema = AveragedModel(self.encoder, multi_avg_fn=average, use_buffers=True)
+            self.generator_ema = AveragedModel(self.generator, multi_avg_fn=average, use_buffers=True)
+
+    def flight_networks(self) -> tuple[StyleEncoder, SpadeGenerator]:
+        """``(style encoder, generator)`` that fly: their moving averages when the config's ``ema_decay`` is on, else
+        the trained networks themselves."""
+        if self.config.ema_decay > 0:
+            return self.encoder_ema.module, self.generator_ema.module
+        return self.encoder, self.generator
 
     def _noise(self, batch: int) -> Tensor:
         generator = item_generator(self.config.seed, self.global_step)
@@ -163,7 +191,7 @@ class InfiniteNatureTrainingModule(pl.LightningModule):
     def sample_grid(self, batch: dict) -> Tensor:
         """``[3, 2H, (T + 1) W]``: the first window's real frames on top, below them frame 0 and its rollout."""
         rgbd = batch["rgbd"][:1]
-        generated, _, _ = rollout(self.encoder, self.generator, rgbd, batch["cam_from_world"][:1],
+        generated, _, _ = rollout(*self.flight_networks(), rgbd, batch["cam_from_world"][:1],
                                   batch["intrinsics"][:1], torch.zeros(1, self.config.encoder.style_dim,
                                                                        device=rgbd.device))
         real_row = torch.cat(list(rgbd[0, :, :3]), dim=2)
@@ -199,6 +227,9 @@ class InfiniteNatureTrainingModule(pl.LightningModule):
         optimizer_g.zero_grad(set_to_none=True)
         self.manual_backward(losses["total"])
         optimizer_g.step()
+        if self.config.ema_decay > 0:
+            self.encoder_ema.update_parameters(self.encoder)
+            self.generator_ema.update_parameters(self.generator)
         self.discriminator.requires_grad_(True)
         _, real_logits = self.discriminator(real)
         _, fake_logits = self.discriminator(fake.detach())
@@ -225,9 +256,9 @@ def tiny_config(**overrides) -> InfiniteNatureTrainingConfig:
     from viewgen.networks.infinite_nature.discriminator import PatchDiscriminatorConfig
 
     size = (32, 48)
-    encoder = StyleEncoderConfig(image_size=size, channels=(4, 8, 8, 8), style_dim=8)
+    encoder = StyleEncoderConfig(image_size=size, channels=(4, 8, 8, 8), style_dim=8, spectral_norm=True)
     generator = SpadeGeneratorConfig(image_size=size, style_dim=8, base_channels=16, up_channels=(8, 4, 4),
-                                     spade_hidden_channels=8)
+                                     spade_hidden_channels=8, spectral_norm=True)
     patch = PatchDiscriminatorConfig(base_channels=4, max_channels=8, strides=(2, 2, 1, 1), spectral_norm=True)
     discriminator = MultiScaleDiscriminatorConfig(patch=patch)
     config = InfiniteNatureTrainingConfig(encoder=encoder, generator=generator, discriminator=discriminator,
@@ -236,17 +267,40 @@ def tiny_config(**overrides) -> InfiniteNatureTrainingConfig:
     return replace(config, **overrides)
 
 
+def load_flight_release(module: InfiniteNatureTrainingModule, release) -> None:
+    """Start ``module``'s style encoder and generator from a release folder (converted official weights, or an
+    export): fine-tuning. Its networks must be the config's (one-line ``ValueError`` naming what differs; the
+    ``paper`` preset is the released architecture); their plain kernels are loaded under live spectral norm
+    (:func:`~viewgen.training.spectral_norm.load_plain_weights`). The discriminator starts fresh: none was released."""
+    from dataclasses import fields
+
+    from viewgen.pipelines import FlyThroughPipeline
+    from viewgen.training.spectral_norm import load_plain_weights
+
+    pipe = FlyThroughPipeline.from_pretrained(release)
+    for label, target, source in (("style encoder", module.encoder, pipe.style_encoder),
+                                  ("generator", module.generator, pipe.generator)):
+        wanted = replace(target.config, spectral_norm=False)
+        differing = [item.name for item in fields(wanted) if getattr(wanted, item.name) != getattr(source.config,
+                                                                                                   item.name)]
+        if differing:
+            raise ValueError(f"--init {release}: its {label} is not this preset's ({', '.join(differing)} differ); "
+                             "fine-tune a release of the same architecture (the paper preset fits converted "
+                             "official weights)")
+        load_plain_weights(target, source.state_dict())
+
+
 def export_flight_weights(module: InfiniteNatureTrainingModule, out_dir) -> object:
-    """Write the trained style encoder and generator as a release folder ``FlyThroughPipeline.from_pretrained``
-    (and ``viewgen fly --weights``) reads: spectral norm baked by the converter's formula, configs without it.
-    The module is not changed (copies are baked). Returns the exported pipeline."""
+    """Write the trained style encoder and generator (their moving averages when the run keeps them) as a release
+    folder ``FlyThroughPipeline.from_pretrained`` (and ``viewgen fly --weights``) reads: spectral norm baked by the
+    converter's formula, configs without it. The module is not changed (copies are baked). Returns the pipeline."""
     import copy
 
     from viewgen.pipelines import FlyThroughConfig, FlyThroughPipeline
     from viewgen.training.spectral_norm import bake_spectral_norms
 
     networks = []
-    for network in (module.encoder, module.generator):
+    for network in module.flight_networks():
         baked = copy.deepcopy(network).cpu().eval()
         bake_spectral_norms(baked)
         baked.config = replace(baked.config, spectral_norm=False)

@@ -79,9 +79,9 @@ def _in_small():
     from viewgen.training.infinite_nature import InfiniteNatureTrainingConfig
 
     size = (160, 256)
-    encoder = StyleEncoderConfig(image_size=size, channels=(8, 16, 32, 32, 32, 32), style_dim=32)
+    encoder = StyleEncoderConfig(image_size=size, channels=(8, 16, 32, 32, 32, 32), style_dim=32, spectral_norm=True)
     generator = SpadeGeneratorConfig(image_size=size, style_dim=32, base_channels=64, up_channels=(64, 32, 16, 16),
-                                     spade_hidden_channels=32)
+                                     spade_hidden_channels=32, spectral_norm=True)
     patch = PatchDiscriminatorConfig(base_channels=16, max_channels=64, spectral_norm=True)
     return InfiniteNatureTrainingConfig(encoder=encoder, generator=generator,
                                         discriminator=MultiScaleDiscriminatorConfig(patch=patch), rollout_steps=3,

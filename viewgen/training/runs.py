@@ -9,8 +9,10 @@ A run folder holds::
 
     config.json        the resolved training config, the data and the viewgen version (written first)
     checkpoints/       stepNNNNNNNN.ckpt, resumable (viewgen.training.checkpoints)
-    logs/session_NNN/  Lightning's CSV log of each (re)start: metrics.csv of train/loss, train/pixel,
-                       train/ssim, val/loss, val/psnr by step (viewgen.training.curves merges them)
+    logs/session_NNN/  the logs of each (re)start: Lightning's metrics.csv of the family's losses (ENR:
+                       train/loss, train/pixel, train/ssim, val/loss, val/psnr) by step, which
+                       viewgen.training.curves merges, and the same as TensorBoard events
+                       (``tensorboard --logdir RUN/logs`` shows each session as a run)
     samples/           step_NNNNNNNN.png: the family's sample grid (viewgen.training.callbacks)
     loss_curve.png     the losses (and validation PSNR) by step, drawn when the run ends
     release/           the last step's release weights, for from_pretrained
@@ -169,11 +171,13 @@ def _new_session(run_dir: Path) -> str:
 def _trainer(config, run_dir: Path, callbacks: list, hardware: dict, progress: bool,
              validate: bool):
     import lightning.pytorch as pl
-    from lightning.pytorch.loggers import CSVLogger
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+    session = _new_session(run_dir)
+    loggers = [CSVLogger(run_dir, name="logs", version=session, flush_logs_every_n_steps=config.log_every),
+               TensorBoardLogger(run_dir, name="logs", version=session, default_hp_metric=False)]
     return pl.Trainer(default_root_dir=run_dir, max_epochs=config.max_epochs, max_steps=config.max_steps,
-                      precision=config.precision, logger=CSVLogger(run_dir, name="logs", version=_new_session(run_dir),
-                                                                 flush_logs_every_n_steps=config.log_every),
+                      precision=config.precision, logger=loggers,
                       callbacks=callbacks, enable_checkpointing=False, log_every_n_steps=config.log_every,
                       check_val_every_n_epoch=None, val_check_interval=config.validate_every if validate else None,
                       num_sanity_val_steps=0, limit_val_batches=None if validate else 0,
