@@ -101,6 +101,10 @@ def test_infinite_nature_trains_resumes_exports_and_flies(tmp_path, capsys):
     assert main([*command, "--max-steps", "3"]) == 0
     assert "to step 3 (resumed at step 2, 1 steps in" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "run" / "samples").glob("*.png"))[-1] == "step_00000003.png"
+    from PIL import Image
+
+    # real frames, the rollout, an autopilot flight: three rows of T + 1 = 3 frames of 32x48
+    assert Image.open(tmp_path / "run" / "samples" / "step_00000003.png").size == (3 * 48, 3 * 32)
     assert main(["export", str(tmp_path / "run"), str(tmp_path / "weights"), "--step", "2"]) == 0
     capsys.readouterr()
     pipe = FlyThroughPipeline.from_pretrained(tmp_path / "weights")

@@ -47,6 +47,9 @@ __all__ = ["InfiniteNatureTrainingConfig", "InfiniteNatureTrainingModule", "expo
            "export_flight_weights", "load_flight_release", "rollout", "tiny_config"]
 
 
+SAMPLE_FLIGHT_STRIDE = 5  # the samples' autopilot flight shows every 5th frame
+
+
 def _encoder_config() -> StyleEncoderConfig:
     return StyleEncoderConfig(spectral_norm=True)
 
@@ -189,14 +192,27 @@ class InfiniteNatureTrainingModule(pl.LightningModule):
         return torch.randn(batch, self.config.encoder.style_dim, generator=generator).to(self.device)
 
     def sample_grid(self, batch: dict) -> Tensor:
-        """``[3, 2H, (T + 1) W]``: the first window's real frames on top, below them frame 0 and its rollout."""
+        """``[3, 3H, (T + 1) W]`` for the first window: its real frames on top; frame 0 and its rollout along the
+        window's poses below them; then frame 0 and a flight from it on autopilot (the pipeline ``viewgen fly``
+        runs), every :data:`SAMPLE_FLIGHT_STRIDE`-th of its frames, so the bottom row shows the longer range."""
         rgbd = batch["rgbd"][:1]
         generated, _, _ = rollout(*self.flight_networks(), rgbd, batch["cam_from_world"][:1],
                                   batch["intrinsics"][:1], torch.zeros(1, self.config.encoder.style_dim,
                                                                        device=rgbd.device))
         real_row = torch.cat(list(rgbd[0, :, :3]), dim=2)
         generated_row = torch.cat([rgbd[0, 0, :3], *generated[0, :, :3]], dim=2)
-        return torch.cat([real_row, generated_row], dim=1).clamp(0, 1)
+        return torch.cat([real_row, generated_row, self._sample_flight(rgbd[0, 0], rgbd.shape[1])], dim=1).clamp(0, 1)
+
+    def _sample_flight(self, start: Tensor, count: int) -> Tensor:
+        """``[3, H, count W]``: ``start [4, H, W]`` and every :data:`SAMPLE_FLIGHT_STRIDE`-th frame of its flight."""
+        from viewgen.pipelines import FlyThroughConfig, FlyThroughPipeline
+
+        encoder, generator = self.flight_networks()
+        config = FlyThroughConfig(image_size=tuple(generator.config.image_size), device=str(start.device),
+                                  seed=self.config.seed)
+        flight = FlyThroughPipeline(encoder, generator, config)(start[None], (count - 1) * SAMPLE_FLIGHT_STRIDE + 1,
+                                                                output_type="tensor")
+        return torch.cat([start[:3], *flight[SAMPLE_FLIGHT_STRIDE::SAMPLE_FLIGHT_STRIDE, :3].to(start)], dim=2)
 
     def generator_losses(self, real: Tensor, fake: Tensor, mu: Tensor, logvar: Tensor) -> dict[str, Tensor]:
         """The generator's weighted terms and their ``total`` for frames ``[N, 4, H, W]`` (real and generated)."""
