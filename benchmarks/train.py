@@ -22,7 +22,8 @@ import argparse
 import torch
 from _timing import host_check_us, peak_rss_mib, time_runs
 
-ALL = ("enr:tiny", "enr:objects", "enr:chairs", "infinite-nature:tiny", "infinite-nature:small", "infinite-nature:paper")
+ALL = ("enr:tiny", "enr:objects", "enr:chairs", "infinite-nature:tiny", "infinite-nature:small",
+       "infinite-nature:paper")
 
 
 class _Optimisers:

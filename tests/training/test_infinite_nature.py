@@ -204,3 +204,54 @@ def test_a_moving_average_of_the_generator_is_kept_in_checkpoints_and_exported(t
     assert torch.equal(exported.generator.conv_out.weight, average)
     with pytest.raises(ValueError, match="ema_decay must be in"):
         tiny_config(ema_decay=1.0)
+
+
+@pytest.mark.parametrize("name", ["paper", "small", "tiny"])
+def test_every_preset_trains_two_steps_on_cpu(name, tmp_path):
+    from viewgen.training.families import train_infinite_nature
+    from viewgen.training.presets import preset
+
+    config = preset("infinite-nature", name, max_steps=2, rollout_steps=1, batch_size=1, perceptual=False,
+                    windows_per_epoch=4, checkpoint_every=2, sample_every=2, log_every=1)
+    summary = train_infinite_nature(config, tmp_path / "run", accelerator="cpu", progress=False)
+    assert summary.last_step == 2 and summary.train_loss == summary.train_loss  # logged, finite
+    assert (tmp_path / "run" / "release" / "spade_generator").is_dir()
+
+
+_KILLED_RUN = """
+import os, signal, sys
+import lightning.pytorch as pl
+from viewgen.training.families import train_infinite_nature
+from viewgen.training.infinite_nature import tiny_config
+
+class KillAt(pl.Callback):
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == int(sys.argv[2]):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+config = tiny_config(max_steps=7, checkpoint_every=3, sample_every=7, windows_per_epoch=6)
+callbacks = (KillAt(),) if int(sys.argv[2]) else ()
+train_infinite_nature(config, sys.argv[1], accelerator="cpu", progress=False, callbacks=callbacks)
+"""
+
+
+def test_a_run_killed_with_sigkill_resumes_with_no_step_lost_or_repeated(tmp_path):
+    # 6 windows, 2 a step: 3 steps an epoch; the kill comes at step 5, two steps after the check-point of step 3
+    from safetensors.torch import load_file
+
+    from tests.helpers.training import run_python
+    from viewgen.training.checkpoints import newest_checkpoint
+    from viewgen.training.curves import read_run_metrics
+
+    whole = run_python(_KILLED_RUN, str(tmp_path / "whole"), "0")
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    killed = run_python(_KILLED_RUN, str(tmp_path / "killed"), "5")
+    assert killed.returncode == -9
+    assert newest_checkpoint(tmp_path / "killed" / "checkpoints").name == "step00000003.ckpt"
+    resumed = run_python(_KILLED_RUN, str(tmp_path / "killed"), "0")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    for part in ("style_encoder", "spade_generator"):
+        expected = load_file(tmp_path / "whole" / "release" / part / "model.safetensors")
+        got = load_file(tmp_path / "killed" / "release" / part / "model.safetensors")
+        assert all(torch.equal(expected[key], got[key]) for key in expected)  # bit for bit
+    assert read_run_metrics(tmp_path / "killed" / "logs") == read_run_metrics(tmp_path / "whole" / "logs")

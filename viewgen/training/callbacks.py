@@ -3,7 +3,8 @@
 :class:`SampleRenders` asks the module for ``sample_grid(batch)`` of one fixed batch every ``every``
 steps (and when the run ends) and writes it to ``<run>/samples/step_NNNNNNNN.png``; only rank 0
 draws. For Infinite Nature, :meth:`~viewgen.training.infinite_nature.InfiniteNatureTrainingModule.sample_grid`:
-a window's real frames, its rollout, and a flight on autopilot from its first frame. For ENR (:func:`pair_sample_grid`): one row per image of the batch, three columns: the
+a window's real frames, its rollout, and a flight on autopilot from its first frame. For ENR
+(:func:`pair_sample_grid`): one row per image of the batch, three columns: the
 partner view the scene was inferred from, the render turned to this view, and this view's truth.
 """
 
