@@ -1,4 +1,5 @@
-"""Networks of viewgen, one subpackage per model family (``infinite_nature/``), and the shared
+"""Networks of viewgen, one subpackage per model family (``infinite_nature/`` the SPADE refiner,
+``stylegan2/`` Infinite Nature Zero's co-modulated generator, ``enr/``), and the shared
 ``save_pretrained`` / ``from_pretrained`` machinery (:mod:`~viewgen.networks.pretrained`).
 
 Networks know nothing of cameras or files. All images are NCHW, RGB(D) in [0, 1] at the
@@ -19,8 +20,11 @@ from viewgen.networks.infinite_nature import (
     StyleEncoderConfig,
 )
 from viewgen.networks.pretrained import PretrainedMixin, StateDictMismatchError
+from viewgen.networks.stylegan2 import CoModGenerator, CoModGeneratorConfig
 
 __all__ = [
+    "CoModGenerator",
+    "CoModGeneratorConfig",
     "MultiScaleDiscriminator",
     "MultiScaleDiscriminatorConfig",
     "PatchDiscriminator",
