@@ -39,6 +39,19 @@ def load_reference(name: str = "infinite_nature") -> dict[str, np.ndarray]:
         return {key: data[key] for key in data.files}
 
 
+def reference_tensors(name: str) -> dict:
+    """:func:`load_reference` as torch tensors (dtypes kept)."""
+    import torch
+
+    return {key: torch.from_numpy(value) for key, value in load_reference(name).items()}
+
+
+def max_abs_diff(actual, expected) -> float:
+    """Largest ``|actual - expected|`` in float64, after checking the two shapes agree."""
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    return float((actual.double() - expected.double()).abs().max())
+
+
 def infinite_nature_checkpoint(dest_dir: Path) -> Path:
     """Unpack the shared TF checkpoint (index + xz-compressed data shard) into ``dest_dir``.
 

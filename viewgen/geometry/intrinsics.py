@@ -48,6 +48,18 @@ def intrinsics_to_pixel_matrix(intrinsics: Tensor, height: int, width: int) -> T
     return torch.stack(rows, dim=-2)
 
 
+def integer_pixel_matrix(intrinsics: Tensor, height: int, width: int) -> Tensor:
+    """Normalized ``[..., 4]`` ``[fx, fy, cx, cy]`` -> ``[..., 3, 3]`` ``K`` in integer pixel coordinates.
+
+    Pixel ``(row j, col i)`` has its centre at ``(i, j)`` under this ``K`` (the original Zero's and
+    OpenCV's convention), where :func:`intrinsics_to_pixel_matrix` puts it at
+    ``(i + 0.5, j + 0.5)``; so the principal point is 0.5 smaller and the focal lengths are the same.
+    """
+    matrix = intrinsics_to_pixel_matrix(intrinsics, height, width).clone()
+    matrix[..., :2, 2] -= 0.5
+    return matrix
+
+
 def pixel_matrix_to_intrinsics(pixel_matrix: Tensor, height: int, width: int) -> Tensor:
     """``[..., 3, 3]`` ``K`` in pixels (corner origin) -> ``[..., 4]`` normalized intrinsics."""
     return torch.stack(
