@@ -30,3 +30,22 @@ def device(request) -> torch.device:
 def dtype(request) -> torch.dtype:
     """Each floating dtype a test runs in: float32 and float64."""
     return request.param
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for the module (parity with fixtures recorded on one thread), then the previous count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def zero_fixture_generator(one_thread):
+    """The Infinite Nature Zero fixture's 65M-parameter generator (the original's checkpoint), once per module."""
+    from tests.helpers.shared import shared_path
+    from viewgen.networks.stylegan2 import load_original_checkpoint
+
+    return load_original_checkpoint(shared_path("fixtures", "infinite_nature_zero", "checkpoints",
+                                                "inz_seed0_latest.tar"))

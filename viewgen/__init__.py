@@ -7,7 +7,7 @@ imported inside the modules that need them. Conventions: ``docs/conventions.md``
 
 __version__ = "0.1.0"
 
-__all__ = ["FlyThroughPipeline", "NovelViewPipeline", "__version__"]
+__all__ = ["FlyThroughPipeline", "InfiniteNatureZeroPipeline", "NovelViewPipeline", "__version__"]
 
 
 def __getattr__(name: str):
@@ -16,6 +16,10 @@ def __getattr__(name: str):
         from viewgen.pipelines.fly_through import FlyThroughPipeline
 
         return FlyThroughPipeline
+    if name == "InfiniteNatureZeroPipeline":
+        from viewgen.pipelines.infinite_nature_zero import InfiniteNatureZeroPipeline
+
+        return InfiniteNatureZeroPipeline
     if name == "NovelViewPipeline":
         from viewgen.pipelines.novel_view import NovelViewPipeline
 

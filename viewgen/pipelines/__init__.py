@@ -3,6 +3,8 @@
 * :class:`FlyThroughPipeline`: Infinite Nature's perpetual fly-through (encode the style once,
   then controller -> memory.render -> refiner.refine -> memory.add, frame after frame);
   ``__call__`` returns a :class:`FlightOutput` of :class:`Frame`.
+* :class:`InfiniteNatureZeroPipeline`: Infinite Nature Zero's flight (its autopilot, sky dome, softmax
+  splat, StyleGAN2 refiner and sky correction), its own loop in :mod:`~viewgen.pipelines.infinite_nature_zero`.
 The camera controllers it flies with live in :mod:`viewgen.control`, its memories in
 :mod:`viewgen.memory`, its refiners in :mod:`viewgen.refiners`; their main names are
 re-exported here.
@@ -14,6 +16,12 @@ from viewgen.control.registry import CONTROLLER_NAMES, make_controller
 from viewgen.geometry.disparity_rescale import rescale_refined_disparity
 from viewgen.memory import Keyframes, LastFrame, Memory
 from viewgen.pipelines.fly_through import FlyThroughConfig, FlyThroughPipeline, MissingWeightsError
+from viewgen.pipelines.infinite_nature_zero import (
+    InfiniteNatureZeroConfig,
+    InfiniteNatureZeroPipeline,
+    ZeroFlightOutput,
+    ZeroFrame,
+)
 from viewgen.pipelines.outputs import FlightOutput, Frame
 
 __all__ = [
@@ -25,10 +33,14 @@ __all__ = [
     "FlyThroughConfig",
     "FlyThroughPipeline",
     "Frame",
+    "InfiniteNatureZeroConfig",
+    "InfiniteNatureZeroPipeline",
     "Keyframes",
     "LastFrame",
     "Memory",
     "MissingWeightsError",
+    "ZeroFlightOutput",
+    "ZeroFrame",
     "make_controller",
     "rescale_refined_disparity",
 ]

@@ -20,21 +20,13 @@ import pytest
 import torch
 
 from tests.helpers.shared import load_reference, shared_path
-from viewgen.networks.stylegan2 import CoModGenerator, load_original_checkpoint
+from viewgen.networks.stylegan2 import CoModGenerator
 
 FIXTURE = "infinite_nature_zero"
 ATOL = 1e-5
 MEAN_LATENT_SAMPLES = 4096  # the README: mean_latent(4096), not the original flights' 50000
 PSI = 0.7  # the README: render_and_refine's truncation in view_generation and the rr_next_rgbd_{train,eval} calls
 SEED_OFFSETS = {"mean_latent": 1, "dropout_and_z": 2, "noise": 3}  # the README, over run_meta's --seeds-base
-
-
-@pytest.fixture(scope="module")
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +42,8 @@ def seeds() -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def generator(one_thread) -> CoModGenerator:
-    return load_original_checkpoint(shared_path("fixtures", FIXTURE, "checkpoints", "inz_seed0_latest.tar"))
+def generator(zero_fixture_generator) -> CoModGenerator:
+    return zero_fixture_generator
 
 
 def tensor(ref, key: str) -> torch.Tensor:
