@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from argparse import Namespace
 
-__all__ = ["add_parser", "run", "run_enr"]
+__all__ = ["add_parser", "run", "run_enr", "run_zero"]
 
 
 def add_parser(subparsers) -> None:
@@ -23,6 +23,15 @@ def add_parser(subparsers) -> None:
     enr.add_argument("checkpoint", help="Apple's .pt (e.g. trained-models/chairs.pt) or a training .ckpt")
     enr.add_argument("out_dir", help="output folder (config.json, model.safetensors)")
     enr.set_defaults(run=run_enr)
+    zero = convert_sub.add_parser(
+        "infinite-nature-zero", help="the original Infinite Nature Zero checkpoint (checkpoints/*latest.tar)",
+        description="Read the original PyTorch checkpoint ({'netG_ema': ...}; loaded with weights_only, strictly) and "
+                    "write OUT_DIR/generator/ (config.json + model.safetensors), infinite_nature_zero.json and "
+                    "manifest.json: the folder `viewgen fly --model infinite-nature-zero --weights` and "
+                    "InfiniteNatureZeroPipeline.from_pretrained load.")
+    zero.add_argument("checkpoint", help="the original *latest.tar, or the folder holding it (the last by name)")
+    zero.add_argument("out_dir", help="output folder (new or empty; a former release in it is replaced)")
+    zero.set_defaults(run=run_zero)
 
 
 def run_enr(args: Namespace) -> int:
@@ -53,4 +62,19 @@ def run(args: Namespace) -> int:
     summary = convert_infinite_nature_checkpoint(args.prefix, args.out_dir)
     print(f"converted {summary.num_variables_converted} variables ({summary.num_values_converted:,} values) "
           f"to {summary.out_dir}")
+    return 0
+
+
+def run_zero(args: Namespace) -> int:
+    """Convert the original Infinite Nature Zero checkpoint into a release folder (``save_pretrained``'s)."""
+    from viewgen.networks.stylegan2 import find_latest_checkpoint
+    from viewgen.pipelines.infinite_nature_zero import InfiniteNatureZeroPipeline
+
+    source = find_latest_checkpoint(args.checkpoint)  # a folder without *latest.tar (a release, say) is refused
+    pipe = InfiniteNatureZeroPipeline.from_pretrained(source)
+    out = pipe.save_pretrained(args.out_dir)
+    state = pipe.refiner.generator.state_dict()
+    values = sum(tensor.numel() for tensor in state.values())
+    height, width = pipe.refiner.image_size
+    print(f"converted {len(state)} tensors ({values:,} values; {height}x{width} frames) from {source.name} to {out}")
     return 0

@@ -1,7 +1,9 @@
 """``viewgen fly``: fly into a photo, an RGBD file or an embedded sample, and write the flight.
 
 The output kind follows ``--out``: ``.mp4`` (H.264), ``.gif``, or a directory of PNG frames.
-The video holds exactly ``--frames`` frames: the starting frame, then the generated ones.
+The video holds exactly ``--frames`` frames: the starting frame, then the generated ones (fewer
+when an Infinite Nature Zero flight stops at a crash: ``--model infinite-nature-zero``, in
+:mod:`viewgen.cli.fly_zero`).
 Ctrl-C or SIGTERM stops the flight and keeps the frames done so far (exit 130 / 143); an error
 discards them and leaves an existing output as it was.
 """
@@ -12,7 +14,9 @@ import os
 import sys
 import time
 from argparse import Namespace
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from viewgen.cli.options import seed_type, size_type
 
@@ -23,6 +27,8 @@ MAX_FRAMES = 100_000
 MAX_FPS = 240
 DEFAULT_LONG_SIDE = 512  # weight-free flights: the input is scaled so its long side is at most this
 PATHS = ("autopilot", "straight", "zoom-in", "dolly", "swing", "circle")
+MODELS = ("infinite-nature", "infinite-nature-zero")
+ON_CRASH = ("stop", "continue")
 
 
 def add_parser(subparsers) -> None:
@@ -35,18 +41,26 @@ def add_parser(subparsers) -> None:
     fly.add_argument("--frames", type=int, default=120, help="frames in the output, the start included (default 120)")
     fly.add_argument("--out", default="flight.mp4", help="output: .mp4, .gif or a directory for PNG frames "
                                                          "(default flight.mp4)")
-    fly.add_argument("--weights", default=None, metavar="DIR",
-                     help="converted Infinite Nature weights (see `viewgen convert`); without it the "
-                          "weight-free refiner is used")
+    fly.add_argument("--model", choices=MODELS, default="infinite-nature",
+                     help="infinite-nature (SPADE refiner, or weight-free without --weights) or "
+                          "infinite-nature-zero (needs --weights) (default infinite-nature)")
+    fly.add_argument("--weights", default=None, metavar="PATH",
+                     help="converted Infinite Nature weights (see `viewgen convert`; without it the weight-free "
+                          "refiner is used); for infinite-nature-zero the original *latest.tar, the folder "
+                          "holding it, or a folder of `viewgen convert infinite-nature-zero`")
     fly.add_argument("--depth", default=None, metavar="NAME", help="depth backend for image inputs")
     fly.add_argument("--seed", type=seed_type, default=0,
-                     help="seed of the weight-free flight's invented world (or of --weights' style sampling), "
-                          "0 to 2**64 - 1 (default 0)")
+                     help="seed of the weight-free flight's invented world (or of --weights' style sampling; "
+                          "Zero: its dropout, latent and noise), 0 to 2**64 - 1 (default 0)")
     fly.add_argument("--fps", type=float, default=24.0, help="frames per second of the video (default 24)")
     fly.add_argument("--size", type=parse_size, default=None, metavar="HxW",
                      help="flight resolution (default: the weights' size, or the input's with its long "
-                          f"side at most {DEFAULT_LONG_SIDE})")
-    fly.add_argument("--path", choices=PATHS, default="autopilot", help="camera path (default autopilot)")
+                          f"side at most {DEFAULT_LONG_SIDE}); not for infinite-nature-zero (128x128)")
+    fly.add_argument("--path", choices=PATHS, default="autopilot",
+                     help="camera path (default autopilot; infinite-nature-zero flies its own autopilot only)")
+    fly.add_argument("--on-crash", choices=ON_CRASH, default=None,
+                     help="infinite-nature-zero: at a crash into an obstacle, stop and keep the frames (default) "
+                          "or continue without that frame's sky correction")
     fly.add_argument("--save-disparity", action="store_true",
                      help="also write each frame's disparity as a 16-bit PNG (PNG-frame output only)")
     fly.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
@@ -75,7 +89,43 @@ def _flight_size(args: Namespace, input_size: tuple[int, int]) -> tuple[int, int
     return max(MIN_SIDE, round(height * scale / 2) * 2), max(MIN_SIDE, round(width * scale / 2) * 2)
 
 
-def _load_pipeline(args: Namespace, input_size: tuple[int, int]):
+@dataclass(frozen=True, eq=False)
+class Flight:
+    """What ``run`` needs of a model's flight, so the writing, progress and summary are shared.
+
+    size: ``(H, W)`` of the frames; camera, refiner: words for the opening line.
+    first: starts the flight, returns frame 0; next: the next frame, or ``None`` when the flight stopped.
+    note: the closing summary's addition (``""`` when there is nothing to add), asked after the flight.
+    """
+
+    size: tuple[int, int]
+    camera: str
+    refiner: str
+    first: Callable[[], object]
+    next: Callable[[], object | None]
+    note: Callable[[], str] = lambda: ""
+
+
+def _check_model_args(args: Namespace) -> None:
+    """Options of one model only are refused for the other, before any work."""
+    if args.model == "infinite-nature-zero":
+        from viewgen.cli.fly_zero import check_zero_args
+
+        check_zero_args(args)
+        return
+    if args.on_crash is not None:
+        raise ValueError("--on-crash applies to --model infinite-nature-zero only (Infinite Nature flies on)")
+    weights = Path(args.weights) if args.weights is not None else None
+    if weights is not None and (weights.suffix == ".tar" or (weights / "infinite_nature_zero.json").is_file()
+                                or (weights.is_dir() and any(weights.glob("*latest.tar")))):
+        raise ValueError(f"{args.weights} holds Infinite Nature Zero weights: add --model infinite-nature-zero")
+
+
+def _plan(args: Namespace, start) -> Flight:
+    """Infinite Nature's flight: the SPADE refiner from --weights, else the weight-free one."""
+    import warnings
+
+    from viewgen.io.rgbd_files import InputWarning
     from viewgen.pipelines import FlyThroughConfig, FlyThroughPipeline
 
     if args.weights is not None:
@@ -85,12 +135,20 @@ def _load_pipeline(args: Namespace, input_size: tuple[int, int]):
             raise ValueError(f"the weights in {args.weights} work at {weight_size[0]}x{weight_size[1]}; "
                              f"drop --size or pass --size {weight_size[0]}x{weight_size[1]}")
         pipe.config = replace(pipe.config, controller=args.path, seed=args.seed)
-        return pipe, f"Infinite Nature's SPADE refiner from {args.weights}"
-    size = _flight_size(args, input_size)
-    config = FlyThroughConfig(image_size=size, controller=args.path, seed=args.seed, device=args.device)
-    pipe = FlyThroughPipeline.weight_free(config)
-    return pipe, ("the weight-free flight (the input set into a procedural world, --seed picks it); "
-                  "pass --weights DIR for Infinite Nature's learned refiner")
+        refiner = f"Infinite Nature's SPADE refiner from {args.weights}"
+    else:
+        size = _flight_size(args, tuple(start.rgbd.shape[-2:]))
+        config = FlyThroughConfig(image_size=size, controller=args.path, seed=args.seed, device=args.device)
+        pipe = FlyThroughPipeline.weight_free(config)
+        refiner = ("the weight-free flight (the input set into a procedural world, --seed picks it); "
+                   "pass --weights DIR for Infinite Nature's learned refiner")
+
+    def first():
+        with warnings.catch_warnings():  # run printed the input's warnings already, naming the file
+            warnings.simplefilter("ignore", InputWarning)
+            return pipe.reset(start.rgbd, intrinsics=start.intrinsics)
+
+    return Flight(tuple(pipe.config.image_size), args.path, refiner, first, lambda: pipe.step())
 
 
 def _check_device(device: str) -> None:
@@ -108,19 +166,25 @@ def run(args: Namespace) -> int:
     from viewgen.pipelines.inputs import resolve_input
 
     _check_args(args)
+    _check_model_args(args)
     _check_device(args.device)
     resolved = resolve_input(args.input, depth=args.depth, device=args.device)
     start = resolved.rgbd_input
     for message in start.warnings:
         print(f"viewgen: warning: {message}", file=sys.stderr)
-    pipe, refiner_text = _load_pipeline(args, tuple(start.rgbd.shape[-2:]))
-    height, width = pipe.config.image_size
+    if args.model == "infinite-nature-zero":
+        from viewgen.cli.fly_zero import plan_zero
+
+        flight = plan_zero(args, start)
+    else:
+        flight = _plan(args, start)
+    height, width = flight.size
     print(f"flying {args.frames} frames into {resolved.description} at {height}x{width} "
-          f"({args.path}) with {refiner_text}", file=sys.stderr)
+          f"({flight.camera}) with {flight.refiner}", file=sys.stderr)
     began = time.perf_counter()
     writer = open_frame_writer(args.out, fps=args.fps, size=(height, width), save_disparity=args.save_disparity)
     try:
-        _fly_frames(pipe, start, args.frames, writer)
+        _fly_frames(flight, args.frames, writer)
     except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: keep the frames done so far
         return finish_interrupted(interrupt, writer, args.out)
     except BaseException:  # an error: a partial flight must not replace an existing output
@@ -130,21 +194,19 @@ def run(args: Namespace) -> int:
     elapsed = time.perf_counter() - began
     rate = writer.frames_written / elapsed if elapsed > 0 else float("inf")
     print(f"wrote {writer.frames_written} frames ({height}x{width}, {args.fps:g} fps) to {args.out} "
-          f"in {elapsed:.1f} s ({rate:.1f} frames/s)")
+          f"in {elapsed:.1f} s ({rate:.1f} frames/s){flight.note()}")
     return 0
 
 
-def _fly_frames(pipe, start, num_frames: int, writer) -> None:
-    """Write the start frame and ``num_frames - 1`` generated ones into ``writer``.
+def _fly_frames(flight: Flight, num_frames: int, writer) -> None:
+    """Write the start frame and up to ``num_frames - 1`` generated ones into ``writer`` (fewer when
+    ``flight.next`` says the flight stopped).
 
     A Ctrl-C (or SIGTERM) propagates as ``KeyboardInterrupt``; the frames completed before it
     are in the writer, and the caller decides what to keep.
     """
-    import warnings
-
     from tqdm import tqdm
 
-    from viewgen.io.rgbd_files import InputWarning
     from viewgen.runtime import FreeCoreThreads
 
     progress = tqdm(total=num_frames, unit="frame", file=sys.stderr, dynamic_ncols=True,
@@ -152,14 +214,14 @@ def _fly_frames(pipe, start, num_frames: int, writer) -> None:
     # Threads follow the cores other processes leave free, unless the user fixed the count.
     threads = None if "OMP_NUM_THREADS" in os.environ else FreeCoreThreads()
     try:
-        with warnings.catch_warnings():  # run printed the input's warnings already, naming the file
-            warnings.simplefilter("ignore", InputWarning)
-            frame = pipe.reset(start.rgbd, intrinsics=start.intrinsics)
+        frame = flight.first()
         for index in range(num_frames):
             if index:
                 if threads is not None:
                     threads.update()
-                frame = pipe.step()
+                frame = flight.next()
+                if frame is None:
+                    break
             writer.write(frame.rgb[0].float().cpu(), frame.disparity[0].float().cpu())
             progress.update(1)
     finally:

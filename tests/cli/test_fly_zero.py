@@ -1,0 +1,147 @@
+"""``viewgen fly --model infinite-nature-zero``: the fixture checkpoint flown from real inputs, and one-line refusals.
+
+The fixture's generator (``fixtures/infinite_nature_zero``) has seeded random weights, 65M parameters. With
+the flight's own seeded style (not the fixture's recorded one) its refined frames are near everywhere, so
+every flight from the real inputs fails the sky test at frame 1: the default flight stops there (2 frames,
+exit 0) and ``--on-crash continue`` flies on. On one thread a CLI flight pays ~2 s to load, ~5 s for the
+mean latent (50000 samples) and ~1 s per frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tests.helpers.scenes import scene_rgbd
+from tests.helpers.shared import shared_path
+from viewgen.cli.fly_zero import CHECKPOINT_URL, crash_note
+from viewgen.cli.main import main
+from viewgen.io.images import read_disparity_png16
+from viewgen.io.rgbd_files import load_rgbd_file, save_rgbd_npz
+from viewgen.pipelines.infinite_nature_zero import FlightEvent, InfiniteNatureZeroPipeline
+from viewgen.pipelines.zero_inputs import prepare_zero_inputs
+
+ZERO = ("--model", "infinite-nature-zero")
+
+
+@pytest.fixture(scope="module")
+def checkpoint():
+    return shared_path("fixtures", "infinite_nature_zero", "checkpoints", "inz_seed0_latest.tar")
+
+
+def real_input(index: int = 1):
+    return shared_path("real_inputs", f"autocruise_input{index}.pkl")
+
+
+def fly(*args) -> int:
+    return main(["fly", *map(str, args)])
+
+
+def summary(capsys) -> tuple[str, str]:
+    captured = capsys.readouterr()
+    assert captured.out.count("\n") == 1, captured.out  # one closing line
+    return captured.out, captured.err
+
+
+def test_gif_flies_on_after_crashes(checkpoint, tmp_path, capsys, one_thread):
+    out = tmp_path / "flight.gif"
+    assert fly(real_input(), *ZERO, "--weights", checkpoint, "--frames", 4, "--out", out, "--on-crash", "continue") == 0
+    line, err = summary(capsys)
+    assert "at 128x128 (Zero's autopilot) with Infinite Nature Zero's StyleGAN2 refiner" in err
+    assert line.startswith("wrote 4 frames (128x128, 24 fps)")
+    assert "crash event" in line and "flown on without their sky correction" in line
+    with Image.open(out) as gif:
+        assert gif.n_frames == 4 and gif.size == (128, 128)
+
+
+def test_png_frames_stop_at_the_crash_and_keep_every_frame(checkpoint, tmp_path, capsys, one_thread):
+    out = tmp_path / "frames"
+    source = real_input(2)
+    assert fly(source, *ZERO, "--weights", checkpoint.parent, "--frames", 5, "--out", f"{out}/",
+               "--save-disparity") == 0
+    line, _ = summary(capsys)
+    assert line.startswith("wrote 2 frames (128x128")
+    assert "the flight stopped at frame 1, a crash event: sky fraction" in line and "obstacle" in line
+    assert sorted(path.name for path in out.iterdir()) == ["disparity_00000.png", "disparity_00001.png",
+                                                           "frame_00000.png", "frame_00001.png"]
+    start = prepare_zero_inputs(load_rgbd_file(source).rgbd).rgbd[0]  # frame 0 is the prepared crop
+    first = torch.from_numpy(np.asarray(Image.open(out / "frame_00000.png"), dtype=np.float32) / 255).permute(2, 0, 1)
+    assert float((first - start[:3]).abs().max()) <= 0.5 / 255 + 1e-6
+    disparity = read_disparity_png16(out / "disparity_00000.png")[0, 0]
+    assert float((disparity - start[3]).abs().max()) <= 1e-4
+
+
+def test_ctrl_c_keeps_the_frames_done_so_far(checkpoint, tmp_path, monkeypatch, capsys, one_thread):
+    real_step, calls = InfiniteNatureZeroPipeline.step, {"n": 0}
+
+    def interrupted_step(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(InfiniteNatureZeroPipeline, "step", interrupted_step)
+    out = tmp_path / "frames"
+    assert fly(real_input(), *ZERO, "--weights", checkpoint, "--frames", 5, "--out", f"{out}/",
+               "--on-crash", "continue") == 130
+    assert "saved the 2 frames done so far" in capsys.readouterr().err
+    assert len(list(out.glob("frame_*.png"))) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index", [1, 2, 3])
+def test_100_frames_from_each_real_input(checkpoint, tmp_path, capsys, one_thread, index):
+    """100 frames, flying on through the crash events: no NaN (the pipeline raises on one), no exception."""
+    out = tmp_path / "frames"
+    assert fly(real_input(index), *ZERO, "--weights", checkpoint, "--frames", 100, "--out", f"{out}/",
+               "--on-crash", "continue") == 0
+    line, _ = summary(capsys)
+    assert line.startswith("wrote 100 frames (128x128")
+    frames = [np.asarray(Image.open(out / f"frame_{i:05d}.png"), dtype=np.int16) for i in (1, 50, 99)]
+    assert all(np.abs(a - b).mean() > 0 for a, b in zip(frames, frames[1:]))  # still moving
+
+
+# ----------------------------------------------------------------------------- refusals
+
+
+@pytest.fixture
+def scene(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    save_rgbd_npz(tmp_path / "scene.npz", scene_rgbd(32, 48))
+    (tmp_path / "notes.txt").write_text("not a checkpoint")
+    torch.save({"netG": {"w": torch.zeros(1)}}, tmp_path / "other_latest.tar")
+    (tmp_path / "empty").mkdir()
+    return tmp_path
+
+
+@pytest.mark.parametrize("args, needles", [
+    (ZERO, ["--weights", CHECKPOINT_URL]),
+    ((*ZERO, "--weights", "nowhere"), ["no Infinite Nature Zero weights at nowhere"]),
+    ((*ZERO, "--weights", "notes.txt"), ["cannot read notes.txt"]),
+    ((*ZERO, "--weights", "other_latest.tar"), ["not an Infinite Nature Zero checkpoint", "netG_ema"]),
+    ((*ZERO, "--weights", "empty"), ["no Infinite Nature Zero weights in empty"]),
+    ((*ZERO, "--weights", "other_latest.tar", "--size", "128x128"), ["--size does not apply"]),
+    ((*ZERO, "--weights", "other_latest.tar", "--path", "circle"), ["--path circle does not apply"]),
+    ((*ZERO, "--weights", "other_latest.tar", "--on-crash", "sometimes"), ["--on-crash"]),
+    (("--on-crash", "continue"), ["--on-crash applies to --model infinite-nature-zero only"]),
+    (("--weights", "other_latest.tar"), ["add --model infinite-nature-zero"]),
+    (("--model", "infinite-nature-one"), ["--model"]),
+])
+def test_bad_input_is_one_line_and_writes_nothing(scene, capsys, args, needles):
+    before = sorted(scene.rglob("*"))
+    assert fly("scene.npz", "--frames", 3, "--out", "flight.gif", *args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("viewgen: error: ") and err.count("\n") == 1, err
+    assert all(needle in err for needle in needles), err
+    assert sorted(scene.rglob("*")) == before
+
+
+def test_crash_notes():
+    events = [FlightEvent("crash", index, 0.01, f"crash {index}") for index in range(1, 8)]
+    assert crash_note((), True) == ""
+    assert crash_note(events[:1], True) == "; the flight stopped at frame 1, a crash event: crash 1"
+    assert crash_note(events[:1], False) == ("; 1 crash event (frame 1; first: crash 1), flown on without their "
+                                             "sky correction")
+    assert "7 crash events (frames 1, 2, 3, 4, 5, ...; first: crash 1)" in crash_note(events, False)
