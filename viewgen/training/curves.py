@@ -56,9 +56,11 @@ def _running_mean(values: list[float]) -> list[float]:
             for i in range(len(values))]
 
 
-def plot_training_curves(logs: str | Path | dict, out_png: str | Path) -> Path | None:
+def plot_training_curves(logs: str | Path | dict, out_png: str | Path,
+                         loss_label: str = "training loss") -> Path | None:
     """Draw the merged curves of the run's ``logs`` folder (or :func:`read_run_metrics` output already read) into
-    ``out_png``; None (nothing written) when it logged no loss yet."""
+    ``out_png``: ``train/loss`` (labelled ``loss_label``) and ``val/loss``; on a second axis ``val/psnr``, or else
+    ``train/reconstruction`` (Infinite Nature's L1) when logged. None (nothing written) when it logged no loss yet."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -74,13 +76,11 @@ def plot_training_curves(logs: str | Path | dict, out_png: str | Path) -> Path |
     if series.get("val/loss"):
         loss_axis.plot(*zip(*series["val/loss"]), "o-", color="C1", label="val loss")
     loss_axis.set_xlabel("step")
-    loss_axis.set_ylabel("L1 + 0.05 (1 - SSIM)")
+    loss_axis.set_ylabel(loss_label)
     handles, labels = loss_axis.get_legend_handles_labels()
-    if series.get("val/psnr"):
-        psnr_axis = loss_axis.twinx()
-        psnr_axis.plot(*zip(*series["val/psnr"]), "s--", color="C2", label="val PSNR (dB)")
-        psnr_axis.set_ylabel("PSNR (dB)")
-        more_handles, more_labels = psnr_axis.get_legend_handles_labels()
+    second = _second_axis(loss_axis, series)
+    if second is not None:
+        more_handles, more_labels = second.get_legend_handles_labels()
         handles, labels = handles + more_handles, labels + more_labels
     loss_axis.legend(handles, labels, loc="upper right")
     figure.tight_layout()
@@ -89,3 +89,19 @@ def plot_training_curves(logs: str | Path | dict, out_png: str | Path) -> Path |
     out_png = save_atomic(out_png, lambda stream: figure.savefig(stream, format="png"), suffix=".png")
     plt.close(figure)
     return out_png
+
+
+def _second_axis(loss_axis, series: dict):
+    """A twin axis with the validation PSNR, else the running mean of the reconstruction L1; None when neither."""
+    if series.get("val/psnr"):
+        axis = loss_axis.twinx()
+        axis.plot(*zip(*series["val/psnr"]), "s--", color="C2", label="val PSNR (dB)")
+        axis.set_ylabel("PSNR (dB)")
+        return axis
+    if series.get("train/reconstruction"):
+        axis = loss_axis.twinx()
+        steps, values = zip(*series["train/reconstruction"])
+        axis.plot(steps, _running_mean(list(values)), color="C3", label=f"reconstruction L1 (mean of {_SMOOTHING})")
+        axis.set_ylabel("reconstruction L1")
+        return axis
+    return None

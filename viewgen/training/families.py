@@ -46,9 +46,9 @@ def _in_samples(data_module) -> dict:
 
 
 ENR = RunFamily("enr", EnrTrainingConfig, lambda config: EnrTrainingModule(config.to_dict()), _enr_samples,
-                export_release)
+                export_release, "L1 + 0.05 (1 - SSIM)")
 INFINITE_NATURE = RunFamily("infinite-nature", InfiniteNatureTrainingConfig, _in_module, _in_samples,
-                            export_flight_checkpoint)
+                            export_flight_checkpoint, "generator loss (weighted sum)")
 FAMILIES = {family.name: family for family in (ENR, INFINITE_NATURE)}
 
 

@@ -61,13 +61,15 @@ class RunFamily:
     dataclass with ``to_dict`` / ``from_dict`` and the schedule fields ``max_steps``, ``max_epochs``,
     ``checkpoint_every``, ``validate_every``, ``sample_every``, ``log_every``, ``precision``);
     ``build_module(config)`` -> its LightningModule (with ``sample_grid(batch)``); ``sample_batch(data_module)``
-    -> the batch its samples show; ``export(checkpoint, out_dir)`` -> the exported model."""
+    -> the batch its samples show; ``export(checkpoint, out_dir)`` -> the exported model; ``loss_label``: what its
+    ``train/loss`` is, for the loss curve."""
 
     name: str
     config_class: type
     build_module: Callable[[Any], Any]
     sample_batch: Callable[[Any], dict]
     export: Callable[[Path, Path], Any]
+    loss_label: str = "training loss"
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,7 @@ def _fit(family: RunFamily, config, data_module, run_dir: Path, resume: Path | N
     metrics = read_run_metrics(run_dir / "logs")  # read once: the curve and the summary
     if trainer.is_global_zero:
         family.export(final or newest_checkpoint(run_dir / "checkpoints"), release)
-        plot_training_curves(metrics, run_dir / "loss_curve.png")
+        plot_training_curves(metrics, run_dir / "loss_curve.png", family.loss_label)
     return RunSummary(step_of(resume) if resume else 0, trainer.global_step, time.perf_counter() - started,
                       _last_logged(metrics, "train/loss"), _last_logged(metrics, "val/psnr"), release, resume,
                       trainer.is_global_zero, trainer.world_size)
