@@ -20,7 +20,8 @@ from viewgen.cli.fly_zero import CHECKPOINT_URL, crash_note
 from viewgen.cli.main import main
 from viewgen.io.images import read_disparity_png16
 from viewgen.io.rgbd_files import load_rgbd_file, save_rgbd_npz
-from viewgen.pipelines.infinite_nature_zero import FlightEvent, InfiniteNatureZeroPipeline
+from viewgen.pipelines.infinite_nature_zero import InfiniteNatureZeroPipeline
+from viewgen.pipelines.outputs import FlightEvent
 from viewgen.pipelines.zero_inputs import prepare_zero_inputs
 
 ZERO = ("--model", "infinite-nature-zero")

@@ -16,17 +16,13 @@ from viewgen.control.registry import CONTROLLER_NAMES, make_controller
 from viewgen.geometry.disparity_rescale import rescale_refined_disparity
 from viewgen.memory import Keyframes, LastFrame, Memory
 from viewgen.pipelines.fly_through import FlyThroughConfig, FlyThroughPipeline, MissingWeightsError
-from viewgen.pipelines.infinite_nature_zero import (
-    InfiniteNatureZeroConfig,
-    InfiniteNatureZeroPipeline,
-    ZeroFlightOutput,
-    ZeroFrame,
-)
-from viewgen.pipelines.outputs import FlightOutput, Frame
+from viewgen.pipelines.infinite_nature_zero import InfiniteNatureZeroConfig, InfiniteNatureZeroPipeline
+from viewgen.pipelines.outputs import FlightEvent, FlightOutput, Frame, ZeroFlightOutput, ZeroFrame
 
 __all__ = [
     "CONTROLLER_NAMES",
     "CameraController",
+    "FlightEvent",
     "FlightOutput",
     "FlyDynamic",
     "FlyDynamicConfig",

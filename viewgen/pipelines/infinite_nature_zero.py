@@ -38,7 +38,7 @@ from viewgen.geometry.poses import compose_poses
 from viewgen.networks.pretrained import config_from_dict, config_to_dict, write_release_manifest
 from viewgen.networks.stylegan2 import CoModGenerator, find_latest_checkpoint, load_original_checkpoint
 from viewgen.pipelines.fly_through_weights import MissingWeightsError
-from viewgen.pipelines.outputs import FlightOutput, Frame
+from viewgen.pipelines.outputs import FlightEvent, ZeroFlightOutput, ZeroFrame
 from viewgen.pipelines.zero_inputs import (
     SkyCorrection,
     SkyDomeView,
@@ -92,50 +92,6 @@ class InfiniteNatureZeroConfig:
                              f"{self.crash_below}, {self.crash_above}")
         if self.erosion_size < 1 or self.blur_size < 1 or self.blur_size % 2 == 0 or not self.blur_sigma > 0:
             raise ValueError("InfiniteNatureZeroConfig needs erosion_size >= 1, an odd blur_size and blur_sigma > 0")
-
-
-@dataclass(frozen=True)
-class FlightEvent:
-    """Something that ended (or would end) a flight: ``kind`` ``"crash"``, at ``frame_index``.
-
-    sky_fraction: the mean sky mask that failed the test; message: one line for people.
-    """
-
-    kind: str
-    frame_index: int
-    sky_fraction: float
-    message: str
-
-
-@dataclass(frozen=True, eq=False)
-class ZeroFrame(Frame):
-    """A :class:`~viewgen.pipelines.outputs.Frame` of a Zero flight; ``rgbd [1, 4, S, S]`` is the refined frame.
-
-    carried_rgbd: ``[1, 4, S, S]`` the sky-corrected frame, disparity clamped: what the next frame grows from.
-    sky_fraction: the mean sky mask of the crash test (``None`` for frame 0 or without sky correction).
-    event: a :class:`FlightEvent` when this frame failed the crash test.
-    """
-
-    carried_rgbd: Tensor | None = None
-    sky_fraction: float | None = None
-    event: FlightEvent | None = None
-
-
-@dataclass(frozen=True, eq=False)
-class ZeroFlightOutput(FlightOutput):
-    """A :class:`~viewgen.pipelines.outputs.FlightOutput` of :class:`ZeroFrame` plus the flight's ``events``."""
-
-    events: tuple[FlightEvent, ...] = ()
-
-    @property
-    def crashed(self) -> bool:
-        """Whether a crash event happened (the flight then stopped early, by default)."""
-        return any(event.kind == "crash" for event in self.events)
-
-    @property
-    def carried_rgbd(self) -> Tensor:
-        """``[T, 4, S, S]`` the sky-corrected frames."""
-        return self._stack("carried_rgbd", (4, *self.image_size), torch.cat)
 
 
 @dataclass(frozen=True, eq=False)

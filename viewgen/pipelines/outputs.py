@@ -1,4 +1,6 @@
-"""What a flight returns: its frames (:class:`Frame`) and the whole flight (:class:`FlightOutput`).
+"""What a flight returns: its frames (:class:`Frame`) and the whole flight (:class:`FlightOutput`); an
+Infinite Nature Zero flight's (:class:`ZeroFrame`, :class:`ZeroFlightOutput`) add the sky-corrected
+frames and the events that stopped it (:class:`FlightEvent`).
 
 Also the check that turns user input into one ``[1, 4, H, W]`` RGBD (:func:`as_rgbd_batch`).
 """
@@ -15,7 +17,7 @@ from torch import Tensor
 from viewgen.checks import check_shape
 from viewgen.io.rgbd_files import InputError
 
-__all__ = ["FlightOutput", "Frame", "as_rgbd_batch"]
+__all__ = ["FlightEvent", "FlightOutput", "Frame", "ZeroFlightOutput", "ZeroFrame", "as_rgbd_batch"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,3 +110,47 @@ def as_rgbd_batch(rgbd) -> Tensor:
                          "an RGB image needs a depth backend to estimate its disparity first")
     check_shape(rgbd, (1, 4, "H", "W"), "rgbd", hint=" (or [4, H, W]; channels first)", error=InputError)
     return rgbd
+
+
+@dataclass(frozen=True)
+class FlightEvent:
+    """Something that ended (or would end) a flight: ``kind`` ``"crash"``, at ``frame_index``.
+
+    sky_fraction: the mean sky mask that failed the test; message: one line for people.
+    """
+
+    kind: str
+    frame_index: int
+    sky_fraction: float
+    message: str
+
+
+@dataclass(frozen=True, eq=False)
+class ZeroFrame(Frame):
+    """A :class:`~viewgen.pipelines.outputs.Frame` of a Zero flight; ``rgbd [1, 4, S, S]`` is the refined frame.
+
+    carried_rgbd: ``[1, 4, S, S]`` the sky-corrected frame, disparity clamped: what the next frame grows from.
+    sky_fraction: the mean sky mask of the crash test (``None`` for frame 0 or without sky correction).
+    event: a :class:`FlightEvent` when this frame failed the crash test.
+    """
+
+    carried_rgbd: Tensor | None = None
+    sky_fraction: float | None = None
+    event: FlightEvent | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class ZeroFlightOutput(FlightOutput):
+    """A :class:`~viewgen.pipelines.outputs.FlightOutput` of :class:`ZeroFrame` plus the flight's ``events``."""
+
+    events: tuple[FlightEvent, ...] = ()
+
+    @property
+    def crashed(self) -> bool:
+        """Whether a crash event happened (the flight then stopped early, by default)."""
+        return any(event.kind == "crash" for event in self.events)
+
+    @property
+    def carried_rgbd(self) -> Tensor:
+        """``[T, 4, S, S]`` the sky-corrected frames."""
+        return self._stack("carried_rgbd", (4, *self.image_size), torch.cat)
