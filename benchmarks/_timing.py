@@ -53,3 +53,12 @@ def host_check_us(repeats: int = 2000) -> float:
         torch.mul(a, b)
         times.append((time.perf_counter() - start) * 1e6)
     return statistics.median(times)
+
+
+def settings_line(device: str, threads: int | None) -> str:
+    """Set torch's threads (when ``threads`` is given) and return the line a benchmark table opens with: the
+    device, the threads, torch's version and the :func:`host_check_us` reading."""
+    if threads:
+        torch.set_num_threads(threads)
+    return (f"device {device}, {torch.get_num_threads()} thread(s), torch {torch.__version__}, "
+            f"host check {host_check_us():.1f} us (quiet: 11-14)")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from _timing import host_check_us, peak_rss_mib, time_runs
+from _timing import peak_rss_mib, settings_line, time_runs
 
 ALL = ("enr:tiny", "enr:objects", "enr:chairs", "infinite-nature:tiny", "infinite-nature:small",
        "infinite-nature:paper")
@@ -90,10 +90,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--presets", default=",".join(ALL), help=f"comma-separated family:preset (default {ALL})")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(f"device {args.device}, {torch.get_num_threads()} thread(s), torch {torch.__version__}, "
-          f"host check {host_check_us():.1f} us (quiet: 11-14)")
+    print(settings_line(args.device, args.threads))
     print("| preset | batch | resolution | median ms per step | min ms | peak MiB |")
     print("|---|---|---|---|---|---|")
     for name in args.presets.split(","):

@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 
 import torch
-from _timing import host_check_us, peak_rss_mib, time_runs
+from _timing import peak_rss_mib, settings_line, time_runs
 
 FIXTURE = ("fixtures", "infinite_nature_zero", "checkpoints", "inz_seed0_latest.tar")
 
@@ -89,12 +89,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--weights", default=None, help="an original *latest.tar, its folder or a converted folder")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    settings = settings_line(args.device, args.threads)  # threads set before the pipeline loads
     pipe, weights = _pipeline(args.weights, args.device)
     size = "x".join(map(str, pipe.refiner.image_size))
-    print(f"device {args.device}, {torch.get_num_threads()} thread(s), torch {torch.__version__}, "
-          f"host check {host_check_us():.1f} us (quiet: 11-14); weights: {weights}")
+    print(f"{settings}; weights: {weights}")
     print("| step | resolution | median ms | min ms | frames/s | peak MiB |")
     print("|---|---|---|---|---|---|")
     for name, row in measure(pipe, args.runs, args.device):
