@@ -6,6 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.helpers.interrupts import interrupt_on_call
 from tests.helpers.scenes import scene_rgbd
 from viewgen.cli import fly as fly_command
 from viewgen.cli.main import main
@@ -104,16 +105,7 @@ def test_weights_use_the_spade_refiner(scene_npz, tmp_path, capsys):
 
 
 def test_ctrl_c_keeps_the_frames_done_so_far(scene_npz, tmp_path, monkeypatch, capsys):
-    real_step = FlyThroughPipeline.step
-    calls = {"n": 0}
-
-    def interrupted_step(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real_step(self, *args, **kwargs)
-
-    monkeypatch.setattr(FlyThroughPipeline, "step", interrupted_step)
+    interrupt_on_call(monkeypatch, FlyThroughPipeline, "step", 3)
     out = tmp_path / "flight.mp4"
     assert fly(scene_npz, "--frames", 10, "--size", SIZE, "--out", out) == 130
     assert "saved the 3 frames done so far" in capsys.readouterr().err

@@ -14,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.helpers.interrupts import interrupt_on_call
 from tests.helpers.scenes import scene_rgbd
 from tests.helpers.shared import shared_path
 from viewgen.cli.fly_zero import CHECKPOINT_URL, crash_note
@@ -75,15 +76,7 @@ def test_png_frames_stop_at_the_crash_and_keep_every_frame(checkpoint, tmp_path,
 
 
 def test_ctrl_c_keeps_the_frames_done_so_far(checkpoint, tmp_path, monkeypatch, capsys, one_thread):
-    real_step, calls = InfiniteNatureZeroPipeline.step, {"n": 0}
-
-    def interrupted_step(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real_step(self, *args, **kwargs)
-
-    monkeypatch.setattr(InfiniteNatureZeroPipeline, "step", interrupted_step)
+    interrupt_on_call(monkeypatch, InfiniteNatureZeroPipeline, "step", 2)
     out = tmp_path / "frames"
     assert fly(real_input(), *ZERO, "--weights", checkpoint, "--frames", 5, "--out", f"{out}/",
                "--on-crash", "continue") == 130

@@ -3,6 +3,7 @@ import json
 import pytest
 import torch
 
+from tests.helpers.interrupts import interrupt_on_call
 from viewgen.cli.main import main
 from viewgen.data.posed_clips import read_clips
 from viewgen.io.images import read_disparity_png16
@@ -70,15 +71,7 @@ def test_export_clips_publishes_nothing_on_an_interrupt_by_default(tmp_path, mon
     first = export.export_clips(tmp_path, 1, 1, 16, 16)
     assert first[0].frames_dir == tmp_path / "train" / "0000-coast" and first[0].camera_file.is_file()
     before = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
-    real, calls = export.render_rgbd, []
-
-    def render_rgbd(*args, **kwargs):  # the second clip is interrupted
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(export, "render_rgbd", render_rgbd)
+    interrupt_on_call(monkeypatch, export, "render_rgbd", 2)  # the second clip is interrupted
     with pytest.raises(KeyboardInterrupt):
         export.export_clips(tmp_path, 2, 2, 16, 16, seed=3)
     assert {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()} == before
