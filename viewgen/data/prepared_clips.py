@@ -25,13 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from viewgen.data.clip_units import PREPARED_FILE, ClipUnits, fit_disparity_map, fit_scale, scale_translations
 from viewgen.data.posed_clips import PosedClip, read_clips
 from viewgen.geometry.poses import relative_pose, relative_to_first
-from viewgen.io.images import load_image, write_disparity_png16
+from viewgen.io.images import load_image, resize_image, write_disparity_png16
 from viewgen.staging import write_file_atomic
 
 __all__ = ["WORK_WIDTH", "PreparedSummary", "fit_clip_units", "prepare_clip", "prepare_clips", "prepared_with"]
@@ -43,10 +42,6 @@ _SCALE_SPAN = 60  # ... spread over at most this many clip frames after frame 0
 
 def _work_size(height: int, width: int) -> tuple[int, int]:
     return max(8, round(WORK_WIDTH * height / width)), WORK_WIDTH
-
-
-def _resized(image: Tensor, size: tuple[int, int]) -> Tensor:
-    return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
 
 
 def fit_clip_units(images: Tensor, stored: Tensor, cam_from_world: Tensor, intrinsics: Tensor,
@@ -99,8 +94,8 @@ def prepare_clip(clip: PosedClip, estimator, depth: str, on_frame: Callable[[], 
         disparity = estimate_disparity(image, estimator, size=tuple(image.shape[-2:]))
         write_disparity_png16(disparity_path, disparity)
         size = _work_size(*image.shape[-2:])
-        images.append(_resized(image, size).clamp(0, 1))
-        stored.append(_resized(disparity, size).clamp(0, 1))
+        images.append(resize_image(image, size))
+        stored.append(resize_image(disparity, size))
         if on_frame is not None:
             on_frame()
     units = fit_clip_units(torch.cat(images), torch.cat(stored), clip.cam_from_world,

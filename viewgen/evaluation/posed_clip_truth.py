@@ -31,14 +31,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from viewgen.data.clip_units import SCALE_GRID, ScaleFit, fit_scale, scale_translations
 from viewgen.data.posed_clips import PosedClip, read_clips
 from viewgen.evaluation.protocols import FrameChoices
 from viewgen.geometry.poses import relative_to_first
-from viewgen.io.images import load_image, read_disparity_png16
+from viewgen.io.images import load_image, read_disparity_png16, resize_image
 
 __all__ = ["MIN_SCALE_GAIN", "SCALE_GRID", "ClipTruth", "PosedClipsConfig", "ScaleFit", "clip_truth", "fit_scale",
            "has_disparity", "usable_clips"]
@@ -120,10 +119,6 @@ def usable_clips(config: PosedClipsConfig) -> list[PosedClip]:
     return usable[:config.max_clips]
 
 
-def _resized(image: Tensor, height: int, width: int) -> Tensor:
-    return F.interpolate(image, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
-
-
 def has_disparity(clip: PosedClip) -> bool:
     """Whether ``clip`` carries frame 0's disparity file (then no depth backend is needed)."""
     return bool(clip.disparity_paths) and clip.disparity_paths[0].is_file()
@@ -133,7 +128,7 @@ def _start_disparity(clip: PosedClip, image: Tensor, config: PosedClipsConfig, e
     """Frame 0's disparity ``[1, 1, H, W]``: the clip's disparity file, else ``estimator``'s (or, without one,
     ``config.depth``'s) estimate."""
     if has_disparity(clip):
-        return _resized(read_disparity_png16(clip.disparity_paths[0]), config.height, config.width).clamp(0.0, 1.0)
+        return resize_image(read_disparity_png16(clip.disparity_paths[0]), (config.height, config.width))
     from viewgen.depth import estimate_disparity
 
     return estimate_disparity(image, estimator or config.depth, size=(config.height, config.width))
@@ -146,7 +141,7 @@ def clip_truth(clip: PosedClip, config: PosedClipsConfig, estimator=None) -> Cli
     file, built once by the caller for many clips; None builds ``config.depth``'s for this call.
     """
     indices = list(range(0, config.clip_frames, config.stride))
-    images = [_resized(load_image(clip.frame_paths[k]), config.height, config.width).clamp(0.0, 1.0)
+    images = [resize_image(load_image(clip.frame_paths[k]), (config.height, config.width))
               for k in indices]
     disparity = _start_disparity(clip, images[0], config, estimator)
     rgbd = torch.cat([torch.cat(images), torch.zeros(len(images), 1, config.height, config.width)], dim=1)

@@ -225,6 +225,14 @@ def _decode_small(image, name: str, max_side: int | None):
     return image, upright
 
 
+def resize_image(image: Tensor, size: tuple[int, int]) -> Tensor:
+    """``[B, C, H, W]`` in [0, 1] resized to ``size = (H', W')``: bilinear, antialiased when shrinking, clamped to
+    [0, 1]. For frames and disparity maps read from files (posed clips, their windows and evaluation)."""
+    resized = torch.nn.functional.interpolate(image, size=tuple(size), mode="bilinear", antialias=True,
+                                              align_corners=False)
+    return resized.clamp(0.0, 1.0)
+
+
 def load_image_with_size(path: str | Path, *, max_side: int | None = None,
                          max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[Tensor, tuple[int, int]]:
     """:func:`load_image`, also returning the upright ``(height, width)`` of the full-size photo."""

@@ -19,20 +19,14 @@ import bisect
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor
 
 from viewgen.data.clip_units import ClipUnits, clip_units, scale_translations
 from viewgen.data.posed_clips import PosedClip, read_clips
 from viewgen.data.seeding import item_generator
 from viewgen.geometry.poses import relative_to_first
-from viewgen.io.images import load_image, read_disparity_png16
+from viewgen.io.images import load_image, read_disparity_png16, resize_image
 
 __all__ = ["PosedClipWindows"]
-
-
-def _resized(image: Tensor, size: tuple[int, int]) -> Tensor:
-    return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
 
 
 class PosedClipWindows(torch.utils.data.Dataset):
@@ -76,8 +70,8 @@ class PosedClipWindows(torch.utils.data.Dataset):
             raise IndexError(f"window {index} is negative")
         clip_number, indices = self.place(index)
         clip, units = self.clips[clip_number]
-        images = torch.cat([_resized(load_image(clip.frame_paths[k]), self.image_size) for k in indices])
-        stored = torch.cat([_resized(read_disparity_png16(clip.disparity_paths[k]), self.image_size)
+        images = torch.cat([resize_image(load_image(clip.frame_paths[k]), self.image_size) for k in indices])
+        stored = torch.cat([resize_image(read_disparity_png16(clip.disparity_paths[k]), self.image_size)
                             for k in indices])
         gains = torch.tensor([units.disparity_gain[k] for k in indices]).view(-1, 1, 1, 1)
         offsets = torch.tensor([units.disparity_offset[k] for k in indices]).view(-1, 1, 1, 1)
