@@ -67,23 +67,23 @@ def train_infinite_nature(config, run_dir: str | Path, data: str = "synthetic", 
                           **options) -> RunSummary:
     """Train (or resume) an Infinite Nature run in ``run_dir``; ``data``: ``synthetic`` (the synthetic world's
     windows, rendered on the fly), a GoogleEarth-Infinite folder or posed clips (RealEstate10K / ACID layout).
-    ``init``: a release folder to fine-tune (:func:`~viewgen.training.infinite_nature.load_flight_release`; a
-    resumed run continues from its check-point, but must name the same). ``options``:
+    ``init``: a release folder to fine-tune (:func:`~viewgen.training.infinite_nature.read_flight_release`, read and
+    checked once; a resumed run continues from its check-point, but must name the same). ``options``:
     :func:`~viewgen.training.runs.train_run`'s."""
     from dataclasses import replace
 
-    from viewgen.training.infinite_nature import load_flight_release
+    from viewgen.training.infinite_nature import load_flight_release, read_flight_release
     from viewgen.training.infinite_nature_data import window_data
 
     data_module, record = window_data(str(data), config)  # checked before the run folder is touched
     family = INFINITE_NATURE
     if init is not None:
-        load_flight_release(_in_module(replace(config, perceptual=False)), init)  # a bad release fails here too
+        states = read_flight_release(init, config)  # a bad release fails before the run folder is touched
         record["init"] = str(Path(init).resolve())
 
         def build(settings):
             module = _in_module(settings)
-            load_flight_release(module, init)
+            load_flight_release(module, states)
             return module
 
         family = replace(INFINITE_NATURE, build_module=build)

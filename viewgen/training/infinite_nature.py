@@ -44,7 +44,8 @@ from viewgen.training.losses import (
 from viewgen.training.runs import check_schedule
 
 __all__ = ["InfiniteNatureTrainingConfig", "InfiniteNatureTrainingModule", "export_flight_checkpoint",
-           "export_flight_weights", "load_flight_release", "rollout", "tiny_config"]
+           "export_flight_weights", "load_flight_release", "read_flight_release", "rollout",
+           "tiny_config"]
 
 
 SAMPLE_FLIGHT_STRIDE = 5  # the samples' autopilot flight shows every 5th frame
@@ -283,27 +284,35 @@ def tiny_config(**overrides) -> InfiniteNatureTrainingConfig:
     return replace(config, **overrides)
 
 
-def load_flight_release(module: InfiniteNatureTrainingModule, release) -> None:
-    """Start ``module``'s style encoder and generator from a release folder (converted official weights, or an
-    export): fine-tuning. Its networks must be the config's (one-line ``ValueError`` naming what differs; the
-    ``paper`` preset is the released architecture); their plain kernels are loaded under live spectral norm
-    (:func:`~viewgen.training.spectral_norm.load_plain_weights`). The discriminator starts fresh: none was released."""
+def read_flight_release(release, config: InfiniteNatureTrainingConfig) -> tuple[dict, dict]:
+    """The plain state dicts ``(style encoder, generator)`` of a release folder (converted official weights, or an
+    export) to fine-tune from, read once. Its networks must be ``config``'s (one-line ``ValueError`` naming what
+    differs; the ``paper`` preset is the released architecture)."""
     from dataclasses import fields
 
     from viewgen.pipelines import FlyThroughPipeline
-    from viewgen.training.spectral_norm import load_plain_weights
 
     pipe = FlyThroughPipeline.from_pretrained(release)
-    for label, target, source in (("style encoder", module.encoder, pipe.style_encoder),
-                                  ("generator", module.generator, pipe.generator)):
-        wanted = replace(target.config, spectral_norm=False)
+    for label, wanted, source in (("style encoder", config.encoder, pipe.style_encoder),
+                                  ("generator", config.generator, pipe.generator)):
+        wanted = replace(wanted, spectral_norm=False)
         differing = [item.name for item in fields(wanted) if getattr(wanted, item.name) != getattr(source.config,
                                                                                                    item.name)]
         if differing:
             raise ValueError(f"--init {release}: its {label} is not this preset's ({', '.join(differing)} differ); "
                              "fine-tune a release of the same architecture (the paper preset fits converted "
                              "official weights)")
-        load_plain_weights(target, source.state_dict())
+    return pipe.style_encoder.state_dict(), pipe.generator.state_dict()
+
+
+def load_flight_release(module: InfiniteNatureTrainingModule, states: tuple[dict, dict]) -> None:
+    """Start ``module``'s style encoder and generator from :func:`read_flight_release`'s ``states``: their plain
+    kernels loaded under live spectral norm (:func:`~viewgen.training.spectral_norm.load_plain_weights`). The
+    discriminator starts fresh: none was released."""
+    from viewgen.training.spectral_norm import load_plain_weights
+
+    for target, state in zip((module.encoder, module.generator), states):
+        load_plain_weights(target, state)
 
 
 def export_flight_weights(module: InfiniteNatureTrainingModule, out_dir) -> object:
