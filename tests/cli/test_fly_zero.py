@@ -17,7 +17,9 @@ from PIL import Image
 from tests.helpers.interrupts import interrupt_on_call
 from tests.helpers.scenes import scene_rgbd
 from tests.helpers.shared import shared_path
-from viewgen.cli.fly_zero import CHECKPOINT_URL, crash_note
+from tests.helpers.zero import tiny_zero_release
+from tests.segmentation.tiny_segformer import sky_on_top, tiny_segformer, top_half
+from viewgen.cli.fly_zero import CHECKPOINT_URL, crash_note, read_sky_file
 from viewgen.cli.main import main
 from viewgen.io.images import read_disparity_png16
 from viewgen.io.rgbd_files import load_rgbd_file, save_rgbd_npz
@@ -103,10 +105,13 @@ def test_100_frames_from_each_real_input(checkpoint, tmp_path, capsys, one_threa
 @pytest.fixture
 def scene(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VIEWGEN_OFFLINE", "1")
+    monkeypatch.setenv("VIEWGEN_HOME", str(tmp_path / "home"))
     save_rgbd_npz(tmp_path / "scene.npz", scene_rgbd(32, 48))
     (tmp_path / "notes.txt").write_text("not a checkpoint")
     torch.save({"netG": {"w": torch.zeros(1)}}, tmp_path / "other_latest.tar")
     (tmp_path / "empty").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "small_mask.png")
     return tmp_path
 
 
@@ -122,6 +127,19 @@ def scene(tmp_path, monkeypatch):
     (("--on-crash", "continue"), ["--on-crash applies to --model infinite-nature-zero only"]),
     (("--weights", "other_latest.tar"), ["add --model infinite-nature-zero"]),
     (("--model", "infinite-nature-one"), ["--model"]),
+    (("--sky", "segformer-b0-ade"), ["--sky applies to --model infinite-nature-zero only"]),
+    ((*ZERO, "--weights", "other_latest.tar", "--sky", "deeplab"),
+     ["--sky deeplab: no such segmentation backend (segformer-b0-ade, segformer-b5-ade), model folder or mask image"]),
+    ((*ZERO, "--weights", "other_latest.tar", "--sky", ""), ["--sky : no such segmentation backend"]),
+    ((*ZERO, "--weights", "other_latest.tar", "--sky-weights", "empty"), ["--sky-weights needs --sky NAME"]),
+    ((*ZERO, "--weights", "other_latest.tar", "--sky", "notes.txt", "--sky-weights", "empty"),
+     ["--sky-weights goes with a segmentation backend name"]),
+    ((*ZERO, "--weights", "other_latest.tar", "--sky", "notes.txt"), ["cannot read the sky mask notes.txt"]),
+    ((*ZERO, "--weights", "other_latest.tar", "--sky", "small_mask.png"),
+     ["the sky mask small_mask.png is 8x8 pixels but the input is 48x32"]),
+    ((*ZERO, "--weights", "other_latest.tar", "--sky", "segformer-b5-ade"),
+     ["nvidia/segformer-b5-finetuned-ade-640-640", "offline", "weights/segformer-b5-ade"]),
+    ((*ZERO, "--weights", "other_latest.tar", "--sky", "empty"), ["cannot load the segformer-b0-ade model from empty"]),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(scene, capsys, args, needles):
     before = sorted(scene.rglob("*"))
@@ -130,6 +148,76 @@ def test_bad_input_is_one_line_and_writes_nothing(scene, capsys, args, needles):
     assert err.startswith("viewgen: error: ") and err.count("\n") == 1, err
     assert all(needle in err for needle in needles), err
     assert sorted(scene.rglob("*")) == before
+
+
+# ----------------------------------------------------------------------------- sky masks
+
+
+@pytest.fixture(scope="module")
+def tiny_zero(tmp_path_factory):
+    """A tiny Infinite Nature Zero release (16x16 frames) that never crashes."""
+    return tiny_zero_release(tmp_path_factory.mktemp("zero") / "flying", -3.0, crash_below=0.0, crash_above=1.0)
+
+
+@pytest.fixture(scope="module")
+def segformer(tmp_path_factory):
+    pytest.importorskip("transformers")
+    return tiny_segformer(tmp_path_factory.mktemp("segformer") / "tiny")
+
+
+@pytest.fixture
+def given_sky(monkeypatch):
+    """The ``sky_mask`` each ``InfiniteNatureZeroPipeline.prepare`` call is given (the CLI's call first, then
+    ``reset``'s with the prepared inputs)."""
+    seen = []
+    prepare = InfiniteNatureZeroPipeline.prepare
+    monkeypatch.setattr(InfiniteNatureZeroPipeline, "prepare",
+                        lambda self, image, disparity=None, sky_mask=None: seen.append(sky_mask)
+                        or prepare(self, image, disparity, sky_mask))
+    return seen
+
+
+def _sky_flight(scene, tiny_zero, capsys, *sky) -> str:
+    assert fly("scene.npz", *ZERO, "--weights", tiny_zero, "--frames", 2, "--out", "flight.gif", *sky) == 0
+    _, err = summary(capsys)
+    return err
+
+
+@pytest.mark.parametrize("how", ["folder", "name"])
+def test_a_segmentation_backend_gives_the_flight_its_sky(scene, tiny_zero, segformer, given_sky, monkeypatch, capsys,
+                                                          how):
+    sky_on_top(monkeypatch)
+    sky = ("--sky", segformer) if how == "folder" else ("--sky", "segformer-b0-ade", "--sky-weights", segformer)
+    err = _sky_flight(scene, tiny_zero, capsys, *sky)
+    assert f"; sky from {sky[1]} segmentation (50% of the input)" in err
+    assert torch.equal(given_sky[0] != 0, top_half(32, 48))
+
+
+@pytest.mark.parametrize("kind", ["binary", "1-bit", "coco-stuff"])
+def test_a_mask_image_gives_the_flight_its_sky(scene, tiny_zero, given_sky, capsys, kind):
+    values = np.zeros((32, 48), np.uint8)
+    values[:8] = 156 if kind == "coco-stuff" else 255  # sky
+    values[8:12] = 105 if kind == "coco-stuff" else 255  # clouds
+    values[12:] = 7 if kind == "coco-stuff" else 0
+    image = Image.fromarray(values)
+    (image.convert("1") if kind == "1-bit" else image).save(scene / "mask.png")
+    err = _sky_flight(scene, tiny_zero, capsys, "--sky", "mask.png")
+    assert "; sky from the mask mask.png (38% of the input)" in err
+    assert torch.equal(given_sky[0] != 0, torch.arange(32).view(32, 1).expand(32, 48) < 12)
+
+
+def test_without_sky_the_disparity_decides(scene, tiny_zero, given_sky, capsys):
+    assert "; sky from the disparity (no --sky)" in _sky_flight(scene, tiny_zero, capsys)
+    assert given_sky[0] is None
+
+
+def test_a_mask_of_the_full_photo_follows_an_input_shrunk_to_the_working_size(tmp_path):
+    values = np.zeros((2100, 3000), np.uint8)
+    values[:1050] = 255
+    Image.fromarray(values).save(tmp_path / "mask.png")
+    mask = read_sky_file(tmp_path / "mask.png", (1434, 2048))
+    assert mask.shape == (1434, 2048) and mask.dtype == torch.bool
+    assert bool(mask[:716].all()) and not bool(mask[718:].any())
 
 
 def test_crash_notes():

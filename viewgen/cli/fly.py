@@ -16,7 +16,6 @@ import time
 from argparse import Namespace
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from viewgen.cli.options import seed_type, size_type
 
@@ -61,6 +60,13 @@ def add_parser(subparsers) -> None:
     fly.add_argument("--on-crash", choices=ON_CRASH, default=None,
                      help="infinite-nature-zero: at a crash into an obstacle, stop and keep the frames (default) "
                           "or continue without that frame's sky correction")
+    fly.add_argument("--sky", default=None, metavar="NAME_OR_FILE",
+                     help="infinite-nature-zero: the sky mask of the input, from a segmentation backend "
+                          "(segformer-b0-ade, segformer-b5-ade; needs viewgen[depth]) or its model folder, or a mask "
+                          "image of the input's size (0/255 with 255 = sky, or a DeepLab COCO-Stuff label map: 156/105 "
+                          "= sky) (default: the pixels of small disparity)")
+    fly.add_argument("--sky-weights", default=None, metavar="DIR",
+                     help="the --sky backend's model folder (default: the Hugging Face cache)")
     fly.add_argument("--save-disparity", action="store_true",
                      help="also write each frame's disparity as a 16-bit PNG (PNG-frame output only)")
     fly.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
@@ -108,17 +114,17 @@ class Flight:
 
 def _check_model_args(args: Namespace) -> None:
     """Options of one model only are refused for the other, before any work."""
-    if args.model == "infinite-nature-zero":
-        from viewgen.cli.fly_zero import check_zero_args
+    from viewgen.cli.fly_zero import check_not_zero_weights, check_zero_args
 
+    if args.model == "infinite-nature-zero":
         check_zero_args(args)
         return
     if args.on_crash is not None:
         raise ValueError("--on-crash applies to --model infinite-nature-zero only (Infinite Nature flies on)")
-    weights = Path(args.weights) if args.weights is not None else None
-    if weights is not None and (weights.suffix == ".tar" or (weights / "infinite_nature_zero.json").is_file()
-                                or (weights.is_dir() and any(weights.glob("*latest.tar")))):
-        raise ValueError(f"{args.weights} holds Infinite Nature Zero weights: add --model infinite-nature-zero")
+    if args.sky is not None or args.sky_weights is not None:
+        raise ValueError("--sky applies to --model infinite-nature-zero only (Infinite Nature refines the sky like "
+                         "everything else)")
+    check_not_zero_weights(args.weights)
 
 
 def _plan(args: Namespace, start) -> Flight:

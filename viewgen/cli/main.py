@@ -33,6 +33,7 @@ from viewgen.cli import (
     info,
     novel_views,
     prepare_clips,
+    prepare_photos,
     serve,
     synth,
     synth_objects,
@@ -45,8 +46,8 @@ from viewgen.errors import ViewgenError, one_line
 
 # Every subcommand is a module with ``add_parser(subparsers)`` and ``run(args)``; this order is
 # the order of `viewgen --help`.
-COMMANDS = (fly, novel_views, info, warp, convert, export_mesh, serve, depth, download, synth, synth_objects,
-            prepare_clips, train, export, eval_command)
+COMMANDS = (fly, novel_views, info, warp, convert, export_mesh, serve, depth, download, synth,
+            synth_objects, prepare_clips, prepare_photos, train, export, eval_command)
 
 
 class _OneLineErrorParser(argparse.ArgumentParser):

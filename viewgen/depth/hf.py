@@ -10,6 +10,10 @@ Preprocessing reads the model's ``preprocessor_config.json`` (size, keep_aspect_
 ensure_multiple_of, resample, mean/std) and applies the DPT image processor's resize rule in
 torch, on the estimator's device, so torchvision is not needed. The model's
 ``predicted_depth`` at that size is the raw disparity that the base class normalizes.
+
+The loading (:func:`resolve_source`, :func:`load_transformers_model`, :func:`read_preprocessor`,
+:func:`download_model`) and the preprocessing (:func:`preprocess_from_dict`, :func:`normalized_pixels`) take
+the model class and spec as arguments: ``viewgen.segmentation``'s SegFormer sky backend uses them too.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import os
 import re
 import socket
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,7 +36,9 @@ from viewgen.depth.base import DepthError, DepthEstimatorBase, MissingDependency
 from viewgen.errors import one_line
 from viewgen.hub import WeightsFormatError, WeightsNotFoundError, is_offline
 
-__all__ = ["HF_MODELS", "HFModel", "Preprocess", "TransformersEstimator", "download", "preprocess_from_dict"]
+__all__ = ["HF_MODELS", "HFModel", "Preprocess", "TransformersEstimator", "download", "download_model",
+           "import_transformers", "load_transformers_model", "mean_std", "normalized_pixels", "preprocess_from_dict",
+           "read_preprocessor", "resolve_source"]
 
 INSTALL_HINT = 'pip install "viewgen[depth]"'
 PREPROCESSOR_FILE = "preprocessor_config.json"
@@ -85,11 +92,13 @@ def _model(name: str) -> HFModel:
         raise DepthError(f"unknown transformers depth backend {name!r}; choose one of {', '.join(HF_MODELS)}") from None
 
 
-def _import_transformers():
+def import_transformers(what: str = "this depth backend"):
+    """The ``transformers`` module; :class:`MissingDependencyError` (``"<what> needs ...: pip install ..."``)
+    when it is not installed."""
     try:
         import transformers
     except ImportError:
-        raise MissingDependencyError(f"this depth backend needs Hugging Face transformers: {INSTALL_HINT}") from None
+        raise MissingDependencyError(f"{what} needs Hugging Face transformers: {INSTALL_HINT}") from None
     return transformers
 
 
@@ -150,7 +159,8 @@ def dpt_input_size(height: int, width: int, pre: Preprocess) -> tuple[int, int]:
     return constrain(scale_h * height), constrain(scale_w * width)
 
 
-def _read_preprocessor(source: str, is_dir: bool, local_only: bool) -> dict | None:
+def read_preprocessor(source: str, is_dir: bool, local_only: bool) -> dict | None:
+    """The ``preprocessor_config.json`` of a model folder or hub id as a dict, or None when missing or unreadable."""
     try:
         if is_dir:
             path = Path(source) / PREPROCESSOR_FILE
@@ -166,10 +176,8 @@ def _read_preprocessor(source: str, is_dir: bool, local_only: bool) -> dict | No
         return None
 
 
-def _load_model(transformers, source: str, local_only: bool):
-    model, info = transformers.AutoModelForDepthEstimation.from_pretrained(
-        source, local_files_only=local_only, output_loading_info=True
-    )
+def _load_model(auto_class, source: str, local_only: bool):
+    model, info = auto_class.from_pretrained(source, local_files_only=local_only, output_loading_info=True)
     missing = sorted(info.get("missing_keys") or ())
     mismatched = list(info.get("mismatched_keys") or ())
     if missing or mismatched:
@@ -196,19 +204,72 @@ def _resolves(host: str) -> bool:
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-def _resolve_source(weights: str | Path | None, spec: HFModel) -> tuple[str, bool]:
-    """(model folder or Hugging Face id, whether it is a local folder)."""
+def resolve_source(weights: str | Path | None, spec: HFModel, error: type[Exception] = DepthError) -> tuple[str, bool]:
+    """``(model folder or Hugging Face id, whether it is a local folder)`` for ``weights`` (None: ``spec.model_id``).
+
+    One-line ``error`` for a file, ``FileNotFoundError`` for a missing folder that is no hub id either.
+    """
     if weights is None:
         return spec.model_id, False
     path = Path(weights).expanduser()
     if path.is_dir():
         return str(path), True
     if path.exists():
-        raise DepthError(f"{weights} is a file; the {spec.name} backend needs a model folder "
-                         f"(config.json + weights) or a Hugging Face model id")
+        raise error(f"{weights} is a file; the {spec.name} backend needs a model folder "
+                    f"(config.json + weights) or a Hugging Face model id")
     if _REPO_ID.match(str(weights)):
         return str(weights), False
     raise FileNotFoundError(f"model folder {weights} does not exist")
+
+
+def load_transformers_model(auto_class, name: str, source: str, is_dir: bool, download: bool | None,
+                            missing: Callable[[str], str]) -> tuple[object, bool]:
+    """``(model, local_only)``: ``auto_class.from_pretrained(source)`` (``auto_class`` e.g.
+    ``transformers.AutoModelForDepthEstimation``) from a local folder or the Hugging Face cache, else downloaded
+    unless offline or ``download=False``.
+
+    local_only: whether the files came from the folder or the cache (not downloaded now).
+    missing(reason): the one-line :class:`WeightsNotFoundError` message when the model is not here and cannot be
+    fetched. An unloadable folder or weights that do not fit the config: :class:`WeightsFormatError`.
+    """
+    try:
+        return _load_model(auto_class, source, local_only=True), True
+    except WeightsFormatError:
+        raise
+    except Exception as error:  # transformers raises OSError/ValueError/EnvironmentError variants
+        if is_dir:
+            raise WeightsFormatError(f"cannot load the {name} model from {source}: {_one_line(error)}") from None
+        if download is False or (download is None and is_offline()):
+            why = "offline" if download is None else "downloads disabled"
+            raise WeightsNotFoundError(missing(f"not in the Hugging Face cache, {why}")) from None
+        host = _hub_host()
+        if not _resolves(host):
+            reason = f"not in the Hugging Face cache, and {host} cannot be reached"
+            raise WeightsNotFoundError(missing(reason)) from None
+    try:
+        return _load_model(auto_class, source, local_only=False), False
+    except WeightsFormatError:
+        raise
+    except Exception as download_error:
+        reason = f"not in the Hugging Face cache and the download failed: {_one_line(download_error, 160)}"
+        raise WeightsNotFoundError(missing(reason)) from None
+
+
+def normalized_pixels(image: Tensor, size: tuple[int, int], pre: Preprocess, mean: Tensor, std: Tensor) -> Tensor:
+    """RGB ``[B, 3, H, W]`` in [0, 1] -> the model's ``pixel_values`` ``[B, 3, *size]``: resized with
+    ``pre.resample`` (antialiased, as Pillow's resize), clamped to [0, 1], then ``(x - mean) / std`` when
+    ``pre.do_normalize`` (``mean``, ``std``: ``[1, 3, 1, 1]`` on the image's device)."""
+    x = image
+    if tuple(x.shape[-2:]) != tuple(size):
+        x = F.interpolate(x, size=size, mode=pre.resample, align_corners=False, antialias=True)
+    x = x.clamp(0, 1)  # the processor works on 8-bit images, so the resize cannot overshoot
+    return (x - mean) / std if pre.do_normalize else x
+
+
+def mean_std(pre: Preprocess, device: torch.device) -> tuple[Tensor, Tensor]:
+    """``pre.mean`` and ``pre.std`` as ``[1, 3, 1, 1]`` tensors on ``device`` (for :func:`normalized_pixels`)."""
+    return (torch.tensor(pre.mean, device=device).view(1, 3, 1, 1),
+            torch.tensor(pre.std, device=device).view(1, 3, 1, 1))
 
 
 class TransformersEstimator(DepthEstimatorBase):
@@ -223,37 +284,16 @@ class TransformersEstimator(DepthEstimatorBase):
     def __init__(self, name: str = "dpt-hybrid", device: str | torch.device = "cpu",
                  weights: str | Path | None = None, download: bool | None = None) -> None:
         spec = _model(name)
-        transformers = _import_transformers()
+        transformers = import_transformers()
         self.name = spec.name
         self.device = torch.device(device)
-        source, is_dir = _resolve_source(weights, spec)
+        source, is_dir = resolve_source(weights, spec)
         self.source = source
-        local_only = True
-        try:
-            model = _load_model(transformers, source, local_only=True)
-        except WeightsFormatError:
-            raise
-        except Exception as error:  # transformers raises OSError/ValueError/EnvironmentError variants
-            if is_dir:
-                raise WeightsFormatError(f"cannot load the {name} model from {source}: {_one_line(error)}") from None
-            if download is False or (download is None and is_offline()):
-                why = "offline" if download is None else "downloads disabled"
-                reason = f"not in the Hugging Face cache, {why}"
-                raise WeightsNotFoundError(self._missing_message(spec, source, reason)) from None
-            host = _hub_host()
-            if not _resolves(host):
-                reason = f"not in the Hugging Face cache, and {host} cannot be reached"
-                raise WeightsNotFoundError(self._missing_message(spec, source, reason)) from None
-            try:
-                model = _load_model(transformers, source, local_only=False)
-                local_only = False
-            except WeightsFormatError:
-                raise
-            except Exception as download_error:
-                reason = f"not in the Hugging Face cache and the download failed: {_one_line(download_error, 160)}"
-                raise WeightsNotFoundError(self._missing_message(spec, source, reason)) from None
+        model, local_only = load_transformers_model(
+            transformers.AutoModelForDepthEstimation, name, source, is_dir, download,
+            lambda reason: self._missing_message(spec, source, reason))
         self.model = model.float().to(self.device).eval()  # some hub checkpoints are stored in float16
-        data = _read_preprocessor(source, is_dir, local_only)
+        data = read_preprocessor(source, is_dir, local_only)
         self._set_preprocess(preprocess_from_dict(data, spec.defaults) if data else spec.defaults)
 
     @classmethod
@@ -271,8 +311,7 @@ class TransformersEstimator(DepthEstimatorBase):
 
     def _set_preprocess(self, preprocess: Preprocess) -> None:
         self.preprocess = preprocess
-        self._mean = torch.tensor(preprocess.mean, device=self.device).view(1, 3, 1, 1)
-        self._std = torch.tensor(preprocess.std, device=self.device).view(1, 3, 1, 1)
+        self._mean, self._std = mean_std(preprocess, self.device)
 
     @staticmethod
     def _missing_message(spec: HFModel, source: str, reason: str) -> str:
@@ -284,13 +323,7 @@ class TransformersEstimator(DepthEstimatorBase):
 
     def predict_raw(self, image: Tensor) -> Tensor:
         pre = self.preprocess
-        size = self.input_size(*image.shape[-2:])
-        x = image
-        if tuple(x.shape[-2:]) != size:
-            x = F.interpolate(x, size=size, mode=pre.resample, align_corners=False, antialias=True)
-        x = x.clamp(0, 1)  # the processor works on 8-bit images, so the resize cannot overshoot
-        if pre.do_normalize:
-            x = (x - self._mean) / self._std
+        x = normalized_pixels(image, self.input_size(*image.shape[-2:]), pre, self._mean, self._std)
         crop = None
         if pre.pad_to_multiple > 1:
             height, width = x.shape[-2:]
@@ -310,8 +343,13 @@ class TransformersEstimator(DepthEstimatorBase):
 
 def download(name: str, progress: bool = True) -> Path:
     """Fetch the model files of ``name`` into the Hugging Face cache; return the snapshot folder."""
-    spec = _model(name)
-    _import_transformers()
+    return download_model(_model(name))
+
+
+def download_model(spec: HFModel) -> Path:
+    """Fetch ``spec.model_id``'s config and weights (safetensors, else ``pytorch_model*.bin``) into the Hugging Face
+    cache; return the snapshot folder. One-line :class:`WeightsNotFoundError` offline or when it fails."""
+    import_transformers()
     if is_offline():
         raise WeightsNotFoundError(f"cannot download {spec.model_id}: offline mode (VIEWGEN_OFFLINE / HF_HUB_OFFLINE)")
     from huggingface_hub import snapshot_download

@@ -119,7 +119,7 @@ def _as_hwc(value, name: str, channels: tuple[int, ...]) -> np.ndarray:
     """A tensor or array ``[1, C, H, W]``, ``[C, H, W]``, ``[H, W, C]`` or (for C = 1) ``[H, W]`` -> float32 HWC."""
     if isinstance(value, Tensor):
         value = value.detach().cpu().numpy()
-    if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiub":  # bool: a sky mask
         raise InputError(f"{name} must be a numeric tensor or array, got {type(value).__name__}")
     specs = [(1, channels, "H", "W"), (channels, "H", "W"), ("H", "W", channels)] + ([("H", "W")] if 1 in channels
                                                                                      else [])

@@ -21,10 +21,20 @@ from viewgen.data.seeding import item_generator
 from viewgen.data.synthetic.clips import ground_truth_clip
 from viewgen.data.synthetic.presets import PRESET_NAMES
 
-__all__ = ["TRAIN_WORLD_SEEDS", "SyntheticWindows", "SyntheticWindowsConfig", "WindowBatchSampler"]
+__all__ = ["TRAIN_WORLD_SEEDS", "SyntheticWindows", "SyntheticWindowsConfig", "WindowBatchSampler", "draw_flight_start"]
 
 TRAIN_WORLD_SEEDS = (1_000_000, 2_000_000)  # [low, high): world seeds of training, far from the presets' own
 _MAX_START_FRAMES = 40  # how far along its path a window may start
+
+
+def draw_flight_start(generator: torch.Generator) -> tuple[int, int, int]:
+    """``(world seed, flight seed, first frame)`` drawn from ``generator`` (three draws, in that order): a world
+    of :data:`TRAIN_WORLD_SEEDS`, a flight seed below ``2**31 - 1`` and a start below ``_MAX_START_FRAMES``."""
+    low, high = TRAIN_WORLD_SEEDS
+    world_seed = int(torch.randint(low, high, (), generator=generator))
+    flight_seed = int(torch.randint(0, 2**31 - 1, (), generator=generator))
+    start = int(torch.randint(0, _MAX_START_FRAMES, (), generator=generator))
+    return world_seed, flight_seed, start
 
 
 @dataclass(frozen=True)
@@ -59,11 +69,7 @@ class SyntheticWindows(torch.utils.data.Dataset):
     def plan(self, index: int) -> tuple[str, int, int, int]:
         """``(preset, world seed, flight seed, first frame)`` of window ``index``."""
         generator = item_generator(self.config.seed, index)
-        low, high = TRAIN_WORLD_SEEDS
-        world_seed = int(torch.randint(low, high, (), generator=generator))
-        flight_seed = int(torch.randint(0, 2**31 - 1, (), generator=generator))
-        start = int(torch.randint(0, _MAX_START_FRAMES, (), generator=generator))
-        return self.config.presets[index % len(self.config.presets)], world_seed, flight_seed, start
+        return (self.config.presets[index % len(self.config.presets)], *draw_flight_start(generator))
 
     def __getitem__(self, index: int) -> dict:
         """Window ``index`` (any index >= 0: epoch ``e`` of a sampler uses ``e * len .. (e + 1) * len - 1``)."""

@@ -79,6 +79,15 @@ def _check_int(value, name: str, low: int, high: int | None = None) -> int:
     return value
 
 
+def _check_intrinsics(intrinsics) -> Tensor:
+    """``[4]`` float32 normalized intrinsics with positive focal lengths, else a one-line ``ValueError``."""
+    values = torch.as_tensor(intrinsics, dtype=torch.float32)
+    if values.shape != (4,) or not bool(torch.isfinite(values).all()) or not bool((values[:2] > 0).all()):
+        raise ValueError(f"intrinsics must be [fx, fy, cx, cy] with positive finite focal lengths, got shape "
+                         f"{list(values.shape)}: {values.flatten()[:4].tolist()}")
+    return values
+
+
 def render_frames(world: World, poses: Tensor, intrinsics: Tensor, height: int, width: int,
                       config: RenderConfig | None = None) -> tuple[Tensor, Tensor]:
     """``(rgb [T, 3, H, W], depth [T, 1, H, W])``, one frame per render call (``config``: the ray marcher's).
@@ -91,7 +100,8 @@ def render_frames(world: World, poses: Tensor, intrinsics: Tensor, height: int, 
 
 
 def ground_truth_clip(preset: str, seed: int = 0, height: int = 160, width: int = 256, num_frames: int = 51,
-                      world_seed: int | None = None, first_frame: int = 0) -> GroundTruthClip:
+                      world_seed: int | None = None, first_frame: int = 0,
+                      intrinsics: Tensor | None = None) -> GroundTruthClip:
     """Render ``num_frames`` frames of ``preset``'s world along its drone path (see the module doc).
 
     Args:
@@ -102,6 +112,8 @@ def ground_truth_clip(preset: str, seed: int = 0, height: int = 160, width: int 
         world_seed: the world's seed; ``None`` is the preset's own world (the built-in samples').
         first_frame: start this many frames along the path (the clip's frame 0, its unit and its identity pose
             are that frame's); 0 is the path's start.
+        intrinsics: ``[4]`` normalized ``[fx, fy, cx, cy]`` of every frame; ``None``: ``[0.8, 0.8 W / H, 0.5, 0.5]``
+            (:func:`~viewgen.geometry.intrinsics.default_intrinsics`, 64 degrees across).
 
     Returns a :class:`GroundTruthClip`; the same arguments give identical tensors.
     Raises ``ValueError`` (one line) for an unknown preset or a bad number.
@@ -119,7 +131,7 @@ def ground_truth_clip(preset: str, seed: int = 0, height: int = 160, width: int 
     flight = generate_flight(world, first_frame + num_frames + _FLIGHT_MARGIN, seed, start_pose(preset, world),
                              config.flight)
     world_poses = flight[first_frame:first_frame + num_frames].contiguous()
-    intrinsics = default_intrinsics(height, width)
+    intrinsics = default_intrinsics(height, width) if intrinsics is None else _check_intrinsics(intrinsics)
     rgb, depth = render_frames(world, world_poses, intrinsics, height, width)
     _, scale = depth_to_unit_disparity(depth[:1])
     disparity = (scale / depth).nan_to_num(0.0, posinf=1.0).clamp(0.0, 1.0)
