@@ -8,6 +8,7 @@ test's temporary folder.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,21 @@ def wait_for(page, expression: str, arg=None) -> None:
 
 def status(page) -> dict:
     return page.evaluate("() => fetch('/api/status').then(r => r.json())")
+
+
+@contextmanager
+def browser_page(url: str, width: int = 1200, height: int = 800):
+    """A Chromium page at ``url`` -> ``(page, errors)``: the page's uncaught script errors, as they happen."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            errors = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(url)
+            yield page, errors
+        finally:
+            browser.close()
 
 
 def test_page_in_a_real_browser(tmp_path):
@@ -271,46 +287,70 @@ def test_the_object_page_turns_an_object_by_dragging(tmp_path):
 
     app = create_app(PipelineFactory(), StandInDepth(), samples=toy_samples(), novel_view_factory=TinyNovelViews())
     screenshot = Path(os.environ.get("VIEWGEN_OBJECTS_SCREENSHOT", tmp_path / "viewgen-objects.png"))
-    with running_server(app) as url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 800})
-            errors = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(url + "/objects")
-            # The first example (the chair) is loaded and its view drawn at its own angles.
-            wait_for(page, "() => window.viewgenObjects.viewsShown >= 1")
-            assert page.locator("#examples button").count() == 4
-            assert page.locator("#object-name").inner_text() == "chair"
-            start = page.evaluate("() => [window.viewgenObjects.azimuth, window.viewgenObjects.elevation]")
-            shown = page.evaluate("() => window.viewgenObjects.viewsShown")
+    with running_server(app) as url, browser_page(url + "/objects") as (page, errors):
+        # The first example (the chair) is loaded and its view drawn at its own angles.
+        wait_for(page, "() => window.viewgenObjects.viewsShown >= 1")
+        assert page.locator("#examples button").count() == 4
+        assert page.locator("#object-name").inner_text() == "chair"
+        start = page.evaluate("() => [window.viewgenObjects.azimuth, window.viewgenObjects.elevation]")
+        shown = page.evaluate("() => window.viewgenObjects.viewsShown")
 
-            # Drag right and down: the camera goes left and up, and a new view arrives.
-            box = page.locator("#object-view").bounding_box()
-            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-            page.mouse.move(x, y)
-            page.mouse.down()
-            page.mouse.move(x + 100, y + 50, steps=5)
-            page.mouse.up()
-            wait_for(page, "(n) => window.viewgenObjects.viewsShown > n && !window.viewgenObjects.busy", arg=shown)
-            azimuth, elevation = page.evaluate("() => [window.viewgenObjects.azimuth, window.viewgenObjects.elevation]")
-            assert (start[0] - azimuth) % 360 == pytest.approx(60, abs=0.5)  # 100 px at 0.6 degrees per px
-            assert elevation - start[1] == pytest.approx(30, abs=0.5)
-            assert page.locator("#azimuth").inner_text() == f"{azimuth:.1f}"
+        # Drag right and down: the camera goes left and up, and a new view arrives.
+        box = page.locator("#object-view").bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 100, y + 50, steps=5)
+        page.mouse.up()
+        wait_for(page, "(n) => window.viewgenObjects.viewsShown > n && !window.viewgenObjects.busy", arg=shown)
+        azimuth, elevation = page.evaluate("() => [window.viewgenObjects.azimuth, window.viewgenObjects.elevation]")
+        assert (start[0] - azimuth) % 360 == pytest.approx(60, abs=0.5)  # 100 px at 0.6 degrees per px
+        assert elevation - start[1] == pytest.approx(30, abs=0.5)
+        assert page.locator("#azimuth").inner_text() == f"{azimuth:.1f}"
 
-            # Keys turn by 10 degrees; another example replaces the object.
-            page.locator("#object-view").press("ArrowLeft")
-            wait_for(page, "(a) => Math.abs(window.viewgenObjects.azimuth - ((a + 10) % 360)) < 1e-6", arg=azimuth)
-            page.click("#examples button:nth-child(4)")
-            wait_for(page, "() => document.getElementById('object-name').textContent === 'mug'")
+        # Keys turn by 10 degrees; another example replaces the object.
+        page.locator("#object-view").press("ArrowLeft")
+        wait_for(page, "(a) => Math.abs(window.viewgenObjects.azimuth - ((a + 10) % 360)) < 1e-6", arg=azimuth)
+        page.click("#examples button:nth-child(4)")
+        wait_for(page, "() => document.getElementById('object-name').textContent === 'mug'")
 
-            # Spin: the object turns by itself, view after view, until stopped.
-            shown = page.evaluate("() => window.viewgenObjects.viewsShown")
-            page.click("#spin")
-            wait_for(page, "(n) => window.viewgenObjects.viewsShown >= n + 5", arg=shown)
-            page.click("#spin")
-            assert page.locator("#spin").inner_text() == "Spin"
-            page.screenshot(path=str(screenshot))
-            assert not errors, errors
-        finally:
-            browser.close()
+        # Spin: the object turns by itself, view after view, until stopped.
+        shown = page.evaluate("() => window.viewgenObjects.viewsShown")
+        page.click("#spin")
+        wait_for(page, "(n) => window.viewgenObjects.viewsShown >= n + 5", arg=shown)
+        page.click("#spin")
+        assert page.locator("#spin").inner_text() == "Spin"
+        page.screenshot(path=str(screenshot))
+        assert not errors, errors
+
+
+def test_the_page_flies_infinite_nature_zero(zero_weights, crashing_zero_weights):
+    from viewgen.server.zero_flight import shared_pipeline_factory
+
+    apps = [create_app(shared_pipeline_factory(weights)[0], StandInDepth(), samples=toy_samples(),
+                       model="infinite-nature-zero") for weights in (zero_weights, crashing_zero_weights)]
+    with running_server(apps[0]) as url, running_server(apps[1]) as crashing_url, \
+            browser_page(url + "/") as (page, errors):
+        # The page names the model and loads sample 1 (frame 0: the 16x16 crop, drawn at twice its size).
+        wait_for(page, "() => window.viewgen.frameIndex === 0 && window.viewgen.model === 'infinite-nature-zero'")
+        assert page.locator("#model-name").inner_text() == "Infinite Nature Zero"
+        first = canvas_digest(page)
+        assert first.endswith(":32x32")
+        page.click("#play")
+        wait_for(page, "() => window.viewgen.frameIndex >= 5")
+        assert canvas_digest(page) != first
+        page.click("#pause")
+        wait_for(page, "() => window.viewgen.playing === false")
+
+        # A crash: the notice is shown, Play and Step wait for a Restart, which flies again.
+        page.goto(crashing_url + "/")
+        wait_for(page, "() => window.viewgen.frameIndex === 0 && window.viewgen.source === 'coast'")
+        page.click("#play")
+        wait_for(page, "() => window.viewgen.stopped === true")
+        assert "stopped at frame 1, a crash event" in page.locator("#message").inner_text()
+        assert page.locator("#play").is_disabled() and page.locator("#step").is_disabled()
+        assert page.evaluate("() => window.viewgen.frameIndex") == 1
+        page.click("#restart")
+        wait_for(page, "() => window.viewgen.stopped === false && window.viewgen.frameIndex === 0")
+        assert page.locator("#step").is_enabled()
+        assert not errors, errors

@@ -3,9 +3,11 @@
 Binds 127.0.0.1:8000 by default (only this machine can connect) and prints the URL. Each
 browser tab gets its own flight; ``--weights`` flies with the converted Infinite Nature
 networks (loaded once, shared read-only by the sessions), without it with the weight-free
-refiner. Uploaded photos get their disparity from the ``--depth`` backend, which is built on
-the first upload (downloading its weights if needed, with progress in the page), never before
-the URL is printed.
+refiner. ``--model infinite-nature-zero --weights DIR`` flies Infinite Nature Zero instead (the
+original ``*latest.tar``, its folder or a release folder; it has no weight-free default, so
+without ``--weights`` it is a one-line error before anything starts). Uploaded photos get
+their disparity from the ``--depth`` backend, which is built on the first upload (downloading
+its weights if needed, with progress in the page), never before the URL is printed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import sys
 from argparse import Namespace
 from pathlib import Path
 
+from viewgen.cli.fly import MODELS
+from viewgen.cli.fly_zero import MODEL as ZERO_MODEL
 from viewgen.errors import ViewgenRuntimeError
 
 __all__ = ["add_parser", "bind_socket", "run", "url_for"]
@@ -37,9 +41,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                        help="another host name the browser may use for this server (e.g. this machine's "
                             "name on the network); repeatable. Loopback names and --host are always allowed")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    serve.add_argument("--model", choices=MODELS, default="infinite-nature",
+                       help="the model that flies: infinite-nature (default; weight-free without --weights) or "
+                            f"{ZERO_MODEL} (needs --weights; flies 128x128 frames with the released model)")
     serve.add_argument("--weights", default=None, metavar="DIR",
-                       help="converted Infinite Nature weights (see `viewgen convert`); default: the "
-                            "weight-free refiner")
+                       help="converted Infinite Nature weights (see `viewgen convert`; default: the weight-free "
+                            f"refiner); for {ZERO_MODEL} the original *latest.tar, the folder holding it, or a "
+                            f"folder of `viewgen convert {ZERO_MODEL}`")
     serve.add_argument("--enr-weights", default=None, metavar="PATH",
                        help="the object mode's ENR model (/objects): Apple's .pt or a release folder "
                             "(default: the embedded model, trained on synthetic objects)")
@@ -100,10 +108,30 @@ def _require_server_packages():
     return uvicorn
 
 
-def _pipeline_factory(weights: str | None, device: str):
-    """Check the pipeline loads now (one-line errors before serving), then one pipeline per session."""
+def _check_model_args(args: Namespace) -> None:
+    """``viewgen fly``'s model checks, one line each, before the port is bound: Infinite Nature Zero needs
+    --weights that exist (and says where to download them); Zero weights need ``--model infinite-nature-zero``."""
+    from viewgen.cli.fly_zero import check_not_zero_weights, check_zero_weights
+
+    if args.model == ZERO_MODEL:
+        check_zero_weights(args.weights)
+    else:
+        check_not_zero_weights(args.weights)
+
+
+def _pipeline_factory(model: str, weights: str | None, device: str):
+    """Check the pipeline loads now (one-line errors before serving), then one pipeline per session.
+
+    Returns ``(factory, description)``.
+    """
     from viewgen.pipelines import FlyThroughConfig, FlyThroughPipeline
 
+    if model == ZERO_MODEL:
+        from viewgen.server.zero_flight import shared_pipeline_factory
+
+        factory, shared = shared_pipeline_factory(weights, device)
+        side = shared.refiner.image_size[0]
+        return factory, f"Infinite Nature Zero weights {weights} ({side}x{side} frames)"
     if weights is not None:
         shared = FlyThroughPipeline.from_pretrained(weights, device=device)
         # The SPADE networks are stateless at inference (eval mode, no buffers updated), so the
@@ -158,13 +186,15 @@ def run(args: Namespace) -> int:
         raise ValueError(f"--max-sessions must be >= 1, got {args.max_sessions}")
     if not args.idle_timeout > 0:
         raise ValueError(f"--idle-timeout must be > 0, got {args.idle_timeout}")
+    _check_model_args(args)
     sock = bind_socket(args.host, args.port)  # fail fast, before loading anything
     try:
-        factory, refiner_text = _pipeline_factory(args.weights, args.device)
+        factory, refiner_text = _pipeline_factory(args.model, args.weights, args.device)
         depth, depth_text, depth_note = _depth_backend(args.depth, args.device)
         objects, objects_text = _novel_view_factory(args.enr_weights, args.device)
         app = create_app(factory, depth, max_sessions=args.max_sessions, idle_timeout_s=args.idle_timeout,
-                         allowed_hosts=[args.host, *args.allow_host], novel_view_factory=objects)
+                         allowed_hosts=[args.host, *args.allow_host], novel_view_factory=objects,
+                         model=args.model)
         port = sock.getsockname()[1]
         config = uvicorn.Config(app, log_level="warning", ws_max_size=1 << 20, timeout_graceful_shutdown=3,
                                 lifespan="on")

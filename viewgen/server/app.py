@@ -1,5 +1,9 @@
 """The web demo: a FastAPI app that streams a fly-through to a page, one flight per tab.
 
+The model that flies is Infinite Nature (``model="infinite-nature"``) or Infinite Nature Zero
+(``"infinite-nature-zero"``); :data:`FLIGHT_DRIVERS` maps each to its session driver
+(:mod:`viewgen.server.flight`, :mod:`viewgen.server.zero_flight`).
+
 Routes:
 
 * ``GET /``: the page (``static/index.html``, plain HTML/CSS/JS, no build step);
@@ -45,6 +49,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from viewgen.server.depth import LazyDepth
+from viewgen.server.flight import FlyThroughDriver
 from viewgen.server.hosts import HostPolicy
 from viewgen.server.http_routes import guard_and_headers
 from viewgen.server.http_routes import router as http_router
@@ -55,8 +60,11 @@ from viewgen.server.sessions import SessionSettings
 from viewgen.server.socket_route import router as socket_router
 from viewgen.server.state import ServerState
 from viewgen.server.upload_route import UploadContext
+from viewgen.server.zero_flight import ZeroDriver
 
-__all__ = ["create_app", "default_samples", "default_workers"]
+__all__ = ["FLIGHT_DRIVERS", "create_app", "default_samples", "default_workers"]
+
+FLIGHT_DRIVERS = {driver.model: driver for driver in (FlyThroughDriver, ZeroDriver)}
 
 DEFAULT_MAX_UPLOAD_BYTES = 15 * 1024 * 1024
 DEFAULT_MAX_UPLOAD_PIXELS = 40_000_000
@@ -98,13 +106,15 @@ def create_app(pipeline_factory: Callable[[], Any], depth_estimator=None, *,
                max_upload_pixels: int = DEFAULT_MAX_UPLOAD_PIXELS, max_kept_frames: int = 600,
                video_fps: float = 24.0, jpeg_quality: int = 90, max_unacked: int = 2,
                workers: int | None = None, depth_max_side: int = 1024, allowed_hosts: Iterable[str] = (),
-               idle_release_s: float = 5.0, novel_view_factory: Callable[[], Any] | None = None) -> FastAPI:
+               idle_release_s: float = 5.0, novel_view_factory: Callable[[], Any] | None = None,
+               model: str = "infinite-nature") -> FastAPI:
     """Build the web demo app.
 
     Args:
-        pipeline_factory: ``() -> FlyThroughPipeline``; called once per session, in a worker
-            thread. Each session needs its own pipeline object (the flight state lives in it);
-            the factory may share read-only networks between them.
+        pipeline_factory: ``() -> pipeline`` of ``model`` (a ``FlyThroughPipeline`` or an
+            ``InfiniteNatureZeroPipeline``); called once per session, in a worker thread. Each session
+            needs its own pipeline object (the flight state lives in it); the factory may share
+            read-only networks between them.
         depth_estimator: for uploads, ``image [1, 3, H, W] in [0, 1] -> disparity [1, 1, H, W]
             in [0, 1]`` (a callable or an object with ``.estimate``), or a
             :class:`~viewgen.server.depth.LazyDepth` built on the first upload; ``None``
@@ -127,7 +137,11 @@ def create_app(pipeline_factory: Callable[[], Any], depth_estimator=None, *,
         idle_release_s: freed memory goes back to the OS this long after the last frame.
         novel_view_factory: ``() -> NovelViewPipeline`` for the object mode, called on its first use
             (default: the embedded model, ``NovelViewPipeline.default``).
+        model: which model the pipelines are, a key of :data:`FLIGHT_DRIVERS` (``"infinite-nature"``
+            or ``"infinite-nature-zero"``); the page shows it.
     """
+    if model not in FLIGHT_DRIVERS:
+        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(FLIGHT_DRIVERS)}")
     if min(idle_timeout_s, max_upload_bytes, max_upload_pixels, max_kept_frames, max_unacked, video_fps) <= 0:
         raise ValueError("idle_timeout_s, max_upload_bytes, max_upload_pixels, max_kept_frames, max_unacked "
                          "and video_fps must be positive")
@@ -136,7 +150,8 @@ def create_app(pipeline_factory: Callable[[], Any], depth_estimator=None, *,
     executor = ThreadPoolExecutor(max_workers=workers or default_workers(max_sessions),
                                   thread_name_prefix="viewgen-serve")
     samples = default_samples() if samples is None else dict(samples)
-    manager = SessionManager(pipeline_factory, samples, executor, max_sessions, settings, idle_release_s)
+    manager = SessionManager(pipeline_factory, samples, executor, max_sessions, settings, idle_release_s,
+                             FLIGHT_DRIVERS[model])
 
     async def in_worker(function, *args):
         return await asyncio.get_running_loop().run_in_executor(executor, function, *args)

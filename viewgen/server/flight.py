@@ -1,60 +1,134 @@
-"""The worker-thread side of a session: its pipeline (and the pipeline's autopilot), frames encoded as JPEG.
+"""The worker-thread side of a session: its pipeline, driven through a per-model driver, frames encoded as JPEG.
 
-Every method here runs in a worker thread and blocks; :class:`~viewgen.server.sessions.Session`
-calls them one at a time (it holds a lock), never on the event loop. A method returns
+Every method of :class:`Flight` runs in a worker thread and blocks; :class:`~viewgen.server.sessions.Session`
+calls them one at a time (it holds a lock), never on the event loop. Frames come back as ``Encoded``:
 ``(frame index, RGB JPEG, disparity JPEG or None)``.
+
+A driver (:class:`FlightDriver`) adapts one pipeline family to the server: how a flight starts from an
+``rgbd [1, 4, H, W]``, the size uploads are prepared at, and what a frame has to tell the page (a
+:class:`FlightNotice`). :class:`FlyThroughDriver` drives Infinite Nature
+(:class:`~viewgen.pipelines.FlyThroughPipeline`); :class:`~viewgen.server.zero_flight.ZeroDriver`
+Infinite Nature Zero. Both pipelines share the rest: ``step(offset)``, ``frame`` (with ``index``, ``rgb
+[1, 3, H, W]`` and ``disparity [1, 1, H, W]`` in [0, 1]), ``controller`` (the autopilot, with ``speed``
+and ``set_speed``) and ``config.autopilot.speed``.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from viewgen.server.media import disparity_to_uint8, encode_jpeg, rgb_to_uint8
 
-__all__ = ["Flight"]
+__all__ = ["Encoded", "Flight", "FlightDriver", "FlightNotice", "FlyThroughDriver"]
 
 Encoded = tuple[int, bytes, "bytes | None"]
 
 
-class Flight:
-    """One tab's pipeline (made by ``pipeline_factory`` on first use), flying with its autopilot.
+@dataclass(frozen=True)
+class FlightNotice:
+    """What the page is told after a frame: ``message`` (one line); ``stopped``: the flight cannot go on
+    until it starts again (Restart or another image)."""
 
-    The autopilot is the pipeline's own (``pipeline.controller``); the speed slider sets its
-    speed through :meth:`~viewgen.control.base.CameraController.set_speed`.
+    message: str
+    stopped: bool
+
+
+class FlightDriver:
+    """How the server drives one pipeline family; one driver per session's pipeline.
+
+    ``model`` (the ``viewgen serve --model`` name) and ``label`` (for people) name the family.
     """
 
-    def __init__(self, pipeline_factory: Callable[[], Any], jpeg_quality: int = 90) -> None:
-        self.pipeline_factory = pipeline_factory
-        self.jpeg_quality = jpeg_quality
-        self.pipeline = None
+    model = ""
+    label = ""
 
-    def make_pipeline(self):
-        if self.pipeline is None:
-            self.pipeline = self.pipeline_factory()
-        return self.pipeline
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline = pipeline
 
-    def reset(self, rgbd, intrinsics, speed: float, show_disparity: bool) -> tuple[Encoded, tuple[str, ...]]:
-        """Start at ``rgbd [1, 4, H, W]`` (``intrinsics [4]`` or None: the pipeline's focal length).
+    def input_size(self) -> tuple[int, int]:
+        """``(H, W)`` an uploaded photo is cropped (centred) and resized to before its flight starts."""
+        raise NotImplementedError
 
-        The flight's autopilot flies at ``speed`` times the pipeline's autopilot speed. Returns
-        frame 0 encoded and the input warnings (``UserWarning`` texts, once each).
-        """
-        pipeline = self.make_pipeline()
+    def reset(self, rgbd, intrinsics, speed: float) -> tuple[Any, tuple[str, ...]]:
+        """Start at ``rgbd [1, 4, H, W]`` (RGB and disparity in [0, 1]; ``intrinsics [4]`` or None) with the
+        autopilot at ``speed`` depth units per frame -> ``(frame 0, input warnings for the page)``."""
+        raise NotImplementedError
+
+    def notice(self, frame) -> FlightNotice | None:
+        """What ``frame`` (just generated) has to tell the page, if anything."""
+        return None
+
+
+class FlyThroughDriver(FlightDriver):
+    """Infinite Nature: a :class:`~viewgen.pipelines.FlyThroughPipeline` flying with its autopilot."""
+
+    model = "infinite-nature"
+    label = "Infinite Nature"
+
+    def input_size(self) -> tuple[int, int]:
+        """The flight's size, ``config.image_size``."""
+        return tuple(self.pipeline.config.image_size)
+
+    def reset(self, rgbd, intrinsics, speed: float) -> tuple[Any, tuple[str, ...]]:
+        """``pipeline.reset``; the input warnings are its ``UserWarning`` texts, once each."""
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            frame = pipeline.reset(rgbd, intrinsics=intrinsics, controller="autopilot",
-                                   speed=pipeline.config.autopilot.speed * speed)
-        notes = tuple(dict.fromkeys(str(item.message) for item in caught if issubclass(item.category, UserWarning)))
+            frame = self.pipeline.reset(rgbd, intrinsics=intrinsics, controller="autopilot", speed=speed)
+        return frame, tuple(dict.fromkeys(str(item.message) for item in caught
+                                          if issubclass(item.category, UserWarning)))
+
+
+class Flight:
+    """One tab's pipeline (made by ``pipeline_factory`` on first use, driven by ``driver``), flying with its
+    autopilot.
+
+    The autopilot is the pipeline's own (``pipeline.controller``); the speed slider sets its speed
+    through :meth:`~viewgen.control.base.CameraController.set_speed`.
+    """
+
+    def __init__(self, pipeline_factory: Callable[[], Any], driver: type[FlightDriver] = FlyThroughDriver,
+                 jpeg_quality: int = 90) -> None:
+        self.pipeline_factory = pipeline_factory
+        self.driver_class = driver
+        self.jpeg_quality = jpeg_quality
+        self.driver: FlightDriver | None = None
+
+    @property
+    def pipeline(self):
+        """The pipeline, or None before the first :meth:`make_pipeline` (and after :meth:`drop`)."""
+        return None if self.driver is None else self.driver.pipeline
+
+    def make_pipeline(self):
+        if self.driver is None:
+            self.driver = self.driver_class(self.pipeline_factory())
+        return self.driver.pipeline
+
+    def input_size(self) -> tuple[int, int]:
+        """``(H, W)`` uploads are prepared at (:meth:`FlightDriver.input_size`); makes the pipeline if needed."""
+        self.make_pipeline()
+        return self.driver.input_size()
+
+    def reset(self, rgbd, intrinsics, speed: float, show_disparity: bool) -> tuple[Encoded, tuple[str, ...]]:
+        """Start at ``rgbd [1, 4, H, W]`` (``intrinsics [4]`` or None: the pipeline's camera).
+
+        The flight's autopilot flies at ``speed`` times the pipeline's autopilot speed. Returns
+        frame 0 encoded and the input warnings (texts, once each).
+        """
+        pipeline = self.make_pipeline()
+        frame, notes = self.driver.reset(rgbd, intrinsics, pipeline.config.autopilot.speed * speed)
         return self.encode(frame, show_disparity), notes
 
-    def step(self, offset: tuple[float, float], speed: float, show_disparity: bool) -> Encoded:
-        """One ``pipeline.step(offset)`` at ``speed`` times the autopilot's speed."""
+    def step(self, offset: tuple[float, float], speed: float,
+             show_disparity: bool) -> tuple[Encoded, FlightNotice | None]:
+        """One ``pipeline.step(offset)`` at ``speed`` times the autopilot's speed -> the frame and its notice."""
         wanted = self.pipeline.config.autopilot.speed * speed
         if self.pipeline.controller.speed != wanted:
             self.pipeline.controller.set_speed(wanted)
-        return self.encode(self.pipeline.step(offset), show_disparity)
+        frame = self.pipeline.step(offset)
+        return self.encode(frame, show_disparity), self.driver.notice(frame)
 
     def current(self) -> Encoded:
         """The current frame again, with its disparity."""
@@ -67,4 +141,4 @@ class Flight:
         return frame.index, rgb_jpeg, disparity_jpeg
 
     def drop(self) -> None:
-        self.pipeline = None
+        self.driver = None

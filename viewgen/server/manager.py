@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from viewgen.server.flight import FlightDriver, FlyThroughDriver
 from viewgen.server.memory import release_memory
 from viewgen.server.sessions import FlightSource, Session, SessionSettings
 
@@ -21,17 +22,19 @@ __all__ = ["SessionManager", "source_from_loaded"]
 class SessionManager:
     """The open sessions of one app, at most ``max_sessions`` of them.
 
-    pipeline_factory: ``() -> FlyThroughPipeline``, called once per session (in a worker thread).
+    pipeline_factory: ``() -> pipeline``, called once per session (in a worker thread); the pipeline is
+        of the family ``driver`` drives.
     samples: ordered ``{name: loader}``, each loader ``() -> object with .rgbd [1, 4, H, W] and
         .intrinsics [4] | None`` (e.g. ``viewgen.data.samples.load_sample``).
     executor: where pipelines, depth estimation, decoding and encoding run.
     idle_release_s: after this long without generating (and after every session's end) the
         freed heap is returned to the OS (:func:`viewgen.server.memory.release_memory`).
+    driver: the :class:`~viewgen.server.flight.FlightDriver` class of the pipelines (the model that flies).
     """
 
     def __init__(self, pipeline_factory: Callable[[], Any], samples: Mapping[str, Callable[[], Any]],
                  executor: Executor, max_sessions: int, settings: SessionSettings,
-                 idle_release_s: float = 5.0) -> None:
+                 idle_release_s: float = 5.0, driver: type[FlightDriver] = FlyThroughDriver) -> None:
         if max_sessions < 1:
             raise ValueError(f"max_sessions must be >= 1, got {max_sessions}")
         self.pipeline_factory = pipeline_factory
@@ -40,6 +43,7 @@ class SessionManager:
         self.max_sessions = max_sessions
         self.settings = settings
         self.idle_release_s = idle_release_s
+        self.driver = driver
         self.sessions: dict[str, Session] = {}
         self.memory_releases = 0
         self._sample_cache: dict[int, FlightSource] = {}

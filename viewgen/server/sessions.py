@@ -1,9 +1,10 @@
 """One flight per browser tab: the state, the frame loop and the commands of a session.
 
-A :class:`Session` lives as long as its WebSocket. It owns its own
-:class:`~viewgen.pipelines.FlyThroughPipeline` (made by the app's factory on the first load:
-the flight state lives in the pipeline, so sessions never share one); the speed slider
-changes the speed of the pipeline's autopilot mid-flight (``controller.set_speed``).
+A :class:`Session` lives as long as its WebSocket. It owns its own pipeline (a
+:class:`~viewgen.pipelines.FlyThroughPipeline` or an Infinite Nature Zero one, made by the app's
+factory on the first load and driven through :mod:`viewgen.server.flight`: the flight state lives in
+the pipeline, so sessions never share one); the speed slider changes the speed of the pipeline's
+autopilot mid-flight (``controller.set_speed``).
 
 Frame loop (:meth:`Session.run_frames`): while playing (or while single steps are pending),
 while no image is loading and while fewer than ``max_unacked`` frames are sent and not yet
@@ -18,6 +19,9 @@ One generation at a time per session; a slow page only slows its own session.
 
 Loads (a sample, an upload, Restart) pause the flight when they are asked for; a Play that
 arrives while the image loads is kept, and the new flight plays once its frame 0 is out.
+A frame that stops the flight (Infinite Nature Zero's crash event) is sent, then a ``notice`` says
+why and the flight pauses with its frames kept; Play and Step are answered with that notice
+until a load starts a new flight.
 
 Wire format, server -> page: JSON text messages ``{"type": ...}`` (``hello``, ``state``,
 ``error``, ``notice``, ``progress``, ``busy``, ``expired``) and one binary message per frame
@@ -43,8 +47,8 @@ from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
 
-from viewgen.errors import InputError
 from viewgen.errors import one_line as _one_line
+from viewgen.server.commands import CommandError, fraction, integer, number
 from viewgen.server.flight import Flight
 from viewgen.server.frames import FrameWindow, pack_frame, unpack_frame
 
@@ -85,10 +89,6 @@ class SessionClosed(RuntimeError):
     """The session ended (its page left) before the work could start."""
 
 
-class CommandError(InputError):
-    """A malformed or unusable command from the page (answered with an ``error`` message)."""
-
-
 class Session:
     """The state of one tab's flight. Create through :meth:`SessionManager.open`."""
 
@@ -97,12 +97,13 @@ class Session:
         self.websocket = websocket
         self.manager = manager
         self.settings = manager.settings
-        self.flight = Flight(manager.pipeline_factory, self.settings.jpeg_quality)
+        self.flight = Flight(manager.pipeline_factory, manager.driver, self.settings.jpeg_quality)
         self.source: FlightSource | None = None
         self.epoch = 0
         self.frame_index = 0
         self.playing = False
         self.pending_steps = 0
+        self.stopped: str | None = None  # why the flight stopped (a crash), until a load starts another
         self.window = FrameWindow(self.settings.max_unacked)
         self.cursor = [0.5, 0.5]
         self.speed = 1.0
@@ -146,7 +147,8 @@ class Session:
     def state_message(self) -> dict:
         return {"type": "state", "playing": self.playing, "speed": self.speed, "max_fps": self.max_fps,
                 "disparity": self.show_disparity, "source": self.source.name if self.source else None,
-                "index": self.frame_index, "epoch": self.epoch, "loading": self.loading > 0}
+                "index": self.frame_index, "epoch": self.epoch, "loading": self.loading > 0,
+                "stopped": self.stopped is not None}
 
     def touch(self) -> None:
         """Record user input (resets the idle timeout)."""
@@ -164,12 +166,13 @@ class Session:
         ``index`` (1-based), ``steer`` + ``x``, ``y`` (click position as a fraction of the
         view), ``speed`` + ``value`` (multiple of the autopilot's speed), ``max_fps`` +
         ``value`` (0 = no limit), ``disparity`` + ``on``, ``ack`` + ``seq`` (the page drew
-        that frame; while playing this also counts as activity for the idle timeout).
+        that frame; while playing this also counts as activity for the idle timeout). After a
+        flight stopped (a crash), ``play`` and ``step`` are answered with its notice until a load.
         Raises :class:`CommandError` for anything else.
         """
         kind = message.get("type")
         if kind == "ack":
-            if self.window.ack(_integer(message.get("seq"), "an ack's seq")):
+            if self.window.ack(integer(message.get("seq"), "an ack's seq")):
                 if self.playing:
                     self.touch()  # a page drawing a playing flight is in use
                 self._changed.set()
@@ -177,8 +180,10 @@ class Session:
         self.touch()
         if kind in ("restart", "sample"):
             self._spawn_load(self._source_for(kind, message))
+        elif kind in ("play", "step") and self.stopped is not None and self.loading == 0:
+            await self.send_json({"type": "notice", "message": self.stopped})  # stays paused
         elif kind == "steer":
-            self.cursor = [_fraction(message.get("x"), "x"), _fraction(message.get("y"), "y")]
+            self.cursor = [fraction(message.get("x"), "x"), fraction(message.get("y"), "y")]
             self._click_frames_left, self._steer_count = CLICK_FRAMES, self._steer_count + 1
         else:
             self._apply_setting(kind, message)
@@ -195,9 +200,9 @@ class Session:
             self.pending_steps = min(self.pending_steps + 1, self.settings.max_pending_steps)
         elif kind == "speed":
             low, high = self.settings.speed_range
-            self.speed = min(max(_number(message.get("value"), "speed"), low), high)
+            self.speed = min(max(number(message.get("value"), "speed"), low), high)
         elif kind == "max_fps":
-            self.max_fps = min(max(_number(message.get("value"), "max_fps"), 0.0), self.settings.fps_limit_max)
+            self.max_fps = min(max(number(message.get("value"), "max_fps"), 0.0), self.settings.fps_limit_max)
         elif kind == "disparity":
             self.show_disparity = bool(message.get("on"))
             self._resend_wanted = self.show_disparity and self.source is not None
@@ -214,7 +219,7 @@ class Session:
             async def same():
                 return source
             return same
-        index = _integer(message.get("index"), "sample index")
+        index = integer(message.get("index"), "sample index")
         if not 1 <= index <= len(self.manager.samples):
             raise CommandError(f"no sample {index}: there are {len(self.manager.samples)}")
         return lambda: self.manager.sample_source(index)
@@ -263,7 +268,7 @@ class Session:
         if result is None or self.closed or epoch != self.epoch:
             return
         (frame_index, rgb_jpeg, disparity_jpeg), input_warnings = result
-        self.source = source
+        self.source, self.stopped = source, None
         self.cursor, self._click_frames_left = [0.5, 0.5], 0
         self.frames.clear()
         await self._emit(frame_index, rgb_jpeg, disparity_jpeg, (loop.time() - started) * 1000)
@@ -291,9 +296,9 @@ class Session:
                 await asyncio.wait([future])
                 raise
 
-    async def ensure_pipeline(self):
-        """This session's pipeline, made by the factory (in a worker thread) on first use."""
-        return await self._in_worker(self.flight.make_pipeline)
+    async def input_size(self) -> tuple[int, int]:
+        """``(H, W)`` an upload is prepared at; makes this session's pipeline (in a worker thread) on first use."""
+        return await self._in_worker(self.flight.input_size)
 
     async def _emit(self, index: int, rgb_jpeg: bytes, disparity_jpeg: bytes | None, gen_ms: float,
                     repeat: bool = False) -> None:
@@ -308,7 +313,8 @@ class Session:
 
     def _wants_frame(self) -> bool:
         return (self.source is not None and self.flight.pipeline is not None and self.loading == 0
-                and (self.playing or self.pending_steps > 0 or self._resend_wanted) and self.window.has_room())
+                and (self._resend_wanted or (self.stopped is None and (self.playing or self.pending_steps > 0)))
+                and self.window.has_room())
 
     async def run_frames(self) -> None:
         """The frame loop (see the module docstring); runs until the session closes."""
@@ -355,7 +361,13 @@ class Session:
             return  # a load or restart came in meanwhile: this frame belongs to the old flight
         if clicks == self._steer_count:  # no click arrived while generating: this frame used the cursor
             self._advance_cursor()
-        await self._emit(*result, (loop.time() - started) * 1000)
+        encoded, notice = result
+        if notice is not None and notice.stopped:
+            self.stopped, self.playing, self.pending_steps = notice.message, False, 0
+        await self._emit(*encoded, (loop.time() - started) * 1000)
+        if notice is not None:
+            await self.send_json({"type": "notice", "message": notice.message})
+            await self.send_json(self.state_message())
 
     def _advance_cursor(self) -> None:
         if self._click_frames_left > 0:
@@ -382,19 +394,3 @@ class Session:
             self.frames.clear()
             self.flight.drop()
             self.source = None
-
-
-def _number(value, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise CommandError(f"{what} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _integer(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise CommandError(f"{what} must be an integer, got {value!r}")
-    return value
-
-
-def _fraction(value, what: str) -> float:
-    return min(max(_number(value, what), 0.0), 1.0)

@@ -60,9 +60,8 @@ async def run_upload(request: Request, session: Session, context: UploadContext)
     try:
         await session.send_json(session.state_message())
         estimate = await _depth_with_progress(session, context)
-        pipeline = await session.ensure_pipeline()
-        for_depth, for_flight = await context.in_worker(frame_rgb, rgb, tuple(pipeline.config.image_size),
-                                                        context.depth_max_side)
+        size = await session.input_size()
+        for_depth, for_flight = await context.in_worker(frame_rgb, rgb, size, context.depth_max_side)
 
         def estimate_serialised():
             with context.depth_lock:

@@ -14,6 +14,7 @@
   const state = {
     connected: false,
     session: null,
+    model: null,
     samples: [],
     uploads: false,
     uploadNote: null,
@@ -21,6 +22,7 @@
     loading: false,
     maxUploadBytes: 0,
     playing: false,
+    stopped: false,
     epoch: 0,
     frameIndex: -1,
     framesReceived: 0,
@@ -74,6 +76,8 @@
     switch (message.type) {
       case "hello":
         state.session = message.session;
+        state.model = message.model;
+        $("model-name").textContent = message.model_label;
         state.samples = message.samples;
         state.uploads = message.uploads;
         state.uploadNote = message.upload_note || null;
@@ -94,6 +98,7 @@
       case "state":
         if (state.playing && !message.playing) arrivals = [];
         state.playing = message.playing;
+        state.stopped = Boolean(message.stopped);
         state.loading = Boolean(message.loading);
         state.source = message.source;
         $("source-name").textContent = message.source ? message.source : "no image yet";
@@ -227,9 +232,10 @@
   function updateButtons() {
     const ready = state.connected && state.session !== null;
     const flying = ready && state.source !== null;
-    $("play").disabled = !flying || state.playing;
+    // A flight that stopped (Infinite Nature Zero's crash) flies again after Restart or another image.
+    $("play").disabled = !flying || state.playing || state.stopped;
     $("pause").disabled = !flying || !state.playing;
-    $("step").disabled = !flying;
+    $("step").disabled = !flying || state.stopped;
     $("restart").disabled = !flying;
     $("download").disabled = !flying;
     $("play").classList.toggle("active", state.playing);
