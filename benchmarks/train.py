@@ -8,7 +8,8 @@ Usage::
 
 Rows: per preset, one whole training step as the LightningModule does it (ENR: the cross-view
 forward, L1 + SSIM, Adam; Infinite Nature: the rollout, the generator's and the discriminator's
-updates), on a fixed random batch of the preset's size, without Lightning's loop (whose overhead
+updates; Infinite Nature Zero: the cycle and the autopilot flight at the preset's longest length, both
+updates, the R1 penalty every step), on a fixed batch of the preset's size, without Lightning's loop (whose overhead
 is the same for every preset); the median of ``--runs`` steps after warm-up, the peak memory growth,
 the batch (pairs x 2 images, or windows x frames) and the resolution. Data loading is not in it: a
 window of the synthetic world takes about 0.5 s to render at 64x96 (more at 160x256), so Infinite
@@ -23,7 +24,8 @@ import torch
 from _timing import peak_rss_mib, settings_line, time_runs
 
 ALL = ("enr:tiny", "enr:objects", "enr:chairs", "infinite-nature:tiny", "infinite-nature:small",
-       "infinite-nature:paper")
+       "infinite-nature:paper", "infinite-nature-zero:tiny", "infinite-nature-zero:small",
+       "infinite-nature-zero:paper")
 
 
 class _Optimisers:
@@ -81,6 +83,26 @@ def _in_step(config, device: str):
     return (lambda: module.training_step(batch, 0)), f"{config.batch_size} x {frames} frames", (height, width)
 
 
+def _zero_step(config, device: str):
+    from dataclasses import replace
+
+    from viewgen.training.infinite_nature_data import photo_data
+    from viewgen.training.infinite_nature_zero import InfiniteNatureZeroTrainingModule
+
+    config = replace(config, rollout_schedule=(), r1_every=1)  # the longest flight, R1 at every step: the worst
+    module = InfiniteNatureZeroTrainingModule(config.to_dict()).to(device).train()
+    module.log = module.log_dict = lambda *args, **kwargs: None
+    _Optimisers(module)
+    photos, _ = photo_data("synthetic", config)
+    batch = torch.utils.data.default_collate([photos.windows[index] for index in range(config.batch_size)])
+    batch = {key: value.to(device) for key, value in batch.items()}
+    size = (config.size, config.size)
+    return (lambda: module.training_step(batch, 0)), f"{config.batch_size} x {config.rollout_steps} steps", size
+
+
+_STEPS = {"enr": _enr_step, "infinite-nature": _in_step, "infinite-nature-zero": _zero_step}
+
+
 def main() -> None:
     from viewgen.training.presets import preset
 
@@ -95,11 +117,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name in args.presets.split(","):
         family, preset_name = name.split(":")
-        config = preset(family, preset_name, perceptual=False) if family == "infinite-nature" else \
-            preset(family, preset_name)
+        config = preset(family, preset_name, perceptual=False) if family != "enr" else preset(family, preset_name)
         torch.manual_seed(0)
         base = peak_rss_mib()
-        step, batch, size = (_enr_step if family == "enr" else _in_step)(config, args.device)
+        step, batch, size = _STEPS[family](config, args.device)
         row = time_runs(step, args.runs, args.device, 2, base)
         print(f"| {name} | {batch} | {size[0]}x{size[1]} | {row['median_ms']:.0f} | {row['min_ms']:.0f} | "
               f"{row['peak_mib']:.0f} |")

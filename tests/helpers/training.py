@@ -34,6 +34,13 @@ def run_python(code: str, *args: str, timeout: float = 240) -> subprocess.Comple
     return _run([sys.executable, "-c", code, *args], timeout)
 
 
+def run_script(path: Path, code: str, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    """Write ``code`` to ``path`` and run it like :func:`run_python` (a DDP launcher re-runs a script file, not
+    ``-c``)."""
+    Path(path).write_text(code)
+    return _run([sys.executable, str(path), *args], timeout)
+
+
 def run_viewgen(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     """``python -m viewgen ARGS`` in a fresh one-thread process (what Lightning's DDP launcher re-runs)."""
     return _run([sys.executable, "-m", "viewgen", *args], timeout)
@@ -64,3 +71,27 @@ def google_earth_folder(root, grids=("grid_a", "chicago_b"), points=4):
                 np.save(folder / f"dm_{frame_id:05d}.npy", depth)
         (folder / "transforms.json").write_text(json.dumps({"frames": frames}))
     return root
+
+
+def check_sigkill_resume(code: str, tmp_path: Path, release_files: tuple[str, ...]) -> None:
+    """Run the training script ``code`` (argv: run folder, the step to SIGKILL itself at or 0) whole, then killed at
+    step 5 (after its check-point of step 3) and resumed; assert the resumed run's ``release_files`` (safetensors
+    paths in ``release/``) and logs are bit for bit the uninterrupted run's."""
+    import torch
+    from safetensors.torch import load_file
+
+    from viewgen.training.checkpoints import newest_checkpoint
+    from viewgen.training.curves import read_run_metrics
+
+    whole = run_python(code, str(tmp_path / "whole"), "0")
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    killed = run_python(code, str(tmp_path / "killed"), "5")
+    assert killed.returncode == -9
+    assert newest_checkpoint(tmp_path / "killed" / "checkpoints").name == "step00000003.ckpt"
+    resumed = run_python(code, str(tmp_path / "killed"), "0")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    for name in release_files:
+        expected = load_file(tmp_path / "whole" / "release" / name)
+        got = load_file(tmp_path / "killed" / "release" / name)
+        assert all(torch.equal(expected[key], got[key]) for key in expected)  # bit for bit
+    assert read_run_metrics(tmp_path / "killed" / "logs") == read_run_metrics(tmp_path / "whole" / "logs")

@@ -133,16 +133,9 @@ train_infinite_nature(tiny_config(), sys.argv[1], accelerator="cpu", devices=2, 
 
 
 def test_two_ddp_processes_step_in_lockstep(tmp_path):
-    import subprocess
-    import sys
+    from tests.helpers.training import run_script
 
-    from tests.helpers.training import REPO_ROOT
-
-    script = tmp_path / "ddp_run.py"
-    script.write_text(_DDP_RUN)
-    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
-    done = subprocess.run([sys.executable, str(script), str(tmp_path / "run")], capture_output=True, text=True,
-                          env=env, cwd=REPO_ROOT, timeout=240)
+    done = run_script(tmp_path / "ddp_run.py", _DDP_RUN, str(tmp_path / "run"))  # DDP re-launches a script file
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [(tmp_path / f"run.rank{rank}").read_text() for rank in (0, 1)]
     assert ranks[0] == ranks[1] and ranks[0].startswith("2 ")  # the same weights after the same two steps
@@ -237,21 +230,7 @@ train_infinite_nature(config, sys.argv[1], accelerator="cpu", progress=False, ca
 
 def test_a_run_killed_with_sigkill_resumes_with_no_step_lost_or_repeated(tmp_path):
     # 6 windows, 2 a step: 3 steps an epoch; the kill comes at step 5, two steps after the check-point of step 3
-    from safetensors.torch import load_file
+    from tests.helpers.training import check_sigkill_resume
 
-    from tests.helpers.training import run_python
-    from viewgen.training.checkpoints import newest_checkpoint
-    from viewgen.training.curves import read_run_metrics
-
-    whole = run_python(_KILLED_RUN, str(tmp_path / "whole"), "0")
-    assert whole.returncode == 0, whole.stderr[-2000:]
-    killed = run_python(_KILLED_RUN, str(tmp_path / "killed"), "5")
-    assert killed.returncode == -9
-    assert newest_checkpoint(tmp_path / "killed" / "checkpoints").name == "step00000003.ckpt"
-    resumed = run_python(_KILLED_RUN, str(tmp_path / "killed"), "0")
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    for part in ("style_encoder", "spade_generator"):
-        expected = load_file(tmp_path / "whole" / "release" / part / "model.safetensors")
-        got = load_file(tmp_path / "killed" / "release" / part / "model.safetensors")
-        assert all(torch.equal(expected[key], got[key]) for key in expected)  # bit for bit
-    assert read_run_metrics(tmp_path / "killed" / "logs") == read_run_metrics(tmp_path / "whole" / "logs")
+    parts = ("style_encoder/model.safetensors", "spade_generator/model.safetensors")
+    check_sigkill_resume(_KILLED_RUN, tmp_path, parts)

@@ -1,7 +1,10 @@
-"""``viewgen train enr|infinite-nature``: train a model family with Lightning into a resumable run folder.
+"""``viewgen train enr|infinite-nature|infinite-nature-zero``: train a model family with Lightning into a resumable
+run folder.
 
 ``enr`` trains on pairs of posed views of a split in Apple's layout (``--data DIR``); ``infinite-nature``
-on clip windows of the synthetic world rendered on the fly (``--data synthetic``, the default).
+on clip windows of the synthetic world rendered on the fly (``--data synthetic``, the default) or posed
+clips; ``infinite-nature-zero`` on single photos: the synthetic world's views (the default) or a folder in
+the LHQ layout.
 """
 
 from __future__ import annotations
@@ -14,19 +17,22 @@ from viewgen.cli.options import count_type, seed_type
 
 __all__ = ["add_parser", "run"]
 
-_FAMILIES = ("enr", "infinite-nature")
-_LABELS = {"enr": "ENR", "infinite-nature": "Infinite Nature"}
+_FAMILIES = ("enr", "infinite-nature", "infinite-nature-zero")
+_LABELS = {"enr": "ENR", "infinite-nature": "Infinite Nature", "infinite-nature-zero": "Infinite Nature Zero"}
 
 
 def add_parser(subparsers) -> None:
     """Register ``train`` on the ``viewgen`` subcommand parsers."""
-    from viewgen.training.presets import ENR_PRESETS, INFINITE_NATURE_PRESETS
+    from viewgen.training.presets import ENR_PRESETS, INFINITE_NATURE_PRESETS, INFINITE_NATURE_ZERO_PRESETS
 
     command = subparsers.add_parser(
-        "train", help="train a model family (enr, infinite-nature) with Lightning; resumable, one machine to many",
+        "train", help="train a model family (enr, infinite-nature, infinite-nature-zero) with Lightning; resumable, "
+                      "one machine to many",
         description="Train ENR on pairs of views of the split --data (Apple's layout, e.g. from `viewgen "
                     "synth-objects`), or Infinite Nature on render-refine-repeat rollouts (--data synthetic: the "
-                    "synthetic world's clips, rendered on the fly), into the run folder --out: config.json, "
+                    "synthetic world's clips, rendered on the fly), or Infinite Nature Zero on cycles and autopilot "
+                    "flights from single photos (--data synthetic, or a folder in the LHQ layout), into the run "
+                    "folder --out: config.json, "
                     "checkpoints/, logs/, samples/, loss_curve.png and release/ (from_pretrained weights). The same "
                     "command on the same folder resumes from its newest check-point (with no step lost or "
                     "repeated); only --max-steps and --max-epochs may change. Several GPUs or nodes: --devices / "
@@ -35,20 +41,22 @@ def add_parser(subparsers) -> None:
     command.add_argument("--data", metavar="DIR", help="enr: the training split (<scene>/NNNNN.png + "
                          "render_params.json); infinite-nature: synthetic (the default), a GoogleEarth-Infinite "
                          "folder, or posed clips in the RealEstate10K / ACID layout (viewgen synth, or real clips "
-                         "after viewgen prepare-clips)")
+                         "after viewgen prepare-clips); infinite-nature-zero: synthetic (the default) or photos in the "
+                         "LHQ layout (images/ + midas-disp/ from viewgen prepare-photos)")
     command.add_argument("--val-data", metavar="DIR", help="a validation split (loss and PSNR every validate_every "
                          "steps)")
-    presets = sorted({*ENR_PRESETS, *INFINITE_NATURE_PRESETS})
+    presets = sorted({*ENR_PRESETS, *INFINITE_NATURE_PRESETS, *INFINITE_NATURE_ZERO_PRESETS})
     command.add_argument("--preset", required=True, choices=presets,
-                         help=f"enr: {', '.join(ENR_PRESETS)}; infinite-nature: {', '.join(INFINITE_NATURE_PRESETS)}")
-    command.add_argument("--init", metavar="DIR", help="infinite-nature: fine-tune this release folder (converted "
-                         "official weights with --preset paper, or an export)")
+                         help=f"enr: {', '.join(ENR_PRESETS)}; infinite-nature: {', '.join(INFINITE_NATURE_PRESETS)}; "
+                              f"infinite-nature-zero: {', '.join(INFINITE_NATURE_ZERO_PRESETS)}")
+    command.add_argument("--init", metavar="DIR", help="infinite-nature(-zero): fine-tune this release folder "
+                         "(converted official weights with --preset paper, or an export)")
     command.add_argument("--out", required=True, metavar="DIR", help="the run folder (new, or one to resume)")
     command.add_argument("--max-steps", type=count_type(1), metavar="N", help="stop after N optimiser steps")
     command.add_argument("--max-epochs", type=count_type(1), metavar="N", help="stop after N epochs")
     command.add_argument("--pairs-per-batch", type=count_type(1), metavar="P", help="enr: pairs per process and step")
     command.add_argument("--batch-size", type=count_type(1), metavar="B",
-                         help="infinite-nature: clip windows per process and step")
+                         help="infinite-nature(-zero): clip windows (photos) per process and step")
     command.add_argument("--clip-stride", type=count_type(1), metavar="N",
                          help="infinite-nature on posed clips: clip frames between two window frames (default 1)")
     command.add_argument("--lr", type=float, metavar="LR", help="Adam's learning rate")
@@ -72,9 +80,11 @@ def _config(args: Namespace):
               "checkpoint_every": args.checkpoint_every, "validate_every": args.validate_every,
               "num_workers": args.workers, "precision": args.precision}
     own = {"enr": {"pairs_per_batch": args.pairs_per_batch},
-           "infinite-nature": {"batch_size": args.batch_size, "clip_stride": args.clip_stride}}
+           "infinite-nature": {"batch_size": args.batch_size, "clip_stride": args.clip_stride},
+           "infinite-nature-zero": {"batch_size": args.batch_size}}
     other = {"enr": (("--batch-size", args.batch_size), ("--clip-stride", args.clip_stride)),
-             "infinite-nature": (("--pairs-per-batch", args.pairs_per_batch),)}
+             "infinite-nature": (("--pairs-per-batch", args.pairs_per_batch),),
+             "infinite-nature-zero": (("--pairs-per-batch", args.pairs_per_batch), ("--clip-stride", args.clip_stride))}
     for option, value in other[args.family]:
         if value is not None:
             raise ValueError(f"{option} is not an option of {args.family} training")
@@ -83,7 +93,7 @@ def _config(args: Namespace):
 
 
 def _train(args: Namespace, config, devices):
-    from viewgen.training.families import train_enr, train_infinite_nature
+    from viewgen.training.families import train_enr, train_infinite_nature, train_infinite_nature_zero
 
     hardware = {"accelerator": args.accelerator, "devices": devices, "num_nodes": args.num_nodes,
                 "strategy": args.strategy, "progress": sys.stderr.isatty()}
@@ -95,8 +105,9 @@ def _train(args: Namespace, config, devices):
                              "synth-objects)")
         return train_enr(config, args.data, args.out, val_data=args.val_data, **hardware)
     if args.val_data is not None:
-        raise ValueError("--val-data is not an option of infinite-nature training (the synthetic world has no split)")
-    return train_infinite_nature(config, args.out, args.data or "synthetic", init=args.init, **hardware)
+        raise ValueError(f"--val-data is not an option of {args.family} training (its data has no validation split)")
+    train = train_infinite_nature if args.family == "infinite-nature" else train_infinite_nature_zero
+    return train(config, args.out, args.data or "synthetic", init=args.init, **hardware)
 
 
 def _devices(text: str):

@@ -6,7 +6,7 @@ and ``z`` to its right (Apple calls its rotations left-handed). A view is the ca
 and elevation (about ``z``) on a sphere around the object. Positive azimuth shifts move the
 camera right, positive elevation shifts move it up.
 
-* :func:`rotation_y`, :func:`rotation_z`: ``[B] -> [B, 3, 3]``;
+* :func:`rotation_x`, :func:`rotation_y`, :func:`rotation_z`: ``[B] -> [B, 3, 3]`` (about one axis);
 * :func:`scene_rotation`: the rotation that turns the scene as seen from a view,
   ``R(az, el) = (R_y(-az) R_z(-el))^T`` (the transpose of the camera's rotation);
 * :func:`source_to_target_rotation`: ``R(az_t, el_t) R(az_s, el_s)^T``, turning the scene inferred
@@ -25,7 +25,7 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["finite_degrees", "rotation_y", "rotation_z", "scene_rotation", "source_to_target_rotation"]
+__all__ = ["finite_degrees", "rotation_x", "rotation_y", "rotation_z", "scene_rotation", "source_to_target_rotation"]
 
 
 def _degrees(angle, like: Tensor | None = None) -> Tensor:
@@ -63,6 +63,12 @@ def _matrices(cos: Tensor, sin: Tensor, rows) -> Tensor:
     zero, one = torch.zeros_like(cos), torch.ones_like(cos)
     values = {"c": cos, "s": sin, "-s": -sin, "0": zero, "1": one}
     return torch.stack([torch.stack([values[name] for name in row], dim=-1) for row in rows], dim=-2)
+
+
+def rotation_x(angle_deg) -> Tensor:
+    """``[B, 3, 3]``: rotation by ``angle_deg`` about ``x``, ``[[1, 0, 0], [0, c, -s], [0, s, c]]``."""
+    radians = _radians(angle_deg)
+    return _matrices(torch.cos(radians), torch.sin(radians), (("1", "0", "0"), ("0", "c", "-s"), ("0", "s", "c")))
 
 
 def rotation_y(angle_deg) -> Tensor:

@@ -34,7 +34,8 @@ from viewgen.networks.stylegan2 import CoModGenerator
 from viewgen.refiners.base import RefinerBase
 from viewgen.rendering.splat import render_forward_splat, sobel_foreground_alpha
 
-__all__ = ["StyleGANRefiner", "StyleGANRefinerConfig", "ZeroRefinement", "ZeroStyle", "ZeroWarp"]
+__all__ = ["StyleGANRefiner", "StyleGANRefinerConfig", "ZeroRefinement", "ZeroStyle", "ZeroWarp", "generate",
+           "splat_known"]
 
 
 @dataclass(frozen=True)
@@ -221,12 +222,8 @@ class StyleGANRefiner(RefinerBase):
         self._check_rgbd(rgba, "rgba", " (RGB + Sobel alpha)")
         check_shape(disparity, (rgba.shape[0], 1, *rgba.shape[-2:]), "disparity")
         device = self.device
-        warped, splatted, coverage = render_forward_splat(rgba.to(device), 1.0 / disparity.to(device),
-                                                           rotation.to(device), translation.to(device),
-                                                           pixel_matrix.to(device))
-        known = (warped[:, 3:4] > self.config.alpha_threshold) * (coverage > self.config.mask_threshold)
-        clamped = splatted.clamp(min=self.config.min_disparity, max=1.0)
-        return ZeroWarp(warped[:, :3], warped[:, 3:4], clamped, coverage, known.to(warped.dtype))
+        return splat_known(rgba.to(device), disparity.to(device), rotation.to(device), translation.to(device),
+                           pixel_matrix.to(device), self.config)
 
     @torch.no_grad()
     def refine(self, warped_rgbd: Tensor, mask: Tensor, style: ZeroStyle,
@@ -251,18 +248,36 @@ class StyleGANRefiner(RefinerBase):
     @torch.no_grad()
     def _generate(self, condition: Tensor, style: ZeroStyle, noise_generator: torch.Generator | None) -> Tensor:
         """``condition [B, 5, R, R]`` in [0, 1] -> RGBD ``[B, 4, R, R]`` with the flight's style."""
-        if style.noise is None and noise_generator is None:
-            raise ValueError("style.noise is None (fresh noise every frame): pass a noise_generator to draw it from")
-        noise = style.noise if style.noise is not None else self.generator.make_noise(1, noise_generator)
-        features = self.generator.encode_features(condition)
-        return self.generator(features, style.global_code, [style.z], truncation=self.config.truncation,
-                              truncation_mean=style.mean_latent, noise=noise)
+        return generate(self.generator, condition, style, self.config.truncation, noise_generator)
 
     def _check_rgbd(self, rgbd: Tensor, name: str, hint: str = " (RGB + disparity in [0, 1])") -> Tensor:
         if not isinstance(rgbd, Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(rgbd).__name__}")
         check_shape(rgbd, ("B", 4, *self.image_size), name, hint=hint)
         return rgbd
+
+
+def splat_known(rgba: Tensor, disparity: Tensor, rotation: Tensor, translation: Tensor, pixel_matrix: Tensor,
+                config: StyleGANRefinerConfig) -> ZeroWarp:
+    """:meth:`StyleGANRefiner.render`'s arithmetic, unchecked and differentiable (training runs it with gradients):
+    ``rgba [B, 4, R, R]`` splatted at depth ``1 / disparity [B, 1, R, R]`` by ``(rotation [B|1, 3, 3],
+    translation [B|1, 3])`` with ``pixel_matrix [B|1, 3, 3]``; the known mask and the clamp use ``config``."""
+    warped, splatted, coverage = render_forward_splat(rgba, 1.0 / disparity, rotation, translation, pixel_matrix)
+    known = (warped[:, 3:4] > config.alpha_threshold) * (coverage > config.mask_threshold)
+    clamped = splatted.clamp(min=config.min_disparity, max=1.0)
+    return ZeroWarp(warped[:, :3], warped[:, 3:4], clamped, coverage, known.to(warped.dtype))
+
+
+def generate(generator: CoModGenerator, condition: Tensor, style: ZeroStyle, truncation: float,
+             noise_generator: torch.Generator | None = None) -> Tensor:
+    """The generator on ``condition [B, 5, R, R]`` (in [0, 1]) with ``style``: refined RGBD ``[B, 4, R, R]``;
+    differentiable. ``style.noise`` ``None`` draws fresh noise maps from ``noise_generator``."""
+    if style.noise is None and noise_generator is None:
+        raise ValueError("style.noise is None (fresh noise every frame): pass a noise_generator to draw it from")
+    noise = style.noise if style.noise is not None else generator.make_noise(1, noise_generator)
+    features = generator.encode_features(condition)
+    return generator(features, style.global_code, [style.z], truncation=truncation,
+                     truncation_mean=style.mean_latent, noise=noise)
 
 
 def _on(value: Tensor | None, device: torch.device) -> Tensor | None:

@@ -5,6 +5,9 @@
 * ``infinite-nature``: render-refine-repeat rollouts on posed clip windows
   (:mod:`viewgen.training.infinite_nature`): :func:`train_infinite_nature`, on the synthetic world
   rendered on the fly (``data="synthetic"``) or GoogleEarth-Infinite.
+* ``infinite-nature-zero``: cycles and autopilot flights from single photos
+  (:mod:`viewgen.training.infinite_nature_zero`): :func:`train_infinite_nature_zero`, on the synthetic world's
+  views or a folder of photos in the LHQ layout.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from viewgen.training.infinite_nature import (
     InfiniteNatureTrainingModule,
     export_flight_checkpoint,
 )
+from viewgen.training.infinite_nature_zero import InfiniteNatureZeroTrainingConfig, export_zero_checkpoint
 from viewgen.training.runs import RunFamily, RunSummary, train_run
 
-__all__ = ["ENR", "FAMILIES", "INFINITE_NATURE", "train_enr", "train_infinite_nature"]
+__all__ = ["ENR", "FAMILIES", "INFINITE_NATURE", "INFINITE_NATURE_ZERO", "train_enr", "train_infinite_nature",
+           "train_infinite_nature_zero"]
 
 
 def _enr_samples(data_module) -> dict:
@@ -45,11 +50,32 @@ def _in_samples(data_module) -> dict:
     return torch.utils.data.default_collate([{key: value for key, value in window.items() if key != "preset"}])
 
 
+def _zero_module(config):
+    from viewgen.training.infinite_nature_zero import InfiniteNatureZeroTrainingModule
+    from viewgen.training.perceptual import load_vgg19_or_none
+
+    return InfiniteNatureZeroTrainingModule(config.to_dict(), load_vgg19_or_none() if config.perceptual else None)
+
+
+def _zero_samples(data_module) -> dict:
+    return torch.utils.data.default_collate([data_module.windows[0]])
+
+
 ENR = RunFamily("enr", EnrTrainingConfig, lambda config: EnrTrainingModule(config.to_dict()), _enr_samples,
                 export_release, "L1 + 0.05 (1 - SSIM)")
 INFINITE_NATURE = RunFamily("infinite-nature", InfiniteNatureTrainingConfig, _in_module, _in_samples,
                             export_flight_checkpoint, "generator loss (weighted sum)")
-FAMILIES = {family.name: family for family in (ENR, INFINITE_NATURE)}
+INFINITE_NATURE_ZERO = RunFamily("infinite-nature-zero", InfiniteNatureZeroTrainingConfig, _zero_module, _zero_samples,
+                                 export_zero_checkpoint, "generator loss (weighted sum)")
+FAMILIES = {family.name: family for family in (ENR, INFINITE_NATURE, INFINITE_NATURE_ZERO)}
+
+
+def _two_backward_strategy(options: dict) -> dict:
+    """A generator-then-discriminator step makes two backward passes, each leaving the other network without a
+    gradient: DDP must allow unused parameters."""
+    if options.get("strategy") == "ddp":
+        options = {**options, "strategy": "ddp_find_unused_parameters_true"}
+    return options
 
 
 def train_enr(config, data: str | Path, run_dir: str | Path, *, val_data: str | Path | None = None,
@@ -63,6 +89,24 @@ def train_enr(config, data: str | Path, run_dir: str | Path, *, val_data: str | 
     return train_run(ENR, config, data_module, record, run_dir, **options)
 
 
+def _with_init(family: RunFamily, build_module, init, read, load, config, record: dict) -> RunFamily:
+    """``family`` whose modules start from the release ``init`` (read and checked once by ``read(init, config)``,
+    put into each new module by ``load(module, state)``); ``record`` notes it (a resumed run must name the same)."""
+    from dataclasses import replace
+
+    if init is None:
+        return family
+    state = read(init, config)  # a bad release fails before the run folder is touched
+    record["init"] = str(Path(init).resolve())
+
+    def build(settings):
+        module = build_module(settings)
+        load(module, state)
+        return module
+
+    return replace(family, build_module=build)
+
+
 def train_infinite_nature(config, run_dir: str | Path, data: str = "synthetic", *, init: str | Path | None = None,
                           **options) -> RunSummary:
     """Train (or resume) an Infinite Nature run in ``run_dir``; ``data``: ``synthetic`` (the synthetic world's
@@ -70,23 +114,25 @@ def train_infinite_nature(config, run_dir: str | Path, data: str = "synthetic", 
     ``init``: a release folder to fine-tune (:func:`~viewgen.training.infinite_nature.read_flight_release`, read and
     checked once; a resumed run continues from its check-point, but must name the same). ``options``:
     :func:`~viewgen.training.runs.train_run`'s."""
-    from dataclasses import replace
-
     from viewgen.training.infinite_nature import load_flight_release, read_flight_release
     from viewgen.training.infinite_nature_data import window_data
 
     data_module, record = window_data(str(data), config)  # checked before the run folder is touched
-    family = INFINITE_NATURE
-    if init is not None:
-        states = read_flight_release(init, config)  # a bad release fails before the run folder is touched
-        record["init"] = str(Path(init).resolve())
+    family = _with_init(INFINITE_NATURE, _in_module, init, read_flight_release, load_flight_release, config, record)
+    return train_run(family, config, data_module, record, run_dir, **_two_backward_strategy(options))
 
-        def build(settings):
-            module = _in_module(settings)
-            load_flight_release(module, states)
-            return module
 
-        family = replace(INFINITE_NATURE, build_module=build)
-    if options.get("strategy") == "ddp":  # two backward passes a step (generator, then discriminator): DDP must
-        options["strategy"] = "ddp_find_unused_parameters_true"  # allow parameters without a gradient in each
-    return train_run(family, config, data_module, record, run_dir, **options)
+def train_infinite_nature_zero(config, run_dir: str | Path, data: str = "synthetic", *,
+                               init: str | Path | None = None, **options) -> RunSummary:
+    """Train (or resume) an Infinite Nature Zero run in ``run_dir``; ``data``: ``synthetic`` (views of the synthetic
+    world, rendered on the fly) or a folder of photos in the LHQ layout (``images/`` with ``midas-disp/`` from
+    ``viewgen prepare-photos``). ``init``: a release to fine-tune (the original checkpoint, converted or not, or an
+    export: :func:`~viewgen.training.infinite_nature_zero.read_zero_release`). ``options``:
+    :func:`~viewgen.training.runs.train_run`'s."""
+    from viewgen.training.infinite_nature_data import photo_data
+    from viewgen.training.infinite_nature_zero import load_zero_release, read_zero_release
+
+    data_module, record = photo_data(str(data), config)  # checked before the run folder is touched
+    family = _with_init(INFINITE_NATURE_ZERO, _zero_module, init, read_zero_release, load_zero_release, config,
+                        record)
+    return train_run(family, config, data_module, record, run_dir, **_two_backward_strategy(options))

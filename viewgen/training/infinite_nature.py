@@ -41,6 +41,7 @@ from viewgen.training.losses import (
     kl_divergence,
     reconstruction_l1,
 )
+from viewgen.training.rollouts import check_rollout_schedule, rollout_at
 from viewgen.training.runs import check_schedule
 
 __all__ = ["InfiniteNatureTrainingConfig", "InfiniteNatureTrainingModule", "export_flight_checkpoint",
@@ -120,20 +121,12 @@ class InfiniteNatureTrainingConfig:
             raise ValueError(f"ema_decay must be in [0, 1) (0: no moving average), got {self.ema_decay}")
         if self.rollout_steps < 1 or self.batch_size < 1 or self.clip_stride < 1 or not self.learning_rate > 0:
             raise ValueError("rollout_steps, batch_size and clip_stride must be >= 1 and learning_rate > 0")
-        schedule = tuple((int(start), int(steps)) for start, steps in self.rollout_schedule)
+        schedule = check_rollout_schedule(self.rollout_schedule, self.rollout_steps)
         object.__setattr__(self, "rollout_schedule", schedule)  # JSON gives lists back: keep pairs as tuples
-        steps = [start for start, _ in schedule]
-        if steps != sorted(steps) or any(not 1 <= count <= self.rollout_steps for _, count in schedule):
-            raise ValueError(f"rollout_schedule must be (step, T) pairs by growing step with 1 <= T <= rollout_steps "
-                             f"({self.rollout_steps}), got {self.rollout_schedule}")
 
     def rollout_at(self, step: int) -> int:
         """``T`` at training step ``step`` (:attr:`rollout_schedule`, else :attr:`rollout_steps`)."""
-        current = self.rollout_steps if not self.rollout_schedule else int(self.rollout_schedule[0][1])
-        for start, steps in self.rollout_schedule:
-            if step >= start:
-                current = int(steps)
-        return current
+        return rollout_at(self.rollout_schedule, self.rollout_steps, step)
 
     def to_dict(self) -> dict:
         return config_to_dict(self)

@@ -8,6 +8,9 @@ goes on with the window after the last one it trained on; every epoch deals new 
 (:class:`~viewgen.data.datasets.GoogleEarthWindows`, its ``train`` split) or a folder of posed clips in the
 RealEstate10K / ACID layout (:class:`~viewgen.data.datasets.PosedClipWindows`, its ``train`` split when it has
 one; real clips prepared by ``viewgen prepare-clips``, synthetic ones from ``viewgen synth`` as they are).
+Infinite Nature Zero learns from single photos instead: :func:`photo_data` deals them the same way, from the
+synthetic world (:class:`~viewgen.data.datasets.SyntheticPhotos`) or a folder in the LHQ layout
+(:class:`~viewgen.data.datasets.PhotoFolder`, after ``viewgen prepare-photos``).
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ from viewgen.data.datasets import (
 )
 from viewgen.training.loader import ResumableLoader
 
-__all__ = ["WindowData", "synthetic_window_data", "window_data"]
+__all__ = ["WindowData", "photo_data", "synthetic_window_data", "window_data"]
 
 
 class WindowData(pl.LightningDataModule):
-    """``windows`` (an epoch is ``len(windows)`` of them), ``batch_size`` per process and step."""
+    """``windows`` (an epoch is ``len(windows)`` of them; any dataset whose item ``k`` is a pure function of ``k``:
+    clip windows or single photos), ``batch_size`` per process and step."""
 
     def __init__(self, windows, batch_size: int, num_workers: int = 0) -> None:
         super().__init__()
@@ -65,3 +69,18 @@ def window_data(data: str, config) -> tuple[WindowData, dict]:
         raise ValueError(f"--data {data} is neither synthetic nor a folder (GoogleEarth-Infinite: K.npy + "
                          "train/<grid>/transforms.json; RealEstate10K / ACID: <split>/<clip>.txt and frame folders)")
     return WindowData(windows, config.batch_size, config.num_workers), {"train": str(root.resolve())}
+
+
+def photo_data(data: str, config) -> tuple[WindowData, dict]:
+    """``(data module, what the run folder records of it)`` for Infinite Nature Zero's ``--data``: ``synthetic``
+    (the synthetic world's views, ``config.items_per_epoch`` an epoch) or a folder of photos in the LHQ layout."""
+    from viewgen.data.datasets import PhotoFolder, SyntheticPhotos
+
+    if data == "synthetic":
+        photos, record = SyntheticPhotos(config.size, config.items_per_epoch, config.seed), {"train": "synthetic"}
+    elif Path(data).is_dir():
+        photos, record = PhotoFolder(data, config.size, config.seed), {"train": str(Path(data).resolve())}
+    else:
+        raise ValueError(f"--data {data} is neither synthetic nor a folder of photos in the LHQ layout "
+                         "(images/*.png with midas-disp/*.npy from viewgen prepare-photos)")
+    return WindowData(photos, config.batch_size, config.num_workers), record

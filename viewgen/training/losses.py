@@ -1,4 +1,4 @@
-"""Training objectives: ENR's and the terms of Infinite Nature's.
+"""Training objectives: ENR's, the terms of Infinite Nature's and the adversarial terms of Infinite Nature Zero's.
 
 **ENR**: ``L1 + 0.05 (1 - SSIM)`` of cross-view renders against the real views.
 
@@ -18,6 +18,10 @@ the real features detached (10); the style encoder's KL divergence, a *sum* over
 the reference writes it (0.05); and for the discriminator, the hinge ``mean relu(1 - D(real)) + mean
 relu(1 + D(fake))`` averaged over scales (1.5). The perceptual VGG19 term (0.01) is in
 :mod:`viewgen.training.perceptual` (it needs a large weights file, and is skipped with a warning without it).
+
+**Infinite Nature Zero** (our choice: its authors released no training code) uses StyleGAN2's objectives:
+the non-saturating logistic loss, ``mean softplus(-D(fake))`` for the generator and ``mean softplus(-D(real))
++ mean softplus(D(fake))`` for the discriminator, with the R1 penalty ``mean |grad_x D(x)|^2`` on real images.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from torch import Tensor
 from viewgen.checks import check_min_size, check_shape
 
 __all__ = ["SSIM_WINDOW", "EnrLoss", "InfiniteNatureLossWeights", "enr_loss", "feature_matching_loss",
-           "hinge_discriminator_loss", "hinge_generator_loss", "kl_divergence", "reconstruction_l1", "valid_ssim"]
+           "hinge_discriminator_loss", "hinge_generator_loss", "kl_divergence", "logistic_discriminator_loss",
+           "logistic_generator_loss", "r1_penalty", "reconstruction_l1", "valid_ssim"]
 
 SSIM_WINDOW = 11
 _SSIM_SIGMA = 1.5
@@ -142,3 +147,20 @@ def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
     if mu.shape != logvar.shape:
         raise ValueError(f"mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)} must have one shape")
     return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum()
+
+
+def logistic_generator_loss(fake_logits: Tensor) -> Tensor:
+    """StyleGAN2's non-saturating generator loss ``mean softplus(-D(fake))`` of logits ``[N]``."""
+    return F.softplus(-fake_logits).mean()
+
+
+def logistic_discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """StyleGAN2's discriminator loss ``mean softplus(-D(real)) + mean softplus(D(fake))`` of logits ``[N]``."""
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def r1_penalty(real_logits: Tensor, real_images: Tensor) -> Tensor:
+    """``mean_i |d D(x_i) / d x_i|^2`` for ``real_images [N, ...]`` (which must require grad) and their logits
+    ``[N]``; the graph is kept so the penalty trains the discriminator."""
+    (gradient,) = torch.autograd.grad(real_logits.sum(), real_images, create_graph=True)
+    return gradient.pow(2).flatten(1).sum(1).mean()

@@ -15,6 +15,13 @@ Infinite Nature:
 * ``small``: the flight resolution (160x256) with narrow networks sized for a 2-core CPU (a 0.9 M
   weight generator, 3.6 MB; a style of 32), 3-step rollouts, 2 windows per step, Adam 2e-4.
 * ``tiny``: 32x48, two-step rollouts, for tests and smoke runs.
+
+Infinite Nature Zero:
+
+* ``paper``: the released generator (128x128, 65 M weights, so fine-tuning converted official weights fits), a
+  StyleGAN2 discriminator of StyleGAN2's widths, 4 photos per step, flights growing from 2 to 6 steps.
+* ``small``: 64x64 narrow networks sized for a 2-core CPU, 2 photos per step, flights of 2 then 3 steps.
+* ``tiny``: 16x16, two-step flights, for tests and smoke runs.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from dataclasses import replace
 
 from viewgen.networks.enr import ENRConfig
 
-__all__ = ["ENR_PRESETS", "INFINITE_NATURE_PRESETS", "enr_preset", "preset"]
+__all__ = ["ENR_PRESETS", "INFINITE_NATURE_PRESETS", "INFINITE_NATURE_ZERO_PRESETS", "enr_preset", "preset"]
 
 
 def _chairs():
@@ -90,11 +97,44 @@ def _in_small():
 
 
 INFINITE_NATURE_PRESETS = {"paper": _paper, "small": _in_small, "tiny": _in_tiny}
-_PRESETS = {"enr": ENR_PRESETS, "infinite-nature": INFINITE_NATURE_PRESETS}
+
+
+def _zero_paper():
+    from viewgen.training.infinite_nature_zero import InfiniteNatureZeroTrainingConfig
+
+    return InfiniteNatureZeroTrainingConfig(rollout_steps=6, rollout_schedule=((0, 2), (20_000, 4), (60_000, 6)))
+
+
+def _zero_small():
+    from viewgen.networks.stylegan2 import CoModGeneratorConfig, StyleGAN2DiscriminatorConfig
+    from viewgen.pipelines.infinite_nature_zero import InfiniteNatureZeroConfig
+    from viewgen.refiners.stylegan import StyleGANRefinerConfig
+    from viewgen.training.infinite_nature_zero import InfiniteNatureZeroTrainingConfig
+
+    refiner = StyleGANRefinerConfig(mean_latent_samples=10_000)
+    generator = CoModGeneratorConfig(resolution=64, latent_dim=64, mapping_layers=4, channel_base=1024,
+                                     style_channel_base=512, channel_max=64)
+    discriminator = StyleGAN2DiscriminatorConfig(resolution=64, channel_base=512, channel_max=64)
+    return InfiniteNatureZeroTrainingConfig(generator=generator, discriminator=discriminator, rollout_steps=3,
+                                            rollout_schedule=((0, 2), (1000, 3)), batch_size=2,
+                                            flight=InfiniteNatureZeroConfig(stop_on_crash=False, refiner=refiner),
+                                            ema_decay=0.99, checkpoint_every=50, sample_every=100, log_every=10)
+
+
+def _zero_tiny():
+    from viewgen.training.infinite_nature_zero import zero_tiny_config
+
+    return zero_tiny_config()
+
+
+INFINITE_NATURE_ZERO_PRESETS = {"paper": _zero_paper, "small": _zero_small, "tiny": _zero_tiny}
+_PRESETS = {"enr": ENR_PRESETS, "infinite-nature": INFINITE_NATURE_PRESETS,
+            "infinite-nature-zero": INFINITE_NATURE_ZERO_PRESETS}
 
 
 def preset(family: str, name: str, **overrides):
-    """The preset ``name`` of ``family`` (``enr``, ``infinite-nature``) with ``overrides`` applied."""
+    """The preset ``name`` of ``family`` (``enr``, ``infinite-nature``, ``infinite-nature-zero``) with ``overrides``
+    applied."""
     presets = _PRESETS[family]
     if name not in presets:
         raise ValueError(f"unknown {family} preset {name!r}; choose one of {', '.join(presets)}")

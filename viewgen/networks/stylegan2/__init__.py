@@ -11,7 +11,8 @@ load unchanged (:func:`load_original_checkpoint`); our own release folders use
 * :mod:`~viewgen.networks.stylegan2.encoders`: mapping network, global style encoder, feature encoder;
 * :mod:`~viewgen.networks.stylegan2.synthesis`: the synthesis network;
 * :mod:`~viewgen.networks.stylegan2.generator`: :class:`CoModGenerator` and its config;
-* :mod:`~viewgen.networks.stylegan2.checkpoint`: the original checkpoints.
+* :mod:`~viewgen.networks.stylegan2.checkpoint`: the original checkpoints;
+* :mod:`~viewgen.networks.stylegan2.discriminator`: a StyleGAN2 residual discriminator (our training's).
 """
 
 from viewgen.networks.stylegan2.checkpoint import (
@@ -20,6 +21,7 @@ from viewgen.networks.stylegan2.checkpoint import (
     load_original_checkpoint,
     read_original_state_dict,
 )
+from viewgen.networks.stylegan2.discriminator import StyleGAN2Discriminator, StyleGAN2DiscriminatorConfig
 from viewgen.networks.stylegan2.encoders import FeatureEncoder, GlobalStyleEncoder, MappingNetwork, channels_at
 from viewgen.networks.stylegan2.generator import CoModGenerator, CoModGeneratorConfig
 from viewgen.networks.stylegan2.layers import (
@@ -40,7 +42,7 @@ from viewgen.networks.stylegan2.synthesis import SynthesisNetwork
 __all__ = [
     "ORIGINAL_KEY_MAP", "Blur", "CoModGenerator", "CoModGeneratorConfig", "ConvLayer", "EqualConv2d", "EqualLinear",
     "FeatureEncoder", "FusedLeakyReLU", "GlobalStyleEncoder", "MappingNetwork", "ModulatedConv2d", "NoiseInjection",
-    "PixelNorm", "StyledConv", "SynthesisNetwork", "ToRGB", "Upsample", "blur_kernel", "channels_at",
-    "find_latest_checkpoint", "fused_leaky_relu", "load_original_checkpoint", "read_original_state_dict",
-    "upfirdn2d",
+    "PixelNorm", "StyleGAN2Discriminator", "StyleGAN2DiscriminatorConfig", "StyledConv", "SynthesisNetwork", "ToRGB",
+    "Upsample", "blur_kernel", "channels_at", "find_latest_checkpoint", "fused_leaky_relu",
+    "load_original_checkpoint", "read_original_state_dict", "upfirdn2d",
 ]
