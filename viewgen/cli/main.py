@@ -29,6 +29,7 @@ from viewgen.cli import (
     download,
     export,
     export_mesh,
+    export_world,
     fly,
     info,
     novel_views,
@@ -46,7 +47,7 @@ from viewgen.errors import ViewgenError, one_line
 
 # Every subcommand is a module with ``add_parser(subparsers)`` and ``run(args)``; this order is
 # the order of `viewgen --help`.
-COMMANDS = (fly, novel_views, info, warp, convert, export_mesh, serve, depth, download, synth,
+COMMANDS = (fly, novel_views, info, warp, convert, export_mesh, export_world, serve, depth, download, synth,
             synth_objects, prepare_clips, prepare_photos, train, export, eval_command)
 
 
