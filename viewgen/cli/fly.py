@@ -17,6 +17,7 @@ from argparse import Namespace
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from viewgen.cli.fly_world import WorldKeeper, add_world_options, check_world_args, choose_memory
 from viewgen.cli.options import seed_type, size_type
 
 # A flight keeps several frames' warps, meshes and refiner buffers: ~0.9 GB per Mpx (weight-free,
@@ -70,6 +71,7 @@ def add_parser(subparsers) -> None:
     fly.add_argument("--save-disparity", action="store_true",
                      help="also write each frame's disparity as a 16-bit PNG (PNG-frame output only)")
     fly.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    add_world_options(fly)
     fly.set_defaults(run=run)
 
 
@@ -148,6 +150,9 @@ def _plan(args: Namespace, start) -> Flight:
         pipe = FlyThroughPipeline.weight_free(config)
         refiner = ("the weight-free flight (the input set into a procedural world, --seed picks it); "
                    "pass --weights DIR for Infinite Nature's learned refiner")
+    pipe.memory = choose_memory(args.memory, pipe.memory, weight_free=args.weights is None)
+    if args.memory != "default":
+        refiner += f", remembering {args.memory}"
 
     def first():
         with warnings.catch_warnings():  # run printed the input's warnings already, naming the file
@@ -173,6 +178,7 @@ def run(args: Namespace) -> int:
 
     _check_args(args)
     _check_model_args(args)
+    check_world_args(args)
     _check_device(args.device)
     resolved = resolve_input(args.input, depth=args.depth, device=args.device)
     start = resolved.rgbd_input
@@ -189,8 +195,9 @@ def run(args: Namespace) -> int:
           f"({flight.camera}) with {flight.refiner}", file=sys.stderr)
     began = time.perf_counter()
     writer = open_frame_writer(args.out, fps=args.fps, size=(height, width), save_disparity=args.save_disparity)
+    keeper = WorldKeeper(args.world_every) if args.save_world is not None else None
     try:
-        _fly_frames(flight, args.frames, writer)
+        _fly_frames(flight, args.frames, writer, keeper)
     except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: keep the frames done so far
         return finish_interrupted(interrupt, writer, args.out)
     except BaseException:  # an error: a partial flight must not replace an existing output
@@ -201,12 +208,16 @@ def run(args: Namespace) -> int:
     rate = writer.frames_written / elapsed if elapsed > 0 else float("inf")
     print(f"wrote {writer.frames_written} frames ({height}x{width}, {args.fps:g} fps) to {args.out} "
           f"in {elapsed:.1f} s ({rate:.1f} frames/s){flight.note()}")
+    if keeper is not None:
+        world = keeper.write(args.save_world, args.fps)
+        print(f"wrote the world of {world.num_frames} frames to {args.save_world}: {world.num_points:,} points, "
+              f"{world.num_faces:,} mesh faces, {world.num_splats:,} splats, {world.num_cameras} cameras")
     return 0
 
 
-def _fly_frames(flight: Flight, num_frames: int, writer) -> None:
+def _fly_frames(flight: Flight, num_frames: int, writer, keeper: WorldKeeper | None = None) -> None:
     """Write the start frame and up to ``num_frames - 1`` generated ones into ``writer`` (fewer when
-    ``flight.next`` says the flight stopped).
+    ``flight.next`` says the flight stopped), and hand each to ``keeper`` (for ``--save-world``) when given.
 
     A Ctrl-C (or SIGTERM) propagates as ``KeyboardInterrupt``; the frames completed before it
     are in the writer, and the caller decides what to keep.
@@ -229,6 +240,8 @@ def _fly_frames(flight: Flight, num_frames: int, writer) -> None:
                 if frame is None:
                     break
             writer.write(frame.rgb[0].float().cpu(), frame.disparity[0].float().cpu())
+            if keeper is not None:
+                keeper.keep(frame)
             progress.update(1)
     finally:
         progress.close()
