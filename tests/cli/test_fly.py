@@ -59,7 +59,7 @@ def test_gif_and_png_frames_with_disparity(scene_npz, tmp_path):
     folder = tmp_path / "frames"
     assert fly(scene_npz, "--frames", 3, "--size", SIZE, "--out", f"{folder}/", "--save-disparity") == 0
     assert sorted(p.name for p in folder.iterdir()) == [
-        "disparity_00000.png", "disparity_00001.png", "disparity_00002.png",
+        "cameras.json", "disparity_00000.png", "disparity_00001.png", "disparity_00002.png",
         "frame_00000.png", "frame_00001.png", "frame_00002.png"]
     disparity = read_disparity_png16(folder / "disparity_00002.png")
     assert disparity.shape == (1, 1, 32, 48) and 0 <= disparity.min() and disparity.max() <= 1

@@ -40,3 +40,17 @@ def test_a_folder_that_is_not_a_world_export_is_refused_before_flying(tmp_path, 
     assert fly("sample:1", "--frames", 2, "--out", tmp_path / "f.mp4", "--save-world", taken) == 2
     assert_one_line_error(capsys)
     assert (taken / "notes.txt").read_text() == "mine" and not (tmp_path / "f.mp4").exists()
+
+
+def test_a_png_flight_is_a_record_that_export_world_reads(tmp_path, capsys):
+    from viewgen.cli.main import main
+    from viewgen.io.world_record import read_flight_record
+
+    out = tmp_path / "flight"
+    assert fly("sample:1", "--size", "160x256", "--frames", 4, "--save-disparity", "--out", out) == 0
+    record = read_flight_record(out)
+    assert record.rgbd.shape == (4, 4, 160, 256) and record.cam_from_world.shape == (4, 3, 4)
+    assert fly("sample:1", "--size", "160x256", "--frames", 3, "--save-disparity", "--out", out) == 0  # replaced
+    assert read_flight_record(out).rgbd.shape[0] == 3
+    assert main(["export-world", str(out), "--out", str(tmp_path / "world")]) == 0
+    assert "points" in capsys.readouterr().out and (tmp_path / "world" / "splats.ply").is_file()

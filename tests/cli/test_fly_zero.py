@@ -68,8 +68,8 @@ def test_png_frames_stop_at_the_crash_and_keep_every_frame(checkpoint, tmp_path,
     line, _ = summary(capsys)
     assert line.startswith("wrote 2 frames (128x128")
     assert "the flight stopped at frame 1, a crash event: sky fraction" in line and "obstacle" in line
-    assert sorted(path.name for path in out.iterdir()) == ["disparity_00000.png", "disparity_00001.png",
-                                                           "frame_00000.png", "frame_00001.png"]
+    assert sorted(path.name for path in out.iterdir()) == ["cameras.json", "disparity_00000.png",
+                                                           "disparity_00001.png", "frame_00000.png", "frame_00001.png"]
     start = prepare_zero_inputs(load_rgbd_file(source).rgbd).rgbd[0]  # frame 0 is the prepared crop
     first = torch.from_numpy(np.asarray(Image.open(out / "frame_00000.png"), dtype=np.float32) / 255).permute(2, 0, 1)
     assert float((first - start[:3]).abs().max()) <= 0.5 / 255 + 1e-6

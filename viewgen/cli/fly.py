@@ -17,7 +17,7 @@ from argparse import Namespace
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from viewgen.cli.fly_world import WorldKeeper, add_world_options, check_world_args, choose_memory
+from viewgen.cli.fly_world import CameraLog, WorldKeeper, add_world_options, check_world_args, choose_memory
 from viewgen.cli.options import seed_type, size_type
 
 # A flight keeps several frames' warps, meshes and refiner buffers: ~0.9 GB per Mpx (weight-free,
@@ -26,7 +26,7 @@ MAX_SIDE, MIN_SIDE, MAX_PIXELS = 2048, 16, 1536 * 1024
 MAX_FRAMES = 100_000
 MAX_FPS = 240
 DEFAULT_LONG_SIDE = 512  # weight-free flights: the input is scaled so its long side is at most this
-PATHS = ("autopilot", "straight", "zoom-in", "dolly", "swing", "circle")
+PATHS = ("autopilot", "straight", "zoom-in", "dolly", "swing", "circle", "there-and-back")
 MODELS = ("infinite-nature", "infinite-nature-zero")
 ON_CRASH = ("stop", "continue")
 
@@ -195,29 +195,32 @@ def run(args: Namespace) -> int:
           f"({flight.camera}) with {flight.refiner}", file=sys.stderr)
     began = time.perf_counter()
     writer = open_frame_writer(args.out, fps=args.fps, size=(height, width), save_disparity=args.save_disparity)
-    keeper = WorldKeeper(args.world_every) if args.save_world is not None else None
+    cameras = CameraLog()
+    keepers = (cameras,) + ((WorldKeeper(args.world_every),) if args.save_world is not None else ())
     try:
-        _fly_frames(flight, args.frames, writer, keeper)
+        _fly_frames(flight, args.frames, writer, keepers)
     except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: keep the frames done so far
+        cameras.write_into(writer)
         return finish_interrupted(interrupt, writer, args.out)
     except BaseException:  # an error: a partial flight must not replace an existing output
         writer.discard()
         raise
+    cameras.write_into(writer)
     writer.close()
     elapsed = time.perf_counter() - began
     rate = writer.frames_written / elapsed if elapsed > 0 else float("inf")
     print(f"wrote {writer.frames_written} frames ({height}x{width}, {args.fps:g} fps) to {args.out} "
           f"in {elapsed:.1f} s ({rate:.1f} frames/s){flight.note()}")
-    if keeper is not None:
-        world = keeper.write(args.save_world, args.fps)
+    if args.save_world is not None:
+        world = keepers[1].write(args.save_world, args.fps)
         print(f"wrote the world of {world.num_frames} frames to {args.save_world}: {world.num_points:,} points, "
               f"{world.num_faces:,} mesh faces, {world.num_splats:,} splats, {world.num_cameras} cameras")
     return 0
 
 
-def _fly_frames(flight: Flight, num_frames: int, writer, keeper: WorldKeeper | None = None) -> None:
+def _fly_frames(flight: Flight, num_frames: int, writer, keepers: tuple = ()) -> None:
     """Write the start frame and up to ``num_frames - 1`` generated ones into ``writer`` (fewer when
-    ``flight.next`` says the flight stopped), and hand each to ``keeper`` (for ``--save-world``) when given.
+    ``flight.next`` says the flight stopped), and hand each to every ``keepers``' ``keep`` (cameras, the world).
 
     A Ctrl-C (or SIGTERM) propagates as ``KeyboardInterrupt``; the frames completed before it
     are in the writer, and the caller decides what to keep.
@@ -240,7 +243,7 @@ def _fly_frames(flight: Flight, num_frames: int, writer, keeper: WorldKeeper | N
                 if frame is None:
                     break
             writer.write(frame.rgb[0].float().cpu(), frame.disparity[0].float().cpu())
-            if keeper is not None:
+            for keeper in keepers:
                 keeper.keep(frame)
             progress.update(1)
     finally:

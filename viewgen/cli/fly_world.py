@@ -19,9 +19,9 @@ from argparse import Namespace
 
 import torch
 
-__all__ = ["MEMORIES", "WorldKeeper", "add_world_options", "check_world_args", "choose_memory"]
+__all__ = ["MEMORIES", "CameraLog", "WorldKeeper", "add_world_options", "check_world_args", "choose_memory"]
 
-MEMORIES = ("default", "last-frame", "keyframes", "world")
+MEMORIES = ("default", "last-frame", "keyframes", "world")  # viewgen.memory.world.MEMORY_NAMES
 
 
 def add_world_options(fly) -> None:
@@ -49,14 +49,11 @@ def check_world_args(args: Namespace) -> None:
 
 
 def choose_memory(name: str, current, weight_free: bool):
-    """The memory ``--memory name`` asks for; ``current`` is the pipeline's own (kept for ``default``, and the
-    fallback of the weight-free flight's ``world``)."""
-    from viewgen.memory import Keyframes, LastFrame
-    from viewgen.memory.world import WorldMemory
+    """The memory ``--memory name`` asks for: :func:`viewgen.memory.world.memory_named` (the web demo's too);
+    ``current`` is the pipeline's own (kept for ``default``, and the fallback of the weight-free flight's ``world``)."""
+    from viewgen.memory.world import memory_named
 
-    choices = {"default": lambda: current, "last-frame": LastFrame, "keyframes": Keyframes,
-               "world": lambda: WorldMemory(fallback=current if weight_free else None)}
-    return choices[name]()
+    return memory_named(name, current, weight_free)
 
 
 class WorldKeeper:
@@ -85,3 +82,22 @@ class WorldKeeper:
                              torch.stack([pose for _, pose, _ in frames]),
                              torch.stack([intrinsics for _, _, intrinsics in frames]), fps=fps / self.every)
         return write_world(out_dir, record)
+
+
+class CameraLog:
+    """Every flown frame's camera, for the ``cameras.json`` a PNG-folder flight is written with
+    (:meth:`~viewgen.io.frame_writer.PngFolderWriter.write_cameras`), so ``viewgen export-world`` can read it."""
+
+    def __init__(self) -> None:
+        self.poses, self.intrinsics = [], []
+
+    def keep(self, frame) -> None:
+        self.poses.append(frame.cam_from_world.detach().cpu().double()[:3])
+        self.intrinsics.append(frame.intrinsics.detach().cpu().double())
+
+    def write_into(self, writer) -> None:
+        """Write the cameras into ``writer`` when it is a PNG folder with frames (other outputs have no place)."""
+        from viewgen.io.frame_writer import PngFolderWriter
+
+        if isinstance(writer, PngFolderWriter) and self.poses:
+            writer.write_cameras(torch.stack(self.poses), torch.stack(self.intrinsics))

@@ -281,16 +281,21 @@ _NUMBERED = re.compile(r"(frame|disparity)_(\d+)\.png")
 _FOLDER_HINT = "choose a new or empty folder, or move those files away"
 
 
+CAMERAS_FILE = "cameras.json"  # a PNG flight's cameras (viewgen.io.world_record), which viewgen export-world reads
+
+
 def is_frame_file(entry: Path) -> bool:
-    """True for ``frame_NNNNN.png`` / ``disparity_NNNNN.png`` files, the only ones a PNG output replaces."""
-    return _NUMBERED.fullmatch(entry.name) is not None and entry.is_file() and not entry.is_symlink()
+    """True for ``frame_NNNNN.png`` / ``disparity_NNNNN.png`` files and the flight's ``cameras.json``, the only ones
+    a PNG output replaces."""
+    named = _NUMBERED.fullmatch(entry.name) is not None or entry.name == CAMERAS_FILE
+    return named and entry.is_file() and not entry.is_symlink()
 
 
 class PngFolderWriter(FrameWriter):
     """PNG frames written into a hidden folder beside ``path`` and swapped in whole by :meth:`close`.
 
     An existing ``path`` may hold only frames of an earlier flight (``frame_*.png``,
-    ``disparity_*.png``): they are replaced as a unit. Any other content is refused up front,
+    ``disparity_*.png``, ``cameras.json``): they are replaced as a unit. Any other content is refused up front,
     so that no file of the user's is deleted.
     """
 
@@ -322,6 +327,20 @@ class PngFolderWriter(FrameWriter):
 
     def frame_path(self, index: int) -> Path:
         return self.path / f"frame_{index:05d}.png"
+
+    def write_cameras(self, cam_from_world: Tensor, intrinsics: Tensor) -> None:
+        """Write ``cameras.json`` beside the frames: every written frame's ``cam_from_world [N, 3, 4]`` and
+        normalized ``intrinsics [N, 4]`` (:func:`~viewgen.io.world_record.cameras_json_payload`), so that the
+        folder is a flight record ``viewgen export-world`` reads. Call it before :meth:`close`."""
+        from viewgen.io.world_record import cameras_json_payload, json_text
+
+        if self._staging is None:
+            raise ValueError(f"cannot write cameras to {self.path}: no frame was written, or it is closed")
+        text = json_text(cameras_json_payload(cam_from_world, intrinsics, fps=self.fps)) + "\n"
+        try:
+            (self._staging / CAMERAS_FILE).write_text(text)
+        except OSError as error:
+            raise OSError(f"cannot write {CAMERAS_FILE} to {self.path}: {describe_os_error(error)}") from None
 
     def disparity_path(self, index: int) -> Path:
         return self.path / f"disparity_{index:05d}.png"
