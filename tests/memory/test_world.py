@@ -109,3 +109,14 @@ def test_the_budget_forgets_what_was_seen_least_recently(start):
         assert memory.vertex_count <= memory.config.max_vertices or older == 0
     with pytest.raises(ValueError, match="enlargement_limit"):
         WorldMemoryConfig(enlargement_limit=0.5)
+
+
+def test_a_view_of_nothing_kept_is_all_holes(start):
+    rgbd, intrinsics = start
+    memory = WorldMemory()
+    memory.reset(rgbd, torch.eye(4)[:3], intrinsics)
+    behind = torch.tensor([[-1.0, 0, 0, 0], [0, 1, 0, 0], [0, 0, -1, 0]])  # turned around: the frame is behind
+    rendered, mask = memory.render(behind, intrinsics)
+    assert float(mask.max()) == 0.0 and float(rendered.abs().max()) == 0.0
+    shown = memory.add(rgbd, behind, intrinsics)
+    assert torch.equal(shown, rgbd) and {patch.frame for patch in memory.patches} == {0, 1}

@@ -43,10 +43,14 @@ from viewgen.errors import ViewgenRuntimeError
 from viewgen.geometry.disparity import MIN_DISPARITY
 from viewgen.geometry.poses import invert_pose, transform_points
 from viewgen.memory.base import Memory
+from viewgen.memory.frames import Keyframes, LastFrame
 from viewgen.rendering.mesh import grid_faces, grid_vertices, sobel_edge_mask
 from viewgen.rendering.world_mesh import render_world_mesh
 
-__all__ = ["Patch", "WorldMemory", "WorldMemoryConfig", "in_view", "make_patches", "pack"]
+__all__ = ["MEMORY_NAMES", "Patch", "WorldMemory", "WorldMemoryConfig", "in_view", "make_patches", "memory_named",
+           "pack"]
+
+MEMORY_NAMES = ("default", "last-frame", "keyframes", "world")
 
 
 @dataclass(frozen=True)
@@ -175,7 +179,7 @@ class WorldMemory(Memory):
         if not self.patches:
             raise ViewgenRuntimeError("WorldMemory is empty: reset it with frame 0 first")
         self._drawn = in_view(self.patches, cam_from_world[:3], intrinsics)
-        if not self._drawn:  # nothing kept is in view: draw the newest patch, which the culling shows cannot hit
+        if not self._drawn:  # nothing kept is in view: draw the newest patch (it shows nothing: all holes)
             self._drawn = [len(self.patches) - 1]
         points, colors, footprint, faces, self._face_starts = pack([self.patches[i] for i in self._drawn])
         view = render_world_mesh(points, faces, torch.cat([colors, footprint[:, None]], 1), cam_from_world[:3],
@@ -283,3 +287,18 @@ def pack(patches: list[Patch]) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     counts = torch.tensor([0] + [patch.faces.shape[0] for patch in patches[:-1]])
     return (torch.cat([patch.points for patch in patches]), torch.cat([patch.colors for patch in patches]),
             torch.cat([patch.footprint for patch in patches]), faces, counts.cumsum(0))
+
+
+def memory_named(name: str, current: Memory, weight_free: bool) -> Memory:
+    """The flight memory called ``name`` (one of :data:`MEMORY_NAMES`: ``viewgen fly --memory``, the web demo's
+    "Remember the world").
+
+    ``current`` is the pipeline's own memory: kept for ``default``, and the fallback of ``world`` when
+    ``weight_free`` (the weight-free flight's procedural prior invents what the world never saw). ``last-frame``,
+    ``keyframes`` and ``world`` are new memories (``world`` with learned weights: no fallback, the refiner fills).
+    """
+    choices = {"default": lambda: current, "last-frame": LastFrame, "keyframes": Keyframes,
+               "world": lambda: WorldMemory(fallback=current if weight_free else None)}
+    if name not in choices:
+        raise ValueError(f"unknown memory {name!r}; choose one of {', '.join(MEMORY_NAMES)}")
+    return choices[name]()

@@ -61,6 +61,10 @@ def render_world_mesh(points_world: Tensor, faces: Tensor, attributes: Tensor, c
     height, width = size
     points_cam = transform_points(cam_from_world.to(points_world)[None], points_world[None])[0]
     kept = visible_faces(points_cam, faces, intrinsics.to(points_world))
+    if kept.numel() == 0:  # nothing in view
+        empty = points_world.new_zeros(1, attributes.shape[1], height, width)
+        return MeshView(empty, empty[:, :1], torch.zeros(1, 1, height, width, dtype=torch.bool),
+                        torch.full((height, width), -1, dtype=torch.long))
     shown = faces.index_select(0, kept).long()
     ordered = points_cam
     if push_back is not None:
