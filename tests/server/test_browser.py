@@ -324,6 +324,41 @@ def test_the_object_page_turns_an_object_by_dragging(tmp_path):
         assert not errors, errors
 
 
+def test_remember_the_world_and_fly_back_in_the_page(tmp_path):
+    app = create_app(PipelineFactory(), StandInDepth(), samples=toy_samples(), max_sessions=1)
+    with running_server(app) as url, browser_page(url + "/") as (page, errors):
+        wait_for(page, "() => window.viewgen.frameIndex === 0 && window.viewgen.source === 'coast'")
+        assert page.locator("#fly-back").is_disabled()  # nothing flown yet
+        # The toggle applies from the next start, and the page says so until then.
+        page.check("#remember-world")
+        wait_for(page, "() => window.viewgen.rememberWorld && !document.getElementById('world-note').hidden")
+        assert "next start" in page.locator("#world-note").inner_text()
+        page.click("#restart")
+        wait_for(page, "() => window.viewgen.worldMemory && window.viewgen.frameIndex === 0")
+        assert page.locator("#world-note").is_hidden()
+        for index in range(1, 4):
+            page.click("#step")
+            wait_for(page, "(i) => window.viewgen.frameIndex === i", arg=index)
+        # Fly back: three frames back to frame 0's camera, then the notice with the loop closure.
+        page.click("#fly-back")
+        wait_for(page, "() => window.viewgen.stopped === true")
+        assert page.evaluate("() => window.viewgen.frameIndex") == 6
+        message = page.locator("#message").inner_text()
+        assert "Back at frame 0's camera after 3 frames out and as many back" in message and "dB PSNR" in message
+        assert "with the world remembered" in message
+        assert page.locator("#fly-back").is_disabled() and page.locator("#play").is_disabled()
+        # Restart flies the autopilot again; B flies back too.
+        page.click("#restart")
+        wait_for(page, "() => window.viewgen.stopped === false && window.viewgen.frameIndex === 0")
+        page.click("#step")
+        wait_for(page, "() => window.viewgen.frameIndex === 1")
+        page.keyboard.press("b")
+        wait_for(page, "() => window.viewgen.stopped === true && window.viewgen.frameIndex === 2")
+        assert "after 1 frame out and as many back" in page.locator("#message").inner_text()
+        page.screenshot(path=str(tmp_path / "fly-back.png"))
+        assert not errors, errors
+
+
 def test_the_page_flies_infinite_nature_zero(zero_weights, crashing_zero_weights):
     from viewgen.server.zero_flight import shared_pipeline_factory
 
@@ -334,6 +369,9 @@ def test_the_page_flies_infinite_nature_zero(zero_weights, crashing_zero_weights
         # The page names the model and loads sample 1 (frame 0: the 16x16 crop, drawn at twice its size).
         wait_for(page, "() => window.viewgen.frameIndex === 0 && window.viewgen.model === 'infinite-nature-zero'")
         assert page.locator("#model-name").inner_text() == "Infinite Nature Zero"
+        # No memory choice, no Fly back (the tooltip says why).
+        assert page.locator("#remember-label").is_hidden() and page.locator("#fly-back").is_disabled()
+        assert "cannot fly back" in page.locator("#fly-back").get_attribute("title")
         first = canvas_digest(page)
         assert first.endswith(":32x32")
         page.click("#play")

@@ -344,6 +344,18 @@ class FlyThroughPipeline:
         """The flight's camera controller (e.g. to change its speed: ``pipe.controller.set_speed(0.4)``)."""
         return self._require_flight().controller
 
+    def set_controller(self, controller: CameraController) -> None:
+        """Fly on with ``controller`` from the next :meth:`step` (e.g. a
+        :class:`~viewgen.control.replay.ReplayPath` back along the poses flown): it is reset to the current
+        frame's camera and given the memory's gravity; the frames, memory and style so far are kept."""
+        flight = self._require_flight()
+        if not isinstance(controller, CameraController):
+            raise TypeError(f"set_controller needs a CameraController, got {type(controller).__name__}")
+        controller.reset(flight.frame.cam_from_world)
+        if self.memory.gravity is not None:
+            controller.set_gravity(self.memory.gravity)
+        self._flight = replace(flight, controller=controller)
+
     @property
     def style(self) -> Tensor:
         """The flight's style code ``[1, style_dim]``."""

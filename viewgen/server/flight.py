@@ -10,7 +10,9 @@ A driver (:class:`FlightDriver`) adapts one pipeline family to the server: how a
 (:class:`~viewgen.pipelines.FlyThroughPipeline`); :class:`~viewgen.server.zero_flight.ZeroDriver`
 Infinite Nature Zero. Both pipelines share the rest: ``step(offset)``, ``frame`` (with ``index``, ``rgb
 [1, 3, H, W]`` and ``disparity [1, 1, H, W]`` in [0, 1]), ``controller`` (the autopilot, with ``speed``
-and ``set_speed``) and ``config.autopilot.speed``.
+and ``set_speed``) and ``config.autopilot.speed``. Only Infinite Nature offers the world memory and Fly back
+(:mod:`viewgen.server.world_flight`): a driver says so with :attr:`FlightDriver.memory_choice` and
+:attr:`FlightDriver.can_fly_back`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from viewgen.memory import WorldPrior
+from viewgen.memory.world import memory_named
 from viewgen.server.media import disparity_to_uint8, encode_jpeg, rgb_to_uint8
+from viewgen.server.world_flight import FlownPath
 
 __all__ = ["Encoded", "Flight", "FlightDriver", "FlightNotice", "FlyThroughDriver"]
 
@@ -39,11 +44,15 @@ class FlightNotice:
 class FlightDriver:
     """How the server drives one pipeline family; one driver per session's pipeline.
 
-    ``model`` (the ``viewgen serve --model`` name) and ``label`` (for people) name the family.
+    ``model`` (the ``viewgen serve --model`` name) and ``label`` (for people) name the family;
+    ``memory_choice``: the flight may remember the world (:meth:`remember_world`); ``can_fly_back``: its
+    pipeline can swap its controller mid-flight (``set_controller``).
     """
 
     model = ""
     label = ""
+    memory_choice = False
+    can_fly_back = False
 
     def __init__(self, pipeline: Any) -> None:
         self.pipeline = pipeline
@@ -61,12 +70,30 @@ class FlightDriver:
         """What ``frame`` (just generated) has to tell the page, if anything."""
         return None
 
+    def remember_world(self, on: bool) -> None:
+        """Fly the next flight with the world memory (``on``) or the pipeline's own; only with ``memory_choice``."""
+        if on:
+            raise ValueError(f"{self.label} has no memory choice")
+
 
 class FlyThroughDriver(FlightDriver):
     """Infinite Nature: a :class:`~viewgen.pipelines.FlyThroughPipeline` flying with its autopilot."""
 
     model = "infinite-nature"
     label = "Infinite Nature"
+    memory_choice = True
+    can_fly_back = True
+
+    def __init__(self, pipeline: Any) -> None:
+        super().__init__(pipeline)
+        self.own_memory = pipeline.memory  # the pipeline's own memory, before any choice
+
+    def remember_world(self, on: bool) -> None:
+        """``pipeline.memory``: a new :class:`~viewgen.memory.world.WorldMemory` (``on``) or the pipeline's own, as
+        :func:`~viewgen.memory.world.memory_named` gives them; the weight-free flight (its own memory is the
+        procedural :class:`~viewgen.memory.WorldPrior`) keeps its own as the world's fallback."""
+        self.pipeline.memory = memory_named("world" if on else "default", self.own_memory,
+                                            weight_free=isinstance(self.own_memory, WorldPrior))
 
     def input_size(self) -> tuple[int, int]:
         """The flight's size, ``config.image_size``."""
@@ -95,6 +122,7 @@ class Flight:
         self.driver_class = driver
         self.jpeg_quality = jpeg_quality
         self.driver: FlightDriver | None = None
+        self.path: FlownPath | None = None  # the flight's cameras, for Fly back
 
     @property
     def pipeline(self):
@@ -111,24 +139,37 @@ class Flight:
         self.make_pipeline()
         return self.driver.input_size()
 
-    def reset(self, rgbd, intrinsics, speed: float, show_disparity: bool) -> tuple[Encoded, tuple[str, ...]]:
+    def reset(self, rgbd, intrinsics, speed: float, show_disparity: bool,
+              remember_world: bool = False) -> tuple[Encoded, tuple[str, ...]]:
         """Start at ``rgbd [1, 4, H, W]`` (``intrinsics [4]`` or None: the pipeline's camera).
 
-        The flight's autopilot flies at ``speed`` times the pipeline's autopilot speed. Returns
-        frame 0 encoded and the input warnings (texts, once each).
+        The flight's autopilot flies at ``speed`` times the pipeline's autopilot speed, with the world memory
+        when ``remember_world`` (:meth:`FlightDriver.remember_world`). Returns frame 0 encoded and the input
+        warnings (texts, once each).
         """
         pipeline = self.make_pipeline()
+        self.driver.remember_world(remember_world)
         frame, notes = self.driver.reset(rgbd, intrinsics, pipeline.config.autopilot.speed * speed)
+        self.path = FlownPath(frame, remember_world) if self.driver.can_fly_back else None
         return self.encode(frame, show_disparity), notes
 
-    def step(self, offset: tuple[float, float], speed: float,
-             show_disparity: bool) -> tuple[Encoded, FlightNotice | None]:
-        """One ``pipeline.step(offset)`` at ``speed`` times the autopilot's speed -> the frame and its notice."""
-        wanted = self.pipeline.config.autopilot.speed * speed
-        if self.pipeline.controller.speed != wanted:
-            self.pipeline.controller.set_speed(wanted)
-        frame = self.pipeline.step(offset)
-        return self.encode(frame, show_disparity), self.driver.notice(frame)
+    def step(self, offset: tuple[float, float], speed: float, show_disparity: bool,
+             fly_back: bool = False) -> tuple[Encoded, FlightNotice | None]:
+        """One ``pipeline.step(offset)`` at ``speed`` times the autopilot's speed -> the frame and its notice.
+
+        ``fly_back``: from this step on, fly back along the cameras flown (:class:`FlownPath`); the flight stops
+        at frame 0's camera with a notice.
+        """
+        driver, path = self.driver, self.path
+        if fly_back:
+            path.fly_back(driver.pipeline)
+        controller, wanted = driver.pipeline.controller, driver.pipeline.config.autopilot.speed * speed
+        if controller.speed is not None and controller.speed != wanted:  # a replay has no speed
+            controller.set_speed(wanted)
+        frame = driver.pipeline.step(offset)
+        arrived = None if path is None else path.passed(frame)
+        notice = driver.notice(frame) if arrived is None else FlightNotice(arrived, stopped=True)
+        return self.encode(frame, show_disparity), notice
 
     def current(self) -> Encoded:
         """The current frame again, with its disparity."""
@@ -141,4 +182,4 @@ class Flight:
         return frame.index, rgb_jpeg, disparity_jpeg
 
     def drop(self) -> None:
-        self.driver = None
+        self.driver, self.path = None, None

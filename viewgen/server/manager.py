@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from viewgen.server.commands import CommandError, integer
 from viewgen.server.flight import FlightDriver, FlyThroughDriver
 from viewgen.server.memory import release_memory
 from viewgen.server.sessions import FlightSource, Session, SessionSettings
@@ -96,6 +97,21 @@ class SessionManager:
             await asyncio.sleep(min(poll_s, self.idle_release_s))
             if self._worked_at is not None and loop.time() - self._worked_at >= self.idle_release_s:
                 await self.release_memory()
+
+    def source_for(self, kind: str, message: Mapping[str, Any], current: FlightSource | None):
+        """A coroutine function giving the :class:`FlightSource` a session's ``restart`` (``current`` again) or
+        ``sample`` + ``index`` command asks for; :class:`CommandError` when there is none."""
+        if kind == "restart":
+            if current is None:
+                raise CommandError("nothing to restart: pick a sample or upload an image first")
+
+            async def same():
+                return current
+            return same
+        index = integer(message.get("index"), "sample index")
+        if not 1 <= index <= len(self.samples):
+            raise CommandError(f"no sample {index}: there are {len(self.samples)}")
+        return lambda: self.sample_source(index)
 
     async def sample_source(self, index: int) -> FlightSource:
         """Sample ``index`` (1-based) as a :class:`FlightSource` (loaded once, in a worker thread)."""

@@ -19,9 +19,10 @@ One generation at a time per session; a slow page only slows its own session.
 
 Loads (a sample, an upload, Restart) pause the flight when they are asked for; a Play that
 arrives while the image loads is kept, and the new flight plays once its frame 0 is out.
-A frame that stops the flight (Infinite Nature Zero's crash event) is sent, then a ``notice`` says
-why and the flight pauses with its frames kept; Play and Step are answered with that notice
-until a load starts a new flight.
+A frame that stops the flight (Infinite Nature Zero's crash event, or the end of a Fly back) is sent,
+then a ``notice`` says why and the flight pauses with its frames kept; Play, Step and Fly back are
+answered with that notice until a load starts a new flight. "Remember the world" and Fly back:
+:mod:`viewgen.server.world_flight`.
 
 Wire format, server -> page: JSON text messages ``{"type": ...}`` (``hello``, ``state``,
 ``error``, ``notice``, ``progress``, ``busy``, ``expired``) and one binary message per frame
@@ -51,6 +52,7 @@ from viewgen.errors import one_line as _one_line
 from viewgen.server.commands import CommandError, fraction, integer, number
 from viewgen.server.flight import Flight
 from viewgen.server.frames import FrameWindow, pack_frame, unpack_frame
+from viewgen.server.world_flight import WORLD_COMMANDS, WorldControls
 
 if TYPE_CHECKING:
     from viewgen.server.manager import SessionManager
@@ -109,6 +111,7 @@ class Session:
         self.speed = 1.0
         self.max_fps = 0.0  # 0 = as fast as the page takes them
         self.show_disparity = False
+        self.world = WorldControls(manager.driver)  # "Remember the world" and Fly back
         self.frames: deque[bytes] = deque(maxlen=self.settings.max_kept_frames)
         self.closed = False
         self.last_input = time.monotonic()
@@ -148,7 +151,7 @@ class Session:
         return {"type": "state", "playing": self.playing, "speed": self.speed, "max_fps": self.max_fps,
                 "disparity": self.show_disparity, "source": self.source.name if self.source else None,
                 "index": self.frame_index, "epoch": self.epoch, "loading": self.loading > 0,
-                "stopped": self.stopped is not None}
+                "stopped": self.stopped is not None, **self.world.state(self.stopped is not None)}
 
     def touch(self) -> None:
         """Record user input (resets the idle timeout)."""
@@ -165,9 +168,10 @@ class Session:
         ``{"type": ...}`` with: ``play``, ``pause``, ``step``, ``restart``, ``sample`` +
         ``index`` (1-based), ``steer`` + ``x``, ``y`` (click position as a fraction of the
         view), ``speed`` + ``value`` (multiple of the autopilot's speed), ``max_fps`` +
-        ``value`` (0 = no limit), ``disparity`` + ``on``, ``ack`` + ``seq`` (the page drew
-        that frame; while playing this also counts as activity for the idle timeout). After a
-        flight stopped (a crash), ``play`` and ``step`` are answered with its notice until a load.
+        ``value`` (0 = no limit), ``disparity`` + ``on``, ``world_memory`` + ``on``, ``fly_back``
+        (:mod:`~viewgen.server.world_flight`), ``ack`` + ``seq`` (the page drew that frame; while
+        playing this also counts as activity for the idle timeout). After a flight stopped (a crash,
+        a fly-back's end), ``play``, ``step`` and ``fly_back`` are answered with its notice until a load.
         Raises :class:`CommandError` for anything else.
         """
         kind = message.get("type")
@@ -179,9 +183,12 @@ class Session:
             return
         self.touch()
         if kind in ("restart", "sample"):
-            self._spawn_load(self._source_for(kind, message))
-        elif kind in ("play", "step") and self.stopped is not None and self.loading == 0:
+            self._spawn_load(self.manager.source_for(kind, message, self.source))
+        elif kind in ("play", "step", "fly_back") and self.stopped is not None and self.loading == 0:
             await self.send_json({"type": "notice", "message": self.stopped})  # stays paused
+        elif kind in WORLD_COMMANDS:
+            ready = self.source is not None and self.loading == 0
+            self.playing = self.world.command(kind, message, self.frame_index if ready else None) or self.playing
         elif kind == "steer":
             self.cursor = [fraction(message.get("x"), "x"), fraction(message.get("y"), "y")]
             self._click_frames_left, self._steer_count = CLICK_FRAMES, self._steer_count + 1
@@ -208,21 +215,6 @@ class Session:
             self._resend_wanted = self.show_disparity and self.source is not None
         else:
             raise CommandError(f"unknown command {kind!r}")
-
-    def _source_for(self, kind: str, message: Mapping[str, Any]):
-        """A coroutine function giving the :class:`FlightSource` a ``restart``/``sample`` asks for."""
-        if kind == "restart":
-            source = self.source
-            if source is None:
-                raise CommandError("nothing to restart: pick a sample or upload an image first")
-
-            async def same():
-                return source
-            return same
-        index = integer(message.get("index"), "sample index")
-        if not 1 <= index <= len(self.manager.samples):
-            raise CommandError(f"no sample {index}: there are {len(self.manager.samples)}")
-        return lambda: self.manager.sample_source(index)
 
     def _spawn_load(self, get_source) -> None:
         if self.loading >= MAX_LOADS:
@@ -263,12 +255,14 @@ class Session:
         """
         loop = asyncio.get_running_loop()
         started = loop.time()
+        remember = self.world.remember
         result = await self._in_worker(self.flight.reset, source.rgbd, source.intrinsics, self.speed,
-                                       self.show_disparity, epoch=epoch)
+                                       self.show_disparity, remember, epoch=epoch)
         if result is None or self.closed or epoch != self.epoch:
             return
         (frame_index, rgb_jpeg, disparity_jpeg), input_warnings = result
         self.source, self.stopped = source, None
+        self.world.started(remember)
         self.cursor, self._click_frames_left = [0.5, 0.5], 0
         self.frames.clear()
         await self._emit(frame_index, rgb_jpeg, disparity_jpeg, (loop.time() - started) * 1000)
@@ -349,7 +343,8 @@ class Session:
         offset = (2.0 * self.cursor[0] - 1.0, 2.0 * self.cursor[1] - 1.0)
         started = self._last_start = loop.time()
         try:
-            result = await self._in_worker(self.flight.step, offset, self.speed, self.show_disparity, epoch=epoch)
+            result = await self._in_worker(self.flight.step, offset, self.speed, self.show_disparity,
+                                           self.world.take_fly_back(), epoch=epoch)
         except SessionClosed:
             raise
         except Exception as error:  # noqa: BLE001 - reported, the flight pauses

@@ -48,11 +48,12 @@ async def flight_socket(websocket: WebSocket) -> None:
 
 
 def _hello(state: ServerState, session: Session) -> dict:
-    """The first message of a session: its id, the model that flies, the samples, the limits the page needs."""
+    """The first message of a session: its id, the model that flies (and whether it offers "Remember the world"
+    and Fly back), the samples, the limits the page needs."""
     settings, driver = state.settings, state.manager.driver
     return {"type": "hello", "session": session.id, "model": driver.model, "model_label": driver.label,
-            "samples": list(state.manager.samples),
-            **state.upload_info(), "idle_timeout_s": settings.idle_timeout_s,
+            "memory_choice": driver.memory_choice, "fly_back": driver.can_fly_back,
+            "samples": list(state.manager.samples), **state.upload_info(), "idle_timeout_s": settings.idle_timeout_s,
             "speed_range": list(settings.speed_range), "max_unacked": settings.max_unacked,
             "max_kept_frames": settings.max_kept_frames, "video_fps": state.video_fps}
 

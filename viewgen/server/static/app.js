@@ -28,6 +28,11 @@
     framesReceived: 0,
     cursor: [0.5, 0.5],
     showDisparity: false,
+    memoryChoice: false, // the model offers "Remember the world" (Infinite Nature)
+    canFlyBack: false,
+    rememberWorld: false, // the choice, from the next start
+    worldMemory: false, // the flight in progress remembers the world
+    flyingBack: false,
     source: null,
     lastError: "",
     lastMessage: "",
@@ -40,6 +45,8 @@
   let frameChain = Promise.resolve();
   let arrivals = [];
   let bannerKind = null; // "busy" | "expired" | null: a reason the close already explained
+  const FLY_BACK_TITLE = "Retrace the path flown, back to frame 0's camera (B)";
+  const NO_FLY_BACK = "Infinite Nature Zero cannot fly back: its pipeline cannot change its camera path mid-flight.";
 
   // ------------------------------------------------------------------ connection
 
@@ -91,6 +98,7 @@
         state.showDisparity = $("show-disparity").checked;
         $("disparity-frame").hidden = !state.showDisparity;
         send({ type: "disparity", on: state.showDisparity });
+        setWorldOffer(message);
         if (message.samples.length) send({ type: "sample", index: 1 });
         else showMessage("No embedded samples on this server: upload a photo.", "info");
         updateButtons();
@@ -101,6 +109,10 @@
         state.stopped = Boolean(message.stopped);
         state.loading = Boolean(message.loading);
         state.source = message.source;
+        state.rememberWorld = Boolean(message.remember_world);
+        state.worldMemory = Boolean(message.world_memory);
+        state.flyingBack = Boolean(message.flying_back);
+        showWorldNote();
         $("source-name").textContent = message.source ? message.source : "no image yet";
         updateFps();
         updateButtons();
@@ -159,6 +171,7 @@
       if (arrivals.length > 30) arrivals.shift();
     }
     $("frame-index").textContent = String(header.index);
+    if (header.index <= 1) updateButtons(); // Fly back needs a frame flown
     $("gen-ms").textContent = header.index === 0 ? "–" : header.gen_ms.toFixed(0);
     updateFps();
   }
@@ -238,6 +251,9 @@
     $("step").disabled = !flying || state.stopped;
     $("restart").disabled = !flying;
     $("download").disabled = !flying;
+    $("fly-back").disabled = !flying || !state.canFlyBack || state.stopped || state.flyingBack
+      || state.loading || state.frameIndex < 1;
+    $("remember-world").disabled = !ready;
     $("play").classList.toggle("active", state.playing);
     document.querySelectorAll("#sample-buttons button").forEach((b) => { b.disabled = !ready; });
     // Upload: only with a session of our own, a depth backend and no upload under way.
@@ -247,6 +263,30 @@
     $("upload-label").setAttribute("aria-disabled", String(!canUpload));
     $("upload-label").title = canUpload ? "A PNG or JPEG photo"
       : (!ready ? "Not connected to a flight session" : state.uploading ? "Uploading…" : "Uploads are off");
+  }
+
+  function setWorldOffer(hello) {
+    // "Remember the world" and Fly back are Infinite Nature's; the choice is restored on a fresh session.
+    state.memoryChoice = Boolean(hello.memory_choice);
+    state.canFlyBack = Boolean(hello.fly_back);
+    $("remember-label").hidden = !state.memoryChoice;
+    $("fly-back").title = state.canFlyBack ? FLY_BACK_TITLE : NO_FLY_BACK;
+    if (state.memoryChoice) send({ type: "world_memory", on: $("remember-world").checked });
+  }
+
+  function showWorldNote() {
+    const note = $("world-note");
+    const pending = state.memoryChoice && state.source !== null && state.rememberWorld !== state.worldMemory;
+    note.textContent = pending ? `"Remember the world" is ${state.rememberWorld ? "on" : "off"} from the next start: `
+      + "press Restart (R) or pick an image." : "";
+    note.hidden = !pending;
+  }
+
+  function flyBack() {
+    if (!state.canFlyBack) { showMessage(NO_FLY_BACK, "info"); return; }
+    if ($("fly-back").disabled) return;
+    showMessage("Flying back along the path flown, to frame 0's camera…", "info");
+    send({ type: "fly_back" });
   }
 
   function showUploadNote() {
@@ -259,8 +299,11 @@
   $("pause").addEventListener("click", () => send({ type: "pause" }));
   $("step").addEventListener("click", () => send({ type: "step" }));
   $("restart").addEventListener("click", () => { clearMessage(); send({ type: "restart" }); });
+  $("fly-back").addEventListener("click", flyBack);
+  $("remember-world").addEventListener("change", () => send({ type: "world_memory", on: $("remember-world").checked }));
 
   view.addEventListener("click", (event) => {
+    if (state.flyingBack) { showMessage("Flying back along the path flown: steering is off until Restart.", "info"); return; }
     const box = view.getBoundingClientRect();
     const x = Math.min(Math.max((event.clientX - box.left) / box.width, 0), 1);
     const y = Math.min(Math.max((event.clientY - box.top) / box.height, 0), 1);
@@ -294,6 +337,7 @@
     if (event.key === " ") return "space";
     if (event.key === "s" || event.key === "S") return "step";
     if (event.key === "r" || event.key === "R") return "restart";
+    if (event.key === "b" || event.key === "B") return "back";
     return null;
   }
   document.addEventListener("keydown", (event) => {
@@ -303,6 +347,7 @@
     if (event.repeat) return;
     if (key === "space") send({ type: state.playing ? "pause" : "play" });
     else if (key === "step") send({ type: "step" });
+    else if (key === "back") flyBack();
     else if (state.source) { clearMessage(); send({ type: "restart" }); }
   }, true);
   // A focused button is pressed by Space on key release: swallow that too.
