@@ -11,6 +11,8 @@ from viewgen.control.scripted import (
     DollyTrajectory,
     ScriptedTrajectory,
     SwingTrajectory,
+    ThereAndBackConfig,
+    ThereAndBackTrajectory,
     ZoomInConfig,
     ZoomInTrajectory,
 )
@@ -125,6 +127,29 @@ def test_circle_orbits_through_the_start_looking_ahead():
     first, _ = local_motion(poses[0], start)
     assert first[2] > 0 and first[0] > 0  # forward, curving right
     assert torch.allclose(poses[-1], start, atol=1e-12)
+
+
+def test_there_and_back_reverses_home_along_the_look_direction():
+    start = tilted_start()
+    distance, period = 1.5, 24
+    poses = run("there-and-back", 2 * period, start, distance=distance, period=period)
+    motions = [local_motion(pose, start) for pose in poses]
+    forward = [float(position[2]) for position, _ in motions]
+    assert all(position[:2].abs().max() < 1e-12 for position, _ in motions)  # on the start camera's axis
+    assert all(torch.allclose(rotation, torch.eye(3, dtype=torch.float64), atol=1e-12) for _, rotation in motions)
+    assert forward[period // 2 - 1] == pytest.approx(distance, abs=1e-12) and max(forward) == forward[period // 2 - 1]
+    assert all(a < b for a, b in zip(forward[: period // 2 - 1], forward[1: period // 2]))  # out ...
+    assert all(a > b for a, b in zip(forward[period // 2 - 1: period - 1], forward[period // 2: period]))  # ... back
+    assert forward[0] == pytest.approx(distance * (1 - math.cos(2 * math.pi / period)) / 2)  # a smooth start
+    assert torch.equal(poses[period - 1], start.to(poses[0].dtype))  # home exactly, after one period
+    assert torch.equal(poses[2 * period - 1], start) and forward[period + 5] == pytest.approx(forward[5])
+
+
+def test_there_and_back_config_checks_its_numbers():
+    assert ThereAndBackConfig() == ThereAndBackConfig(distance=1.0, period=120)
+    with pytest.raises(ValueError, match="period must be positive"):
+        ThereAndBackTrajectory(torch.eye(4)[:3], ThereAndBackConfig(period=-2))
+    assert ThereAndBackTrajectory(torch.eye(4)[:3]).pose_at(60)[2, 3] == pytest.approx(-1.0)
 
 
 @pytest.mark.parametrize("name", SCRIPTED)

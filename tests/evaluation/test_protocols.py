@@ -74,7 +74,8 @@ def test_metrics_and_report_of_a_case(tiny_case, tmp_path):
     assert metrics["headline"]["flight"]["psnr"]["1"] == pytest.approx(float(curves["flight"]["psnr"][0]), rel=1e-5)
     write_metrics(metrics, tmp_path)
     write_report(metrics, TINY, [tiny_case], tmp_path)
-    written = {name for name in OUTPUT_FILES if name != "lpips.png" and not name.startswith(("long_range", "clips_"))}
+    other_protocols = ("long_range", "clips_", "loop_")
+    written = {name for name in OUTPUT_FILES if name != "lpips.png" and not name.startswith(other_protocols)}
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(written)
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
     assert metrics["lpips"] is None and metrics["lpips_reason"] == "not measured"

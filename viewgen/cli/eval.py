@@ -4,7 +4,9 @@ Protocol (a), short range (:mod:`viewgen.evaluation.protocols`): every preset x 
 case. LPIPS (``--lpips``, :mod:`viewgen.cli.eval_lpips`) is scored when the AlexNet weights are
 here. ``--clips DIR`` runs protocol (a) on posed clips too (:mod:`viewgen.cli.eval_clips`; ``--protocol clips``:
 only them). Protocol (b), long range (:mod:`viewgen.cli.eval_long`): autopilot flights from the built-in
-samples, measured per window against their worlds. ``--protocol short|long|all`` (default all).
+samples, measured per window against their worlds. Loop closure (:mod:`viewgen.cli.eval_loop`): scripted
+paths that return to their start, flown with each memory; the returned frame against the first.
+``--protocol short|long|loop|all`` (default all).
 ``--out`` (default ``eval/``) gets ``metrics.json``, ``report.md`` and its PNG plots as a
 whole (built beside it and swapped in); a folder holding anything else is refused.
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 from viewgen.cli.eval_clips import add_clip_arguments
 from viewgen.cli.eval_enr import add_enr_arguments
 from viewgen.cli.eval_long import add_long_arguments
+from viewgen.cli.eval_loop import add_loop_arguments
 from viewgen.cli.options import size_type
 
 MAX_FRAMES = 1000
@@ -36,16 +39,20 @@ def add_parser(subparsers) -> None:
                     "PSNR, SSIM and sharpness per frame; with --clips, the same on posed video clips "
                     "(RealEstate10K / ACID layout) along their own poses. Protocol (b), long range: fly the "
                     "autopilot from the built-in samples for N frames and measure sharpness, sky, new content, "
-                    "attitude and clearance per window, and the patch distance, against the sample's world.")
+                    "attitude and clearance per window, and the patch distance, against the sample's world. Loop "
+                    "closure: fly scripted paths that return to their start (circle, there-and-back) with each "
+                    "memory and compare the returned frame with the first.")
     command.add_argument("family", nargs="?", choices=("enr",), default=None,
                          help="enr: Equivariant Neural Rendering's test protocol (--data, --weights, --source-view, "
                               "--out; docs/enr.md) instead of the flight protocols")
     command.add_argument("--quick", action="store_true",
                          help="a tiny setting for CI: short range on hills, seed 0, 5 frames; long range on sample 2, "
-                              "24 frames, windows of 8; both at 96x160 (options given override it)")
-    command.add_argument("--protocol", choices=("short", "long", "all", "clips"), default="all",
-                         help="short range (a), long range (b), all (default: both), or clips (only protocol (a) "
-                              "on the posed clips of --clips); --clips adds them to short and all")
+                              "24 frames, windows of 8; loop closure on sample 1, 12 frames; all at 96x160 (options "
+                              "given override it)")
+    command.add_argument("--protocol", choices=("short", "long", "loop", "all", "clips"), default="all",
+                         help="short range (a), long range (b), loop (loop closure), all (default: the three), or "
+                              "clips (only protocol (a) on the posed clips of --clips); --clips adds them to short "
+                              "and all")
     command.add_argument("--out", default="eval", metavar="DIR", help="output folder (default eval/)")
     command.add_argument("--presets", default=None, metavar="LIST",
                          help="comma-separated scene presets (default coast,hills,mountains)")
@@ -62,6 +69,7 @@ def add_parser(subparsers) -> None:
                               "require (else an error), off")
     add_clip_arguments(command)
     add_long_arguments(command)
+    add_loop_arguments(command)
     add_enr_arguments(command)
     command.set_defaults(run=run)
 
@@ -136,6 +144,7 @@ def _require_eval_packages() -> None:
 def run(args: Namespace) -> int:
     from viewgen.cli.eval_clips import clips_config
     from viewgen.cli.eval_long import long_range_config
+    from viewgen.cli.eval_loop import loop_config
 
     _require_eval_packages()
     if args.family == "enr":
@@ -151,25 +160,26 @@ def run(args: Namespace) -> int:
     short = _config(args, weights_size) if args.protocol in ("short", "all") else None
     size = _size(args, weights_size)
     long = long_range_config(args, size) if args.protocol in ("long", "all") else None
+    loop = loop_config(args, size)
     asked = clips_config(args, _frames(args), size)
     clips, clip_list = asked or (None, None)
     pipe, refiner = weights_pipe or _pipeline(args, size)
-    metrics, results, seconds = _evaluate(args, pipe, refiner, short, long, clips, clip_list)
+    metrics, results, seconds = _evaluate(args, pipe, refiner, short, long, clips, clip_list, loop)
 
     def fill(folder: Path) -> None:
         from viewgen.evaluation.report import write_metrics, write_report
 
         write_metrics(metrics, folder)
         write_report(metrics, short, results["short"], folder, None if long is None else (long, results["long"]),
-                     None if clips is None else (clips, results["clips"]))
+                     None if clips is None else (clips, results["clips"]), None if loop is None else results["loop"])
 
     publish_report(out, fill)
     _print_summaries(metrics, seconds, out)
     return 0
 
 
-def _evaluate(args: Namespace, pipe, refiner: str, short, long, clips, clip_list) -> tuple[dict, dict, dict]:
-    """Run the protocols asked for: ``(metrics, {"short", "clips", "long"} -> results, the same -> seconds)``."""
+def _evaluate(args: Namespace, pipe, refiner: str, short, long, clips, clip_list, loop=None) -> tuple[dict, dict, dict]:
+    """Run the protocols asked for: ``(metrics, {"short", "clips", "long", "loop"} -> results, same -> seconds)``."""
     import viewgen
     from viewgen.cli.eval_long import resolve_fid
     from viewgen.cli.eval_lpips import resolve_lpips
@@ -177,13 +187,14 @@ def _evaluate(args: Namespace, pipe, refiner: str, short, long, clips, clip_list
     scored = short or clips
     lpips = resolve_lpips(args.lpips, (scored.height, scored.width)) if scored else (None, None)
     fid = resolve_fid(args.fid) if long else (None, None)
-    protocols = [name for name, config in (("short_range", short), ("posed_clips", clips), ("long_range", long))
-                 if config]
+    protocols = [name for name, config in (("short_range", short), ("posed_clips", clips), ("long_range", long),
+                                           ("loop", loop)) if config]
     metrics = {"viewgen_version": viewgen.__version__, "protocols": protocols}
-    results, seconds = {"short": [], "clips": [], "long": []}, {}
+    results, seconds = {"short": [], "clips": [], "long": [], "loop": []}, {}
     runs = (("short", short, lambda: _short_range(pipe, refiner, short, lpips)),
             ("clips", clips, lambda: _posed_clips(pipe, refiner, clips, clip_list, lpips)),
-            ("long", long, lambda: _long_range(pipe, refiner, long, fid)))
+            ("long", long, lambda: _long_range(pipe, refiner, long, fid)),
+            ("loop", loop, lambda: _loop(pipe, refiner, loop)))
     for name, config, protocol in runs:
         if config is not None:
             began = time.perf_counter()
@@ -227,9 +238,23 @@ def _long_range(pipe, refiner: str, long, fid) -> tuple[list, dict]:
     return results, {"long_range": long_range_metrics(long, results, refiner, seed, perceptual)}
 
 
+def _loop(pipe, refiner: str, loop) -> tuple[list, dict]:
+    import viewgen
+    from viewgen.cli.eval_loop import run_loop
+    from viewgen.evaluation.loop_protocol import loop_metrics
+
+    print(f"loop closure: {len(loop.paths)} path(s) x {len(loop.samples)} sample(s) x {len(loop.memories)} "
+          f"memories, {loop.period} frames each at {loop.height}x{loop.width} with the {refiner} refiner",
+          file=sys.stderr)
+    results = run_loop(pipe, loop)
+    seed = getattr(getattr(pipe, "config", None), "seed", None)
+    return results, {"loop": loop_metrics(loop, results, refiner, seed, viewgen.__version__)}
+
+
 def _print_summaries(metrics: dict, seconds: dict, out: Path) -> None:
     """The closing line of each protocol run (stdout)."""
     from viewgen.cli.eval_long import summary_line
+    from viewgen.cli.eval_loop import summary_line as loop_summary_line
 
     wrote = f"wrote {out}/report.md and metrics.json"
     if "headline" in metrics:
@@ -241,6 +266,8 @@ def _print_summaries(metrics: dict, seconds: dict, out: Path) -> None:
               f"; {wrote}")
     if "long_range" in metrics:
         print(summary_line(metrics["long_range"], seconds["long"]) + f"; {wrote}")
+    if "loop" in metrics:
+        print(loop_summary_line(metrics["loop"], seconds["loop"]) + f"; {wrote}")
 
 
 def _run_cases(pipe, config, cases, lpips_model=None):

@@ -18,6 +18,9 @@ frame and the steering ``offset`` (it is still checked for shape); use the autop
 |           | ``yaw_amplitude_deg * sin(2 pi k / period)`` (positive yaw turns right)             |
 | circle    | horizontal circle through the start, looking straight ahead throughout:            |
 |           | ``x = radius * (1 - cos a)``, ``z = radius * sin(a)``, ``a = 2 pi k / period``     |
+| there-and-back | straight out along the start look direction and back, never turning (it reverses  |
+|           | home): ``z = distance * (1 - cos a) / 2``, ``a = 2 pi k / period``; ``distance`` out  |
+|           | at ``period / 2``, the start pose again at ``period``, no rotation                 |
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from viewgen.geometry.poses import compose_poses, invert_pose
 __all__ = [
     "SCRIPTED_PATHS", "CircleConfig", "CircleTrajectory", "DollyConfig", "DollyTrajectory",
     "ScriptedTrajectory", "StraightConfig", "StraightTrajectory", "SwingConfig", "SwingTrajectory",
-    "ZoomInConfig", "ZoomInTrajectory",
+    "ThereAndBackConfig", "ThereAndBackTrajectory", "ZoomInConfig", "ZoomInTrajectory",
 ]
 
 # (position [x, y, z] in the start camera's frame, yaw in radians; positive turns right)
@@ -221,10 +224,36 @@ class CircleTrajectory(ScriptedTrajectory):
         return (radius * (1.0 - math.cos(angle)), 0.0, radius * math.sin(angle)), 0.0
 
 
+@dataclass(frozen=True)
+class ThereAndBackConfig(_TrajectoryConfig):
+    """distance: how far out along the start look direction (depth units; negative: backwards first);
+    period: frames per round trip."""
+
+    distance: float = 1.0
+    period: float = 120
+
+    _positive = ("period",)
+
+
+class ThereAndBackTrajectory(ScriptedTrajectory):
+    """Out along the start look direction and back again, looking ahead throughout (it reverses home).
+
+    Smooth at both ends (``z = distance * (1 - cos a) / 2``, ``a = 2 pi k / period``): ``distance`` out at
+    half a period, the start pose itself (exactly) after ``period`` frames, then again.
+    """
+
+    config_class = ThereAndBackConfig
+
+    def local_motion(self, frame_index: int) -> LocalMotion:
+        angle = 2.0 * math.pi * frame_index / self.config.period
+        return (0.0, 0.0, self.config.distance * (1.0 - math.cos(angle)) / 2.0), 0.0
+
+
 SCRIPTED_PATHS = MappingProxyType({
     "straight": StraightTrajectory,
     "zoom-in": ZoomInTrajectory,
     "dolly": DollyTrajectory,
     "swing": SwingTrajectory,
     "circle": CircleTrajectory,
+    "there-and-back": ThereAndBackTrajectory,
 })

@@ -4,9 +4,10 @@ and what they compare against: ground-truth clips of the synthetic world and the
 PSNR and SSIM need the ``eval`` extra (torchmetrics), imported when first called; so do LPIPS, FID
 and KID (:mod:`viewgen.evaluation.perceptual`), which also need their weight files (docs/perceptual.md).
 The rest needs no network and no extra. The protocols that fly pipelines against them (``viewgen eval``) are
-:mod:`viewgen.evaluation.protocols` and :mod:`viewgen.evaluation.report` (metrics.json, report.md
-and its plots; matplotlib from the ``eval`` extra): import them by name; they are not re-exported here,
-since the protocols import :mod:`viewgen.control`.
+:mod:`viewgen.evaluation.protocols`, :mod:`viewgen.evaluation.loop_protocol` (loop closure: back at the start,
+per memory) and :mod:`viewgen.evaluation.report` (metrics.json, report.md and its plots; matplotlib from the
+``eval`` extra): import them by name; they are not re-exported here, since the protocols import
+:mod:`viewgen.control` and :mod:`viewgen.memory`.
 """
 
 from viewgen.evaluation.attitude import CameraAttitude, camera_attitude

@@ -15,7 +15,8 @@
   :func:`write_report` is given its config and results, its section with ``clips_psnr.png``, ... and
   ``clips_contact_sheet.png``.
 * Protocol (b), long range, adds its section and plots (:mod:`viewgen.evaluation.long_range_report`)
-  when :func:`write_report` is given its config and results.
+  when :func:`write_report` is given its config and results; so does the loop-closure protocol
+  (:mod:`viewgen.evaluation.loop_protocol`: its table and ``loop_<path>.png`` strips) given its results.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 from torch import Tensor
 
 from viewgen.evaluation.long_range_report import LONG_RANGE_FILES, write_long_range_report
+from viewgen.evaluation.loop_protocol import LOOP_FILES, write_loop_report
 from viewgen.evaluation.posed_clip_truth import ClipTruth, PosedClipsConfig
 from viewgen.evaluation.protocols import (
     LPIPS_METRIC,
@@ -48,7 +50,7 @@ METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "sharpness": "sharpness / 
                  LPIPS_METRIC: "LPIPS (AlexNet)"}
 PLOTS = tuple(f"{prefix}{metric}.png" for prefix in ("", CLIPS_PREFIX) for metric in (*METRICS, LPIPS_METRIC)) + (
     "contact_sheet.png", f"{CLIPS_PREFIX}contact_sheet.png")
-OUTPUT_FILES = ("metrics.json", "report.md") + PLOTS + LONG_RANGE_FILES  # everything viewgen eval writes in --out
+OUTPUT_FILES = ("metrics.json", "report.md") + PLOTS + LONG_RANGE_FILES + LOOP_FILES  # all viewgen eval writes in --out
 
 
 def check_report_folder(out: Path) -> None:
@@ -270,12 +272,13 @@ def _agg_figure(**options):
 
 
 def write_report(metrics: dict, config: ShortRangeConfig | None, results: list[CaseResult], folder: Path,
-                 long_range: tuple | None = None, clips: tuple | None = None) -> None:
+                 long_range: tuple | None = None, clips: tuple | None = None, loop: list | None = None) -> None:
     """``folder/report.md`` and its PNGs (see the module doc); ``metrics`` from :func:`short_range_metrics`.
 
     config None: no short-range part. long_range: ``(LongRangeConfig, [LongRangeResult])`` for protocol
     (b)'s section, its numbers in ``metrics["long_range"]``. clips: ``(PosedClipsConfig, [CaseResult])`` for
-    the posed clips' section, its numbers in ``metrics["posed_clips"]``.
+    the posed clips' section, its numbers in ``metrics["posed_clips"]``. loop: ``[LoopResult]`` for the
+    loop-closure section, its numbers in ``metrics["loop"]``.
     """
     sections = []
     if config is not None:
@@ -300,4 +303,8 @@ def write_report(metrics: dict, config: ShortRangeConfig | None, results: list[C
         long_config, long_results = long_range
         sections.append(write_long_range_report(metrics["long_range"], long_config, long_results, folder,
                                                 _agg_figure))
+    if loop is not None:
+        if not sections:
+            sections.append(f"# viewgen eval: loop closure\n\nviewgen {metrics['viewgen_version']}.\n")
+        sections.append(write_loop_report(metrics["loop"], loop, folder, _agg_figure))
     (folder / "report.md").write_text("\n".join(sections))
