@@ -61,17 +61,22 @@ class WorldMemoryConfig:
     dilation: pixels a new patch grows into the known area, so neighbouring patches overlap.
     push_back: depth-order bias, in each vertex's own footprints (finer coincident surfaces win).
     max_vertices: the geometry budget (2 M vertices: about 80 MB with faces).
+    edge_beta: sharpness of the Sobel rule that drops stretched triangles on depth edges (the mesh warp's 10;
+        smaller keeps more of a low-resolution frame, whose per-pixel disparity steps are larger).
     """
 
     enlargement_limit: float = 2.0
     dilation: int = 1
     push_back: float = 2.0
     max_vertices: int = 2_000_000
+    edge_beta: float = 10.0
 
     def __post_init__(self) -> None:
         if not self.enlargement_limit >= 1 or self.dilation < 0 or self.push_back < 0 or self.max_vertices < 1:
             raise ValueError("WorldMemoryConfig needs enlargement_limit >= 1, dilation >= 0, push_back >= 0 and "
                              "max_vertices >= 1")
+        if not self.edge_beta > 0:
+            raise ValueError(f"WorldMemoryConfig.edge_beta must be > 0, got {self.edge_beta}")
 
 
 @dataclass(eq=False)
@@ -115,14 +120,14 @@ def focal_pixels(intrinsics: Tensor, size: tuple[int, int]) -> Tensor:
 
 
 def make_patches(rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor, new: Tensor, frame: int,
-                 tile: int = 32) -> tuple[list[Patch], Tensor]:
+                 tile: int = 32, edge_beta: float = 10.0) -> tuple[list[Patch], Tensor]:
     """The patches of ``rgbd [1, 4, H, W]`` over the pixels ``new [H, W]`` (bool): its grid faces whose corners are all
     new and not on a depth edge (the warp's Sobel mask: stretched triangles), one patch per ``tile x tile`` block of
     pixels (so each has a tight bounding sphere to cull by), each with only the vertices it uses; and the pixels
     ``[H, W]`` (bool) those faces touch."""
     height, width = rgbd.shape[-2:]
     disparity = rgbd[:, 3:].clamp(MIN_DISPARITY, 1.0)
-    usable = (new & (sobel_edge_mask(disparity)[0, 0] > 0.5)).reshape(-1)
+    usable = (new & (sobel_edge_mask(disparity, edge_beta)[0, 0] > 0.5)).reshape(-1)
     faces = grid_faces(height, width, rgbd.device)
     faces = faces[usable[faces].all(dim=1)]
     covered = torch.zeros(height * width, dtype=torch.bool, device=rgbd.device)
@@ -172,7 +177,8 @@ class WorldMemory(Memory):
         if self.fallback is not None:
             self.fallback.reset(rgbd, cam_from_world, intrinsics)
         everything = torch.ones(self._frame_size, dtype=torch.bool, device=rgbd.device)
-        self._keep(make_patches(rgbd, cam_from_world[:3], intrinsics, everything, 0)[0])
+        self._keep(make_patches(rgbd, cam_from_world[:3], intrinsics, everything, 0,
+                                edge_beta=self.config.edge_beta)[0])
 
     def render(self, cam_from_world: Tensor, intrinsics: Tensor) -> tuple[Tensor, Tensor]:
         """Every patch seen from ``cam_from_world``: ``(rgbd [1, 4, H, W], mask [1, 1, H, W])``, 0 where unknown."""
@@ -213,7 +219,8 @@ class WorldMemory(Memory):
         if self.config.dilation:
             size = 2 * self.config.dilation + 1
             new = F.max_pool2d(new.float(), size, stride=1, padding=self.config.dilation) > 0.5
-        patches, covered = make_patches(shown, cam_from_world[:3], intrinsics, new[0, 0], self._frame)
+        patches, covered = make_patches(shown, cam_from_world[:3], intrinsics, new[0, 0], self._frame,
+                                        edge_beta=self.config.edge_beta)
         self._forget_superseded(covered)
         self._keep(patches)
         return shown

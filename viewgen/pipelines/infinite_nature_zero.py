@@ -35,6 +35,7 @@ from viewgen.control.zero_autopilot import ZeroAutopilot, ZeroAutopilotConfig
 from viewgen.devices import usable_device
 from viewgen.errors import ViewgenRuntimeError
 from viewgen.geometry.poses import compose_poses
+from viewgen.memory.base import Memory
 from viewgen.networks.pretrained import config_from_dict, config_to_dict, write_release_manifest
 from viewgen.networks.stylegan2 import CoModGenerator, find_latest_checkpoint, load_original_checkpoint
 from viewgen.pipelines.fly_through_weights import MissingWeightsError
@@ -48,7 +49,7 @@ from viewgen.pipelines.zero_inputs import (
     prepare_zero_inputs,
     sky_dome_view,
 )
-from viewgen.refiners.stylegan import StyleGANRefiner, StyleGANRefinerConfig, ZeroRefinement, ZeroStyle
+from viewgen.refiners.stylegan import StyleGANRefiner, StyleGANRefinerConfig, ZeroRefinement, ZeroStyle, ZeroWarp
 from viewgen.staging import build_and_publish, check_replaceable, write_file_atomic
 
 __all__ = ["FlightEvent", "InfiniteNatureZeroConfig", "InfiniteNatureZeroPipeline", "ZeroFlightOutput", "ZeroFrame",
@@ -137,6 +138,10 @@ class InfiniteNatureZeroPipeline:
         refiner: a ready :class:`~viewgen.refiners.stylegan.StyleGANRefiner` instead of ``generator``.
         controller: the :class:`CameraController` a flight uses when :meth:`reset` is given none
             (Zero's autopilot by default); it flies in the start camera's frame.
+        memory: ``None`` (the original: every frame splats the last one), or a
+            :class:`~viewgen.memory.Memory` (e.g. :class:`~viewgen.memory.world.WorldMemory`) that renders each
+            new camera instead; the refiner fills what it does not know and the frame shown is what the memory
+            keeps of the sky-corrected frame (:meth:`~viewgen.memory.Memory.add`).
 
     Use::
 
@@ -146,7 +151,8 @@ class InfiniteNatureZeroPipeline:
     """
 
     def __init__(self, generator: CoModGenerator | None = None, config: InfiniteNatureZeroConfig | None = None, *,
-                 refiner: StyleGANRefiner | None = None, controller: CameraController | None = None) -> None:
+                 refiner: StyleGANRefiner | None = None, controller: CameraController | None = None,
+                 memory: Memory | None = None) -> None:
         if (generator is None) == (refiner is None):
             raise ValueError("give either a generator or a refiner")
         config = config or InfiniteNatureZeroConfig()
@@ -155,7 +161,7 @@ class InfiniteNatureZeroPipeline:
         self.config = config
         self.device = usable_device(config.device)
         self.refiner = refiner.to(self.device, torch.float32)
-        self.default_controller = controller
+        self.default_controller, self.memory = controller, memory
         self._flight: _Flight | None = None
         self.last_step: ZeroStepRecord | None = None
 
@@ -233,6 +239,8 @@ class InfiniteNatureZeroPipeline:
         pose = start_pose if start_pose is not None else torch.eye(4)[:3]
         frame = ZeroFrame(0, rgbd, pose, inputs.intrinsics, carried_rgbd=rgbd)
         alpha = self.refiner.foreground_alpha(rgbd[:, 3:4])
+        if self.memory is not None:
+            self.memory.reset(rgbd, torch.eye(4, device=self.device)[:3], inputs.intrinsics.to(self.device))
         self._flight = _Flight(frame, torch.cat([rgbd[:, :3], alpha], 1), rgbd[:, 3:4], torch.eye(4), start_pose,
                                inputs, style, self._controller(controller, inputs, controller_options),
                                inputs.canvas_depth().to(self.device), generator)
@@ -262,13 +270,24 @@ class InfiniteNatureZeroPipeline:
         cam = _homogeneous(flight.controller.next(view, offset))  # autopilot, on the carried frame
         fly = torch.matmul(cam[None], torch.inverse(flight.cam_from_start[None]))[0]  # batched, as the original
         dome = self._sky_dome(flight.inputs, flight.canvas_depth, cam)
-        refinement = self.refiner.render_and_refine(
-            flight.rgba.clamp(min=0.0, max=1.0), flight.disparity.clamp(min=1e-2, max=1.0), fly[None, :3, :3],
-            fly[None, :3, 3], flight.inputs.pixel_matrix[None], flight.style, flight.noise_generator)
+        if self.memory is None:  # the original: splat the carried frame
+            refinement = self.refiner.render_and_refine(
+                flight.rgba.clamp(min=0.0, max=1.0), flight.disparity.clamp(min=1e-2, max=1.0), fly[None, :3, :3],
+                fly[None, :3, 3], flight.inputs.pixel_matrix[None], flight.style, flight.noise_generator)
+        else:
+            refinement = self._refine_memory(flight, cam)
         if not bool(torch.isfinite(refinement.rgbd).all()):
             raise ViewgenRuntimeError(f"frame {flight.frame.index + 1} has non-finite values; check the weights "
                                       "and inputs")
         return self._remember(flight, cam, fly, dome, refinement)
+
+    def _refine_memory(self, flight: _Flight, cam: Tensor) -> ZeroRefinement:
+        """The memory's view of ``cam`` (the start camera's frame), refined where the memory knows nothing."""
+        rendered, mask = self.memory.render(cam[:3].to(self.device), flight.inputs.intrinsics.to(self.device))
+        known = (mask > 0.5).to(rendered.dtype)
+        disparity = rendered[:, 3:].clamp(min=self.refiner.config.min_disparity, max=1.0)
+        warp = ZeroWarp(rendered[:, :3], known, disparity, mask, known)
+        return ZeroRefinement(self.refiner.refine(rendered, known, flight.style, flight.noise_generator), warp)
 
     @torch.no_grad()
     def _sky_dome(self, inputs: ZeroInputs, canvas_depth: Tensor, cam_from_start: Tensor) -> SkyDomeView:
@@ -287,6 +306,10 @@ class InfiniteNatureZeroPipeline:
         corrected = sky is not None and event is None
         rgb, disparity = (sky.rgb, sky.disparity) if corrected else (refined[:, :3], refined[:, 3:4])
         disparity = torch.clamp(disparity, 0.0, 1.0)
+        if self.memory is not None:  # shown: what the memory keeps (its view where it knew, the refined elsewhere)
+            refined = self.memory.add(torch.cat([rgb, disparity], 1), cam[:3].to(self.device),
+                                      inputs.intrinsics.to(self.device))
+            rgb, disparity = refined[:, :3], refined[:, 3:4]
         frame = ZeroFrame(index, refined, self._reported_pose(cam, flight.start_pose), inputs.intrinsics,
                           carried_rgbd=torch.cat([rgb, disparity], 1), event=event,
                           sky_fraction=None if sky is None else sky.fraction)
@@ -307,14 +330,9 @@ class InfiniteNatureZeroPipeline:
         return self.config.sky_correction and inputs.sky_offset > 0
 
     def _crash_event(self, index: int, sky: SkyCorrection | None) -> FlightEvent | None:
-        if sky is None or self.config.crash_below <= sky.fraction <= self.config.crash_above:
+        if sky is None:
             return None
-        if sky.fraction < self.config.crash_below:
-            why = (f"sky fraction {sky.fraction:.3f} < {self.config.crash_below}: the autopilot crashed into an "
-                   "obstacle (little of the expected sky is left)")
-        else:
-            why = f"sky fraction {sky.fraction:.3f} > {self.config.crash_above}: the view is lost in the sky"
-        return FlightEvent("crash", index, sky.fraction, why)
+        return FlightEvent.sky_test(index, sky.fraction, self.config.crash_below, self.config.crash_above)
 
     @staticmethod
     def _reported_pose(cam_from_start: Tensor, start_pose: Tensor | None) -> Tensor:

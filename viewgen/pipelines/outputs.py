@@ -124,6 +124,18 @@ class FlightEvent:
     sky_fraction: float
     message: str
 
+    @classmethod
+    def sky_test(cls, frame_index: int, sky_fraction: float, below: float, above: float) -> FlightEvent | None:
+        """Infinite Nature Zero's crash test: a ``"crash"`` event unless ``below <= sky_fraction <= above``."""
+        if below <= sky_fraction <= above:
+            return None
+        if sky_fraction < below:
+            why = (f"sky fraction {sky_fraction:.3f} < {below}: the autopilot crashed into an obstacle (little of "
+                   "the expected sky is left)")
+        else:
+            why = f"sky fraction {sky_fraction:.3f} > {above}: the view is lost in the sky"
+        return cls("crash", frame_index, sky_fraction, why)
+
 
 @dataclass(frozen=True, eq=False)
 class ZeroFrame(Frame):
