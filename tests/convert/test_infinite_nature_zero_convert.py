@@ -44,7 +44,7 @@ def test_converted_folder_flies_bit_for_bit_as_the_tar(checkpoint, tmp_path, cap
         assert main(["fly", str(source), "--model", "infinite-nature-zero", "--weights", str(weights), "--frames", "2",
                      "--out", f"{folder}/", "--save-disparity", "--seed", "3"]) == 0
         flights[name] = {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
-    assert len(flights["tar"]) == 4 and flights["tar"] == flights["release"]
+    assert len(flights["tar"]) == 5 and flights["tar"] == flights["release"]  # 2 frames, 2 disparities, cameras
 
 
 def test_a_mismatched_checkpoint_lists_every_key_and_writes_nothing(tmp_path, capsys):
