@@ -95,3 +95,51 @@ def check_sigkill_resume(code: str, tmp_path: Path, release_files: tuple[str, ..
         got = load_file(tmp_path / "killed" / "release" / name)
         assert all(torch.equal(expected[key], got[key]) for key in expected)  # bit for bit
     assert read_run_metrics(tmp_path / "killed" / "logs") == read_run_metrics(tmp_path / "whole" / "logs")
+
+
+_KILLED_RUN = """
+import os, signal, sys
+import lightning.pytorch as pl
+from viewgen.training.families import {train}
+from {config_module} import {config}
+
+class KillAt(pl.Callback):
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == int(sys.argv[2]):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+config = {config}(max_steps=7, checkpoint_every=3, sample_every=7, {epoch_field}=6)
+callbacks = (KillAt(),) if int(sys.argv[2]) else ()
+{train}(config, sys.argv[1], accelerator="cpu", progress=False, callbacks=callbacks)
+"""
+
+_DDP_RUN = """
+import hashlib, sys
+import lightning.pytorch as pl
+from viewgen.training.families import {train}
+from {config_module} import {config}
+
+class Checksums(pl.Callback):
+    def on_train_end(self, trainer, module):
+        digest = hashlib.sha256()
+        for value in module.state_dict().values():
+            digest.update(value.detach().cpu().numpy().tobytes())
+        with open(f"{{sys.argv[1]}}.rank{{trainer.global_rank}}", "w") as stream:
+            stream.write(f"{{trainer.global_step}} {{digest.hexdigest()}}")
+
+{train}({config}(), sys.argv[1], accelerator="cpu", devices=2, strategy="ddp", progress=False,
+        callbacks=(Checksums(),))
+"""
+
+
+def killed_run_script(train: str, config_module: str, config: str, epoch_field: str) -> str:
+    """A script for :func:`check_sigkill_resume`: ``train`` (a function of viewgen.training.families) runs ``config``
+    (a tiny-config function of ``config_module``) for 7 steps, check-pointing every 3 with 6 items an epoch
+    (``epoch_field``), and SIGKILLs itself at step ``argv[2]`` (0: never)."""
+    return _KILLED_RUN.format(train=train, config_module=config_module, config=config, epoch_field=epoch_field)
+
+
+def ddp_run_script(train: str, config_module: str, config: str) -> str:
+    """A script that trains ``config()`` with ``train`` on two DDP processes (gloo, CPU) and writes each rank's step
+    and weights checksum to ``argv[1].rankN`` (run it with :func:`run_script`: DDP re-launches a script file)."""
+    return _DDP_RUN.format(train=train, config_module=config_module, config=config)

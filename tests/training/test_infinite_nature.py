@@ -112,30 +112,13 @@ def test_a_trained_model_exports_to_weights_that_fly(batch, tmp_path):
     assert flight.rgbd.shape[-2:] == (32, 48)
 
 
-_DDP_RUN = """
-import hashlib, sys
-import lightning.pytorch as pl
-import torch
-from viewgen.training.families import train_infinite_nature
-from viewgen.training.infinite_nature import tiny_config
-
-class Checksums(pl.Callback):
-    def on_train_end(self, trainer, module):
-        digest = hashlib.sha256()
-        for value in module.state_dict().values():
-            digest.update(value.detach().cpu().numpy().tobytes())
-        with open(f"{sys.argv[1]}.rank{trainer.global_rank}", "w") as stream:
-            stream.write(f"{trainer.global_step} {digest.hexdigest()}")
-
-train_infinite_nature(tiny_config(), sys.argv[1], accelerator="cpu", devices=2, strategy="ddp", progress=False,
-                      callbacks=(Checksums(),))
-"""
 
 
 def test_two_ddp_processes_step_in_lockstep(tmp_path):
-    from tests.helpers.training import run_script
+    from tests.helpers.training import ddp_run_script, run_script
 
-    done = run_script(tmp_path / "ddp_run.py", _DDP_RUN, str(tmp_path / "run"))  # DDP re-launches a script file
+    script = ddp_run_script("train_infinite_nature", "viewgen.training.infinite_nature", "tiny_config")
+    done = run_script(tmp_path / "ddp_run.py", script, str(tmp_path / "run"))  # DDP re-launches a script file
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [(tmp_path / f"run.rank{rank}").read_text() for rank in (0, 1)]
     assert ranks[0] == ranks[1] and ranks[0].startswith("2 ")  # the same weights after the same two steps
@@ -211,26 +194,13 @@ def test_every_preset_trains_two_steps_on_cpu(name, tmp_path):
     assert (tmp_path / "run" / "release" / "spade_generator").is_dir()
 
 
-_KILLED_RUN = """
-import os, signal, sys
-import lightning.pytorch as pl
-from viewgen.training.families import train_infinite_nature
-from viewgen.training.infinite_nature import tiny_config
-
-class KillAt(pl.Callback):
-    def on_train_batch_end(self, trainer, *args):
-        if trainer.global_step == int(sys.argv[2]):
-            os.kill(os.getpid(), signal.SIGKILL)
-
-config = tiny_config(max_steps=7, checkpoint_every=3, sample_every=7, windows_per_epoch=6)
-callbacks = (KillAt(),) if int(sys.argv[2]) else ()
-train_infinite_nature(config, sys.argv[1], accelerator="cpu", progress=False, callbacks=callbacks)
-"""
 
 
 def test_a_run_killed_with_sigkill_resumes_with_no_step_lost_or_repeated(tmp_path):
     # 6 windows, 2 a step: 3 steps an epoch; the kill comes at step 5, two steps after the check-point of step 3
-    from tests.helpers.training import check_sigkill_resume
+    from tests.helpers.training import check_sigkill_resume, killed_run_script
 
     parts = ("style_encoder/model.safetensors", "spade_generator/model.safetensors")
-    check_sigkill_resume(_KILLED_RUN, tmp_path, parts)
+    script = killed_run_script("train_infinite_nature", "viewgen.training.infinite_nature", "tiny_config",
+                               "windows_per_epoch")
+    check_sigkill_resume(script, tmp_path, parts)

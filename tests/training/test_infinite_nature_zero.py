@@ -102,53 +102,24 @@ def test_a_folder_of_photos_without_disparity_is_refused_in_one_line(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-_KILLED_RUN = """
-import os, signal, sys
-import lightning.pytorch as pl
-from viewgen.training.families import train_infinite_nature_zero
-from viewgen.training.infinite_nature_zero import zero_tiny_config
-
-class KillAt(pl.Callback):
-    def on_train_batch_end(self, trainer, *args):
-        if trainer.global_step == int(sys.argv[2]):
-            os.kill(os.getpid(), signal.SIGKILL)
-
-config = zero_tiny_config(max_steps=7, checkpoint_every=3, sample_every=7, items_per_epoch=6)
-callbacks = (KillAt(),) if int(sys.argv[2]) else ()
-train_infinite_nature_zero(config, sys.argv[1], accelerator="cpu", progress=False, callbacks=callbacks)
-"""
 
 
 def test_a_run_killed_with_sigkill_resumes_with_no_step_lost_or_repeated(tmp_path):
     # 6 photos, 2 a step: 3 steps an epoch; the kill comes at step 5, two steps after the check-point of step 3
-    from tests.helpers.training import check_sigkill_resume
+    from tests.helpers.training import check_sigkill_resume, killed_run_script
 
-    check_sigkill_resume(_KILLED_RUN, tmp_path, ("generator/model.safetensors",))
+    script = killed_run_script("train_infinite_nature_zero", "viewgen.training.infinite_nature_zero",
+                               "zero_tiny_config", "items_per_epoch")
+    check_sigkill_resume(script, tmp_path, ("generator/model.safetensors",))
 
 
-_DDP_RUN = """
-import hashlib, sys
-import lightning.pytorch as pl
-from viewgen.training.families import train_infinite_nature_zero
-from viewgen.training.infinite_nature_zero import zero_tiny_config
-
-class Checksums(pl.Callback):
-    def on_train_end(self, trainer, module):
-        digest = hashlib.sha256()
-        for value in module.state_dict().values():
-            digest.update(value.detach().cpu().numpy().tobytes())
-        with open(f"{sys.argv[1]}.rank{trainer.global_rank}", "w") as stream:
-            stream.write(f"{trainer.global_step} {digest.hexdigest()}")
-
-train_infinite_nature_zero(zero_tiny_config(), sys.argv[1], accelerator="cpu", devices=2, strategy="ddp",
-                           progress=False, callbacks=(Checksums(),))
-"""
 
 
 def test_two_ddp_processes_step_in_lockstep(tmp_path):
-    from tests.helpers.training import run_script
+    from tests.helpers.training import ddp_run_script, run_script
 
-    done = run_script(tmp_path / "ddp_run.py", _DDP_RUN, str(tmp_path / "run"))  # DDP re-launches a script file
+    script = ddp_run_script("train_infinite_nature_zero", "viewgen.training.infinite_nature_zero", "zero_tiny_config")
+    done = run_script(tmp_path / "ddp_run.py", script, str(tmp_path / "run"))  # DDP re-launches a script file
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [(tmp_path / f"run.rank{rank}").read_text() for rank in (0, 1)]
     assert ranks[0] == ranks[1] and ranks[0].startswith("2 ")  # the same weights after the same two steps
