@@ -42,6 +42,19 @@ def time_runs(once: Callable[[], None], runs: int, device: str = "cpu", warmup: 
     return {"median_ms": statistics.median(times), "min_ms": min(times), "peak_mib": peak}
 
 
+def time_interleaved(calls: dict[str, Callable[[], None]], runs: int, warmup: int = 2) -> dict[str, list[float]]:
+    """Time ``calls`` (CPU) in turns, one of each per round, so a host that speeds up or slows down mid-way
+    weighs on all of them alike: ``{name: [ms per run, ...]}`` in round order, after ``warmup`` rounds."""
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for round_index in range(warmup + runs):
+        for name, once in calls.items():
+            start = time.perf_counter()
+            once()
+            if round_index >= warmup:
+                times[name].append((time.perf_counter() - start) * 1000)
+    return times
+
+
 def host_check_us(repeats: int = 2000) -> float:
     """Median microseconds of one float32 multiply of 81,000 elements (a 160x256 mesh's triangle
     count) on the current thread settings: a yardstick for how busy the host is. Our quiet 2-core

@@ -6,18 +6,20 @@ Usage::
     python benchmarks/world_memory.py --frames 16,64 --runs 5 --threads 1 --path circle
 
 Each row flies ``N`` frames on the path (the weight-free refiner fills what the world has not seen), so the
-memory holds the patches of ``N`` frames, then times ``memory.render`` from the last camera and, beside it,
-one mesh warp (``warp_rgbd``) of a frame into the same camera: the issue's bound is the render within 2x
-the warp. Columns: the stored frames (patches kept), vertices kept, faces drawn after culling, the median
-and minimum render time, the warp's median, the ratio, and the peak memory growth of the flight.
+memory holds the tiles of ``N`` frames, then times ``memory.render`` from the last camera and, beside it,
+one mesh warp (``warp_rgbd``) of a frame into the same camera, the two in turns: the issue's bound is the
+render within 2x the warp. Columns: the stored frames (tiles kept), vertices kept, faces drawn after
+culling, the median and minimum render time, the warp's median, the median of the per-turn ratios, and
+the peak memory growth of the flight.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 
 import torch
-from _timing import peak_rss_mib, settings_line, time_runs
+from _timing import peak_rss_mib, settings_line, time_interleaved
 
 
 def _fly(frames: int, path: str):
@@ -45,15 +47,17 @@ def _row(frames: int, path: str, runs: int) -> str:
     memory, frame = _fly(frames, path)
     flight_mib = peak_rss_mib() - base
     camera, intrinsics = frame.cam_from_world, frame.intrinsics
-    render = time_runs(lambda: memory.render(camera, intrinsics), runs)
-    warp = time_runs(lambda: warp_rgbd(frame.rgbd, camera, camera, intrinsics), runs)
-    from viewgen.memory.world import in_view, pack
+    times = time_interleaved({"render": lambda: memory.render(camera, intrinsics),
+                              "warp": lambda: warp_rgbd(frame.rgbd, camera, camera, intrinsics)}, runs)
+    render, warp = (statistics.median(times[name]) for name in ("render", "warp"))
+    ratio = statistics.median(a / b for a, b in zip(times["render"], times["warp"]))
+    from viewgen.memory.world import in_view
 
-    points, _, _, faces, _ = pack([memory.patches[i] for i in in_view(memory.patches, camera, intrinsics)])
-    drawn = visible_faces(transform_points(camera[None], points[None])[0], faces, intrinsics).numel()
-    return (f"| {frames} | {len(memory.patches)} | {memory.vertex_count:,} | {drawn:,} | {render['median_ms']:.1f} | "
-            f"{render['min_ms']:.1f} | {warp['median_ms']:.1f} | {render['median_ms'] / warp['median_ms']:.2f} | "
-            f"{flight_mib:.0f} |")
+    mesh = memory.tiles.gather(in_view(memory.tiles, camera, intrinsics))
+    points = transform_points(camera[None], mesh.vertices[None, :, :3])[0]
+    drawn = visible_faces(points, mesh.faces, intrinsics).numel()
+    return (f"| {frames} | {memory.tiles.tile_count} | {memory.vertex_count:,} | {drawn:,} | {render:.1f} | "
+            f"{min(times['render']):.1f} | {warp:.1f} | {ratio:.2f} | {flight_mib:.0f} |")
 
 
 def main() -> None:
@@ -65,7 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     print(settings_line("cpu", args.threads))
     print(f"path {args.path}, 160x256")
-    print("| frames flown | patches | vertices kept | faces drawn | render median ms | min ms | warp ms | "
+    print("| frames flown | tiles | vertices kept | faces drawn | render median ms | min ms | warp ms | "
           "render / warp | flight peak MiB |")
     print("|---|---|---|---|---|---|---|---|---|")
     torch.manual_seed(0)

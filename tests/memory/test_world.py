@@ -23,6 +23,12 @@ def start():
     return rgbd, sample.intrinsics
 
 
+def _frames(memory):
+    """The flight frames the memory's live tiles came from."""
+    tiles = memory.tiles
+    return set(tiles.info[tiles.live(), tiles.FRAME].tolist())
+
+
 def _pose(x=0.0, z=0.0):
     pose = torch.eye(4)[:3].clone()
     pose[0, 3], pose[2, 3] = -x, -z  # the camera moved by (x, 0, z)
@@ -65,7 +71,7 @@ def test_only_what_was_never_seen_is_refined_and_kept(start):
     shown = memory.add(refined, _pose(0.1, 0.0), intrinsics)
     assert torch.equal(shown[holes.expand_as(shown)], refined[holes.expand_as(refined)])
     assert torch.equal(shown[~holes.expand_as(shown)], rendered[~holes.expand_as(rendered)])
-    assert {patch.frame for patch in memory.patches} == {0, 1} and 0 < memory.vertex_count - first < first
+    assert _frames(memory) == {0, 1} and 0 < memory.vertex_count - first < first
     with pytest.raises(Exception, match="needs a render first"):
         memory.add(refined, _pose(0.1, 0.0), intrinsics)
 
@@ -103,9 +109,10 @@ def test_the_budget_forgets_what_was_seen_least_recently(start):
     for step in range(1, 6):
         memory.render(_pose(0.15 * step, 0.0), intrinsics)
         memory.add(rgbd, _pose(0.15 * step, 0.0), intrinsics)  # smooth: its new part is kept
-        newest = [patch for patch in memory.patches if patch.frame == step]
-        assert newest  # the frame just kept is never forgotten
-        older = sum(patch.points.shape[0] for patch in memory.patches if patch.frame != step)
+        tiles = memory.tiles
+        live = tiles.live()
+        assert step in _frames(memory)  # the frame just kept is never forgotten
+        older = int(tiles.info[live & (tiles.info[:, tiles.FRAME] != step), tiles.LIVE_VERTICES].sum())
         assert memory.vertex_count <= memory.config.max_vertices or older == 0
     with pytest.raises(ValueError, match="enlargement_limit"):
         WorldMemoryConfig(enlargement_limit=0.5)
@@ -119,4 +126,4 @@ def test_a_view_of_nothing_kept_is_all_holes(start):
     rendered, mask = memory.render(behind, intrinsics)
     assert float(mask.max()) == 0.0 and float(rendered.abs().max()) == 0.0
     shown = memory.add(rgbd, behind, intrinsics)
-    assert torch.equal(shown, rgbd) and {patch.frame for patch in memory.patches} == {0, 1}
+    assert torch.equal(shown, rgbd) and _frames(memory) == {0, 1}

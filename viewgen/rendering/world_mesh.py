@@ -1,13 +1,13 @@
 """Render a world-space triangle mesh into a camera in one z-buffered pass (the persistent world's renderer).
 
 Where :func:`~viewgen.rendering.warp.warp_rgbd` rasterizes one frame's grid mesh, this draws any set of
-triangles given in world coordinates: the patches a persistent world memory has kept from many frames.
-The rasterizer is the warp's (:mod:`viewgen.rendering.raster`, the original's semantics), so a patch
+triangles given in world coordinates: the tiles a persistent world memory has kept from many frames.
+The rasterizer is the warp's (:mod:`viewgen.rendering.raster`, the original's semantics), so a tile
 renders exactly as a warp of its frame would. Before rasterizing, triangles that cannot show are dropped
 (a corner behind the near plane, or all three corners beyond one side of the view), so the cost follows
 what is in view, not what is stored.
 
-**Depth order with a push-back.** Two patches can hold the same surface, one seen from afar and one
+**Depth order with a push-back.** Two tiles can hold the same surface, one seen from afar and one
 seen later from near. ``push_back [V]`` moves each vertex away from the camera along its own viewing
 ray by that many world units before the depth test: the projection is unchanged, only the order
 changes. Pushing every sample back by a couple of its own pixel footprints lets the finer of two
@@ -39,14 +39,21 @@ class MeshView:
 def visible_faces(points_cam: Tensor, faces: Tensor, intrinsics: Tensor) -> Tensor:
     """Indices ``[F']`` of the ``faces [F, 3]`` worth rasterizing for camera-space ``points_cam [V, 3]`` and
     normalized ``intrinsics [4]``: every corner in front of the near plane, and not all corners beyond the same
-    side of the view (a conservative test: a triangle that crosses the view whole is kept)."""
+    side of the view (a conservative test: a triangle that crosses the view whole is kept).
+
+    Each vertex gets an outcode, one bit per way it is out (behind the near plane; left, right, above, below the
+    view), so a face costs one gather of three bytes: it is drawn when no corner is behind and its corners share
+    no side bit."""
     x, y, z = points_cam.unbind(-1)
     fx, fy, cx, cy = intrinsics.unbind(-1)
     u, v = fx * x / z.clamp(min=NEAR_CLIP) + cx, fy * y / z.clamp(min=NEAR_CLIP) + cy
-    corner_z, corner_u, corner_v = z[faces], u[faces], v[faces]  # [F, 3]
-    in_front = (corner_z > NEAR_CLIP).all(dim=1)
-    outside = ((corner_u < 0).all(1) | (corner_u > 1).all(1) | (corner_v < 0).all(1) | (corner_v > 1).all(1))
-    return torch.nonzero(in_front & ~outside).squeeze(1)
+    codes = ((z <= NEAR_CLIP).to(torch.uint8) | (u < 0).to(torch.uint8) << 1 | (u > 1).to(torch.uint8) << 2
+             | (v < 0).to(torch.uint8) << 3 | (v > 1).to(torch.uint8) << 4)
+    corners = codes[faces]  # [F, 3]
+    first, second, third = corners.unbind(1)
+    behind = (first | second | third) & 1
+    shared_side = first & second & third & 0b11110
+    return torch.nonzero((behind | shared_side) == 0).squeeze(1)
 
 
 def render_world_mesh(points_world: Tensor, faces: Tensor, attributes: Tensor, cam_from_world: Tensor,
