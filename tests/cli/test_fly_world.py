@@ -23,7 +23,8 @@ def test_a_world_flight_writes_its_frames_and_its_world(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("extra", "needle"), [
-    (["--memory", "world", "--model", "infinite-nature-zero", "--weights", "."], "--memory applies to --model"),
+    (["--memory", "last-frame", "--model", "infinite-nature-zero", "--weights", "."],
+     "--memory last-frame does not apply to --model infinite-nature-zero"),
     (["--world-every", "0", "--save-world", "w"], "--world-every must be >= 1"),
 ])
 def test_bad_world_options_are_refused_in_one_line(extra, needle, tmp_path, capsys, monkeypatch):

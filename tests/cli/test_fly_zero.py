@@ -211,6 +211,15 @@ def test_without_sky_the_disparity_decides(scene, tiny_zero, given_sky, capsys):
     assert given_sky[0] is None
 
 
+def test_zero_flies_with_a_world_memory_and_exports_it(scene, tiny_zero, capsys):
+    assert fly("scene.npz", *ZERO, "--weights", tiny_zero, "--frames", 4, "--out", "frames", "--memory", "world",
+               "--save-world", "world", "--world-every", 1) == 0
+    lines = capsys.readouterr()
+    assert "remembering world" in lines.err
+    assert lines.out.startswith("wrote 4 frames") and "\nwrote the world of 4 frames" in lines.out
+    assert len(list((scene / "frames").glob("frame_*.png"))) == 4 and (scene / "world" / "points.ply").is_file()
+
+
 def test_a_mask_of_the_full_photo_follows_an_input_shrunk_to_the_working_size(tmp_path):
     values = np.zeros((2100, 3000), np.uint8)
     values[:1050] = 255

@@ -158,15 +158,22 @@ def test_the_weight_free_world_keeps_its_prior_and_closes_the_loop_either_way():
     assert min(forgetting, remembering) > 25.0, (forgetting, remembering)  # measured 32.7 and 32.5 dB
 
 
-def test_zero_offers_neither_and_refuses_both(zero_weights):
+def test_zero_remembers_the_world_and_flies_back_to_frame_0(zero_weights):
     with zero_client(zero_weights) as client, client.websocket_connect("/ws") as ws:
         hello = opened(ws)
-        assert hello["model"] == ZERO and hello["memory_choice"] is False and hello["fly_back"] is False
-        ws.send_json({"type": "step"})
-        next_frame(ws)
-        ws.send_json({"type": "world_memory", "on": True})
-        assert "no memory choice" in next_json(ws, "error")["message"]
-        ws.send_json({"type": "fly_back"})
-        assert "cannot fly back" in next_json(ws, "error")["message"]
-        assert session_of(client, hello).world.state(False) == {"remember_world": False, "world_memory": False,
-                                                               "flying_back": False}
+        assert hello["model"] == ZERO and hello["memory_choice"] is True and hello["fly_back"] is True
+        pipeline = session_of(client, hello).flight.driver.pipeline
+        assert pipeline.memory is None  # the original loop: the last frame, splatted
+        state = restart_with_world(ws, True)
+        assert state["world_memory"] is True and isinstance(pipeline.memory, WorldMemory)
+        first = session_of(client, hello).flight.path.first
+        fly(ws, 3)
+        headers, notice = fly_back(ws)
+        assert [header["index"] for header in headers] == [4, 5, 6]
+        assert isinstance(pipeline.controller, ReplayPath)
+        assert torch.allclose(pipeline.frame.cam_from_world, first.cam_from_world, atol=1e-6)
+        assert "Back at frame 0's camera after 3 frames out and as many back" in notice
+        assert "with the world remembered" in notice
+        assert psnr_in(notice) == pytest.approx(loop_closure_psnr(first.rgbd, pipeline.frame.rgbd), abs=0.05)
+        state = restart_with_world(ws, False)
+        assert state["world_memory"] is False and pipeline.memory is None

@@ -1,6 +1,7 @@
 """``viewgen fly --memory NAME --save-world DIR [--world-every N]``: what a flight remembers, and its world exported.
 
-``--memory`` picks the flight's :class:`~viewgen.memory.Memory` (Infinite Nature only; Zero's loop has its own):
+``--memory`` picks the flight's :class:`~viewgen.memory.Memory` (Zero: ``default``, its own splat of the last frame,
+or ``world``):
 
 * ``default``: the refiner's own (the weight-free flight: its procedural world prior; learned weights: the last
   frame, as the paper);
@@ -27,8 +28,8 @@ MEMORIES = ("default", "last-frame", "keyframes", "world")  # viewgen.memory.wor
 def add_world_options(fly) -> None:
     """Register ``--memory``, ``--save-world`` and ``--world-every`` on the ``fly`` parser."""
     fly.add_argument("--memory", choices=MEMORIES, default="default",
-                     help="what the flight remembers (infinite-nature): default (the refiner's own), last-frame, "
-                          "keyframes, or world (every frame's new surface kept: come back and find it again)")
+                     help="what the flight remembers: default (the refiner's own), last-frame, keyframes, or world "
+                          "(every frame's new surface kept: come back and find it again); Zero: default or world")
     fly.add_argument("--save-world", default=None, metavar="DIR",
                      help="also export the world flown through to DIR: points.ply, mesh.ply, splats.ply (3D "
                           "Gaussian splats), cameras.txt (RealEstate10K) and transforms.json")
@@ -38,8 +39,9 @@ def add_world_options(fly) -> None:
 
 def check_world_args(args: Namespace) -> None:
     """One-line refusals before any work."""
-    if args.model == "infinite-nature-zero" and args.memory != "default":
-        raise ValueError("--memory applies to --model infinite-nature only (Zero's loop keeps the last frame)")
+    if args.model == "infinite-nature-zero" and args.memory not in ("default", "world"):
+        raise ValueError(f"--memory {args.memory} does not apply to --model infinite-nature-zero: its own loop "
+                         "splats the last frame (default), or it remembers the world (--memory world)")
     if args.world_every < 1:
         raise ValueError(f"--world-every must be >= 1, got {args.world_every}")
     if args.save_world is not None:

@@ -4,7 +4,8 @@ Thin over :class:`~viewgen.pipelines.infinite_nature_zero.InfiniteNatureZeroPipe
 are the original ``*latest.tar`` (or the folder holding it, or a folder of ``viewgen convert
 infinite-nature-zero``); the input is prepared as the original's test data (centre square crop, 128 x 128,
 percentile-normalised disparity, sky from the disparity unless ``--sky`` names a segmentation backend or a mask
-image: :func:`zero_sky_mask`); Zero's own autopilot flies. A crash into an
+image: :func:`zero_sky_mask`); Zero's own autopilot flies; ``--memory world`` flies it with a persistent world
+(:class:`~viewgen.memory.world.WorldMemory`) in place of the splat of the last frame. A crash into an
 obstacle is an event: by default the flight stops there, the frames so far are written and the closing
 line says so (exit 0); ``--on-crash continue`` flies on without that frame's sky correction.
 """
@@ -80,6 +81,12 @@ def plan_zero(args: Namespace, start) -> Flight:
     sky, sky_words = zero_sky_mask(args.sky, args.sky_weights, start.rgbd[:, :3], args.device)
     pipe = InfiniteNatureZeroPipeline.from_pretrained(args.weights, device=args.device)
     pipe.config = replace(pipe.config, seed=args.seed, stop_on_crash=args.on_crash != "continue")
+    refiner = f"Infinite Nature Zero's StyleGAN2 refiner from {args.weights}; {sky_words}"
+    if args.memory == "world":
+        from viewgen.memory.world import WorldMemory
+
+        pipe.memory = WorldMemory()  # the generator fills what the world never saw
+        refiner += ", remembering world"
     inputs = pipe.prepare(start.rgbd, sky_mask=sky)  # RGB + disparity of any scale: only its percentiles matter
     for message in inputs.warnings:
         print(f"viewgen: warning: {message}", file=sys.stderr)
@@ -89,9 +96,8 @@ def plan_zero(args: Namespace, start) -> Flight:
             return None  # the flight stopped at a crash: the frames so far are kept
         return pipe.step()
 
-    return Flight(pipe.refiner.image_size, "Zero's autopilot",
-                  f"Infinite Nature Zero's StyleGAN2 refiner from {args.weights}; {sky_words}",
-                  lambda: pipe.reset(inputs), next_frame, lambda: crash_note(pipe.events, pipe.config.stop_on_crash))
+    return Flight(pipe.refiner.image_size, "Zero's autopilot", refiner, lambda: pipe.reset(inputs), next_frame,
+                  lambda: crash_note(pipe.events, pipe.config.stop_on_crash))
 
 
 def zero_sky_mask(sky: str | None, sky_weights: str | None, rgb, device: str = "cpu"):

@@ -380,6 +380,17 @@ class InfiniteNatureZeroPipeline:
     def controller(self) -> CameraController:
         return self._require_flight().controller
 
+    def set_controller(self, controller: CameraController) -> None:
+        """Fly on with ``controller`` from the next :meth:`step` (e.g. a
+        :class:`~viewgen.control.replay.ReplayPath` back along the cameras flown, which are the start camera's
+        frame when :meth:`reset` had no start pose); it is reset to the current camera. Frames, memory and style
+        are kept."""
+        flight = self._require_flight()
+        if not isinstance(controller, CameraController):
+            raise TypeError(f"set_controller needs a CameraController, got {type(controller).__name__}")
+        controller.reset(flight.cam_from_start[:3])
+        self._flight = replace(flight, controller=controller)
+
     @property
     def style(self) -> ZeroStyle:
         return self._require_flight().style

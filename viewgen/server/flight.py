@@ -10,7 +10,7 @@ A driver (:class:`FlightDriver`) adapts one pipeline family to the server: how a
 (:class:`~viewgen.pipelines.FlyThroughPipeline`); :class:`~viewgen.server.zero_flight.ZeroDriver`
 Infinite Nature Zero. Both pipelines share the rest: ``step(offset)``, ``frame`` (with ``index``, ``rgb
 [1, 3, H, W]`` and ``disparity [1, 1, H, W]`` in [0, 1]), ``controller`` (the autopilot, with ``speed``
-and ``set_speed``) and ``config.autopilot.speed``. Only Infinite Nature offers the world memory and Fly back
+and ``set_speed``) and ``config.autopilot.speed``. Both offer the world memory and Fly back
 (:mod:`viewgen.server.world_flight`): a driver says so with :attr:`FlightDriver.memory_choice` and
 :attr:`FlightDriver.can_fly_back`.
 """

@@ -11,9 +11,9 @@
   frame 0's camera the flight stops with a notice giving the PSNR of the returned frame against frame 0 (the
   loop closure); Restart (or another image) flies the autopilot again. ``state`` says ``flying_back``.
 
-Both are Infinite Nature's (:attr:`~viewgen.server.flight.FlightDriver.memory_choice`,
-:attr:`~viewgen.server.flight.FlightDriver.can_fly_back`); Infinite Nature Zero's pipeline has neither a
-memory choice nor a controller swap, and the commands are refused there. :class:`WorldControls` is the event
+A driver offers them with :attr:`~viewgen.server.flight.FlightDriver.memory_choice` and
+:attr:`~viewgen.server.flight.FlightDriver.can_fly_back` (Infinite Nature and Infinite Nature Zero both do);
+a driver without them refuses the commands. :class:`WorldControls` is the event
 loop's side (a session's choices); :class:`FlownPath` the worker thread's (a flight's cameras).
 """
 
@@ -91,7 +91,7 @@ class FlownPath:
         self.replay: ReplayPath | None = None
 
     def fly_back(self, pipeline) -> None:
-        """From the next step, fly ``pipeline`` (a FlyThroughPipeline) back along the cameras flown so far."""
+        """From the next step, fly ``pipeline`` (one with ``set_controller``) back along the cameras flown so far."""
         if self.replay is None:
             self.replay = ReplayPath(torch.stack(self.poses[::-1]))
             pipeline.set_controller(self.replay)

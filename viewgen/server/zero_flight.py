@@ -6,7 +6,8 @@ depth backend's disparity) is split into RGB and disparity for ``reset``, which 
 square crop itself (centre square, resized to the generator's resolution ``S``, percentile-normalised
 disparity; Zero's own 55 degree camera, so given intrinsics are not used). A crash event (the sky test
 failed) becomes a :class:`~viewgen.server.flight.FlightNotice`: with ``config.stop_on_crash`` (the
-default) the flight stops there, its frames kept, until it starts again.
+default) the flight stops there, its frames kept, until it starts again. "Remember the world" and Fly back
+work as for Infinite Nature (:mod:`viewgen.server.world_flight`).
 
 :func:`shared_pipeline_factory` loads the weights once; every tab gets its own pipeline (the flight
 state lives in it) around the one read-only refiner.
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from torch import Tensor
 
+from viewgen.memory.world import WorldMemory
 from viewgen.pipelines.infinite_nature_zero import InfiniteNatureZeroPipeline
 from viewgen.pipelines.outputs import ZeroFrame
 from viewgen.server.flight import FlightDriver, FlightNotice
@@ -27,10 +29,19 @@ __all__ = ["ZeroDriver", "shared_pipeline_factory"]
 
 
 class ZeroDriver(FlightDriver):
-    """Infinite Nature Zero: an :class:`InfiniteNatureZeroPipeline` flying with Zero's autopilot."""
+    """Infinite Nature Zero: an :class:`InfiniteNatureZeroPipeline` flying with Zero's autopilot; "Remember the
+    world" flies it with a :class:`~viewgen.memory.world.WorldMemory` in place of the splat of the last frame, and
+    Fly back replays the cameras flown (they are the start camera's frame: a flight here has no start pose)."""
 
     model = "infinite-nature-zero"
     label = "Infinite Nature Zero"
+    memory_choice = True
+    can_fly_back = True
+
+    def remember_world(self, on: bool) -> None:
+        """``pipeline.memory``: a new :class:`~viewgen.memory.world.WorldMemory` (``on``; the generator fills what
+        it never saw) or none (the original loop)."""
+        self.pipeline.memory = WorldMemory() if on else None
 
     def input_size(self) -> tuple[int, int]:
         """``(S, canvas_scale * S)``: ``S`` rows, as wide as the sky dome's canvas around the ``S x S`` crop
