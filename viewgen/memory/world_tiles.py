@@ -101,7 +101,8 @@ def new_tiles(rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor, new: Ten
 
 
 class _Rows:
-    """A table that grows by rows with amortized doubling; :attr:`values` is the filled part ``[N, C]``."""
+    """A table that grows by rows (by half its size when full, so appends cost amortized O(1) and the spare room stays
+    under a third); :attr:`values` is the filled part ``[N, C]``."""
 
     def __init__(self, columns: int, dtype: torch.dtype, device: torch.device) -> None:
         self._buffer, self.count = torch.empty(0, columns, dtype=dtype, device=device), 0
@@ -113,14 +114,20 @@ class _Rows:
     def append(self, rows: Tensor) -> None:
         needed = self.count + rows.shape[0]
         if needed > self._buffer.shape[0]:
-            bigger = self._buffer.new_empty(max(needed, 2 * self._buffer.shape[0], 1024), self._buffer.shape[1])
-            bigger[:self.count] = self.values
-            self._buffer = bigger
+            self._resize(max(needed, self._buffer.shape[0] * 3 // 2, 1024))
         self._buffer[self.count:needed] = rows
         self.count = needed
 
     def replace(self, rows: Tensor) -> None:
-        self._buffer, self.count = rows.clone(), rows.shape[0]
+        """Hold ``rows`` (a new table) with a quarter of spare room."""
+        self.count = 0
+        self._resize(rows.shape[0] * 5 // 4 + 1024)
+        self.append(rows)
+
+    def _resize(self, capacity: int) -> None:
+        bigger = self._buffer.new_empty(capacity, self._buffer.shape[1])
+        bigger[:self.count] = self.values
+        self._buffer = bigger
 
 
 @dataclass(frozen=True)
@@ -240,22 +247,22 @@ class TileStore:
         if self.vertices.count - self.vertex_count <= max(self.vertex_count // 3, self.compact_min_rows):
             return
         live_tiles = self.live()
-        alive = self.face_alive.values[:, 0]
-        faces = self.faces.values[alive].long()
-        used = self.vertex_uses.values[:, 0] > 0
-        new_vertex_row = torch.cumsum(used.long(), 0) - 1
-        new_tile_row = torch.cumsum(live_tiles.long(), 0) - 1
+        faces = self.faces.values[self.face_alive.values[:, 0]]  # int32 [F', 4]
+        used = self.vertex_uses.values[:, 0] > 0  # vertices a live face uses: all in live tiles
+        new_vertex_row = (torch.cumsum(used, 0, dtype=torch.int32) - 1)
+        new_tile_row = (torch.cumsum(live_tiles, 0, dtype=torch.int32) - 1)
         info = self.info[live_tiles]
-        face_tile = new_tile_row[faces[:, 3]]
-        vertex_tile = torch.zeros(self.vertices.count, dtype=torch.long, device=self.device)
-        vertex_tile[faces[:, :3].reshape(-1)] = faces[:, 3].repeat_interleave(3)
-        vertex_counts = torch.bincount(new_tile_row[vertex_tile[used]], minlength=info.shape[0])
-        face_counts = torch.bincount(face_tile, minlength=info.shape[0])
+        tile_rows = torch.arange(self.info.shape[0], device=self.device)
+        vertex_tile = torch.repeat_interleave(tile_rows, self.info[:, self.V_STOP] - self.info[:, self.V_START])
+        vertex_counts = torch.bincount(new_tile_row.index_select(0, vertex_tile[used]).long(), minlength=info.shape[0])
+        face_tile = new_tile_row.index_select(0, faces[:, 3])
+        face_counts = torch.bincount(face_tile.long(), minlength=info.shape[0])
         info[:, self.V_STOP], info[:, self.F_STOP] = vertex_counts.cumsum(0), face_counts.cumsum(0)
-        info[:, self.V_START], info[:, self.F_START] = info[:, self.V_STOP] - vertex_counts, info[:, self.F_STOP] - \
-            face_counts
+        info[:, self.V_START] = info[:, self.V_STOP] - vertex_counts
+        info[:, self.F_START] = info[:, self.F_STOP] - face_counts
         self.info, self.low, self.high = info, self.low[live_tiles], self.high[live_tiles]
         self.vertices.replace(self.vertices.values[used])
         self.vertex_uses.replace(self.vertex_uses.values[used])
-        self.faces.replace(torch.cat([new_vertex_row[faces[:, :3]], face_tile[:, None]], 1).to(torch.int32))
+        corners = new_vertex_row.index_select(0, faces[:, :3].reshape(-1)).view(-1, 3)
+        self.faces.replace(torch.cat([corners, face_tile[:, None]], 1))
         self.face_alive.replace(torch.ones(faces.shape[0], 1, dtype=torch.bool, device=self.device))
