@@ -50,3 +50,13 @@ def test_weights_errors_are_one_line(monkeypatch, capsys):
         _info_raises(monkeypatch, error)
         assert main(["info"]) == 2
         assert capsys.readouterr().err == "viewgen: error: bad weights\n"
+
+
+def test_importing_the_command_line_does_not_load_torch():
+    # The command modules import torch where they work (main.py shows Ctrl-C handling before the heavy imports).
+    import subprocess
+    import sys
+
+    code = "import sys, viewgen.cli.main, viewgen.cli.fly_folder; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -6,6 +6,7 @@ when an Infinite Nature Zero flight stops at a crash: ``--model infinite-nature-
 :mod:`viewgen.cli.fly_zero`).
 Ctrl-C or SIGTERM stops the flight and keeps the frames done so far (exit 130 / 143); an error
 discards them and leaves an existing output as it was.
+A folder INPUT flies each of its inputs, ``--batch`` at a time, into ``--out DIR`` (:mod:`viewgen.cli.fly_folder`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from argparse import Namespace
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from viewgen.cli import fly_folder
 from viewgen.cli.fly_world import CameraLog, WorldKeeper, add_world_options, check_world_args, choose_memory
-from viewgen.cli.options import seed_type, size_type
+from viewgen.cli.options import count_type, seed_type, size_type
 
 # A flight keeps several frames' warps, meshes and refiner buffers: ~0.9 GB per Mpx (weight-free,
 # measured: 1536x1536 peaked at 2.07 GB), so 1.5 Mpx keeps a flight well under 2 GB.
@@ -29,6 +31,7 @@ DEFAULT_LONG_SIDE = 512  # weight-free flights: the input is scaled so its long 
 PATHS = ("autopilot", "straight", "zoom-in", "dolly", "swing", "circle", "there-and-back")
 MODELS = ("infinite-nature", "infinite-nature-zero")
 ON_CRASH = ("stop", "continue")
+DEFAULT_OUT = "flight.mp4"
 
 
 def add_parser(subparsers) -> None:
@@ -37,10 +40,16 @@ def add_parser(subparsers) -> None:
         description="Perpetual view generation: fly into INPUT with the autopilot (or a scripted path).")
     fly.add_argument("input", nargs="?", default=None,
                      help="an image (needs a depth backend), sample:1..3, an RGBD .npz/.npy or an original "
-                          "autocruise_input*.pkl (default: sample:1)")
+                          "autocruise_input*.pkl (default: sample:1); or a folder of them: each flown into "
+                          "--out DIR/<name>.<--format>")
     fly.add_argument("--frames", type=int, default=120, help="frames in the output, the start included (default 120)")
-    fly.add_argument("--out", default="flight.mp4", help="output: .mp4, .gif or a directory for PNG frames "
-                                                         "(default flight.mp4)")
+    fly.add_argument("--out", default=DEFAULT_OUT, help="output: .mp4, .gif or a directory for PNG frames "
+                                                        f"(default {DEFAULT_OUT}); for a folder INPUT, the folder "
+                                                        "to write its flights into")
+    fly.add_argument("--batch", type=count_type(1, fly_folder.MAX_BATCH), default=None, metavar="N",
+                     help=f"how many flights of a folder share each network call (default {fly_folder.DEFAULT_BATCH})")
+    fly.add_argument("--format", choices=fly_folder.FORMATS, default=None,
+                     help="a folder's flights: mp4, gif or png (a folder of PNG frames per input) (default mp4)")
     fly.add_argument("--model", choices=MODELS, default="infinite-nature",
                      help="infinite-nature (SPADE refiner, or weight-free without --weights) or "
                           "infinite-nature-zero (needs --weights) (default infinite-nature)")
@@ -79,13 +88,10 @@ parse_size = size_type(MIN_SIDE, MAX_SIDE, MAX_PIXELS)
 
 
 def _check_args(args: Namespace) -> None:
-    from viewgen.io.video import check_output
-
     if not 1 <= args.frames <= MAX_FRAMES:
         raise ValueError(f"--frames must be between 1 and {MAX_FRAMES}, got {args.frames}")
     if not 0 < args.fps <= MAX_FPS:
         raise ValueError(f"--fps must be in (0, {MAX_FPS}], got {args.fps:g}")
-    check_output(args.out, args.fps, args.save_disparity, what="--fps")
 
 
 def _flight_size(args: Namespace, input_size: tuple[int, int]) -> tuple[int, int]:
@@ -137,12 +143,7 @@ def _plan(args: Namespace, start) -> Flight:
     from viewgen.pipelines import FlyThroughConfig, FlyThroughPipeline
 
     if args.weights is not None:
-        pipe = FlyThroughPipeline.from_pretrained(args.weights, device=args.device)
-        weight_size = tuple(pipe.config.image_size)
-        if args.size is not None and tuple(args.size) != weight_size:
-            raise ValueError(f"the weights in {args.weights} work at {weight_size[0]}x{weight_size[1]}; "
-                             f"drop --size or pass --size {weight_size[0]}x{weight_size[1]}")
-        pipe.config = replace(pipe.config, controller=args.path, seed=args.seed)
+        pipe = load_weights(args)
         refiner = f"Infinite Nature's SPADE refiner from {args.weights}"
     else:
         size = _flight_size(args, tuple(start.rgbd.shape[-2:]))
@@ -162,6 +163,20 @@ def _plan(args: Namespace, start) -> Flight:
     return Flight(tuple(pipe.config.image_size), args.path, refiner, first, lambda: pipe.step())
 
 
+def load_weights(args: Namespace):
+    """The learned flight of ``--weights`` (on ``--device``, flying ``--path`` with ``--seed``); a ``--size`` other
+    than the weights' is refused in one line."""
+    from viewgen.pipelines import FlyThroughPipeline
+
+    pipe = FlyThroughPipeline.from_pretrained(args.weights, device=args.device)
+    weight_size = tuple(pipe.config.image_size)
+    if args.size is not None and tuple(args.size) != weight_size:
+        raise ValueError(f"the weights in {args.weights} work at {weight_size[0]}x{weight_size[1]}; "
+                         f"drop --size or pass --size {weight_size[0]}x{weight_size[1]}")
+    pipe.config = replace(pipe.config, controller=args.path, seed=args.seed)
+    return pipe
+
+
 def _check_device(device: str) -> None:
     import torch
 
@@ -173,10 +188,14 @@ def _check_device(device: str) -> None:
 
 def run(args: Namespace) -> int:
     from viewgen.cli.signals import finish_interrupted
-    from viewgen.io.video import open_frame_writer
+    from viewgen.io.video import check_output, open_frame_writer
     from viewgen.pipelines.inputs import resolve_input
 
     _check_args(args)
+    if fly_folder.is_folder_input(args.input):
+        return fly_folder.run_folder(args)
+    fly_folder.refuse_folder_options(args)
+    check_output(args.out, args.fps, args.save_disparity, what="--fps")
     _check_model_args(args)
     check_world_args(args)
     _check_device(args.device)

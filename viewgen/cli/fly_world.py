@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from argparse import Namespace
 
-import torch
-
 __all__ = ["MEMORIES", "CameraLog", "WorldKeeper", "add_world_options", "check_world_args", "choose_memory"]
 
 MEMORIES = ("default", "last-frame", "keyframes", "world")  # viewgen.memory.world.MEMORY_NAMES
@@ -66,6 +64,8 @@ class WorldKeeper:
 
     def keep(self, frame) -> None:
         """Note ``frame`` (a flight frame with ``index``, ``rgbd [1, 4, H, W]``, ``cam_from_world``, ``intrinsics``)."""
+        import torch
+
         entry = (frame.rgbd[0].detach().to("cpu", torch.float16), frame.cam_from_world.detach().cpu().double()[:3],
                  frame.intrinsics.detach().cpu().double())
         if frame.index % self.every == 0:
@@ -76,6 +76,8 @@ class WorldKeeper:
 
     def write(self, out_dir, fps: float):
         """Export the kept frames (and the flight's last) to ``out_dir``; returns the export's summary."""
+        import torch
+
         from viewgen.io.world_files import write_world
         from viewgen.io.world_record import WorldRecord
 
@@ -102,4 +104,6 @@ class CameraLog:
         from viewgen.io.frame_writer import PngFolderWriter
 
         if isinstance(writer, PngFolderWriter) and self.poses:
+            import torch
+
             writer.write_cameras(torch.stack(self.poses), torch.stack(self.intrinsics))

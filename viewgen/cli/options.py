@@ -36,13 +36,15 @@ def seed_type(text: str) -> int:
     return seed
 
 
-def count_type(minimum: int = 1) -> Callable[[str], int]:
-    """An argparse ``type`` for counts: a whole number >= ``minimum``."""
+def count_type(minimum: int = 1, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type`` for counts: a whole number >= ``minimum`` (and <= ``maximum`` when given)."""
     def parse_count(text: str) -> int:
         try:
             value = int(text.strip())
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if maximum is not None and not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"must be between {minimum} and {maximum}, got {value}")
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
         return value

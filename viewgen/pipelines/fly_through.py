@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -37,8 +37,7 @@ from torch import Tensor
 
 from viewgen.checks import check_shape
 from viewgen.control.base import CameraController, check_steering
-from viewgen.control.fly_dynamic import FlyDynamicConfig
-from viewgen.control.registry import CONTROLLER_NAMES, make_controller
+from viewgen.control.registry import make_controller
 from viewgen.devices import usable_device
 from viewgen.errors import ViewgenRuntimeError
 from viewgen.geometry.disparity_rescale import rescale_refined_disparity
@@ -46,55 +45,28 @@ from viewgen.geometry.intrinsics import default_intrinsics
 from viewgen.io.rgbd_files import InputWarning, validate_rgbd
 from viewgen.memory import LastFrame, Memory, WorldPrior, WorldPriorConfig
 from viewgen.networks import SpadeGenerator, StyleEncoder
+from viewgen.pipelines.fly_through_config import DTYPES, FlyThroughConfig
 from viewgen.pipelines.fly_through_weights import MissingWeightsError, load_release, save_release
 from viewgen.pipelines.outputs import FlightOutput, Frame, as_rgbd_batch
 from viewgen.refiners.base import Refiner
 from viewgen.refiners.spade import SpadeRefiner
 from viewgen.runtime import tune_cpu_allocator
 
-__all__ = ["FlightOutput", "FlyThroughConfig", "FlyThroughPipeline", "Frame", "MissingWeightsError"]
+__all__ = ["FlightOutput", "FlyThroughConfig", "FlyThroughPipeline", "Frame", "MissingWeightsError", "PlannedStep"]
 
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}  # the rasterizer needs >= float32
 Offset = tuple[float, float]
 
 
-@dataclass(frozen=True)
-class FlyThroughConfig:
-    """Settings of a :class:`FlyThroughPipeline` (the defaults reproduce ``autocruise.py``).
+@dataclass(frozen=True, eq=False)
+class PlannedStep:
+    """A step half done (:meth:`FlyThroughPipeline.plan_step`): frame ``index``, its ``cam_from_world [3, 4]`` and
+    ``intrinsics [4]``, and the memory's view from it, ``warped_rgbd [1, 4, H, W]`` and ``mask [1, 1, H, W]``."""
 
-    image_size: ``(H, W)`` the flight runs at; inputs are resized to it (bilinear, like
-        ``tf.image.resize``). Must equal the refiner's own ``image_size`` when it has one
-        (the SPADE networks do; the classical refiner works at any size).
-    focal_x: default intrinsics ``[focal_x, focal_x * W_in / H_in, 0.5, 0.5]``, from the
-        *input's* aspect ratio (0.8 = 64 degrees across).
-    controller: default camera controller name (``autopilot|straight|zoom-in|dolly|swing|circle``).
-    autopilot: default :class:`FlyDynamicConfig` of the autopilot (speed in depth units per frame).
-    style_temperature: 0 uses the encoder's mu (the original); ``t > 0`` samples
-        ``mu + t * exp(logvar / 2) * eps``, ``eps`` drawn from a generator seeded with ``seed``.
-    seed: seed of that private generator (no global RNG is touched).
-    device, dtype: where and in what precision the networks and frames live
-        (``"float32"`` or ``"float64"``).
-    """
-
-    image_size: tuple[int, int] = (160, 256)
-    focal_x: float = 0.8
-    controller: str = "autopilot"
-    autopilot: FlyDynamicConfig = field(default_factory=FlyDynamicConfig)
-    style_temperature: float = 0.0
-    seed: int = 0
-    device: str = "cpu"
-    dtype: str = "float32"
-
-    def __post_init__(self) -> None:
-        if len(self.image_size) != 2 or min(self.image_size) < 2:
-            raise ValueError(f"FlyThroughConfig.image_size must be (H, W) with H, W >= 2, got {self.image_size}")
-        if self.controller not in CONTROLLER_NAMES:
-            raise ValueError(f"FlyThroughConfig.controller must be one of {', '.join(CONTROLLER_NAMES)}, "
-                             f"got {self.controller!r}")
-        if self.dtype not in _DTYPES:
-            raise ValueError(f"FlyThroughConfig.dtype must be one of {', '.join(_DTYPES)}, got {self.dtype!r}")
-        if not (self.focal_x > 0 and self.style_temperature >= 0):
-            raise ValueError("FlyThroughConfig.focal_x must be > 0 and style_temperature >= 0")
+    index: int
+    cam_from_world: Tensor
+    intrinsics: Tensor
+    warped_rgbd: Tensor
+    mask: Tensor
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,7 +111,7 @@ class FlyThroughPipeline:
         if refiner.image_size is not None and tuple(refiner.image_size) != tuple(self.config.image_size):
             raise ValueError(f"image sizes disagree: config {tuple(self.config.image_size)}, "
                              f"{refiner.name} refiner {tuple(refiner.image_size)}")
-        self.device, self.dtype = usable_device(self.config.device), _DTYPES[self.config.dtype]  # refuse "cuda" now
+        self.device, self.dtype = usable_device(self.config.device), DTYPES[self.config.dtype]  # refuse "cuda" now
         self.refiner = refiner.to(self.device, self.dtype)
         self.memory = memory if memory is not None else LastFrame()
         self.default_controller = controller
@@ -239,10 +211,12 @@ class FlyThroughPipeline:
         cam_from_world, next_cam_from_world = self._to_pipeline(cam_from_world), self._to_pipeline(next_cam_from_world)
         intrinsics, next_intrinsics = self._to_pipeline(intrinsics), self._to_pipeline(next_intrinsics)
         warped_rgbd, mask = self.memory.warp(rgbd, cam_from_world, next_cam_from_world, intrinsics, next_intrinsics)
-        return self._refine(warped_rgbd, mask, style)
+        return self.refine(warped_rgbd, mask, style)
 
-    def _refine(self, warped_rgbd: Tensor, mask: Tensor, style: Tensor) -> Tensor:
-        """``refiner.refine``, then its disparity rescaled to the warped one over ``mask``: ``[B, 4, H, W]``."""
+    @torch.inference_mode()
+    def refine(self, warped_rgbd: Tensor, mask: Tensor, style: Tensor) -> Tensor:
+        """``refiner.refine`` of ``warped_rgbd [B, 4, H, W]`` and ``mask [B, 1, H, W]`` with ``style [B, style_dim]``,
+        then its disparity rescaled to the warped one over ``mask``: ``[B, 4, H, W]``."""
         refined_rgbd = self.refiner.refine(warped_rgbd, mask, style)
         disparity = rescale_refined_disparity(warped_rgbd[:, 3:], mask, refined_rgbd[:, 3:])
         return torch.cat([refined_rgbd[:, :3], disparity], dim=1)
@@ -290,17 +264,29 @@ class FlyThroughPipeline:
         ``(0, 0)``. Two finite numbers (tuple, list, array or tensor) are accepted; anything
         else raises ``TypeError`` / ``ValueError`` here. Returns the new :class:`Frame`.
         """
+        view = self.plan_step(offset)
+        return self.complete_step(view, self.refine(view.warped_rgbd, view.mask, self.style))
+
+    @torch.inference_mode()
+    def plan_step(self, offset: Offset | None = (0.0, 0.0)) -> PlannedStep:
+        """The first half of :meth:`step`: the next camera and the memory's view from it (a :class:`PlannedStep`).
+        :class:`~viewgen.pipelines.flight_batch.FlightBatch` refines many flights' views in one call between
+        this and :meth:`complete_step`."""
         offset = check_steering(offset)
         flight = self._require_flight()
-        index, intrinsics = flight.frame.index + 1, flight.frame.intrinsics
         cam_from_world = flight.controller.next(flight.frame.rgbd, offset)  # autopilot, on the current frame
-        warped_rgbd, mask = self.memory.render(cam_from_world, intrinsics)  # the known world, from the new camera
-        refined_rgbd = self._refine(warped_rgbd, mask, flight.style)  # fill holes, add detail; rescale
+        warped_rgbd, mask = self.memory.render(cam_from_world, flight.frame.intrinsics)  # the known world
+        return PlannedStep(flight.frame.index + 1, cam_from_world, flight.frame.intrinsics, warped_rgbd, mask)
+
+    @torch.inference_mode()
+    def complete_step(self, view: PlannedStep, refined_rgbd: Tensor) -> Frame:
+        """The second half of :meth:`step`: remember ``refined_rgbd [1, 4, H, W]`` (the refined ``view``) and
+        return the frame shown."""
         if not bool(torch.isfinite(refined_rgbd).all()):
-            raise ViewgenRuntimeError(f"frame {index} has non-finite values; check the weights and inputs")
-        shown = self.memory.add(refined_rgbd, cam_from_world, intrinsics)  # remember it
-        frame = Frame(index, shown, cam_from_world, intrinsics)
-        self._flight = replace(flight, frame=frame)
+            raise ViewgenRuntimeError(f"frame {view.index} has non-finite values; check the weights and inputs")
+        shown = self.memory.add(refined_rgbd, view.cam_from_world, view.intrinsics)  # remember it
+        frame = Frame(view.index, shown, view.cam_from_world, view.intrinsics)
+        self._flight = replace(self._require_flight(), frame=frame)
         return frame  # emit
 
     def iter_frames(self, image_or_rgbd, num_frames: int, *, intrinsics: Tensor | None = None,

@@ -1,0 +1,94 @@
+"""FlightBatch: N flights in lockstep share each network call and give what each flight gives alone."""
+
+import pytest
+import torch
+
+from tests.helpers.scenes import scene_rgbd
+from tests.helpers.tiny_pipeline import TINY_SIZE, tiny_pipeline
+from viewgen.memory import LastFrame, WorldPrior
+from viewgen.pipelines import FlyThroughConfig, FlyThroughPipeline
+from viewgen.pipelines.flight_batch import FlightBatch
+
+
+def _alone(pipeline, rgbd, frames, seed):
+    """The flight of one member of ``FlightBatch.like(pipeline, ...)``, flown by itself."""
+    single = FlightBatch.like(pipeline, [seed]).flights[0]
+    single.reset(rgbd)
+    return [single.step() for _ in range(frames)]
+
+
+def test_a_batch_of_images_flies_as_each_image_alone():
+    pipe = tiny_pipeline(style_temperature=0.5)
+    images = [scene_rgbd(*TINY_SIZE, seed=index) for index in (1, 2, 3)]
+    batch = FlightBatch.like(pipe, seeds=[0, 1, 2])
+    calls = []
+    refine = pipe.refiner.refine
+    pipe.refiner.refine = lambda warped, mask, style: calls.append(warped.shape[0]) or refine(warped, mask, style)
+    starts = batch.reset(images)
+    flown = [batch.step() for _ in range(4)]
+    assert calls == [3] * 4  # one network call per step for the three flights
+    pipe.refiner.refine = refine
+    assert [frame.index for frame in starts] == [0, 0, 0] and [frame.index for frame in flown[-1]] == [4, 4, 4]
+    for index, image in enumerate(images):
+        alone = _alone(pipe, image, 4, seed=index)
+        for together, single in zip((frames[index] for frames in flown), alone):
+            torch.testing.assert_close(together.rgbd, single.rgbd, atol=1e-4, rtol=0)  # batched rounding
+            torch.testing.assert_close(together.cam_from_world, single.cam_from_world, atol=1e-6, rtol=0)
+
+
+def test_seeds_of_one_image_give_different_weight_free_worlds():
+    pipe = FlyThroughPipeline.weight_free(FlyThroughConfig(image_size=(48, 80)))
+    image = scene_rgbd(48, 80, seed=4)
+    batch = FlightBatch.like(pipe, seeds=[3, 3, 8])
+    assert all(isinstance(flight.memory, WorldPrior) for flight in batch.flights)
+    assert [flight.memory.config.seed for flight in batch.flights] == [3, 3, 8]
+    batch.reset([image] * 3)
+    for _ in range(3):
+        frames = batch.step()
+    assert torch.equal(frames[0].rgbd, frames[1].rgbd)  # same seed, same flight
+    assert not torch.equal(frames[0].rgbd, frames[2].rgbd)  # another seed, another invented world
+    torch.testing.assert_close(frames[2].rgbd, _alone(pipe, image, 3, seed=8)[-1].rgbd, atol=1e-5, rtol=0)
+
+
+def test_each_flight_has_its_own_memory_and_steering():
+    pipe = tiny_pipeline()
+    batch = FlightBatch.like(pipe, seeds=[0, 0])
+    assert isinstance(batch.flights[0].memory, LastFrame) and batch.flights[0].memory is not batch.flights[1].memory
+    image = scene_rgbd(*TINY_SIZE, seed=2)
+    batch.reset([image, image])
+    frames = batch.step([(0.0, 0.0), (1.0, 0.0)])
+    assert not torch.equal(frames[0].cam_from_world, frames[1].cam_from_world)  # the second one turned
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: FlightBatch([]), "one or more"),
+    (lambda: FlightBatch([tiny_pipeline(), tiny_pipeline()]), "share one refiner"),
+    (lambda: FlightBatch.like(tiny_pipeline(), []), "at least one seed"),
+])
+def test_bad_batches_are_refused(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_bad_inputs_and_offsets_are_refused():
+    batch = FlightBatch.like(tiny_pipeline(), seeds=[0, 1])
+    image = scene_rgbd(*TINY_SIZE, seed=2)
+    with pytest.raises(ValueError, match="2 flights need 2 inputs"):
+        batch.reset([image])
+    batch.reset([image, image])
+    with pytest.raises(ValueError, match="2 flights need 2 offsets"):
+        batch.step([(0.0, 0.0)])
+    with pytest.raises(ValueError, match="two numbers"):
+        batch.step([(0.0, 0.0), (1.0, 2.0, 3.0)])
+    assert [flight.frame.index for flight in batch.flights] == [0, 0]  # nothing was flown
+
+
+@pytest.mark.gpu
+def test_a_batch_flies_on_cuda_as_on_cpu():
+    image = scene_rgbd(*TINY_SIZE, seed=7)
+    results = []
+    for device in ("cpu", "cuda"):
+        batch = FlightBatch.like(tiny_pipeline(device=device), seeds=[0, 1])
+        batch.reset([image, image.flip(-1)])
+        results.append(torch.cat([frame.rgbd.cpu() for frame in batch.step()]))
+    torch.testing.assert_close(results[1], results[0], atol=1e-3, rtol=0)

@@ -1,0 +1,53 @@
+"""The settings of Infinite Nature's fly-through (:class:`FlyThroughConfig`), apart from the loop itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from viewgen.control.fly_dynamic import FlyDynamicConfig
+from viewgen.control.registry import CONTROLLER_NAMES
+
+__all__ = ["DTYPES", "FlyThroughConfig"]
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}  # the rasterizer needs >= float32
+
+
+@dataclass(frozen=True)
+class FlyThroughConfig:
+    """Settings of a :class:`FlyThroughPipeline` (the defaults reproduce ``autocruise.py``).
+
+    image_size: ``(H, W)`` the flight runs at; inputs are resized to it (bilinear, like
+        ``tf.image.resize``). Must equal the refiner's own ``image_size`` when it has one
+        (the SPADE networks do; the classical refiner works at any size).
+    focal_x: default intrinsics ``[focal_x, focal_x * W_in / H_in, 0.5, 0.5]``, from the
+        *input's* aspect ratio (0.8 = 64 degrees across).
+    controller: default camera controller name (``autopilot|straight|zoom-in|dolly|swing|circle``).
+    autopilot: default :class:`FlyDynamicConfig` of the autopilot (speed in depth units per frame).
+    style_temperature: 0 uses the encoder's mu (the original); ``t > 0`` samples
+        ``mu + t * exp(logvar / 2) * eps``, ``eps`` drawn from a generator seeded with ``seed``.
+    seed: seed of that private generator (no global RNG is touched).
+    device, dtype: where and in what precision the networks and frames live
+        (``"float32"`` or ``"float64"``).
+    """
+
+    image_size: tuple[int, int] = (160, 256)
+    focal_x: float = 0.8
+    controller: str = "autopilot"
+    autopilot: FlyDynamicConfig = field(default_factory=FlyDynamicConfig)
+    style_temperature: float = 0.0
+    seed: int = 0
+    device: str = "cpu"
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if len(self.image_size) != 2 or min(self.image_size) < 2:
+            raise ValueError(f"FlyThroughConfig.image_size must be (H, W) with H, W >= 2, got {self.image_size}")
+        if self.controller not in CONTROLLER_NAMES:
+            raise ValueError(f"FlyThroughConfig.controller must be one of {', '.join(CONTROLLER_NAMES)}, "
+                             f"got {self.controller!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"FlyThroughConfig.dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if not (self.focal_x > 0 and self.style_temperature >= 0):
+            raise ValueError("FlyThroughConfig.focal_x must be > 0 and style_temperature >= 0")
