@@ -56,6 +56,15 @@ def visible_faces(points_cam: Tensor, faces: Tensor, intrinsics: Tensor) -> Tens
     return torch.nonzero((behind | shared_side) == 0).squeeze(1)
 
 
+def _compact(faces: Tensor, num_vertices: int) -> tuple[Tensor, Tensor]:
+    """``faces [F, 3]`` renumbered over only the vertices they use, and those vertices ``[V']`` (ascending), so the
+    rasterizer and the interpolation see none of the vertices of culled faces."""
+    used = torch.zeros(num_vertices, dtype=torch.bool, device=faces.device)
+    used[faces.reshape(-1)] = True
+    renumbered = torch.cumsum(used, 0) - 1
+    return renumbered[faces], torch.nonzero(used).squeeze(1)
+
+
 def render_world_mesh(points_world: Tensor, faces: Tensor, attributes: Tensor, cam_from_world: Tensor,
                       intrinsics: Tensor, size: tuple[int, int], push_back: Tensor | None = None) -> MeshView:
     """Draw the mesh ``points_world [V, 3]`` / ``faces [F, 3]`` (int, counter-clockwise as the warp's) with per-vertex
@@ -72,10 +81,12 @@ def render_world_mesh(points_world: Tensor, faces: Tensor, attributes: Tensor, c
         empty = points_world.new_zeros(1, attributes.shape[1], height, width)
         return MeshView(empty, empty[:, :1], torch.zeros(1, 1, height, width, dtype=torch.bool),
                         torch.full((height, width), -1, dtype=torch.long))
-    shown = faces.index_select(0, kept).long()
+    shown, used = _compact(faces.index_select(0, kept).long(), points_cam.shape[0])
+    points_cam, attributes = points_cam.index_select(0, used), attributes.index_select(0, used)
     ordered = points_cam
     if push_back is not None:
-        ordered = points_cam * (1.0 + push_back / points_cam.norm(dim=1).clamp(min=NEAR_CLIP)).unsqueeze(1)
+        ordered = points_cam * (1.0 + push_back.index_select(0, used) / points_cam.norm(dim=1).clamp(min=NEAR_CLIP)
+                                ).unsqueeze(1)
     projection = perspective_from_intrinsics(intrinsics.to(points_world)[None])[0]
     clip = torch.cat([ordered, torch.ones_like(ordered[:, :1])], dim=1) @ projection.t()
     fragments = rasterize(clip[None], shown, height, width)
