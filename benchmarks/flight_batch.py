@@ -34,14 +34,14 @@ def _pipeline(model: str, device: str):
     return FlyThroughPipeline.weight_free(FlyThroughConfig(device=device))
 
 
-def measure(model: str, batch: int, steps: int, device: str) -> dict:
+def measure(model: str, batch: int, steps: int, device: str, chunk: int | None) -> dict:
     from viewgen.pipelines.flight_batch import FlightBatch
 
     base = peak_rss_mib()
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     pipe = _pipeline(model, device)
-    flights = FlightBatch.like(pipe, seeds=list(range(batch)))
+    flights = FlightBatch.like(pipe, seeds=list(range(batch)), refine_chunk=chunk)
     flights.reset([synthetic_rgbd(*pipe.config.image_size)] * batch)
     flights.step()  # warm-up
     times = []
@@ -55,7 +55,7 @@ def measure(model: str, batch: int, steps: int, device: str) -> dict:
         times.append(time.perf_counter() - start)
     seconds = statistics.median(times)
     peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else peak_rss_mib() - base
-    return {"seconds": seconds, "fps": batch / seconds, "peak_mib": peak}
+    return {"seconds": seconds, "fps": batch / seconds, "peak_mib": peak, "chunk": flights.refine_chunk}
 
 
 def main() -> None:
@@ -65,16 +65,18 @@ def main() -> None:
     parser.add_argument("--models", default="learned,weight-free", help="comma-separated: learned, weight-free")
     parser.add_argument("--batches", default="1,4,16", help="comma-separated batch sizes (default 1,4,16)")
     parser.add_argument("--steps", type=int, default=3, help="timed steps per row (default 3)")
+    parser.add_argument("--chunk", type=int, default=None,
+                        help="flights per refiner call (default FlightBatch's: all on CUDA, 1 on CPU)")
     args = parser.parse_args()
     print(settings_line(args.device, args.threads))
     cores = torch.get_num_threads()
-    print("| model (160x256) | batch | s per step | frames/s | frames/s per core | peak MiB |")
-    print("|---|---|---|---|---|---|")
+    print("| model (160x256) | batch | refine chunk | s per step | frames/s | frames/s per core | peak MiB |")
+    print("|---|---|---|---|---|---|---|")
     for model in args.models.split(","):
         for batch in (int(value) for value in args.batches.split(",")):
-            row = measure(model, batch, args.steps, args.device)
+            row = measure(model, batch, args.steps, args.device, args.chunk)
             per_core = "" if args.device == "cuda" else f"{row['fps'] / cores:.2f}"
-            print(f"| {model} | {batch} | {row['seconds']:.2f} | {row['fps']:.2f} | {per_core} | "
+            print(f"| {model} | {batch} | {row['chunk']} | {row['seconds']:.2f} | {row['fps']:.2f} | {per_core} | "
                   f"{row['peak_mib']:.0f} |", flush=True)
 
 

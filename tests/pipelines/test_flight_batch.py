@@ -20,7 +20,8 @@ def _alone(pipeline, rgbd, frames, seed):
 def test_a_batch_of_images_flies_as_each_image_alone():
     pipe = tiny_pipeline(style_temperature=0.5)
     images = [scene_rgbd(*TINY_SIZE, seed=index) for index in (1, 2, 3)]
-    batch = FlightBatch.like(pipe, seeds=[0, 1, 2])
+    batch = FlightBatch.like(pipe, seeds=[0, 1, 2], refine_chunk=3)
+    assert FlightBatch.like(pipe, seeds=[0, 1]).refine_chunk == 1  # on a CPU: one at a time, faster there
     calls = []
     refine = pipe.refiner.refine
     pipe.refiner.refine = lambda warped, mask, style: calls.append(warped.shape[0]) or refine(warped, mask, style)
@@ -64,6 +65,7 @@ def test_each_flight_has_its_own_memory_and_steering():
     (lambda: FlightBatch([]), "one or more"),
     (lambda: FlightBatch([tiny_pipeline(), tiny_pipeline()]), "share one refiner"),
     (lambda: FlightBatch.like(tiny_pipeline(), []), "at least one seed"),
+    (lambda: FlightBatch.like(tiny_pipeline(), [0], refine_chunk=0), "refine_chunk"),
 ])
 def test_bad_batches_are_refused(make, message):
     with pytest.raises(ValueError, match=message):
@@ -88,7 +90,7 @@ def test_a_batch_flies_on_cuda_as_on_cpu():
     image = scene_rgbd(*TINY_SIZE, seed=7)
     results = []
     for device in ("cpu", "cuda"):
-        batch = FlightBatch.like(tiny_pipeline(device=device), seeds=[0, 1])
+        batch = FlightBatch.like(tiny_pipeline(device=device), seeds=[0, 1], refine_chunk=2)
         batch.reset([image, image.flip(-1)])
         results.append(torch.cat([frame.rgbd.cpu() for frame in batch.step()]))
     torch.testing.assert_close(results[1], results[0], atol=1e-3, rtol=0)

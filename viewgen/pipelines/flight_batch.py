@@ -3,7 +3,7 @@
 The loop, one pass per :meth:`FlightBatch.step`, for flights ``i = 1..N``::
 
     cam_i, (warped_i, mask_i) = controller_i.next(frame_i), memory_i.render(cam_i, K_i)   # plan_step, per flight
-    refined = refiner.refine(cat(warped), cat(mask), cat(style))                         # one call for N flights
+    refined = refiner.refine(cat(warped), cat(mask), cat(style))                         # one call (GPU) for N
     frame_i = memory_i.add(refined_i, cam_i, K_i)                                        # complete_step, per flight
 
 Each flight is a :class:`~viewgen.pipelines.FlyThroughPipeline` of its own (its memory, controller, style and
@@ -45,9 +45,14 @@ def _fresh_memory(memory: Memory, seed: int) -> Memory:
 
 
 class FlightBatch:
-    """``flights``: :class:`FlyThroughPipeline` s sharing one refiner object (module doc)."""
+    """``flights``: :class:`FlyThroughPipeline` s sharing one refiner object (module doc).
 
-    def __init__(self, flights: Sequence[FlyThroughPipeline]) -> None:
+    ``refine_chunk``: flights per refiner call; by default all of them on a GPU, and one at a time on a CPU, where
+    batched convolutions measured slower per frame (160x256, 2 cores: the SPADE refiner's batch of 4 made 1.38
+    frames/s against 1.73 one by one; benchmarks/flight_batch.py).
+    """
+
+    def __init__(self, flights: Sequence[FlyThroughPipeline], refine_chunk: int | None = None) -> None:
         flights = list(flights)
         if not flights or not all(isinstance(flight, FlyThroughPipeline) for flight in flights):
             raise ValueError("FlightBatch needs one or more FlyThroughPipelines")
@@ -56,16 +61,21 @@ class FlightBatch:
             raise ValueError("the flights of a FlightBatch must share one refiner (FlightBatch.like makes them)")
         if len({tuple(flight.config.image_size) for flight in flights}) > 1:
             raise ValueError("the flights of a FlightBatch must fly at one image size")
+        if refine_chunk is not None and refine_chunk < 1:
+            raise ValueError(f"refine_chunk must be >= 1, got {refine_chunk}")
         self.flights = flights
+        on_gpu = flights[0].device.type != "cpu"
+        self.refine_chunk = refine_chunk or (len(flights) if on_gpu else 1)
 
     @classmethod
-    def like(cls, pipeline: FlyThroughPipeline, seeds: Sequence[int]) -> FlightBatch:
+    def like(cls, pipeline: FlyThroughPipeline, seeds: Sequence[int], refine_chunk: int | None = None) -> FlightBatch:
         """One flight per seed, each with ``pipeline``'s refiner (shared), config (its ``seed`` replaced) and a new
         memory of its kind (the weight-free prior's world follows the seed)."""
         if len(seeds) < 1:
             raise ValueError("FlightBatch.like needs at least one seed")
         return cls([FlyThroughPipeline(refiner=pipeline.refiner, config=replace(pipeline.config, seed=int(seed)),
-                                       memory=_fresh_memory(pipeline.memory, int(seed))) for seed in seeds])
+                                       memory=_fresh_memory(pipeline.memory, int(seed))) for seed in seeds],
+                   refine_chunk)
 
     def __len__(self) -> int:
         return len(self.flights)
@@ -88,8 +98,13 @@ class FlightBatch:
         if len(offsets) != len(self.flights):
             raise ValueError(f"{len(self.flights)} flights need {len(self.flights)} offsets, got {len(offsets)}")
         views = [flight.plan_step(offset) for flight, offset in zip(self.flights, offsets)]
-        styles = torch.cat([flight.style for flight in self.flights])
-        refined = self.flights[0].refine(torch.cat([view.warped_rgbd for view in views]),
-                                         torch.cat([view.mask for view in views]), styles)
+        refined = torch.cat([self._refine(views[first:first + self.refine_chunk], self.flights[first:])
+                             for first in range(0, len(views), self.refine_chunk)])
         return [flight.complete_step(view, refined[index:index + 1])
                 for index, (flight, view) in enumerate(zip(self.flights, views))]
+
+    def _refine(self, views: list, flights: list[FlyThroughPipeline]) -> torch.Tensor:
+        """One refiner call for ``views`` (of the first ``len(views)`` of ``flights``): ``[N, 4, H, W]``."""
+        return flights[0].refine(torch.cat([view.warped_rgbd for view in views]),
+                                 torch.cat([view.mask for view in views]),
+                                 torch.cat([flight.style for flight in flights[:len(views)]]))
