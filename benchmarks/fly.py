@@ -3,6 +3,7 @@
     python benchmarks/fly.py                      # random weights of the full-size model
     python benchmarks/fly.py --weights DIR        # converted weights (speed does not depend on values)
     python benchmarks/fly.py --frames 20 --runs 3 --profile
+    python benchmarks/fly.py --devices cuda,cuda+graphs,cuda+graphs+fast --size 640x1024   # GPU columns
 
 Rows: seconds per style encoding, per ``render_refine`` step (and its parts: warp, generator,
 rescale), per autopilot step; frames per second of a flight; peak memory (process RSS
@@ -22,12 +23,12 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from viewgen.networks import SpadeGenerator, StyleEncoder
+from viewgen.networks import SpadeGenerator, SpadeGeneratorConfig, StyleEncoder, StyleEncoderConfig
 from viewgen.pipelines import FlyDynamic, FlyThroughConfig, FlyThroughPipeline, rescale_refined_disparity
 from viewgen.rendering import warp_rgbd
 from viewgen.runtime import tune_cpu_allocator
@@ -85,17 +86,25 @@ def synthetic_rgbd(height: int, width: int) -> torch.Tensor:
     return torch.cat([rgb, disparity[None]]).unsqueeze(0)
 
 
-def build_pipeline(weights: str | None, device: str) -> FlyThroughPipeline:
+def build_pipeline(weights: str | None, column: str, size: tuple[int, int] | None = None) -> FlyThroughPipeline:
+    """The pipeline of a table column: ``cpu``, ``cuda``, ``cuda+graphs`` (the refiner replayed from CUDA graphs)
+    or ``cuda+graphs+fast`` (and in bfloat16); random full-size networks at ``size`` unless ``weights``."""
+    device, *options = column.split("+")
+    gpu = {"cuda_graphs": "graphs" in options, "precision": "fast" if "fast" in options else "exact"}
     if weights:
-        return FlyThroughPipeline.from_pretrained(weights, device=device)
+        pipe = FlyThroughPipeline.from_pretrained(weights, device=device)
+        return FlyThroughPipeline(refiner=pipe.refiner, config=replace(pipe.config, **gpu))
     torch.manual_seed(0)
-    return FlyThroughPipeline(StyleEncoder(), SpadeGenerator(), FlyThroughConfig(device=device))
+    size = size or (160, 256)
+    return FlyThroughPipeline(StyleEncoder(StyleEncoderConfig(image_size=size)),
+                              SpadeGenerator(SpadeGeneratorConfig(image_size=size)),
+                              FlyThroughConfig(image_size=size, device=device, **gpu))
 
 
-def measure_device(args: argparse.Namespace, device_name: str) -> dict[str, float]:
-    """All rows for one device, in the order that keeps the RSS high-water honest."""
-    device = torch.device(device_name)
-    pipe = build_pipeline(args.weights, device_name)
+def measure_device(args: argparse.Namespace, column: str) -> dict[str, float]:
+    """All rows for one column (a device and its options), in the order that keeps the RSS high-water honest."""
+    device = torch.device(column.split("+")[0])
+    pipe = build_pipeline(args.weights, column, args.size)
     start = pipe.reset(synthetic_rgbd(*pipe.config.image_size))
     rgbd, style, pose, intrinsics = start.rgbd, pipe.style, start.cam_from_world, start.intrinsics
     next_pose = FlyDynamic(intrinsics.cpu(), pose.cpu()).next(rgbd.cpu()).to(device)
@@ -107,7 +116,7 @@ def measure_device(args: argparse.Namespace, device_name: str) -> dict[str, floa
             "encode_style": time_it(lambda: pipe.encode_style(rgbd)),
             "render_refine": time_it(lambda: pipe.render_refine(rgbd, style, pose, intrinsics, next_pose, intrinsics)),
             "  warp_rgbd": time_it(lambda: warp_rgbd(rgbd, pose, next_pose, intrinsics)),
-            "  generator": time_it(lambda: pipe.generator(warped, mask, style)),
+            "  generator": time_it(lambda: pipe.refine(warped, mask, style)),
             "  rescale": time_it(lambda: rescale_refined_disparity(warped[:, 3:], mask, refined[:, 3:]), 20),
         }
     autopilot = FlyDynamic(intrinsics, pose)
@@ -171,17 +180,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="timed runs per measurement (median)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs before timing")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--devices", default="auto", help="comma list of cpu,cuda (default: cpu, plus cuda if present)")
+    parser.add_argument("--devices", default="auto",
+                        help="comma list of columns: cpu, cuda, cuda+graphs (CUDA graphs), cuda+graphs+fast (and "
+                             "bfloat16) (default: cpu, plus the three cuda columns if present)")
+    parser.add_argument("--size", type=lambda text: tuple(int(v) for v in text.split("x")), default=None,
+                        metavar="HxW", help="flight size of the random networks (default 160x256)")
     parser.add_argument("--profile", action="store_true", help="also print the top CPU ops of one render_refine")
     args = parser.parse_args(argv)
     tune_cpu_allocator()
     if args.threads:
         torch.set_num_threads(args.threads)
-    devices = (["cpu"] + (["cuda"] if torch.cuda.is_available() else [])) if args.devices == "auto" \
-        else args.devices.split(",")
+    cuda_columns = ["cuda", "cuda+graphs", "cuda+graphs+fast"] if torch.cuda.is_available() else []
+    devices = ["cpu"] + cuda_columns if args.devices == "auto" else args.devices.split(",")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {os.cpu_count()} CPUs, "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, "
-          f"weights: {args.weights or 'random (full-size default config)'}, {args.frames}-frame flight")
+          f"weights: {args.weights or 'random (full-size default config)'}, {args.frames}-frame flight, "
+          f"size {'x'.join(map(str, args.size or (160, 256)))}")
     per_device = {device: measure_device(args, device) for device in devices}
     print_table(per_device)
     if args.profile:
@@ -193,7 +207,7 @@ def profile_render_refine(args: argparse.Namespace) -> None:
     """Top operators of one CPU render_refine step (self time)."""
     from torch.profiler import ProfilerActivity, profile
 
-    pipe = build_pipeline(args.weights, "cpu")
+    pipe = build_pipeline(args.weights, "cpu", args.size)
     start = pipe.reset(synthetic_rgbd(*pipe.config.image_size))
     next_pose = FlyDynamic(start.intrinsics, start.cam_from_world).next(start.rgbd)
     step = lambda: pipe.render_refine(start.rgbd, pipe.style, start.cam_from_world, start.intrinsics,  # noqa: E731

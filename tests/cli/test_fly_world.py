@@ -26,6 +26,9 @@ def test_a_world_flight_writes_its_frames_and_its_world(tmp_path, capsys):
     (["--memory", "last-frame", "--model", "infinite-nature-zero", "--weights", "."],
      "--memory last-frame does not apply to --model infinite-nature-zero"),
     (["--world-every", "0", "--save-world", "w"], "--world-every must be >= 1"),
+    (["--precision", "fast"], "--precision fast needs --device cuda"),
+    (["--precision", "fast", "--model", "infinite-nature-zero", "--weights", "."],
+     "--precision fast applies to --model infinite-nature only"),
 ])
 def test_bad_world_options_are_refused_in_one_line(extra, needle, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -94,3 +94,40 @@ def test_a_batch_flies_on_cuda_as_on_cpu():
         batch.reset([image, image.flip(-1)])
         results.append(torch.cat([frame.rgbd.cpu() for frame in batch.step()]))
     torch.testing.assert_close(results[1], results[0], atol=1e-3, rtol=0)
+
+
+def test_the_fast_precision_is_refused_on_a_cpu():
+    with pytest.raises(ValueError, match="precision must be one of exact, fast"):
+        FlyThroughConfig(precision="half")
+    with pytest.raises(ValueError, match="needs a CUDA device"):
+        tiny_pipeline(precision="fast")
+
+
+@pytest.mark.gpu
+def test_the_fast_precision_stays_close_to_the_exact_path_on_cuda():
+    image = scene_rgbd(*TINY_SIZE, seed=3)
+    exact = tiny_pipeline(device="cuda")(image, num_frames=3, output_type="tensor")
+    fast = tiny_pipeline(device="cuda", precision="fast")(image, num_frames=3, output_type="tensor")
+    assert fast.dtype == torch.float32
+    assert float((fast - exact).abs().max()) < 0.05 and float((fast - exact).abs().mean()) < 5e-3
+
+
+def test_cuda_graphs_are_refused_on_a_cpu():
+    with pytest.raises(ValueError, match="cuda_graphs needs a CUDA device"):
+        tiny_pipeline(cuda_graphs=True)
+
+
+@pytest.mark.gpu
+def test_cuda_graphs_replay_the_eager_flight():
+    from viewgen.refiners.cuda_graphs import GraphedRefiner
+
+    image = scene_rgbd(*TINY_SIZE, seed=5)
+    eager = tiny_pipeline(device="cuda")(image, num_frames=4, output_type="tensor")
+    graphed_pipe = tiny_pipeline(device="cuda", cuda_graphs=True)
+    assert isinstance(graphed_pipe.refiner, GraphedRefiner)
+    graphed = graphed_pipe(image, num_frames=4, output_type="tensor")
+    torch.testing.assert_close(graphed, eager, atol=1e-5, rtol=0)
+    assert graphed_pipe.generator is graphed_pipe.refiner.refiner.generator
+    batch = FlightBatch.like(graphed_pipe, seeds=[0, 1])  # the flights share the graphed refiner: one graph for two
+    batch.reset([image, image.flip(-1)])
+    assert len(batch.step()) == 2 and batch.refine_chunk == 2

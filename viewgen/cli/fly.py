@@ -80,6 +80,9 @@ def add_parser(subparsers) -> None:
     fly.add_argument("--save-disparity", action="store_true",
                      help="also write each frame's disparity as a 16-bit PNG (PNG-frame output only)")
     fly.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    fly.add_argument("--precision", choices=("exact", "fast"), default="exact",
+                     help="exact (default: the original's arithmetic) or fast: the refiner in bfloat16 on a GPU "
+                          "(infinite-nature; docs/speed.md gives its error)")
     add_world_options(fly)
     fly.set_defaults(run=run)
 
@@ -147,7 +150,8 @@ def _plan(args: Namespace, start) -> Flight:
         refiner = f"Infinite Nature's SPADE refiner from {args.weights}"
     else:
         size = _flight_size(args, tuple(start.rgbd.shape[-2:]))
-        config = FlyThroughConfig(image_size=size, controller=args.path, seed=args.seed, device=args.device)
+        config = FlyThroughConfig(image_size=size, controller=args.path, seed=args.seed, device=args.device,
+                                  precision=args.precision)
         pipe = FlyThroughPipeline.weight_free(config)
         refiner = ("the weight-free flight (the input set into a procedural world, --seed picks it); "
                    "pass --weights DIR for Infinite Nature's learned refiner")
@@ -173,13 +177,16 @@ def load_weights(args: Namespace):
     if args.size is not None and tuple(args.size) != weight_size:
         raise ValueError(f"the weights in {args.weights} work at {weight_size[0]}x{weight_size[1]}; "
                          f"drop --size or pass --size {weight_size[0]}x{weight_size[1]}")
-    pipe.config = replace(pipe.config, controller=args.path, seed=args.seed)
+    pipe.config = replace(pipe.config, controller=args.path, seed=args.seed, precision=args.precision)
     return pipe
 
 
-def _check_device(device: str) -> None:
+def _check_device(device: str, precision: str = "exact") -> None:
     import torch
 
+    if precision == "fast" and not device.startswith("cuda"):
+        raise ValueError("--precision fast needs --device cuda: a CPU has no faster path (bfloat16 measured 250x "
+                         "slower than float32 on an AVX2 CPU)")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: CUDA is not available here (use --device cpu)")
     if not device.startswith(("cpu", "cuda")):
@@ -198,7 +205,7 @@ def run(args: Namespace) -> int:
     check_output(args.out, args.fps, args.save_disparity, what="--fps")
     _check_model_args(args)
     check_world_args(args)
-    _check_device(args.device)
+    _check_device(args.device, args.precision)
     resolved = resolve_input(args.input, depth=args.depth, device=args.device)
     start = resolved.rgbd_input
     for message in start.warnings:

@@ -70,7 +70,7 @@ def _check_folder_args(args: Namespace) -> None:
                          f"its flights (each written as DIR/<input name>.{args.format or 'mp4'})")
     _check_model_args(args)
     check_world_args(args)
-    _check_device(args.device)
+    _check_device(args.device, args.precision)
 
 
 def _destinations(args: Namespace, inputs: list[Path]) -> list[str]:
@@ -101,7 +101,7 @@ def _pipeline(args: Namespace):
     else:
         size = tuple(args.size) if args.size is not None else DEFAULT_SIZE
         pipe = FlyThroughPipeline.weight_free(FlyThroughConfig(image_size=size, controller=args.path, seed=args.seed,
-                                                               device=args.device))
+                                                               device=args.device, precision=args.precision))
     pipe.memory = choose_memory(args.memory, pipe.memory, weight_free=args.weights is None)
     return pipe
 

@@ -47,6 +47,9 @@ def check_zero_args(args: Namespace) -> None:
     if args.path != "autopilot":
         raise ValueError(f"--path {args.path} does not apply to --model {MODEL}: it flies with its own autopilot "
                          "only; drop --path")
+    if args.precision != "exact":
+        raise ValueError(f"--precision {args.precision} applies to --model infinite-nature only (Zero flies with "
+                         "the original's arithmetic)")
     check_sky_args(args.sky, args.sky_weights)
 
 

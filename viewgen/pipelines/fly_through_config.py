@@ -9,9 +9,10 @@ import torch
 from viewgen.control.fly_dynamic import FlyDynamicConfig
 from viewgen.control.registry import CONTROLLER_NAMES
 
-__all__ = ["DTYPES", "FlyThroughConfig"]
+__all__ = ["DTYPES", "PRECISIONS", "FlyThroughConfig"]
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}  # the rasterizer needs >= float32
+PRECISIONS = ("exact", "fast")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,12 @@ class FlyThroughConfig:
     seed: seed of that private generator (no global RNG is touched).
     device, dtype: where and in what precision the networks and frames live
         (``"float32"`` or ``"float64"``).
+    precision: ``"exact"`` (the default: the original's arithmetic, within the parity bounds) or ``"fast"``: the
+        refiner runs in bfloat16 (autocast) on a GPU, for interactive use, its error measured in
+        docs/speed.md. A CPU without native bfloat16 has no faster path (bfloat16 measured 250x slower on
+        an AVX2 CPU), so ``"fast"`` on a CPU is refused when the pipeline is built.
+    cuda_graphs: on a CUDA device, replay the refiner from captured CUDA graphs
+        (:class:`~viewgen.refiners.cuda_graphs.GraphedRefiner`: one launch per frame); refused on a CPU.
     """
 
     image_size: tuple[int, int] = (160, 256)
@@ -40,6 +47,8 @@ class FlyThroughConfig:
     seed: int = 0
     device: str = "cpu"
     dtype: str = "float32"
+    precision: str = "exact"
+    cuda_graphs: bool = False
 
     def __post_init__(self) -> None:
         if len(self.image_size) != 2 or min(self.image_size) < 2:
@@ -47,6 +56,9 @@ class FlyThroughConfig:
         if self.controller not in CONTROLLER_NAMES:
             raise ValueError(f"FlyThroughConfig.controller must be one of {', '.join(CONTROLLER_NAMES)}, "
                              f"got {self.controller!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"FlyThroughConfig.precision must be one of {', '.join(PRECISIONS)}, "
+                             f"got {self.precision!r}")
         if self.dtype not in DTYPES:
             raise ValueError(f"FlyThroughConfig.dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if not (self.focal_x > 0 and self.style_temperature >= 0):
