@@ -369,9 +369,9 @@ def test_the_page_flies_infinite_nature_zero(zero_weights, crashing_zero_weights
         # The page names the model and loads sample 1 (frame 0: the 16x16 crop, drawn at twice its size).
         wait_for(page, "() => window.viewgen.frameIndex === 0 && window.viewgen.model === 'infinite-nature-zero'")
         assert page.locator("#model-name").inner_text() == "Infinite Nature Zero"
-        # No memory choice, no Fly back (the tooltip says why).
-        assert page.locator("#remember-label").is_hidden() and page.locator("#fly-back").is_disabled()
-        assert "cannot fly back" in page.locator("#fly-back").get_attribute("title")
+        # Zero offers "Remember the world" and Fly back too.
+        assert page.locator("#remember-label").is_visible()
+        assert "cannot fly back" not in page.locator("#fly-back").get_attribute("title")
         first = canvas_digest(page)
         assert first.endswith(":32x32")
         page.click("#play")
@@ -379,6 +379,9 @@ def test_the_page_flies_infinite_nature_zero(zero_weights, crashing_zero_weights
         assert canvas_digest(page) != first
         page.click("#pause")
         wait_for(page, "() => window.viewgen.playing === false")
+        page.keyboard.press("b")  # Fly back: retrace the cameras to frame 0's, then a loop-closure notice
+        wait_for(page, "() => window.viewgen.stopped === true")
+        assert "out and as many back" in page.locator("#message").inner_text()
 
         # A crash: the notice is shown, Play and Step wait for a Restart, which flies again.
         page.goto(crashing_url + "/")

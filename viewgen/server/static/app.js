@@ -28,7 +28,7 @@
     framesReceived: 0,
     cursor: [0.5, 0.5],
     showDisparity: false,
-    memoryChoice: false, // the model offers "Remember the world" (Infinite Nature)
+    memoryChoice: false, // the model offers "Remember the world" (both models do)
     canFlyBack: false,
     rememberWorld: false, // the choice, from the next start
     worldMemory: false, // the flight in progress remembers the world
