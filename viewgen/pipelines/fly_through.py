@@ -45,9 +45,9 @@ from viewgen.geometry.intrinsics import default_intrinsics
 from viewgen.io.rgbd_files import InputWarning, validate_rgbd
 from viewgen.memory import LastFrame, Memory, WorldPrior, WorldPriorConfig
 from viewgen.networks import SpadeGenerator, StyleEncoder
-from viewgen.pipelines.fly_through_config import DTYPES, FlyThroughConfig
+from viewgen.pipelines.fly_through_config import DTYPES, FlyThroughConfig, check_gpu_options
 from viewgen.pipelines.fly_through_weights import MissingWeightsError, load_release, save_release
-from viewgen.pipelines.outputs import FlightOutput, Frame, as_rgbd_batch
+from viewgen.pipelines.outputs import FlightOutput, Frame, PlannedStep, as_rgbd_batch
 from viewgen.refiners.base import Refiner
 from viewgen.refiners.cuda_graphs import GraphedRefiner
 from viewgen.refiners.spade import SpadeRefiner
@@ -59,18 +59,6 @@ Offset = tuple[float, float]
 
 
 @dataclass(frozen=True, eq=False)
-class PlannedStep:
-    """A step half done (:meth:`FlyThroughPipeline.plan_step`): frame ``index``, its ``cam_from_world [3, 4]`` and
-    ``intrinsics [4]``, and the memory's view from it, ``warped_rgbd [1, 4, H, W]`` and ``mask [1, 1, H, W]``."""
-
-    index: int
-    cam_from_world: Tensor
-    intrinsics: Tensor
-    warped_rgbd: Tensor
-    mask: Tensor
-
-
-@dataclass(frozen=True, eq=False)
 class _Flight:
     """The state between two :meth:`FlyThroughPipeline.step` calls besides the memory (replaced, never mutated)."""
 
@@ -78,15 +66,6 @@ class _Flight:
     style: Tensor  # [1, style_dim]
     controller: CameraController
     warnings: tuple[str, ...] = ()
-
-
-def _check_gpu_options(config: FlyThroughConfig, device: torch.device) -> None:
-    """``precision="fast"`` and ``cuda_graphs`` need a CUDA device (one-line ``ValueError``)."""
-    if config.precision == "fast" and device.type != "cuda":
-        raise ValueError("precision 'fast' (bfloat16) needs a CUDA device: a CPU has no faster path "
-                         "(bfloat16 measured 250x slower than float32 on an AVX2 CPU); use precision 'exact'")
-    if config.cuda_graphs and device.type != "cuda":
-        raise ValueError("cuda_graphs needs a CUDA device (on a CPU there is no launch overhead to save)")
 
 
 class FlyThroughPipeline:
@@ -122,7 +101,7 @@ class FlyThroughPipeline:
             raise ValueError(f"image sizes disagree: config {tuple(self.config.image_size)}, "
                              f"{refiner.name} refiner {tuple(refiner.image_size)}")
         self.device, self.dtype = usable_device(self.config.device), DTYPES[self.config.dtype]  # refuse "cuda" now
-        _check_gpu_options(self.config, self.device)
+        check_gpu_options(self.config, self.device)
         self.refiner = refiner.to(self.device, self.dtype)
         if self.config.cuda_graphs and not isinstance(self.refiner, GraphedRefiner):
             self.refiner = GraphedRefiner(self.refiner)

@@ -17,7 +17,7 @@ from torch import Tensor
 from viewgen.checks import check_shape
 from viewgen.io.rgbd_files import InputError
 
-__all__ = ["FlightEvent", "FlightOutput", "Frame", "ZeroFlightOutput", "ZeroFrame", "as_rgbd_batch"]
+__all__ = ["FlightEvent", "FlightOutput", "Frame", "PlannedStep", "ZeroFlightOutput", "ZeroFrame", "as_rgbd_batch"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,6 +44,18 @@ class Frame:
     def disparity(self) -> Tensor:
         """``[1, 1, H, W]`` 1/depth in [0, 1]."""
         return self.rgbd[:, 3:]
+
+
+@dataclass(frozen=True, eq=False)
+class PlannedStep:
+    """A step half done (:meth:`FlyThroughPipeline.plan_step`): frame ``index``, its ``cam_from_world [3, 4]`` and
+    ``intrinsics [4]``, and the memory's view from it, ``warped_rgbd [1, 4, H, W]`` and ``mask [1, 1, H, W]``."""
+
+    index: int
+    cam_from_world: Tensor
+    intrinsics: Tensor
+    warped_rgbd: Tensor
+    mask: Tensor
 
 
 @dataclass(frozen=True, eq=False)
