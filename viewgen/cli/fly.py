@@ -123,7 +123,7 @@ class Flight:
     note: Callable[[], str] = lambda: ""
 
 
-def _check_model_args(args: Namespace) -> None:
+def check_model_args(args: Namespace) -> None:
     """Options of one model only are refused for the other, before any work."""
     from viewgen.cli.fly_zero import check_not_zero_weights, check_zero_args
 
@@ -181,7 +181,8 @@ def load_weights(args: Namespace):
     return pipe
 
 
-def _check_device(device: str, precision: str = "exact") -> None:
+def check_device(device: str, precision: str = "exact") -> None:
+    """One-line refusals of a --device this machine lacks, or of --precision fast off a GPU."""
     import torch
 
     if precision == "fast" and not device.startswith("cuda"):
@@ -203,9 +204,9 @@ def run(args: Namespace) -> int:
         return fly_folder.run_folder(args)
     fly_folder.refuse_folder_options(args)
     check_output(args.out, args.fps, args.save_disparity, what="--fps")
-    _check_model_args(args)
+    check_model_args(args)
     check_world_args(args)
-    _check_device(args.device, args.precision)
+    check_device(args.device, args.precision)
     resolved = resolve_input(args.input, depth=args.depth, device=args.device)
     start = resolved.rgbd_input
     for message in start.warnings:

@@ -53,7 +53,7 @@ def folder_inputs(folder: Path) -> list[Path]:
 
 def _check_folder_args(args: Namespace) -> None:
     """One-line refusals of what a folder of inputs cannot do, before any work."""
-    from viewgen.cli.fly import DEFAULT_OUT, _check_device, _check_model_args
+    from viewgen.cli.fly import DEFAULT_OUT, check_device, check_model_args
     from viewgen.cli.fly_world import check_world_args
 
     single = [option for option, given in (("--model infinite-nature-zero", args.model == "infinite-nature-zero"),
@@ -68,9 +68,9 @@ def _check_folder_args(args: Namespace) -> None:
     if (out.exists() and not out.is_dir()) or (not out.exists() and out.suffix.lower() in (".mp4", ".gif")):
         raise ValueError(f"--out {args.out}: {args.input} is a folder of inputs, which needs --out DIR, a folder for "
                          f"its flights (each written as DIR/<input name>.{args.format or 'mp4'})")
-    _check_model_args(args)
+    check_model_args(args)
     check_world_args(args)
-    _check_device(args.device, args.precision)
+    check_device(args.device, args.precision)
 
 
 def _destinations(args: Namespace, inputs: list[Path]) -> list[str]:

@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from viewgen.cli.fly import Flight
+from viewgen.cli.fly_world import choose_memory
 
 __all__ = ["CHECKPOINT_URL", "MODEL", "check_not_zero_weights", "check_sky_args", "check_zero_args",
            "check_zero_weights", "crash_note", "plan_zero", "read_sky_file", "zero_sky_mask"]
@@ -85,11 +86,9 @@ def plan_zero(args: Namespace, start) -> Flight:
     pipe = InfiniteNatureZeroPipeline.from_pretrained(args.weights, device=args.device)
     pipe.config = replace(pipe.config, seed=args.seed, stop_on_crash=args.on_crash != "continue")
     refiner = f"Infinite Nature Zero's StyleGAN2 refiner from {args.weights}; {sky_words}"
-    if args.memory == "world":
-        from viewgen.memory.world import WorldMemory
-
-        pipe.memory = WorldMemory()  # the generator fills what the world never saw
-        refiner += ", remembering world"
+    pipe.memory = choose_memory(args.memory, pipe.memory, weight_free=False)  # world: the generator fills the rest
+    if args.memory != "default":
+        refiner += f", remembering {args.memory}"
     inputs = pipe.prepare(start.rgbd, sky_mask=sky)  # RGB + disparity of any scale: only its percentiles matter
     for message in inputs.warnings:
         print(f"viewgen: warning: {message}", file=sys.stderr)

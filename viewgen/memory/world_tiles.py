@@ -154,12 +154,13 @@ class TileStore:
         # per tile: frame, last_seen, vertex start, vertex stop, face start, face stop, live faces, live vertices
         self.info = torch.empty(0, 8, dtype=torch.long, device=self.device)
 
+    # info columns; each range's stop right after its start (rows() relies on it)
     FRAME, LAST_SEEN, V_START, V_STOP, F_START, F_STOP, LIVE_FACES, LIVE_VERTICES = range(8)
 
     @property
     def tile_count(self) -> int:
         """Tiles kept now (with a live face)."""
-        return int((self.info[:, self.LIVE_FACES] > 0).sum())
+        return int(self.live().sum())
 
     @property
     def vertex_count(self) -> int:
@@ -169,6 +170,10 @@ class TileStore:
     def live(self) -> Tensor:
         """``[T]`` bool: the tiles with a live face."""
         return self.info[:, self.LIVE_FACES] > 0
+
+    def rows(self, info: Tensor, start: int) -> Tensor:
+        """The vertex (``start = V_START``) or face (``F_START``) rows of the tiles whose ``info [K, 8]`` is given."""
+        return ranges(info[:, start], info[:, start + 1] - info[:, start])
 
     @torch.inference_mode()
     def add(self, tiles: NewTiles, frame: int) -> None:
@@ -199,8 +204,8 @@ class TileStore:
         """The tiles ``tiles [K]`` (long, ascending) in one mesh, their live faces in storage order."""
         info = self.info.index_select(0, tiles)
         vertex_counts = info[:, self.V_STOP] - info[:, self.V_START]
-        rows = ranges(info[:, self.V_START], vertex_counts)
-        face_rows = ranges(info[:, self.F_START], info[:, self.F_STOP] - info[:, self.F_START])
+        rows = self.rows(info, self.V_START)
+        face_rows = self.rows(info, self.F_START)
         face_rows = face_rows[self.face_alive.values[:, 0].index_select(0, face_rows)]
         shift = torch.zeros(self.info.shape[0], dtype=torch.int32, device=self.device)
         shift[tiles] = (torch.cumsum(vertex_counts, 0) - vertex_counts - info[:, self.V_START]).to(torch.int32)
@@ -235,8 +240,8 @@ class TileStore:
         if tiles.numel() == 0:
             return
         info = self.info[tiles]
-        self.face_alive.values[ranges(info[:, self.F_START], info[:, self.F_STOP] - info[:, self.F_START])] = False
-        self.vertex_uses.values[ranges(info[:, self.V_START], info[:, self.V_STOP] - info[:, self.V_START])] = 0
+        self.face_alive.values[self.rows(info, self.F_START)] = False
+        self.vertex_uses.values[self.rows(info, self.V_START)] = 0
         self.info[tiles, self.LIVE_FACES] = 0
         self.info[tiles, self.LIVE_VERTICES] = 0
         self._compact_if_sparse()

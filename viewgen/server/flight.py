@@ -56,6 +56,7 @@ class FlightDriver:
 
     def __init__(self, pipeline: Any) -> None:
         self.pipeline = pipeline
+        self.own_memory = getattr(pipeline, "memory", None)  # the pipeline's own memory, before any choice
 
     def input_size(self) -> tuple[int, int]:
         """``(H, W)`` an uploaded photo is cropped (centred) and resized to before its flight starts."""
@@ -71,9 +72,18 @@ class FlightDriver:
         return None
 
     def remember_world(self, on: bool) -> None:
-        """Fly the next flight with the world memory (``on``) or the pipeline's own; only with ``memory_choice``."""
-        if on:
-            raise ValueError(f"{self.label} has no memory choice")
+        """Fly the next flight with the world memory (``on``) or the pipeline's own; only with ``memory_choice``.
+
+        ``pipeline.memory`` becomes a new :class:`~viewgen.memory.world.WorldMemory` or the pipeline's own, as
+        :func:`~viewgen.memory.world.memory_named` gives them (``viewgen fly --memory`` too): the weight-free flight
+        (its own memory is the procedural :class:`~viewgen.memory.WorldPrior`) keeps its own as the world's
+        fallback; a learned refiner (Infinite Nature's SPADE, Zero's generator) fills what the world never saw."""
+        if not self.memory_choice:
+            if on:
+                raise ValueError(f"{self.label} has no memory choice")
+            return
+        self.pipeline.memory = memory_named("world" if on else "default", self.own_memory,
+                                            weight_free=isinstance(self.own_memory, WorldPrior))
 
 
 class FlyThroughDriver(FlightDriver):
@@ -83,17 +93,6 @@ class FlyThroughDriver(FlightDriver):
     label = "Infinite Nature"
     memory_choice = True
     can_fly_back = True
-
-    def __init__(self, pipeline: Any) -> None:
-        super().__init__(pipeline)
-        self.own_memory = pipeline.memory  # the pipeline's own memory, before any choice
-
-    def remember_world(self, on: bool) -> None:
-        """``pipeline.memory``: a new :class:`~viewgen.memory.world.WorldMemory` (``on``) or the pipeline's own, as
-        :func:`~viewgen.memory.world.memory_named` gives them; the weight-free flight (its own memory is the
-        procedural :class:`~viewgen.memory.WorldPrior`) keeps its own as the world's fallback."""
-        self.pipeline.memory = memory_named("world" if on else "default", self.own_memory,
-                                            weight_free=isinstance(self.own_memory, WorldPrior))
 
     def input_size(self) -> tuple[int, int]:
         """The flight's size, ``config.image_size``."""

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from torch import Tensor
 
-from viewgen.memory.world import WorldMemory
 from viewgen.pipelines.infinite_nature_zero import InfiniteNatureZeroPipeline
 from viewgen.pipelines.outputs import ZeroFrame
 from viewgen.server.flight import FlightDriver, FlightNotice
@@ -37,11 +36,6 @@ class ZeroDriver(FlightDriver):
     label = "Infinite Nature Zero"
     memory_choice = True
     can_fly_back = True
-
-    def remember_world(self, on: bool) -> None:
-        """``pipeline.memory``: a new :class:`~viewgen.memory.world.WorldMemory` (``on``; the generator fills what
-        it never saw) or none (the original loop)."""
-        self.pipeline.memory = WorldMemory() if on else None
 
     def input_size(self) -> tuple[int, int]:
         """``(S, canvas_scale * S)``: ``S`` rows, as wide as the sky dome's canvas around the ``S x S`` crop
