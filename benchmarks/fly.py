@@ -5,11 +5,16 @@
     python benchmarks/fly.py --frames 20 --runs 3 --profile
     python benchmarks/fly.py --devices cuda,cuda+graphs,cuda+graphs+fast --size 640x1024   # GPU columns
 
+Columns: ``cpu`` (the default arithmetic: Winograd 3x3 convolutions where they pay), ``cpu+direct``
+(PyTorch's direct convolutions, the arithmetic of earlier releases), ``cuda``, ``cuda+graphs``
+(the refiner replayed from CUDA graphs), ``cuda+graphs+fast`` (and in bfloat16).
+
 Rows: seconds per style encoding, per ``render_refine`` step (and its parts: warp, generator,
 rescale), per autopilot step; frames per second of a flight; peak memory (process RSS
 high-water, taken before the FLOP and matmul measurements, and on CUDA
-``torch.cuda.max_memory_allocated``); the generator's achieved GFLOP/s (FLOPs counted with
-``FlopCounterMode``, 2 per multiply-add) beside the machine's fp32 matmul GFLOP/s. Times are
+``torch.cuda.max_memory_allocated``); the generator's equivalent GFLOP/s (the FLOPs of its direct
+convolutions, counted with ``FlopCounterMode``, 2 per multiply-add, over its time: above the
+machine's fp32 matmul GFLOP/s means fewer operations than the direct algorithm) beside that rate. Times are
 medians of ``--runs`` runs after ``--warmup`` runs. Other processes on the machine skew
 everything; the load average is printed for that reason.
 """
@@ -29,6 +34,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from viewgen.networks import SpadeGenerator, SpadeGeneratorConfig, StyleEncoder, StyleEncoderConfig
+from viewgen.networks.winograd import conv_algorithm
 from viewgen.pipelines import FlyDynamic, FlyThroughConfig, FlyThroughPipeline, rescale_refined_disparity
 from viewgen.rendering import warp_rgbd
 from viewgen.runtime import tune_cpu_allocator
@@ -52,7 +58,7 @@ ROWS = (
     Row("  warp_rgbd", "ms"), Row("  generator", "ms"), Row("  rescale", "ms", 2),
     Row("autopilot step", "ms", 2, TARGETS["autopilot"]), Row("flight", "frames/s", 2), Row("flight", "ms/frame"),
     Row("peak RSS", "MiB", 0, TARGETS["peak_rss"]), Row("peak CUDA allocated", "MiB", 0),
-    Row("generator FLOPs", "GFLOP"), Row("generator achieved", "GFLOP/s"),
+    Row("generator FLOPs (direct)", "GFLOP"), Row("generator equivalent", "GFLOP/s"),
     Row(f"fp32 matmul {MATMUL_SIZE}^2", "GFLOP/s"),
 )
 MS_ROWS = ("encode_style", "render_refine", "  warp_rgbd", "  generator", "  rescale", "autopilot step")
@@ -87,10 +93,11 @@ def synthetic_rgbd(height: int, width: int) -> torch.Tensor:
 
 
 def build_pipeline(weights: str | None, column: str, size: tuple[int, int] | None = None) -> FlyThroughPipeline:
-    """The pipeline of a table column: ``cpu``, ``cuda``, ``cuda+graphs`` (the refiner replayed from CUDA graphs)
-    or ``cuda+graphs+fast`` (and in bfloat16); random full-size networks at ``size`` unless ``weights``."""
+    """The pipeline of a table column (the module docstring lists them); random full-size networks at ``size``
+    unless ``weights``."""
     device, *options = column.split("+")
-    gpu = {"cuda_graphs": "graphs" in options, "precision": "fast" if "fast" in options else "exact"}
+    gpu = {"cuda_graphs": "graphs" in options, "precision": "fast" if "fast" in options else "exact",
+           "conv": "direct" if "direct" in options else "winograd"}
     if weights:
         pipe = FlyThroughPipeline.from_pretrained(weights, device=device)
         return FlyThroughPipeline(refiner=pipe.refiner, config=replace(pipe.config, **gpu))
@@ -125,7 +132,7 @@ def measure_device(args: argparse.Namespace, column: str) -> dict[str, float]:
     results["peak RSS"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     if device.type == "cuda":
         results["peak CUDA allocated"] = torch.cuda.max_memory_allocated(device) / 2**20
-    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+    with torch.inference_mode(), conv_algorithm("direct"), FlopCounterMode(display=False) as counter:
         pipe.generator(warped, mask, style)
     results["generator FLOPs"] = counter.get_total_flops()
     results["fp32 matmul"] = matmul_flops_per_second(device, args.runs, args.warmup)
@@ -138,8 +145,8 @@ def in_display_units(seconds_and_counts: dict[str, float]) -> dict[tuple[str, st
     shown = {(key, "ms"): raw[key] * 1e3 for key in MS_ROWS}
     shown[("flight", "frames/s")], shown[("flight", "ms/frame")] = 1 / raw["flight"], raw["flight"] * 1e3
     shown.update({(key, "MiB"): raw[key] for key in ("peak RSS", "peak CUDA allocated") if key in raw})
-    shown[("generator FLOPs", "GFLOP")] = raw["generator FLOPs"] / 1e9
-    shown[("generator achieved", "GFLOP/s")] = raw["generator FLOPs"] / raw["  generator"] / 1e9
+    shown[("generator FLOPs (direct)", "GFLOP")] = raw["generator FLOPs"] / 1e9
+    shown[("generator equivalent", "GFLOP/s")] = raw["generator FLOPs"] / raw["  generator"] / 1e9
     shown[(f"fp32 matmul {MATMUL_SIZE}^2", "GFLOP/s")] = raw["fp32 matmul"] / 1e9
     return shown
 
@@ -181,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs before timing")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--devices", default="auto",
-                        help="comma list of columns: cpu, cuda, cuda+graphs (CUDA graphs), cuda+graphs+fast (and "
-                             "bfloat16) (default: cpu, plus the three cuda columns if present)")
+                        help="comma list of columns: cpu, cpu+direct, cuda, cuda+graphs, cuda+graphs+fast (default: "
+                             "cpu and cpu+direct, plus the three cuda columns if present)")
     parser.add_argument("--size", type=lambda text: tuple(int(v) for v in text.split("x")), default=None,
                         metavar="HxW", help="flight size of the random networks (default 160x256)")
     parser.add_argument("--profile", action="store_true", help="also print the top CPU ops of one render_refine")
@@ -191,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     cuda_columns = ["cuda", "cuda+graphs", "cuda+graphs+fast"] if torch.cuda.is_available() else []
-    devices = ["cpu"] + cuda_columns if args.devices == "auto" else args.devices.split(",")
+    devices = ["cpu", "cpu+direct"] + cuda_columns if args.devices == "auto" else args.devices.split(",")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {os.cpu_count()} CPUs, "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, "
           f"weights: {args.weights or 'random (full-size default config)'}, {args.frames}-frame flight, "

@@ -8,6 +8,7 @@ moves the output by at most ~1e-5. Everything else runs on tiny random networks.
 """
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -87,16 +88,22 @@ def test_style_is_the_reference_style_noise(our_style, reference):
     assert diff.max() <= 2e-5 and diff.mean() <= 5e-6  # measured 1.08e-5 and 2.3e-6
 
 
+@pytest.mark.parametrize("conv", ["winograd", "direct"])
 @pytest.mark.parametrize("suffix, pose_key", [("fixed", "pose_next_fixed"), ("fly_1", "fly_pose_1")])
-def test_render_refine_matches_reference(converted_pipeline, our_style, reference, suffix, pose_key):
+def test_render_refine_matches_reference(converted_pipeline, our_style, reference, suffix, pose_key, conv):
     intrinsics = torch.from_numpy(reference["intrinsics"])
     args = (torch.from_numpy(reference["pose_identity"]), intrinsics, torch.from_numpy(reference[pose_key]), intrinsics)
     rgbd = nchw(reference["input_rgbd"])
-    ours = converted_pipeline.render_refine(rgbd, our_style, *args)
+    default_config = converted_pipeline.config
+    converted_pipeline.config = replace(default_config, conv=conv)
+    try:
+        ours = converted_pipeline.render_refine(rgbd, our_style, *args)
+    finally:
+        converted_pipeline.config = default_config
     diff = abs_diff(ours, nchw(reference[f"render_refine_{suffix}"]))
     assert (diff.amax(dim=(0, 2, 3)) <= STEP_LIMITS["max"]).all() and diff.mean() <= STEP_LIMITS["mean"]
-    # Measured on fly_1: max 5.8e-5, mean 1.2e-6 with PyTorch's AVX2 kernels; max 1.7e-4, mean 1.4e-6
-    # with its AVX-512 kernels (the generator's convolutions round differently per instruction set).
+    # Measured on fly_1: max 5.7e-5, mean 1.4e-6 with PyTorch's AVX2 kernels (winograd and direct alike);
+    # max 1.7e-4, mean 1.4e-6 with its AVX-512 kernels (convolutions round differently per instruction set).
     assert diff.max() <= 5e-4 and diff.mean() <= 5e-6
     disparity_diff = abs_diff(ours[:, 3:], nchw(reference[f"refined_disparity_{suffix}"]))
     assert disparity_diff.max() <= 5e-5 and disparity_diff.mean() <= 1e-6
@@ -271,6 +278,11 @@ def test_float64_pipeline():
     pipe = tiny_pipeline(dtype="float64")
     frame = pipe(scene_rgbd(*TINY_SIZE, seed=6), num_frames=1)[0]
     assert frame.rgbd.dtype == torch.float64 and torch.isfinite(frame.rgbd).all()
+
+
+def test_an_unknown_conv_algorithm_is_refused():
+    with pytest.raises(ValueError, match="conv must be one of winograd, direct, got 'fft'"):
+        FlyThroughConfig(conv="fft")
 
 
 @pytest.mark.gpu

@@ -45,6 +45,7 @@ from viewgen.geometry.intrinsics import default_intrinsics
 from viewgen.io.rgbd_files import InputWarning, validate_rgbd
 from viewgen.memory import LastFrame, Memory, WorldPrior, WorldPriorConfig
 from viewgen.networks import SpadeGenerator, StyleEncoder
+from viewgen.networks.winograd import conv_algorithm
 from viewgen.pipelines.fly_through_config import DTYPES, FlyThroughConfig, check_gpu_options
 from viewgen.pipelines.fly_through_weights import MissingWeightsError, load_release, save_release
 from viewgen.pipelines.outputs import FlightOutput, Frame, PlannedStep, as_rgbd_batch
@@ -209,7 +210,8 @@ class FlyThroughPipeline:
     def refine(self, warped_rgbd: Tensor, mask: Tensor, style: Tensor) -> Tensor:
         """``refiner.refine`` of ``warped_rgbd [B, 4, H, W]`` and ``mask [B, 1, H, W]`` with ``style [B, style_dim]``,
         then its disparity rescaled to the warped one over ``mask``: ``[B, 4, H, W]``."""
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "fast"):
+        fast = self.config.precision == "fast"
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=fast), conv_algorithm(self.config.conv):
             refined_rgbd = self.refiner.refine(warped_rgbd, mask, style)
         refined_rgbd = refined_rgbd.to(self.dtype)
         disparity = rescale_refined_disparity(warped_rgbd[:, 3:], mask, refined_rgbd[:, 3:])

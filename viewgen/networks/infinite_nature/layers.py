@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from viewgen.networks.winograd import KernelCache, winograd_conv3x3, winograd_pays
+
 PadMode = Literal["reflect", "zeros"]
 
 LEAKY_RELU_SLOPE = 0.2
@@ -46,6 +48,9 @@ class SameConv2d(nn.Conv2d):
 
     Input ``[B, in_channels, H, W]`` -> output ``[B, out_channels, ceil(H/s), ceil(W/s)]``.
     The parameters are the usual ``weight [out, in, k, k]`` and optional ``bias [out]``.
+    A stride-1 3x3 layer convolves by Winograd's F(4x4, 3x3) where that pays (CPU inference on
+    large maps, :mod:`viewgen.networks.winograd`) unless inside
+    ``conv_algorithm("direct")``.
     """
 
     def __init__(
@@ -59,9 +64,14 @@ class SameConv2d(nn.Conv2d):
     ):
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=0, bias=bias)
         self.pad_mode = pad_mode
+        self._winograd = KernelCache()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv_with(x, self.weight, self.bias)
+        weight = self.weight
+        if self.stride == (1, 1) and winograd_pays(x, weight):
+            kernel, bias = self._winograd.get((weight,), (self.bias,))
+            return winograd_conv3x3(pad_same(x, self.kernel_size, self.stride, self.pad_mode), kernel, bias)
+        return self.conv_with(x, weight, self.bias)
 
     def conv_with(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         """This layer's padded convolution with another ``weight`` / ``bias`` (e.g. fused layers)."""

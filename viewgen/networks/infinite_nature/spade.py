@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from viewgen.networks.infinite_nature.layers import SameConv2d, instance_norm, leaky_relu, resize_condition, sn_conv
+from viewgen.networks.winograd import KernelCache, winograd_conv3x3, winograd_pays
 
 
 class Spade(nn.Module):
@@ -21,6 +22,9 @@ class Spade(nn.Module):
         channels: C, the channels of ``x``.
         condition_channels: channels of the condition (5: RGBD in [-1, 1] and the mask).
         hidden_channels: width of the shared hidden layer (128 in the original).
+
+    Where Winograd convolution pays (see :class:`SameConv2d`), gamma and beta are computed as
+    one F(4x4, 3x3) convolution, sharing the transform of ``hidden``.
     """
 
     def __init__(self, channels: int, condition_channels: int, hidden_channels: int):
@@ -28,12 +32,24 @@ class Spade(nn.Module):
         self.conv_cond = SameConv2d(condition_channels, hidden_channels, 3, pad_mode="reflect")
         self.gamma = SameConv2d(hidden_channels, channels, 3, pad_mode="zeros")
         self.beta = SameConv2d(hidden_channels, channels, 3, pad_mode="zeros")
+        self._winograd = KernelCache()
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """``x [B, C, h, w]``, ``condition [B, condition_channels, H, W]`` -> ``[B, C, h, w]``."""
         hidden = F.relu(self.conv_cond(resize_condition(condition, x.shape[-2:])))
+        gamma, beta = self.modulation(hidden)
         normalized = instance_norm(x)
-        return torch.addcmul(normalized + self.beta(hidden), normalized, self.gamma(hidden))  # x_n * (1 + gamma) + beta
+        return torch.addcmul(normalized + beta, normalized, gamma)  # x_n * (1 + gamma) + beta
+
+    def modulation(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``hidden [B, hidden_channels, h, w]`` -> (gamma, beta), each ``[B, C, h, w]``."""
+        gamma_weight, beta_weight = self.gamma.weight, self.beta.weight
+        joined_channels = gamma_weight.shape[0] + beta_weight.shape[0]
+        if winograd_pays(hidden, gamma_weight, joined_channels):
+            kernel, bias = self._winograd.get((gamma_weight, beta_weight), (self.gamma.bias, self.beta.bias))
+            both = winograd_conv3x3(F.pad(hidden, (1, 1, 1, 1)), kernel, bias)
+            return both[:, : gamma_weight.shape[0]], both[:, gamma_weight.shape[0] :]
+        return self.gamma(hidden), self.beta(hidden)
 
 
 class SpadeResBlock(nn.Module):
