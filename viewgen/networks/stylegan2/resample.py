@@ -3,7 +3,9 @@
 StyleGAN2 low-pass filters every change of resolution with a separable binomial kernel (taps
 ``(1, 3, 3, 1)``). :func:`upfirdn2d` is the one primitive: insert ``up - 1`` zeros after every
 pixel, pad (or crop, for negative pads), convolve each channel with the 2D kernel, keep every
-``down``-th pixel. No CUDA extension and no compiled code: one depthwise ``conv2d``.
+``down``-th pixel. No CUDA extension and no compiled code: one depthwise ``conv2d`` (``groups`` = channels,
+which oneDNN runs 5-15x faster than the same filter applied to a batch of single-channel planes, with
+the same float32 results; measured in docs/speed.md).
 
 The kernel is a buffer (``kernel [kh, kw]``) because the original checkpoints store it as one.
 """
@@ -58,19 +60,19 @@ def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1,
 
     ``H' = (H * up + pad[0] + pad[1] - kh) // down + 1`` (likewise W). ``pad = (before, after)``
     applies to both axes. The filter is a true convolution (the kernel flipped). Each channel is
-    filtered on its own, as a batch of single-channel planes: the same operations as the original's
-    pure-PyTorch path, so float32 results match it bit for bit.
+    filtered on its own (a depthwise convolution): the same multiply-adds in the same order as the
+    original's pure-PyTorch path, which filters a batch of single-channel planes, so float32 results
+    match it bit for bit.
     """
     batch, channels, height, width = x.shape
     kernel_h, kernel_w = kernel.shape
     planes = x.reshape(batch * channels, height, width, 1)
     planes = _pad_or_crop(_zero_insert(planes, up), *pad)
     padded_h, padded_w = planes.shape[1:3]
-    planes = planes.permute(0, 3, 1, 2).reshape(batch * channels, 1, padded_h, padded_w)
-    weight = torch.flip(kernel, [0, 1]).view(1, 1, kernel_h, kernel_w).to(planes.dtype)
-    filtered = F.conv2d(planes, weight)
-    filtered = filtered[:, :, ::down, ::down]
-    return filtered.reshape(batch, channels, filtered.shape[-2], filtered.shape[-1])
+    maps = planes.reshape(batch, channels, padded_h, padded_w)
+    weight = torch.flip(kernel, [0, 1]).to(maps.dtype).expand(channels, 1, kernel_h, kernel_w).contiguous()
+    filtered = F.conv2d(maps, weight, groups=channels)
+    return filtered[:, :, ::down, ::down]
 
 
 class Blur(nn.Module):
