@@ -191,7 +191,7 @@ class KernelCache:
         self, weights: tuple[torch.Tensor, ...], biases: tuple[torch.Tensor | None, ...]
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(kernel [36, sum K, C], bias [sum K] or None)`` for ``weights [K_i, C, 3, 3]``."""
-        sources = tuple((t, _state(t)) for t in (*weights, *biases))
+        sources = tuple((t, tensor_state(t)) for t in (*weights, *biases))
         if self._value is None or not self._same(sources):
             kernel = winograd_kernel(torch.cat(weights) if len(weights) > 1 else weights[0])
             bias = None if any(b is None for b in biases) else torch.cat([b.detach() for b in biases])
@@ -204,7 +204,7 @@ class KernelCache:
         )
 
 
-def _state(tensor: torch.Tensor | None) -> tuple:
+def tensor_state(tensor: torch.Tensor | None) -> tuple:
     """What changes when a tensor's values may have: storage (``.to`` swaps a parameter's
     ``.data``), dtype, device, and the version counter of in-place writes."""
     if tensor is None:
