@@ -10,8 +10,9 @@ Columns: ``cpu`` (the default arithmetic: Winograd 3x3 convolutions where they p
 (the refiner replayed from CUDA graphs), ``cuda+graphs+fast`` (and in bfloat16).
 
 Rows: seconds per style encoding, per ``render_refine`` step (and its parts: warp, generator,
-rescale), per autopilot step; frames per second of a flight; peak memory (process RSS
-high-water, taken before the FLOP and matmul measurements, and on CUDA
+rescale), per autopilot step, each row's columns timed in turns (so a host that slows down mid-way
+weighs on every column alike); frames per second of a flight; peak memory (process RSS high-water,
+taken before the FLOP and matmul measurements, shown when one column is measured; on CUDA
 ``torch.cuda.max_memory_allocated``); the generator's equivalent GFLOP/s (the FLOPs of its direct
 convolutions, counted with ``FlopCounterMode``, 2 per multiply-add, over its time: above the
 machine's fp32 matmul GFLOP/s means fewer operations than the direct algorithm) beside that rate. Times are
@@ -64,22 +65,30 @@ ROWS = (
 MS_ROWS = ("encode_style", "render_refine", "  warp_rgbd", "  generator", "  rescale", "autopilot step")
 
 
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def median_seconds(fn: Callable[[], object], device: torch.device, runs: int, warmup: int) -> float:
     """Median wall time of ``fn()`` over ``runs`` calls after ``warmup`` calls (CUDA-synchronised)."""
-    def synchronize() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+    return interleaved_medians({"only": (fn, device)}, runs, warmup)["only"]
 
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        synchronize()
-        start = time.perf_counter()
-        fn()
-        synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+
+def interleaved_medians(calls: dict[str, tuple[Callable[[], object], torch.device]], runs: int,
+                        warmup: int) -> dict[str, float]:
+    """Median seconds of each ``(fn, device)`` in ``calls``, timed in turns (one call of each per round), so a
+    host that slows down mid-way weighs on every column alike."""
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for round_index in range(warmup + runs):
+        for name, (fn, device) in calls.items():
+            _synchronize(device)
+            start = time.perf_counter()
+            fn()
+            _synchronize(device)
+            if round_index >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def synthetic_rgbd(height: int, width: int) -> torch.Tensor:
@@ -108,35 +117,62 @@ def build_pipeline(weights: str | None, column: str, size: tuple[int, int] | Non
                               FlyThroughConfig(image_size=size, device=device, **gpu))
 
 
-def measure_device(args: argparse.Namespace, column: str) -> dict[str, float]:
-    """All rows for one column (a device and its options), in the order that keeps the RSS high-water honest."""
+@dataclass
+class Column:
+    """One table column, ready to time: its pipeline, the tensors of one step, and a call per millisecond row."""
+
+    device: torch.device
+    pipe: FlyThroughPipeline
+    rgbd: torch.Tensor
+    inputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # warped RGBD, mask, style: the generator's
+    calls: dict[str, Callable[[], object]]
+
+
+def prepare_column(args: argparse.Namespace, column: str) -> Column:
+    """Build a column's pipeline (a device and its options) and the calls of its millisecond rows."""
     device = torch.device(column.split("+")[0])
     pipe = build_pipeline(args.weights, column, args.size)
     start = pipe.reset(synthetic_rgbd(*pipe.config.image_size))
     rgbd, style, pose, intrinsics = start.rgbd, pipe.style, start.cam_from_world, start.intrinsics
     next_pose = FlyDynamic(intrinsics.cpu(), pose.cpu()).next(rgbd.cpu()).to(device)
-    time_it = lambda fn, runs=args.runs: median_seconds(fn, device, runs, args.warmup)  # noqa: E731
     with torch.inference_mode():
         warped, mask = warp_rgbd(rgbd, pose, next_pose, intrinsics)
         refined = pipe.generator(warped, mask, style)
-        results = {
-            "encode_style": time_it(lambda: pipe.encode_style(rgbd)),
-            "render_refine": time_it(lambda: pipe.render_refine(rgbd, style, pose, intrinsics, next_pose, intrinsics)),
-            "  warp_rgbd": time_it(lambda: warp_rgbd(rgbd, pose, next_pose, intrinsics)),
-            "  generator": time_it(lambda: pipe.refine(warped, mask, style)),
-            "  rescale": time_it(lambda: rescale_refined_disparity(warped[:, 3:], mask, refined[:, 3:]), 20),
-        }
     autopilot = FlyDynamic(intrinsics, pose)
-    results["autopilot step"] = time_it(lambda: autopilot.next(rgbd), 50)
-    results["flight"] = time_flight(pipe, rgbd, args.frames, device)
-    results["peak RSS"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    if device.type == "cuda":
-        results["peak CUDA allocated"] = torch.cuda.max_memory_allocated(device) / 2**20
-    with torch.inference_mode(), conv_algorithm("direct"), FlopCounterMode(display=False) as counter:
-        pipe.generator(warped, mask, style)
-    results["generator FLOPs"] = counter.get_total_flops()
-    results["fp32 matmul"] = matmul_flops_per_second(device, args.runs, args.warmup)
-    return in_display_units(results)
+    calls = {
+        "encode_style": lambda: pipe.encode_style(rgbd),
+        "render_refine": lambda: pipe.render_refine(rgbd, style, pose, intrinsics, next_pose, intrinsics),
+        "  warp_rgbd": lambda: warp_rgbd(rgbd, pose, next_pose, intrinsics),
+        "  generator": lambda: pipe.refine(warped, mask, style),
+        "  rescale": lambda: rescale_refined_disparity(warped[:, 3:], mask, refined[:, 3:]),
+        "autopilot step": lambda: autopilot.next(rgbd),
+    }
+    return Column(device, pipe, rgbd, (warped, mask, style), calls)
+
+
+def measure_columns(args: argparse.Namespace, names: list[str]) -> dict[str, dict[tuple[str, str], float]]:
+    """Every row for every column; each row's columns timed in turns. The peak RSS (a process high-water mark)
+    is per column only when one column is measured."""
+    columns = {name: prepare_column(args, name) for name in names}
+    results: dict[str, dict[str, float]] = {name: {} for name in names}
+    with torch.inference_mode():
+        for key in MS_ROWS:
+            runs = {"  rescale": 20, "autopilot step": 50}.get(key, args.runs)
+            calls = {name: (column.calls[key], column.device) for name, column in columns.items()}
+            for name, seconds in interleaved_medians(calls, runs, args.warmup).items():
+                results[name][key] = seconds
+    for name, column in columns.items():
+        results[name]["flight"] = time_flight(column.pipe, column.rgbd, args.frames, column.device)
+    for name, column in columns.items():
+        if len(columns) == 1:
+            results[name]["peak RSS"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        if column.device.type == "cuda":
+            results[name]["peak CUDA allocated"] = torch.cuda.max_memory_allocated(column.device) / 2**20
+        with torch.inference_mode(), conv_algorithm("direct"), FlopCounterMode(display=False) as counter:
+            column.pipe.generator(*column.inputs)
+        results[name]["generator FLOPs"] = counter.get_total_flops()
+        results[name]["fp32 matmul"] = matmul_flops_per_second(column.device, args.runs, args.warmup)
+    return {name: in_display_units(raw) for name, raw in results.items()}
 
 
 def in_display_units(seconds_and_counts: dict[str, float]) -> dict[tuple[str, str], float]:
@@ -203,8 +239,10 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, "
           f"weights: {args.weights or 'random (full-size default config)'}, {args.frames}-frame flight, "
           f"size {'x'.join(map(str, args.size or (160, 256)))}")
-    per_device = {device: measure_device(args, device) for device in devices}
+    per_device = measure_columns(args, devices)
     print_table(per_device)
+    if len(devices) > 1:
+        print("(columns timed in turns, row by row; peak RSS is shown for a single --devices column only)")
     if args.profile:
         profile_render_refine(args)
     return 0
