@@ -1,11 +1,15 @@
 """``viewgen depth`` and ``viewgen download``: outputs, and one-line errors with exit status 2."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from tests.helpers.depth import random_midas, save_checkpoint
+from tests.helpers.offline import isolated_cache  # noqa: F401 - autouse: an empty VIEWGEN_HOME, offline
 from viewgen.cli.main import main
 from viewgen.depth.midas import MIDAS_VARIANTS
 from viewgen.depth.midas_net import MIDAS_V21_SMALL
@@ -14,12 +18,9 @@ from viewgen.io.images import read_disparity_png16
 H, W = 36, 52
 
 
-@pytest.fixture(autouse=True)
-def offline_cache(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    monkeypatch.setenv("VIEWGEN_HOME", str(home))
-    monkeypatch.setenv("VIEWGEN_OFFLINE", "1")
-    return home
+def viewgen_home() -> Path:
+    """The empty VIEWGEN_HOME that :func:`isolated_cache` set for this test."""
+    return Path(os.environ["VIEWGEN_HOME"])
 
 
 @pytest.fixture
@@ -52,9 +53,9 @@ def test_depth_from_a_disparity_file_with_preview(tmp_path, photo, capsys):
         assert png.mode == "RGB" and png.size == (W, H)
 
 
-def test_depth_with_the_official_small_architecture_from_the_cache(offline_cache, photo, tmp_path, capsys):
+def test_depth_with_the_official_small_architecture_from_the_cache(photo, tmp_path, capsys):
     spec = MIDAS_VARIANTS["midas-v21-small"].weights
-    save_checkpoint(random_midas(MIDAS_V21_SMALL), offline_cache / "weights" / spec.filename)
+    save_checkpoint(random_midas(MIDAS_V21_SMALL), viewgen_home() / "weights" / spec.filename)
     out = tmp_path / "d.npy"
     assert main(["depth", str(photo), "--backend", "midas-v21-small", "--out", str(out), "--size", "20x30",
                  "--normalization", "percentile"]) == 0
@@ -64,11 +65,11 @@ def test_depth_with_the_official_small_architecture_from_the_cache(offline_cache
     assert 0 <= array.min() and array.max() <= 1 and array.std() > 0
 
 
-def test_missing_weights_offline(photo, tmp_path, offline_cache, capsys):
+def test_missing_weights_offline(photo, tmp_path, capsys):
     assert main(["depth", str(photo), "--out", str(tmp_path / "d.png")]) == 2
     line = error_line(capsys)
     spec = MIDAS_VARIANTS["midas-v21"].weights
-    assert spec.urls[0] in line and str(offline_cache / "weights" / spec.filename) in line
+    assert spec.urls[0] in line and str(viewgen_home() / "weights" / spec.filename) in line
     assert not (tmp_path / "d.png").exists()
 
 
@@ -116,9 +117,9 @@ def test_cuda_device_when_missing(photo, tmp_path, capsys):
     assert "CUDA is not available" in error_line(capsys)
 
 
-def test_fly_a_photo_with_a_tiny_stand_in_depth_model(offline_cache, photo, tmp_path, capsys):
+def test_fly_a_photo_with_a_tiny_stand_in_depth_model(photo, tmp_path, capsys):
     spec = MIDAS_VARIANTS["midas-v21-small"].weights
-    save_checkpoint(random_midas(MIDAS_V21_SMALL), offline_cache / "weights" / spec.filename)
+    save_checkpoint(random_midas(MIDAS_V21_SMALL), viewgen_home() / "weights" / spec.filename)
     out = tmp_path / "frames"
     assert main(["fly", str(photo), "--depth", "midas-v21-small", "--frames", "3", "--size", "32x48",
                  "--out", f"{out}/", "--save-disparity"]) == 0
@@ -128,7 +129,7 @@ def test_fly_a_photo_with_a_tiny_stand_in_depth_model(offline_cache, photo, tmp_
     assert len(list(out.glob("frame_*.png"))) == 3
 
 
-def test_fly_a_photo_without_depth_weights_names_the_download(offline_cache, photo, tmp_path, capsys):
+def test_fly_a_photo_without_depth_weights_names_the_download(photo, tmp_path, capsys):
     assert main(["fly", str(photo), "--out", str(tmp_path / "f.mp4")]) == 2
     line = error_line(capsys)
     assert MIDAS_VARIANTS["midas-v21"].weights.urls[0] in line
