@@ -184,24 +184,30 @@ class KernelCache:
     """
 
     def __init__(self) -> None:
-        self._sources: tuple[tuple[torch.Tensor | None, tuple], ...] = ()
-        self._value: tuple[torch.Tensor, torch.Tensor | None] | None = None
+        # (sources, (kernel, bias)), replaced whole so that threads sharing a layer never see a mix
+        self._entry: tuple[tuple, tuple[torch.Tensor, torch.Tensor | None]] | None = None
 
     def get(
         self, weights: tuple[torch.Tensor, ...], biases: tuple[torch.Tensor | None, ...]
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(kernel [36, sum K, C], bias [sum K] or None)`` for ``weights [K_i, C, 3, 3]``."""
         sources = tuple((t, tensor_state(t)) for t in (*weights, *biases))
-        if self._value is None or not self._same(sources):
-            kernel = winograd_kernel(torch.cat(weights) if len(weights) > 1 else weights[0])
-            bias = None if any(b is None for b in biases) else torch.cat([b.detach() for b in biases])
-            self._sources, self._value = sources, (kernel, bias)
-        return self._value
+        entry = self._entry
+        if entry is not None and _same_sources(sources, entry[0]):
+            return entry[1]
+        kernel = winograd_kernel(torch.cat(weights) if len(weights) > 1 else weights[0])
+        bias = None if any(b is None for b in biases) else torch.cat([b.detach() for b in biases])
+        value = (kernel, bias)
+        self._entry = (sources, value)
+        return value
 
-    def _same(self, sources: tuple[tuple[torch.Tensor | None, tuple], ...]) -> bool:
-        return len(sources) == len(self._sources) and all(
-            new is old and new_state == old_state for (new, new_state), (old, old_state) in zip(sources, self._sources)
-        )
+
+def _same_sources(new: tuple, old: tuple) -> bool:
+    """The same tensor objects in the same states (``is``: tensors compare elementwise with ``==``)."""
+    return len(new) == len(old) and all(
+        new_tensor is old_tensor and new_state == old_state
+        for (new_tensor, new_state), (old_tensor, old_state) in zip(new, old)
+    )
 
 
 def tensor_state(tensor: torch.Tensor | None) -> tuple:
