@@ -12,10 +12,7 @@ by Infinite Nature Zero), so the original checkpoints load without renaming:
 * :class:`ToRGB` holds ``conv``, ``bias [1, C, 1, 1]`` and, with a skip input, ``upsample``.
 
 Every operation keeps the original's order (scale then multiply, bias inside the activation), so
-float32 results match it bit for bit on the CPU. (So these convolutions stay direct: Winograd's
-algorithm, :mod:`viewgen.networks.winograd`, moved Infinite Nature Zero's outputs by 2.6e-5 against
-its 1e-5 parity bound.) A modulated conv keeps its per-sample kernels while the style stays the
-same: a flight's style is fixed, so they are computed once per flight instead of every frame.
+float32 results match it bit for bit on the CPU.
 """
 
 from __future__ import annotations
@@ -28,7 +25,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from viewgen.networks.stylegan2.resample import BLUR_TAPS, Blur, Upsample
-from viewgen.networks.winograd import tensor_state
 
 __all__ = [
     "ConvLayer", "EqualConv2d", "EqualLinear", "FusedLeakyReLU", "ModulatedConv2d", "NoiseInjection", "PixelNorm",
@@ -153,27 +149,14 @@ class ModulatedConv2d(nn.Module):
         if upsample:
             excess = (len(blur_taps) - 2) - (kernel_size - 1)
             self.blur = Blur(blur_taps, pad=((excess + 1) // 2 + 1, excess // 2 + 1), gain=4)
-        self._sampled: tuple[torch.Tensor, tuple, torch.Tensor] | None = None  # (style, weight state, kernels)
 
     def sample_weights(self, style: torch.Tensor) -> torch.Tensor:
-        """``style [B, style_dim]`` -> the per-sample kernels ``[B, out, in, k, k]``.
-
-        Without gradients the last result is kept and returned again for an equal ``style`` (same
-        values, dtype and device) and unchanged weights.
-        """
-        reusable = not (torch.is_grad_enabled() and (style.requires_grad or self.weight.requires_grad))
-        if reusable and self._sampled is not None:
-            kept_style, kept_state, kept = self._sampled
-            same_style = kept_style.shape == style.shape and kept_style.dtype == style.dtype
-            if same_style and kept_style.device == style.device and kept_state == tensor_state(self.weight):
-                if torch.equal(kept_style, style):
-                    return kept
+        """``style [B, style_dim]`` -> the per-sample kernels ``[B, out, in, k, k]``."""
         batch = style.shape[0]
         weight = self.scale * self.weight * self.modulation(style).view(batch, 1, self.in_channels, 1, 1)
         if self.demodulate:
             norm = torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + DEMODULATION_EPS)
             weight = weight * norm.view(batch, self.out_channels, 1, 1, 1)
-        self._sampled = (style.detach().clone(), tensor_state(self.weight), weight) if reusable else None
         return weight
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
