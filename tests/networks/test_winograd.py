@@ -1,5 +1,8 @@
 """Winograd F(4x4, 3x3) convolution: equal to the direct one, used only where it pays, kernels cached."""
 
+import copy
+import pickle
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -48,12 +51,13 @@ def test_without_bias():
 
 
 @pytest.mark.parametrize("x_shape, kernel_shape", [((1, 4, 8, 8), (36, 2, 3)), ((4, 8, 8), (36, 2, 4)),
-                                                   ((1, 4, 8, 8), (16, 2, 4))])
+                                                   ((1, 4, 8, 8), (16, 2, 4)), ((1, 4, 2, 8), (36, 2, 4))])
 def test_mismatched_shapes_are_refused(x_shape, kernel_shape):
     with pytest.raises(ValueError, match="do not match"):
         winograd_conv3x3(torch.zeros(x_shape), torch.zeros(kernel_shape))
 
 
+@torch.no_grad()
 def test_it_pays_only_for_wide_layers_on_large_maps_without_gradients():
     wide = torch.zeros(128, 128, 3, 3)
     big = torch.zeros(1, 128, 32, MIN_PIXELS // 32)
@@ -63,14 +67,15 @@ def test_it_pays_only_for_wide_layers_on_large_maps_without_gradients():
     assert not winograd_pays(big, thin) and winograd_pays(big, thin, out_channels=2 * 128)
     assert not winograd_pays(big, torch.zeros(128, 128, 1, 1))
     assert not winograd_pays(big.half(), wide.half())
-    assert not winograd_pays(big.requires_grad_(), wide)
-    with torch.no_grad():
-        assert winograd_pays(big, wide)
+    with torch.enable_grad():  # training, or a bias-only trainable layer: always direct
+        assert not winograd_pays(big, wide)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # reduced-precision transforms would lose 30x accuracy
+        assert not winograd_pays(big, wide)
     with conv_algorithm("direct"):
-        assert not winograd_pays(big.detach(), wide)
+        assert not winograd_pays(big, wide)
         with conv_algorithm("winograd"):
-            assert winograd_pays(big.detach(), wide)
-        assert not winograd_pays(big.detach(), wide)
+            assert winograd_pays(big, wide)
+        assert not winograd_pays(big, wide)
 
 
 def test_unknown_algorithm_is_refused():
@@ -88,12 +93,26 @@ def test_kernel_cache_follows_the_weights():
         conv.weight.mul_(2)  # in place
     second = cache.get((conv.weight,), (conv.bias,))
     torch.testing.assert_close(second[0], 2 * first[0])
+    conv.weight.data.add_(1)  # behind the version counter
+    third = cache.get((conv.weight,), (conv.bias,))
+    torch.testing.assert_close(third[0], winograd_kernel(conv.weight.detach()))
     conv.load_state_dict({"weight": torch.ones(4, 8, 3, 3), "bias": torch.zeros(4)})
     assert cache.get((conv.weight,), (conv.bias,))[1].abs().sum() == 0
     conv.double()  # .to swaps the parameters' storage
     assert cache.get((conv.weight,), (conv.bias,))[0].dtype == torch.float64
-    joined, bias = cache.get((conv.weight, conv.weight), (conv.bias, None))
+    joined, bias = cache.get((conv.weight, conv.weight), (None, None))
     assert joined.shape == (36, 8, 8) and bias is None
+    with pytest.raises(ValueError, match="every joined layer's bias, or none"):
+        cache.get((conv.weight, conv.weight), (conv.bias, None))
+
+
+def test_copies_of_a_layer_start_with_an_empty_cache():
+    conv = SameConv2d(128, 128, 3)
+    with torch.inference_mode():
+        conv(torch.rand(1, 128, 40, 64))
+    assert conv._winograd._entry is not None
+    assert copy.deepcopy(conv)._winograd._entry is None
+    assert pickle.loads(pickle.dumps(conv))._winograd._entry is None
 
 
 @pytest.fixture(scope="module")

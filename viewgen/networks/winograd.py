@@ -43,8 +43,8 @@ TILE = 4  # output pixels per tile side
 WINDOW = TILE + 2  # input pixels per tile side for a 3x3 kernel
 # When it pays, measured per layer on our 2-core AVX2 CPUs (benchmarks/winograd.py, docs/speed.md):
 # 1.4-2.2x faster from 40x64 maps up when C K / (C + K) >= 48; slower at 10x16 and for thin layers
-# (64 -> 32: 0.6x). 20x32 maps gain 1.4-1.8x too, but little time (4% of Infinite Nature's
-# generator) for much memory (their transformed kernels would be 81 of 117 MB), so they stay direct.
+# (64 -> 32: 0.6x). 20x32 maps gain 1.4-2x too, but little time (4-7% of Infinite Nature's
+# generator) for much memory (72 MiB of transformed kernels on top of 45), so they stay direct.
 MIN_PIXELS = 40 * 64
 MIN_INTENSITY = 48
 KERNEL_CHUNK = 64  # output channels per float64 step of winograd_kernel
@@ -78,23 +78,22 @@ _OUTPUT_T = (  # A^T [4, 6]: transform domain -> 4 output pixels
 def winograd_pays(x: torch.Tensor, weight: torch.Tensor, out_channels: int | None = None) -> bool:
     """True when :func:`winograd_conv3x3` should replace ``F.conv2d(x, weight)`` (same padding, stride 1).
 
-    Only inside ``conv_algorithm("winograd")`` (the default), for inference on a CPU in
-    float32/float64, with a 3x3 kernel, when no gradient is needed, on maps of at least
-    :data:`MIN_PIXELS` pixels, and for layers whose channel intensity ``C K / (C + K)`` reaches
-    :data:`MIN_INTENSITY` (the transforms cost in proportion to C + K, the products to C K).
+    Only inside ``conv_algorithm("winograd")`` (the default), for inference (gradients off:
+    ``torch.no_grad`` or ``torch.inference_mode``; CPU autocast off) on a CPU in float32/float64,
+    with a 3x3 kernel, on maps of at least :data:`MIN_PIXELS` pixels, and for layers whose channel
+    intensity ``C K / (C + K)`` reaches :data:`MIN_INTENSITY` (the transforms cost in proportion to
+    C + K, the products to C K).
     ``x [B, C, H, W]`` (unpadded); ``out_channels`` defaults to ``weight``'s (give the joined
     count when several layers share one call).
     """
-    if _ALGORITHM.get() != "winograd":
+    if _ALGORITHM.get() != "winograd" or torch.is_grad_enabled() or torch.is_autocast_enabled("cpu"):
         return False
-    needs_grad = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
     in_channels = weight.shape[1]
     out_channels = out_channels or weight.shape[0]
     return (
         x.device.type == "cpu"
         and x.dtype in (torch.float32, torch.float64)
         and weight.shape[-2:] == (3, 3)
-        and not needs_grad
         and x.shape[-2] * x.shape[-1] >= MIN_PIXELS
         and in_channels * out_channels >= MIN_INTENSITY * (in_channels + out_channels)
     )
@@ -139,7 +138,7 @@ def winograd_conv3x3(padded: torch.Tensor, kernel: torch.Tensor, bias: torch.Ten
         ``[B, K, H, W]``, equal to ``F.conv2d(padded, weight, bias)`` up to float rounding.
     """
     windows_match = kernel.dim() == 3 and kernel.shape[0] == WINDOW * WINDOW
-    if padded.dim() != 4 or not windows_match or kernel.shape[2] != padded.shape[1]:
+    if padded.dim() != 4 or not windows_match or kernel.shape[2] != padded.shape[1] or min(padded.shape[-2:]) < 3:
         raise ValueError(f"winograd_conv3x3: input {tuple(padded.shape)} and kernel {tuple(kernel.shape)} do not match")
     batch, channels, padded_h, padded_w = padded.shape
     height, width = padded_h - 2, padded_w - 2
@@ -179,47 +178,55 @@ class KernelCache:
 
     ``get(weights, biases)`` joins several layers' weights along the output channels (e.g. a
     SPADE's gamma and beta convolutions, which read the same input: one transform of the input
-    serves both). The cache keeps the tensors it was made from and recomputes when one is
-    replaced (another object), modified in place (its version counter), or moved.
+    serves both). The cache keeps a copy of the weights it was made from and compares their values
+    on every call, so any change is seen: in place, through ``.data``, by a fused optimizer, by
+    ``.to``, or a replaced parameter. (A comparison reads the weights once, ~1 ms per frame for
+    Infinite Nature's generator; its copies hold ~12 MB.) Copies of a module (``deepcopy``,
+    pickling) start with an empty cache.
     """
 
     def __init__(self) -> None:
-        # (sources, (kernel, bias)), replaced whole so that threads sharing a layer never see a mix
+        # (copies of the sources, (kernel, bias)), replaced whole so threads sharing a layer never see a mix
         self._entry: tuple[tuple, tuple[torch.Tensor, torch.Tensor | None]] | None = None
 
     def get(
         self, weights: tuple[torch.Tensor, ...], biases: tuple[torch.Tensor | None, ...]
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``(kernel [36, sum K, C], bias [sum K] or None)`` for ``weights [K_i, C, 3, 3]``."""
-        sources = tuple((t, tensor_state(t)) for t in (*weights, *biases))
+        """``(kernel [36, sum K, C], bias [sum K] or None)`` for ``weights [K_i, C, 3, 3]``; the biases must be
+        all given or all ``None``."""
+        if len({b is None for b in biases}) > 1:
+            raise ValueError("KernelCache.get: give every joined layer's bias, or none")
+        sources = (*weights, *biases)
         entry = self._entry
-        if entry is not None and _same_sources(sources, entry[0]):
+        if entry is not None and _same_values(sources, entry[0]):
             return entry[1]
-        kernel = winograd_kernel(torch.cat(weights) if len(weights) > 1 else weights[0])
-        bias = None if any(b is None for b in biases) else torch.cat([b.detach() for b in biases])
+        with torch.no_grad():
+            kernel = winograd_kernel(torch.cat(weights) if len(weights) > 1 else weights[0])
+            bias = None if biases[0] is None else torch.cat([b.detach() for b in biases])
+            copies = tuple(None if t is None else t.detach().clone() for t in sources)
         value = (kernel, bias)
-        self._entry = (sources, value)
+        self._entry = (copies, value)
         return value
 
+    def __getstate__(self) -> dict:
+        return {"_entry": None}
 
-def _same_sources(new: tuple, old: tuple) -> bool:
-    """The same tensor objects in the same states (``is``: tensors compare elementwise with ``==``)."""
-    return len(new) == len(old) and all(
-        new_tensor is old_tensor and new_state == old_state
-        for (new_tensor, new_state), (old_tensor, old_state) in zip(new, old)
-    )
+    def __deepcopy__(self, memo: dict) -> KernelCache:
+        return KernelCache()
 
 
-def tensor_state(tensor: torch.Tensor | None) -> tuple:
-    """What changes when a tensor's values may have: storage (``.to`` swaps a parameter's
-    ``.data``), dtype, device, and the version counter of in-place writes."""
-    if tensor is None:
-        return ()
-    try:
-        version = tensor._version
-    except RuntimeError:  # inference tensors keep no version counter (nor can they change outside it)
-        version = -1
-    return tensor.data_ptr(), tensor.dtype, tensor.device, version
+def _same_values(tensors: tuple, copies: tuple) -> bool:
+    """Each tensor equal to its kept copy (same shape, dtype, device and values); ``None`` matches ``None``."""
+    if len(tensors) != len(copies):
+        return False
+    for tensor, copy in zip(tensors, copies):
+        if tensor is None or copy is None:
+            if tensor is not copy:
+                return False
+        elif (tensor.shape != copy.shape or tensor.dtype != copy.dtype or tensor.device != copy.device
+              or not torch.equal(tensor.detach(), copy)):
+            return False
+    return True
 
 
 _ALGORITHM: ContextVar[ConvAlgorithm] = ContextVar("viewgen_conv_algorithm", default="winograd")

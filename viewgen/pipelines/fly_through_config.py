@@ -8,7 +8,7 @@ import torch
 
 from viewgen.control.fly_dynamic import FlyDynamicConfig
 from viewgen.control.registry import CONTROLLER_NAMES
-from viewgen.networks.winograd import CONV_ALGORITHMS
+from viewgen.networks.winograd import CONV_ALGORITHMS, ConvAlgorithm
 
 __all__ = ["DTYPES", "PRECISIONS", "FlyThroughConfig", "check_gpu_options"]
 
@@ -54,7 +54,7 @@ class FlyThroughConfig:
     dtype: str = "float32"
     precision: str = "exact"
     cuda_graphs: bool = False
-    conv: str = "winograd"
+    conv: ConvAlgorithm = "winograd"
 
     def __post_init__(self) -> None:
         if len(self.image_size) != 2 or min(self.image_size) < 2:

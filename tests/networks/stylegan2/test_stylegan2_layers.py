@@ -50,18 +50,19 @@ def test_upfirdn2d_matches_its_definition(up, down, pad):
     torch.testing.assert_close(ours, expected)
 
 
-@pytest.mark.parametrize("up, pad", [(1, (1, 1)), (2, (2, 1))])
-def test_upfirdn2d_in_float32_is_bit_identical_to_filtering_single_channel_planes(up, pad):
+@pytest.mark.parametrize("up, down, pad", [(1, 1, (1, 1)), (2, 1, (2, 1)), (1, 2, (1, 2)), (1, 1, (-1, 0))])
+def test_upfirdn2d_in_float32_is_bit_identical_to_filtering_single_channel_planes(up, down, pad):
     """The original's pure-PyTorch path filters a batch of one-channel planes; our depthwise call must
     round exactly as it does (the parity fixtures were made that way)."""
     x = torch.randn(2, 16, 33, 33, generator=torch.Generator().manual_seed(0))
     kernel = blur_kernel(gain=up**2)
     spread = torch.zeros(2, 16, 33 * up, 33 * up)
     spread[:, :, ::up, ::up] = x
-    planes = F.pad(spread, (pad[0], pad[1], pad[0], pad[1])).reshape(32, 1, 33 * up + sum(pad), 33 * up + sum(pad))
-    expected = F.conv2d(planes, torch.flip(kernel, [0, 1])[None, None]).reshape(2, 16, -1)
-    ours = upfirdn2d(x, kernel, up=up, pad=pad)
-    assert torch.equal(ours.reshape(2, 16, -1), expected)
+    padded = F.pad(spread, (pad[0], pad[1], pad[0], pad[1]))
+    planes = padded.reshape(32, 1, *padded.shape[-2:])
+    expected = F.conv2d(planes, torch.flip(kernel, [0, 1])[None, None])[:, :, ::down, ::down]
+    ours = upfirdn2d(x, kernel, up=up, down=down, pad=pad)
+    assert torch.equal(ours.reshape(32, 1, *ours.shape[-2:]), expected)
 
 
 def test_blur_kernel_and_resampling_keep_a_constant_image():

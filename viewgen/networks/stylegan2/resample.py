@@ -60,9 +60,9 @@ def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1,
 
     ``H' = (H * up + pad[0] + pad[1] - kh) // down + 1`` (likewise W). ``pad = (before, after)``
     applies to both axes. The filter is a true convolution (the kernel flipped). Each channel is
-    filtered on its own (a depthwise convolution): the same multiply-adds in the same order as the
-    original's pure-PyTorch path, which filters a batch of single-channel planes, so float32 results
-    match it bit for bit.
+    filtered on its own (a depthwise convolution). The original's pure-PyTorch path filters a batch
+    of single-channel planes instead; in float32 the two agree bit for bit (tested; measured on AVX2
+    over up/down 1 and 2, both pad signs, 1-512 channels), in float64 to the last bit or two.
     """
     batch, channels, height, width = x.shape
     kernel_h, kernel_w = kernel.shape
