@@ -13,9 +13,11 @@ randomly initialised released-size :class:`~viewgen.networks.stylegan2.CoModGene
 parameters): the cost does not depend on the values. Rows, on a synthetic 128x128 landscape (sky above,
 ground below), batch 1: ``splat`` (the softmax forward splat of the current frame alone),
 ``render + refine`` (:meth:`StyleGANRefiner.render_and_refine`: the splat, then the feature encoder and
-the co-modulated generator: what every frame pays), and ``flight step`` (:meth:`InfiniteNatureZeroPipeline.step`:
-the autopilot, the sky dome, render + refine, the Sobel alpha and the sky correction). Each is the median
-of ``--runs`` timed calls after warm-up, with the peak memory growth (CUDA: peak allocation) and frames per
+the co-modulated generator: what every frame pays, with the modulated kernels computed once per flight as
+the pipeline does; the next row remakes them every frame, as a style without kernels does), and
+``flight step`` (:meth:`InfiniteNatureZeroPipeline.step`: the autopilot, the sky dome, render + refine,
+the Sobel alpha and the sky correction). Each is the median of ``--runs`` timed calls after warm-up,
+with the peak memory growth (CUDA: peak allocation) and frames per
 second. What a flight pays once (loading, the mean latent of 50000 samples, the style) is not in it.
 """
 
@@ -71,13 +73,18 @@ def measure(pipe, runs: int, device: str) -> list[tuple[str, dict]]:
     depth, k = 1.0 / rgbd[:, 3:4], inputs.pixel_matrix[None].to(device)
     rotation, translation = torch.eye(3, device=device)[None], torch.tensor([[0.0, 0.0, -0.19]], device=device)
     pipe.reset(inputs, style=style)
+    kept = refiner.with_kernels(style)  # what a flight does at reset
     base = peak_rss_mib()
+
+    def render_and_refine(flight_style):
+        return lambda: refiner.render_and_refine(rgba, rgbd[:, 3:4], rotation, translation, k, flight_style)
+
     with torch.inference_mode():
         return [
             ("splat", time_runs(lambda: render_forward_splat(rgba, depth, rotation, translation, k), runs, device, 2,
                                 base)),
-            ("render + refine", time_runs(lambda: refiner.render_and_refine(rgba, rgbd[:, 3:4], rotation, translation,
-                                                                            k, style), runs, device, 2, base)),
+            ("render + refine", time_runs(render_and_refine(kept), runs, device, 2, base)),
+            ("  kernels remade every frame", time_runs(render_and_refine(style), runs, device, 2, base)),
             ("flight step", time_runs(pipe.step, runs, device, 2, base)),
         ]
 

@@ -210,6 +210,7 @@ def test_tiny_frame_zero_and_first_frames():
     frame = pipe.reset(rgb, disparity)
     assert isinstance(frame, ZeroFrame) and frame.index == 0 and frame.rgbd.shape == (1, 4, 32, 32)
     assert pipe.inputs.rgbd_full.shape == (1, 4, 48, 48) and pipe.inputs.sky_offset > 0
+    assert pipe.style.kernels is not None  # the modulated kernels are computed once per flight
     for index in (1, 2, 3):
         frame = pipe.step()
         assert frame.index == index and frame.event is None and 0.05 <= frame.sky_fraction <= 0.6

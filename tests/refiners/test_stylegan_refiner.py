@@ -21,7 +21,7 @@ import torch
 from tests.helpers.shared import max_abs_diff, reference_tensors, shared_path
 from viewgen.networks.stylegan2 import CoModGenerator, CoModGeneratorConfig
 from viewgen.refiners.base import Refiner
-from viewgen.refiners.stylegan import StyleGANRefiner, StyleGANRefinerConfig, ZeroStyle
+from viewgen.refiners.stylegan import StyleGANRefiner, StyleGANRefinerConfig, ZeroStyle, generate
 
 FIXTURE = "infinite_nature_zero"
 ATOL = 1e-5
@@ -260,3 +260,18 @@ def test_bad_arguments_are_refused(tiny):
 def test_config_refuses_bad_values(options, match):
     with pytest.raises(ValueError, match=match):
         StyleGANRefinerConfig(**options)
+
+
+def test_a_style_with_its_kernels_refines_the_same_and_training_never_uses_them(tiny):
+    rgbd = tiny_frame(batch=2)
+    style = tiny.sample_style(rgbd, torch.Generator().manual_seed(1))
+    assert style.kernels is None
+    with_kernels = tiny.with_kernels(style)
+    assert len(with_kernels.kernels) > 0 and not any(k.requires_grad for k in with_kernels.kernels)
+    assert torch.equal(tiny_step(tiny, with_kernels, rgbd).rgbd, tiny_step(tiny, style, rgbd).rgbd)
+    condition = torch.rand(2, 5, 32, 32)
+    trained = generate(tiny.generator, condition, with_kernels, truncation=1.0)  # gradients on: kernels ignored
+    trained.mean().backward()
+    modulation = tiny.generator.G_synthesis.G_4x4.Conv.conv.modulation.weight
+    assert modulation.grad is not None and modulation.grad.abs().sum() > 0
+    tiny.generator.zero_grad(set_to_none=True)

@@ -183,6 +183,8 @@ class InfiniteNatureZeroPipeline:
         generator = torch.Generator().manual_seed(self.config.seed)
         rgbd = inputs.rgbd.to(self.device)
         style = style if style is not None else self.refiner.sample_style(rgbd, generator)
+        if style.kernels is None:
+            style = self.refiner.with_kernels(style)
         start_pose = None if cam_from_world is None else check_start_pose(torch.as_tensor(cam_from_world))
         pose = start_pose if start_pose is not None else torch.eye(4)[:3]
         frame = ZeroFrame(0, rgbd, pose, inputs.intrinsics, carried_rgbd=rgbd)

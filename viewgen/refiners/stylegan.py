@@ -24,7 +24,7 @@ default keeps one set per flight, as the reference recordings do).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -86,12 +86,16 @@ class ZeroStyle:
     mean_latent: ``[1, D]`` the truncation centre.
     noise: one ``[1 or B, 1, s, s]`` map per noise input (``CoModGenerator.noise_names``), or ``None``
         to draw new maps at every frame.
+    kernels: the generator's modulated kernels for this style (:meth:`StyleGANRefiner.with_kernels`), or
+        ``None`` to compute them at every frame. Fixed with the style: a flight keeps the kernels of the
+        weights it started with. Used only with gradients off (training needs them recomputed).
     """
 
     global_code: Tensor
     z: Tensor
     mean_latent: Tensor
     noise: tuple[Tensor, ...] | None
+    kernels: tuple[Tensor, ...] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -206,6 +210,13 @@ class StyleGANRefiner(RefinerBase):
         noise = None if noise is None else tuple(_on(value, device) for value in noise)
         return ZeroStyle(code, z.to(device), mean_latent.to(device), noise)
 
+    @torch.no_grad()
+    def with_kernels(self, style: ZeroStyle) -> ZeroStyle:
+        """``style`` with the generator's modulated kernels computed once (bit-identical frames, ~15% less work
+        per frame on a CPU, ~72 MiB kept at batch 1 for the released generator)."""
+        kernels = self.generator.style_kernels(style.global_code, style.z, self.config.truncation, style.mean_latent)
+        return replace(style, kernels=kernels)
+
     def encode_style(self, rgbd: Tensor) -> tuple[Tensor, Tensor]:
         """The :class:`~viewgen.refiners.base.Refiner` call: ``(global code, no dropout; zeros)``, ``[B, C]`` each."""
         with torch.no_grad():
@@ -276,8 +287,9 @@ def generate(generator: CoModGenerator, condition: Tensor, style: ZeroStyle, tru
         raise ValueError("style.noise is None (fresh noise every frame): pass a noise_generator to draw it from")
     noise = style.noise if style.noise is not None else generator.make_noise(1, noise_generator)
     features = generator.encode_features(condition)
+    kernels = None if torch.is_grad_enabled() else style.kernels  # with gradients, the modulation must be live
     return generator(features, style.global_code, [style.z], truncation=truncation,
-                     truncation_mean=style.mean_latent, noise=noise)
+                     truncation_mean=style.mean_latent, noise=noise, kernels=kernels)
 
 
 def _on(value: Tensor | None, device: torch.device) -> Tensor | None:

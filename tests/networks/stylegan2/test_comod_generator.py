@@ -201,3 +201,17 @@ def test_original_checkpoint_format_loads_strictly(tiny, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no \\*latest.tar in"):
         load_original_checkpoint(tmp_path / "empty", TINY)
+
+
+@pytest.mark.parametrize("truncation", [1.0, 0.7])
+def test_precomputed_style_kernels_give_the_same_output_bit_for_bit(tiny, truncation):
+    rgbd, condition, z = inputs()
+    noise = tiny.make_noise(1, torch.Generator().manual_seed(1))
+    mean = tiny.mean_latent(64, torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        code, features = tiny.encode_style(rgbd), tiny.encode_features(condition)
+        kernels = tiny.style_kernels(code, z, truncation, mean)
+        fresh = tiny(features, code, [z], truncation=truncation, truncation_mean=mean, noise=noise)
+        kept = tiny(features, code, [z], truncation=truncation, truncation_mean=mean, noise=noise, kernels=kernels)
+    assert len(kernels) == sum(1 for name, _ in tiny.named_modules() if name.endswith(".conv"))
+    assert torch.equal(kept, fresh)

@@ -175,14 +175,23 @@ class CoModGenerator(PretrainedMixin, nn.Module):
     def forward(self, features: dict[int, torch.Tensor], global_code: torch.Tensor, latents: Sequence[torch.Tensor],
                 truncation: float = 1.0, truncation_mean: torch.Tensor | None = None, inject_index: int | None = None,
                 noise: Sequence[torch.Tensor | None] | None = None,
-                noise_generator: torch.Generator | None = None) -> torch.Tensor:
+                noise_generator: torch.Generator | None = None,
+                kernels: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         """Refined RGBD ``[B, C, R, R]`` in [0, 1] (the original's ``Generator.forward``).
 
         ``features``: :meth:`encode_features`' output; ``global_code [B, code_dim]``: :meth:`encode_style`'s;
         ``latents``: ``[z]`` with ``z [B, latent_dim]``; ``truncation`` / ``truncation_mean``: see
         :meth:`map_latents`; ``noise``: one map per :attr:`noise_names` entry, or ``None`` to draw
-        fresh noise from ``noise_generator`` (torch's global RNG if ``None``).
+        fresh noise from ``noise_generator`` (torch's global RNG if ``None``); ``kernels``: :meth:`style_kernels`
+        of the same style, when computed already.
         """
         dlatents = self.map_latents(latents, truncation, truncation_mean)
         styles = self.broadcast(dlatents, inject_index, noise_generator)
-        return self.G_synthesis(styles, global_code, features, noise=noise, generator=noise_generator)
+        return self.G_synthesis(styles, global_code, features, noise=noise, generator=noise_generator, kernels=kernels)
+
+    def style_kernels(self, global_code: torch.Tensor, latent: torch.Tensor, truncation: float = 1.0,
+                      truncation_mean: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        """The modulated convs' per-sample kernels of one style (``global_code [B, C]``, one ``latent [B, D]``):
+        what :meth:`forward` would compute from them at every call, for a caller whose style stays fixed."""
+        dlatents = self.map_latents([latent], truncation, truncation_mean)
+        return self.G_synthesis.sample_kernels(self.broadcast(dlatents, None, None), global_code)

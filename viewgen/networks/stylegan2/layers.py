@@ -159,10 +159,11 @@ class ModulatedConv2d(nn.Module):
             weight = weight * norm.view(batch, self.out_channels, 1, 1, 1)
         return weight
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, style: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """``weight``: this ``style``'s :meth:`sample_weights`, when the caller computed them already."""
         batch, in_channels, height, width = x.shape
         k = self.kernel_size
-        weight = self.sample_weights(style)
+        weight = self.sample_weights(style) if weight is None else weight
         x = x.reshape(1, batch * in_channels, height, width)
         if self.upsample:
             weight = weight.transpose(1, 2).reshape(batch * in_channels, self.out_channels, k, k)
@@ -210,8 +211,8 @@ class StyledConv(nn.Module):
         self.activate = FusedLeakyReLU(out_channels)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, noise: torch.Tensor | None = None,
-                generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.activate(self.noise(self.conv(x, style), noise, generator))
+                generator: torch.Generator | None = None, weight: torch.Tensor | None = None) -> torch.Tensor:
+        return self.activate(self.noise(self.conv(x, style, weight), noise, generator))
 
 
 class ToRGB(nn.Module):
@@ -229,8 +230,9 @@ class ToRGB(nn.Module):
         self.conv = ModulatedConv2d(in_channels, out_channels, 1, style_dim, demodulate=False)
         self.bias = nn.Parameter(torch.zeros(1, out_channels, 1, 1))
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
-        out = self.conv(x, style) + self.bias
+    def forward(self, x: torch.Tensor, style: torch.Tensor, skip: torch.Tensor | None = None,
+                weight: torch.Tensor | None = None) -> torch.Tensor:
+        out = self.conv(x, style, weight) + self.bias
         if skip is not None:
             if not hasattr(self, "upsample"):
                 raise ValueError("this ToRGB was built with upsample=False and takes no skip image")

@@ -126,23 +126,43 @@ class SynthesisNetwork(nn.Module):
             if value is not None:
                 check_shape(value, ((1, sizes["B"]), 1, size, size), f"noise for {name}")
 
+    def sample_kernels(self, dlatents: torch.Tensor, global_code: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Every modulated conv's per-sample kernels for these styles, in the order :meth:`forward` takes them.
+
+        ``dlatents [B, num_styles, D]``, ``global_code [B, C]``. A flight whose style is fixed computes them
+        once instead of at every frame (the same arithmetic, so the same output bit for bit).
+        """
+        layers = [(self.G_4x4.Conv, 0), (self.G_4x4.ToRGB, 1)]
+        for level in self.levels:
+            block = getattr(self, self._block_name(level))
+            layers += [(block.Conv0_up, 2 * level - 5), (block.Conv1, 2 * level - 4), (block.ToRGB, 2 * level - 3)]
+        return tuple(layer.conv.sample_weights(_co_style(dlatents, index, global_code)) for layer, index in layers)
+
     def forward(self, dlatents: torch.Tensor, global_code: torch.Tensor, features: dict[int, torch.Tensor],
                 noise: Sequence[torch.Tensor | None] | None = None,
-                generator: torch.Generator | None = None) -> torch.Tensor:
+                generator: torch.Generator | None = None,
+                kernels: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         """Synthesize RGBD ``[B, C, R, R]`` in [0, 1].
 
         ``noise``: one map per :attr:`noise_names` entry (``[B or 1, 1, s, s]``), or ``None`` entries
         (or ``None`` for all) to draw fresh noise from ``generator`` (torch's global RNG if ``None``).
+        ``kernels``: :meth:`sample_kernels` of these ``dlatents`` and ``global_code``, when computed already.
         """
         self._check_inputs(dlatents, global_code, features, noise)
         noise = list(noise) if noise is not None else [None] * len(self.noise_names)
+        kernel = iter(kernels) if kernels is not None else None
+
+        def next_kernel() -> torch.Tensor | None:
+            return next(kernel) if kernel is not None else None
+
         first = self.G_4x4
-        x = first.Conv(features[2], _co_style(dlatents, 0, global_code), noise[0], generator)
-        image = first.ToRGB(x, _co_style(dlatents, 1, global_code))
+        x = first.Conv(features[2], _co_style(dlatents, 0, global_code), noise[0], generator, next_kernel())
+        image = first.ToRGB(x, _co_style(dlatents, 1, global_code), weight=next_kernel())
         for offset, level in enumerate(self.levels):
             block = getattr(self, self._block_name(level))
-            x = block.Conv0_up(x, _co_style(dlatents, 2 * level - 5, global_code), noise[1 + 2 * offset], generator)
+            style_up, style, style_rgb = (_co_style(dlatents, 2 * level - k, global_code) for k in (5, 4, 3))
+            x = block.Conv0_up(x, style_up, noise[1 + 2 * offset], generator, next_kernel())
             x = x + features[level]
-            x = block.Conv1(x, _co_style(dlatents, 2 * level - 4, global_code), noise[2 + 2 * offset], generator)
-            image = block.ToRGB(x, _co_style(dlatents, 2 * level - 3, global_code), skip=image)
+            x = block.Conv1(x, style, noise[2 + 2 * offset], generator, next_kernel())
+            image = block.ToRGB(x, style_rgb, skip=image, weight=next_kernel())
         return (torch.tanh(image) + 1.0) / 2.0
