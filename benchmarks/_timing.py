@@ -43,8 +43,9 @@ def time_runs(once: Callable[[], None], runs: int, device: str = "cpu", warmup: 
 
 
 def time_interleaved(calls: dict[str, Callable[[], None]], runs: int, warmup: int = 2) -> dict[str, list[float]]:
-    """Time ``calls`` (CPU) in turns, one of each per round, so a host that speeds up or slows down mid-way
-    weighs on all of them alike: ``{name: [ms per run, ...]}`` in round order, after ``warmup`` rounds."""
+    """Time ``calls`` in turns, one of each per round, so a host that speeds up or slows down mid-way
+    weighs on all of them alike: ``{name: [ms per run, ...]}`` in round order, after ``warmup`` rounds.
+    A call on a GPU must synchronise before it returns (``benchmarks/fly.py`` wraps its calls so)."""
     times: dict[str, list[float]] = {name: [] for name in calls}
     for round_index in range(warmup + runs):
         for name, once in calls.items():

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
+from _timing import time_interleaved
 from torch.utils.flop_counter import FlopCounterMode
 
 from viewgen.networks import SpadeGenerator, SpadeGeneratorConfig, StyleEncoder, StyleEncoderConfig
@@ -77,18 +78,16 @@ def median_seconds(fn: Callable[[], object], device: torch.device, runs: int, wa
 
 def interleaved_medians(calls: dict[str, tuple[Callable[[], object], torch.device]], runs: int,
                         warmup: int) -> dict[str, float]:
-    """Median seconds of each ``(fn, device)`` in ``calls``, timed in turns (one call of each per round), so a
-    host that slows down mid-way weighs on every column alike."""
-    times: dict[str, list[float]] = {name: [] for name in calls}
-    for round_index in range(warmup + runs):
-        for name, (fn, device) in calls.items():
-            _synchronize(device)
-            start = time.perf_counter()
+    """Median seconds of each ``(fn, device)`` in ``calls``, timed in turns by :func:`_timing.time_interleaved`
+    (so a host that slows down mid-way weighs on every column alike), each call CUDA-synchronised."""
+    def synchronized(fn: Callable[[], object], device: torch.device) -> Callable[[], None]:
+        def once() -> None:
             fn()
             _synchronize(device)
-            if round_index >= warmup:
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+        return once
+
+    times = time_interleaved({name: synchronized(fn, device) for name, (fn, device) in calls.items()}, runs, warmup)
+    return {name: statistics.median(ms) / 1e3 for name, ms in times.items()}
 
 
 def synthetic_rgbd(height: int, width: int) -> torch.Tensor:
