@@ -56,6 +56,19 @@ def test_the_truth_at_the_flights_own_poses_is_an_option(tiny_run, tmp_path):
     assert posed["cases"][0]["windows"]["sharpness_ratio"] != flight["cases"][0]["windows"]["sharpness_ratio"]
 
 
+def test_the_sibling_floor_is_an_option(tiny_run, tmp_path):
+    plain = json.loads((tiny_run / "metrics.json").read_text())["long_range"]
+    assert plain["sibling_floor"] is None
+    ranges = ["--long-frames", "24", "--window", "8"]  # --quick's distance ranges end at frame 24
+    assert main(["eval", *TINY, *ranges, "--quick", "--sibling-floor", "--out", str(tmp_path / "sibling")]) == 0
+    block = json.loads((tmp_path / "sibling" / "metrics.json").read_text())["long_range"]
+    assert "seed + 1" in block["sibling_floor"]
+    rows = block["cases"][0]["distances"]
+    assert all(row["floor_sibling"] > 0 and row["ratio_sibling"] > 0 for row in rows)
+    assert block["headline"]["autopilot"]["max_patch_ratio_sibling"]["value"] == max(r["ratio_sibling"] for r in rows)
+    assert "| sibling floor | sibling ratio |" in (tmp_path / "sibling" / "report.md").read_text()
+
+
 @pytest.mark.parametrize("args, needle", [
     (["--protocol", "sideways"], "argument --protocol: invalid choice: 'sideways'"),
     (["--samples", "0,4"], "--samples must be comma-separated built-in samples from 1,2,3"),

@@ -10,7 +10,13 @@ import torch
 import torch.nn.functional as F
 
 from viewgen.data.synthetic.presets import scene_preset
-from viewgen.evaluation.long_range import FlightLog, LongRangeConfig, run_long_range_case, steering_offset
+from viewgen.evaluation.long_range import (
+    FlightLog,
+    LongRangeConfig,
+    progress_frames,
+    run_long_range_case,
+    steering_offset,
+)
 from viewgen.evaluation.long_range_report import LONG_RANGE_FILES, TARGETS, long_range_metrics
 from viewgen.evaluation.long_range_stats import WINDOW_STATS, longest_run, range_distances
 from viewgen.evaluation.report import write_report
@@ -22,6 +28,7 @@ from viewgen.evaluation.sample_worlds import (
     shown_clearance,
     world_poses,
 )
+from viewgen.evaluation.truth_flight import sibling_world
 from viewgen.geometry.poses import camera_center
 from viewgen.pipelines import FlyThroughConfig, FlyThroughPipeline
 
@@ -183,3 +190,33 @@ def test_the_truth_at_the_flights_poses_is_the_other_reading(pipe, tiny_case):
     poses = torch.stack([frames[k - 1].cam_from_world.detach().double() for k in TINY.sheet_indices])
     expected = render_truth(posed.sample, world_poses(posed.sample, poses), TINY.height, TINY.width)[0]
     assert float((posed.sheet_truth - expected).abs().mean()) < 0.01  # the world at the flight's own poses
+
+
+def test_a_sibling_world_is_the_same_family_with_another_seed():
+    sample = sample_world(1)
+    sibling = sibling_world(sample)
+    assert sibling.world.config == dataclasses.replace(sample.world.config, seed=sample.world.config.seed + 1)
+    assert sibling.name == sample.name and sibling.disparity_scale == sample.disparity_scale
+    assert torch.equal(sibling.intrinsics, sample.intrinsics)
+    assert sibling.rgbd.shape == sample.rgbd.shape and float((sibling.rgbd - sample.rgbd).abs().mean()) > 0.02
+    assert 20.0 < float(clearance(sibling, sibling.cam_from_world[None])[0]) < 150.0  # placed as the preset places it
+    with pytest.raises(ValueError, match="needs another seed"):
+        sibling_world(sample, seed_offset=0)
+
+
+def test_the_sibling_floor_is_the_family_reading(pipe, tiny_case):
+    assert all(row["floor_sibling"] is None and row["ratio_sibling"] is None for row in tiny_case.distances)
+    config = dataclasses.replace(TINY, sibling_floor=True)
+    assert progress_frames(config) == progress_frames(TINY) + TINY.num_frames
+    case = run_long_range_case(pipe, 2, config)
+    near, beyond = case.distances
+    assert {key: near[key] for key in ("distance", "floor", "floor_adjacent")} == {
+        key: tiny_case.distances[0][key] for key in ("distance", "floor", "floor_adjacent")}  # the same flight
+    assert near["floor_sibling"] > 0
+    assert near["ratio_sibling"] == pytest.approx(near["distance"] / near["floor_sibling"])
+    assert beyond["floor_sibling"] is None  # the flight ends before this range
+    perceptual = {"fid": None, "kid": None, "fid_reason": "not here"}
+    head = long_range_metrics(config, [case], "weight-free", 0, perceptual)["headline"]["autopilot"]
+    assert head["max_patch_ratio_sibling"]["value"] == pytest.approx(near["ratio_sibling"], rel=1e-5)
+    unmeasured = long_range_metrics(TINY, [tiny_case], "weight-free", 0, perceptual)["headline"]["autopilot"]
+    assert unmeasured["max_patch_ratio_sibling"] == {"value": None, "target": "<= 2", "met": None}

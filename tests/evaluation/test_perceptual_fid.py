@@ -114,7 +114,7 @@ def test_bad_input_one_line(model):
 def test_long_range_pools_its_sets_for_fid_and_kid(model):
     from types import SimpleNamespace
 
-    from viewgen.evaluation.long_range import perceptual_scores
+    from viewgen.evaluation.perceptual import perceptual_scores
 
     def case(seed: int) -> SimpleNamespace:
         flight, truth = (_set(seed + offset, count=4, size=32) for offset in (0, 100))

@@ -1,9 +1,10 @@
 """``viewgen eval``'s protocol (b), long range: its options, its config, its FID / KID, its run.
 
-Options: ``--long-frames N`` (default 1000), ``--samples 1,2,3``, ``--window 100``, ``--fid
-require|auto|off``. ``--quick`` flies sample 2 for 24 frames in windows of 8. FID / KID need the
-FID Inception file (``viewgen download fid-inception``), never downloaded here: ``auto`` goes on
-without them and prints one ``viewgen: note: ...`` line; ``require`` stops with a one-line error.
+Options: ``--long-frames N`` (default 1000), ``--samples 1,2,3``, ``--window 100``,
+``--sibling-floor``, ``--fid require|auto|off``. ``--quick`` flies sample 2 for 24 frames in windows
+of 8. FID / KID need the FID Inception file (``viewgen download fid-inception``), never downloaded
+here: ``auto`` goes on without them and prints one ``viewgen: note: ...`` line; ``require`` stops
+with a one-line error.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ def add_long_arguments(command) -> None:
     command.add_argument("--truth", choices=("flight", "poses"), default="flight",
                          help="long range: the truth is the same autopilot flying the sample's world (flight, the "
                               "default) or the world rendered at the flight's own poses (poses)")
+    command.add_argument("--sibling-floor", action="store_true",
+                         help="long range: also fly the autopilot over a sibling of each sample's world (the same "
+                              "family, another seed) for the family reading of the patch distance (adds one truth "
+                              "flight per sample)")
     command.add_argument("--fid", choices=("require", "auto", "off"), default="auto",
                          help="long range: score FID / KID when the FID Inception weights are here (auto, the "
                               "default; else a note), require them (else an error), or off")
@@ -60,7 +65,8 @@ def long_range_config(args: Namespace, size: tuple[int, int]):
     return LongRangeConfig(
         samples=samples, num_frames=frames, window=window, height=size[0], width=size[1], truth_stride=stride,
         distance_ranges=QUICK["distance_ranges"] if args.quick else DISTANCE_RANGES, new_content_lag=lag,
-        steer_frames=min(QUICK["steer_frames"] if args.quick else STEER_FRAMES, frames), truth=args.truth)
+        steer_frames=min(QUICK["steer_frames"] if args.quick else STEER_FRAMES, frames), truth=args.truth,
+        sibling_floor=args.sibling_floor)
 
 
 def _missing_reason() -> str | None:
@@ -99,7 +105,8 @@ def run_long_range(pipe, config, fid_model=None, fid_reason: str | None = None):
     """Fly every sample (a tqdm bar over frames on a terminal): ``(results, perceptual dict)``."""
     from tqdm import tqdm
 
-    from viewgen.evaluation.long_range import perceptual_scores, progress_frames, run_long_range_case
+    from viewgen.evaluation.long_range import progress_frames, run_long_range_case
+    from viewgen.evaluation.perceptual import perceptual_scores
 
     total = len(config.samples) * progress_frames(config)
     results = []

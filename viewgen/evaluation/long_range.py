@@ -46,12 +46,12 @@ from viewgen.evaluation.sample_worlds import (
     shown_clearance,
     world_poses,
 )
-from viewgen.evaluation.truth_flight import TruthFlight, fly_truth
+from viewgen.evaluation.truth_flight import TruthFlight, fly_truth, sibling_world
 from viewgen.procedural.filters import luma
 from viewgen.rendering import warp_rgbd
 
 __all__ = ["NEW_CONTENT_COVERAGE", "TRUTH_READINGS", "FlightLog", "LongRangeConfig", "LongRangeResult",
-           "perceptual_scores", "progress_frames", "run_long_range_case", "steering_offset"]
+           "progress_frames", "run_long_range_case", "steering_offset"]
 
 TRUTH_READINGS = ("flight", "poses")  # LongRangeConfig.truth
 NEW_CONTENT_COVERAGE = 0.5  # a pixel is new where the warp's soft coverage sqrt(m) is below this
@@ -80,7 +80,9 @@ class LongRangeConfig:
     ``"poses"`` (the world at the flight's own poses); see the module doc; truth_min_clearance:
     with ``"poses"``, the truth's camera is kept at least this fraction of frame 0's height above
     the world's ground (lifted straight up where the flight is lower); steer_size: the size of the
-    renders the truth flight's autopilot steers on.
+    renders the truth flight's autopilot steers on; sibling_floor: also fly the same autopilot over a
+    sibling world (:func:`~viewgen.evaluation.truth_flight.sibling_world`) for the family reading of
+    the patch distance (``floor_sibling``, ``ratio_sibling``).
     """
 
     samples: tuple[int, ...] = (1, 2, 3)
@@ -98,6 +100,7 @@ class LongRangeConfig:
     truth: str = "flight"
     truth_min_clearance: float = 0.5
     steer_size: tuple[int, int] = (40, 64)
+    sibling_floor: bool = False
 
     def __post_init__(self) -> None:
         if self.truth not in TRUTH_READINGS:
@@ -129,6 +132,11 @@ class LongRangeConfig:
     def truth_frames(self) -> tuple[int, ...]:
         """The frames (1..N) where the truth is rendered."""
         return tuple(range(self.truth_stride, self.num_frames + 1, self.truth_stride))
+
+    @property
+    def distance_frames(self) -> tuple[int, ...]:
+        """The truth frames inside the distance ranges."""
+        return tuple(k for k in self.truth_frames if any(a <= k <= b for a, b in self.distance_ranges))
 
     @property
     def sheet_indices(self) -> tuple[int, ...]:
@@ -331,7 +339,7 @@ def _to_uint8(images: list[Tensor]) -> Tensor:
 
 def _set_frames(log: FlightLog, config: LongRangeConfig) -> tuple[Tensor, Tensor] | None:
     """``(flight, truth)`` uint8 images at the truth frames inside the distance ranges (None if there are none)."""
-    chosen = [k for k in config.truth_frames if any(a <= k <= b for a, b in config.distance_ranges)]
+    chosen = config.distance_frames
     if not chosen:
         return None
     return (_to_uint8([log.truth[k]["flight_rgb"] for k in chosen]),
@@ -355,13 +363,19 @@ def run_long_range_case(pipeline, sample: int, config: LongRangeConfig, *, keep_
         truth_flight = fly_truth(world, pipeline.config.autopilot, config.num_frames, config.truth_frames,
                                  (config.height, config.width), config.steer_size, progress)
     log, start = _autopilot_flight(pipeline, world, config, progress, truth_flight)
+    sibling = None
+    if config.sibling_floor:
+        flown = fly_truth(sibling_world(world), pipeline.config.autopilot, config.num_frames, config.distance_frames,
+                          (config.height, config.width), config.steer_size, progress)
+        sibling = {k: rgbd[0, :3] for k, rgbd in flown.frames.items()}
     attitude = {**attitude_stats(world, torch.stack(log.poses)),
                 "shown_clearance": torch.tensor(log.shown_clearance, dtype=torch.float64)}
     steered_poses, steered_sky, steered_shown = _steered_flight(pipeline, world, config, progress)
     steered = {**attitude_stats(world, steered_poses), "shown_clearance": steered_shown} if len(steered_poses) else {}
     return LongRangeResult(
         sample=world, windows=window_stats(log, attitude, config, world.disparity_scale),
-        distances=range_distances(log, config), attitude=attitude, steered={**steered, "sky_fraction": steered_sky},
+        distances=range_distances(log, config, sibling), attitude=attitude,
+        steered={**steered, "sky_fraction": steered_sky},
         longest_frozen_run=longest_run([c < config.frozen_epsilon for c in log.change]),
         longest_skyless_run=longest_run([s < config.skyless_fraction for s in log.sky]),
         start_truth_error=float((log.truth[0]["truth_rgb"] - start[0, :3]).abs().mean()),
@@ -371,25 +385,7 @@ def run_long_range_case(pipeline, sample: int, config: LongRangeConfig, *, keep_
 
 
 def progress_frames(config: LongRangeConfig) -> int:
-    """Frames flown per sample (what ``progress`` counts): the autopilot, the steered and the truth flights."""
-    return config.num_frames + config.steer_frames + (config.num_frames if config.truth == "flight" else 0)
-
-
-def perceptual_scores(results: list[LongRangeResult], model=None, reason: str | None = None) -> dict:
-    """FID and KID of the flights' frames in the distance ranges (``set_frames``, pooled over samples)
-    against the truth at the same poses, with ``model`` (:func:`~viewgen.evaluation.perceptual.load_fid_inception`).
-
-    Returns ``{"fid", "kid_mean", "kid_std", "images"}``, or ``{"fid": None, "kid": None, "fid_reason"}``
-    without a model (``reason`` says why) or with fewer than 2 frames per set.
-    """
-    from viewgen.evaluation.perceptual import fid, kid
-
-    sets = [result.set_frames for result in results if result.set_frames is not None]
-    count = sum(len(flight) for flight, _ in sets)
-    if model is None or count < 2:
-        return {"fid": None, "kid": None, "fid_reason": reason or "fewer than 2 frames in the distance ranges"}
-    flight = torch.cat([frames for frames, _ in sets]).float() / 255.0
-    truth = torch.cat([frames for _, frames in sets]).float() / 255.0
-    mean, std = kid(flight, truth, model=model)
-    return {"fid": float(fid(flight, truth, model=model)), "kid_mean": float(mean), "kid_std": float(std),
-            "images": count}
+    """Frames flown per sample (what ``progress`` counts): the autopilot, the steered and the truth flights
+    (the sample's world's and the sibling world's)."""
+    truth_flights = (config.truth == "flight") + config.sibling_floor
+    return config.num_frames * (1 + truth_flights) + config.steer_frames

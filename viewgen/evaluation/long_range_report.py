@@ -20,6 +20,7 @@ import torch
 from viewgen.evaluation.long_range import LongRangeConfig, LongRangeResult
 from viewgen.evaluation.long_range_stats import WINDOW_STATS
 from viewgen.evaluation.sample_worlds import SAMPLE_NAMES
+from viewgen.evaluation.truth_flight import SIBLING_SEED_OFFSET
 
 __all__ = ["LONG_RANGE_FILES", "TARGETS", "TRUTH_TEXT", "long_range_metrics", "write_long_range_report"]
 
@@ -30,6 +31,8 @@ TARGETS = {
     "max_patch_ratio": ("largest patch distance / noise floor (truth vs its other stretch)", "<= 2",
                         lambda v: v <= 2.0),
     "max_patch_ratio_adjacent": ("the same / adjacent-views floor (strict reading)", "<= 2", lambda v: v <= 2.0),
+    "max_patch_ratio_sibling": ("the same / a sibling world's truth flight (family reading; --sibling-floor)", "<= 2",
+                                lambda v: v <= 2.0),
     "min_sky_fraction": ("smallest window sky fraction", ">= 0.005 (sky in every window)", lambda v: v >= 0.005),
     "longest_frozen_run": ("longest run of still frames", "< 10 frames", lambda v: v < 10),
     "min_new_content": ("smallest window new-content fraction (truth's beside it)", "> 0", lambda v: v > 0),
@@ -107,6 +110,8 @@ def _headline(cases: list[dict], flight: str) -> dict:
         "min_sharpness_ratio": _worst(window("sharpness_ratio"), min),
         "max_patch_ratio": _worst([row["ratio"] for case in cases for row in case["distances"]], max),
         "max_patch_ratio_adjacent": _worst([row["ratio_adjacent"] for case in cases for row in case["distances"]], max),
+        "max_patch_ratio_sibling": _worst([row.get("ratio_sibling") for case in cases for row in case["distances"]],
+                                          max),
         "min_sky_fraction": _worst(window("sky_fraction"), min),
         "longest_frozen_run": max(case["longest_frozen_run"] for case in cases),
         "min_new_content": _worst(window("new_content"), min),
@@ -147,6 +152,8 @@ def long_range_metrics(config: LongRangeConfig, results: list[LongRangeResult], 
         "sample_names": [SAMPLE_NAMES[i - 1] for i in config.samples], "frames": config.num_frames,
         "window": config.window, "truth_stride": config.truth_stride, "new_content_lag": config.new_content_lag,
         "distance_ranges": [list(r) for r in config.distance_ranges], "steer_frames": config.steer_frames,
+        "sibling_floor": (f"a sibling world (the sample's world config with seed + {SIBLING_SEED_OFFSET}) flown by the "
+                          "same autopilot" if config.sibling_floor else None),
         "steering": "8 equal phases: hard right, straight, hard left, straight, hard up, straight, hard down, straight",
         "refiner": refiner, "seeds": {"pipeline": seed, "patch_distance": 0, "kid_subsets": 0},
         "stats": dict(WINDOW_STATS),
@@ -187,17 +194,18 @@ def _cases_table(block: dict) -> list[str]:
 
 
 def _distances_table(block: dict) -> list[str]:
-    lines = ["| sample | frames | truth frames | distance | floor | ratio | adjacent floor | adjacent ratio |",
-             "|---" * 8 + "|"]
+    lines = ["| sample | frames | truth frames | distance | floor | ratio | adjacent floor | adjacent ratio "
+             "| sibling floor | sibling ratio |", "|---" * 10 + "|"]
     for case in block["cases"]:
         for row in case["distances"]:
             if row["ratio"] is None:
                 lines.append(f"| {case['name']} | {row['frames'][0]}-{row['frames'][1]} | {row['truth_frames']} | "
-                             f"{row.get('reason', '-')} | | | | |")
+                             f"{row.get('reason', '-')} | | | | | | |")
                 continue
             lines.append(f"| {case['name']} | {row['frames'][0]}-{row['frames'][1]} | {row['truth_frames']} | "
-                         + " | ".join(_cell(row[key]) for key in ("distance", "floor", "ratio", "floor_adjacent",
-                                                                  "ratio_adjacent")) + " |")
+                         + " | ".join(_cell(row.get(key)) for key in ("distance", "floor", "ratio", "floor_adjacent",
+                                                                      "ratio_adjacent", "floor_sibling",
+                                                                      "ratio_sibling")) + " |")
     return lines
 
 
@@ -217,7 +225,8 @@ def _markdown(block: dict) -> list[str]:
         "", "Per sample (autopilot):", "", *_cases_table(block),
         "", f"Patch distance of the flight to {TRUTH_TEXT[block['truth']][1]}; its noise floor (the truth's first "
         "half of the range vs its second half) and their ratio; the adjacent floor (truth at every other truth "
-        "frame vs the rest: sampling noise only) and the stricter ratio:", "",
+        "frame vs the rest: sampling noise only) and the stricter ratio; with `--sibling-floor`, the distance of a "
+        "sibling world's truth flight (the same family, another seed) to the truth and the family ratio:", "",
         *_distances_table(block), "", perceptual, "",
         "![per-window statistics](long_range_windows.png)", "",
         *[f"![{name}: flight above {TRUTH_TEXT[block['truth']][1]}](long_range_sheet_{name}.png)"

@@ -9,7 +9,10 @@
   ``ratio = distance / floor`` below 1 means the flight is closer to its truth than the world is
   to itself a stretch later. ``floor_adjacent`` is the truth at the even positions to the truth
   at the odd ones (views one stride apart, nearly the same images: sampling noise only), and
-  ``ratio_adjacent`` the far stricter reading against it;
+  ``ratio_adjacent`` the far stricter reading against it. With a sibling world's truth flight
+  (:func:`~viewgen.evaluation.truth_flight.sibling_world`), ``floor_sibling`` is its distance to
+  the truth, measured as the flight's is (A to A, B to B): how far a flight that knows the world's
+  family but not the world itself stands, and ``ratio_sibling`` the family reading against it;
 * :func:`attitude_stats`: pitch, roll, upside-down and clearance of a flight's poses;
 * :func:`longest_run`: the longest run of consecutive frames with a property (still, skyless).
 """
@@ -157,10 +160,20 @@ def window_stats(log, attitude: dict[str, Tensor], config, disparity_scale: floa
     return {name: torch.tensor([float(row[name]) for row in rows], dtype=torch.float64) for name in WINDOW_STATS}
 
 
-def range_distances(log, config) -> list[dict]:
+def _truth_stack(log, part: list[int]) -> Tensor:
+    return torch.stack([log.truth[k]["truth_rgb"] for k in part])
+
+
+def _to_truth(log, other: dict[int, Tensor], parts: tuple[list[int], list[int]]) -> float:
+    """Mean over ``parts`` (halves A and B of a range) of the distance of ``other``'s frames to the truth's there."""
+    return sum(patch_distance(torch.stack([other[k] for k in part]), _truth_stack(log, part)) for part in parts) / 2
+
+
+def range_distances(log, config, sibling: dict[int, Tensor] | None = None) -> list[dict]:
     """Per ``config.distance_ranges``: ``{"frames": [first, last], "truth_frames", "distance", "floor", "ratio",
-    "floor_adjacent", "ratio_adjacent"}`` (see the module doc); a range with fewer than 2 truth frames gets
-    ``None`` values and a ``reason``."""
+    "floor_adjacent", "ratio_adjacent", "floor_sibling", "ratio_sibling"}`` (see the module doc); a range with
+    fewer than 2 truth frames gets ``None`` values and a ``reason``. ``sibling``: truth frame -> a sibling
+    world's truth flight's ``rgb [3, H, W]`` there (the sibling values are ``None`` without it)."""
     results = []
     for first, last in config.distance_ranges:
         frames = [k for k in config.truth_frames if first <= k <= min(last, config.num_frames)]
@@ -169,19 +182,17 @@ def range_distances(log, config) -> list[dict]:
             reason = (f"the flight ends at frame {config.num_frames}" if first > config.num_frames
                       else "fewer than 2 truth frames in the range")
             results.append({**row, "distance": None, "floor": None, "ratio": None, "floor_adjacent": None,
-                            "ratio_adjacent": None, "reason": reason})
+                            "ratio_adjacent": None, "floor_sibling": None, "ratio_sibling": None, "reason": reason})
             continue
         half = len(frames) // 2
         part_a, part_b = frames[:half], frames[len(frames) - half:]  # the middle frame of an odd count is left out
         even, odd = frames[0::2][:half], frames[1::2][:half]
-
-        def stack(key: str, part: list[int]) -> Tensor:
-            return torch.stack([log.truth[k][key] for k in part])
-
-        distance = (patch_distance(stack("flight_rgb", part_a), stack("truth_rgb", part_a))
-                    + patch_distance(stack("flight_rgb", part_b), stack("truth_rgb", part_b))) / 2
-        floor = patch_distance(stack("truth_rgb", part_a), stack("truth_rgb", part_b))
-        adjacent = patch_distance(stack("truth_rgb", even), stack("truth_rgb", odd))
+        floor = patch_distance(_truth_stack(log, part_a), _truth_stack(log, part_b))
+        adjacent = patch_distance(_truth_stack(log, even), _truth_stack(log, odd))
+        distance = _to_truth(log, {k: log.truth[k]["flight_rgb"] for k in frames}, (part_a, part_b))
+        family = _to_truth(log, sibling, (part_a, part_b)) if sibling is not None else None
         results.append({**row, "distance": distance, "floor": floor, "ratio": distance / max(floor, 1e-12),
-                        "floor_adjacent": adjacent, "ratio_adjacent": distance / max(adjacent, 1e-12)})
+                        "floor_adjacent": adjacent, "ratio_adjacent": distance / max(adjacent, 1e-12),
+                        "floor_sibling": family,
+                        "ratio_sibling": None if family is None else distance / max(family, 1e-12)})
     return results

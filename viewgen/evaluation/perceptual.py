@@ -36,7 +36,8 @@ from viewgen.networks.perceptual import AlexNetFeatures, FidInception, FidIncept
 
 __all__ = [
     "ALEXNET_WEIGHTS", "FID_INCEPTION_WEIGHTS", "KID_SUBSET_SIZE", "KID_SUBSETS", "LPIPS_MIN_SIZE", "fid", "kid",
-    "find_local_weights", "load_fid_inception", "load_lpips", "lpips", "lpips_heads_path", "torch_hub_checkpoints",
+    "find_local_weights", "load_fid_inception", "load_lpips", "lpips", "lpips_heads_path", "perceptual_scores",
+    "torch_hub_checkpoints",
 ]
 
 ALEXNET_WEIGHTS = WeightFile(
@@ -187,3 +188,22 @@ def kid(images: Tensor, reference: Tensor, *, model: FidInception | None = None,
         torch.manual_seed(seed)
         mean, std = _feed(metric, images, reference, batch_size)
     return mean.float(), std.float()
+
+
+def perceptual_scores(results, model=None, reason: str | None = None) -> dict:
+    """FID and KID of protocol (b)'s flights' frames in the distance ranges (``results``: its
+    :class:`~viewgen.evaluation.long_range.LongRangeResult` list; their ``set_frames``, pooled over samples)
+    against the truth at the same poses, with ``model`` (:func:`load_fid_inception`).
+
+    Returns ``{"fid", "kid_mean", "kid_std", "images"}``, or ``{"fid": None, "kid": None, "fid_reason"}``
+    without a model (``reason`` says why) or with fewer than 2 frames per set.
+    """
+    sets = [result.set_frames for result in results if result.set_frames is not None]
+    count = sum(len(flight) for flight, _ in sets)
+    if model is None or count < 2:
+        return {"fid": None, "kid": None, "fid_reason": reason or "fewer than 2 frames in the distance ranges"}
+    flight = torch.cat([frames for frames, _ in sets]).float() / 255.0
+    truth = torch.cat([frames for _, frames in sets]).float() / 255.0
+    mean, std = kid(flight, truth, model=model)
+    return {"fid": float(fid(flight, truth, model=model)), "kid_mean": float(mean), "kid_std": float(std),
+            "images": count}
