@@ -175,3 +175,19 @@ def test_identity_camera_looks_north_level():
     v = (H - 0.5) / H
     assert float(depth[-1, W // 2]) == pytest.approx(50 * 0.8 * W / H / (v - 0.5), rel=0.05)
     assert math.isinf(float(depth[0, 0]))
+
+
+def test_a_sky_seen_from_a_fixed_origin_stays_at_infinity(hills, hills_pose):
+    intrinsics = default_intrinsics(H, W)
+    origin = -hills_pose[:, :3].T @ hills_pose[:, 3]  # the start camera's centre
+    climbed = camera_pose(origin + torch.tensor([400.0, -1500.0, 900.0]), torch.tensor(0.0), torch.tensor(0.0)).float()
+    level = camera_pose(origin, torch.tensor(0.0), torch.tensor(0.0)).float()  # same attitude, at the start
+    high_rgb, high_depth = render(hills, climbed, intrinsics, H, W, sky_origin=origin)
+    low_rgb, low_depth = render(hills, level, intrinsics, H, W, sky_origin=origin)
+    sky = high_depth.isinf() & low_depth.isinf()
+    assert int(sky.sum()) > 50
+    assert torch.equal(high_rgb[sky.expand_as(high_rgb)], low_rgb[sky.expand_as(low_rgb)])  # rotation only
+    own, _ = render(hills, climbed, intrinsics, H, W)
+    assert not torch.equal(own[sky.expand_as(own)], high_rgb[sky.expand_as(high_rgb)])  # the camera's own clouds
+    ground = high_depth.isfinite().expand_as(own)
+    assert torch.equal(own[ground], high_rgb[ground])  # the ground is the same

@@ -25,14 +25,16 @@ def _frame0(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return rgb, sky
 
 
-def test_from_frame_0_the_dome_is_frame_0s_sky_and_its_land_is_replaced_by_sky():
+def test_from_frame_0_the_dome_is_frame_0s_sky_and_gives_way_behind_its_land():
     rgb, sky = _frame0()
     intrinsics = default_intrinsics(H, W)
     dome = SkyDome(rgb, sky, _yaw_pose(0.0), intrinsics)
     seen, weight = dome.look(_yaw_pose(0.0), intrinsics, (H, W))
     assert seen.shape == (1, 3, H, W) and weight.shape == (1, 1, H, W)
     assert torch.allclose(seen[0][:, sky], rgb[:, sky], atol=1e-5)
-    assert bool((weight == 1.0).all())
+    inner_sky, deep_land = weight[0, 0, 4:H // 2 - 4, 4:-4], weight[0, 0, H // 2 + 4:]
+    assert bool((inner_sky > 0.98).all()) and bool((deep_land < 0.02).all())  # the caller's sky behind the land
+    assert bool(((weight >= 0) & (weight <= 1)).all())
     below = seen[0, :, H // 2:]  # land rows: the sky spread in and blurred, not copied column by column
     low, high = (value.view(3, 1, 1) for value in rgb[:, sky].aminmax(dim=1))
     assert bool((below >= low - 1e-5).all() & (below <= high + 1e-5).all())

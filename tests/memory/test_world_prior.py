@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from viewgen.data.synthetic.presets import start_pose
 from viewgen.errors import ViewgenRuntimeError
 from viewgen.geometry.intrinsics import default_intrinsics
 from viewgen.memory import WorldPrior, WorldPriorConfig
@@ -56,12 +57,55 @@ def test_colour_transfer_matches_mean_and_spread_per_region():
     assert torch.equal(ColorMap(world, sky, target, no_sky).apply(world, sky)[:, sky], world[:, sky])
 
 
+def _preset_clearance(memory: WorldPrior) -> float:
+    """Metres between the prior preset's start camera and the ground below it."""
+    pose = start_pose(memory.preset, memory.world).double()
+    center = -pose[:, :3].T @ pose[:, 3]
+    return -float(center[1]) - float(memory.world.ground_height(center[0:1].float(), center[2:3].float()))
+
+
+def test_the_scale_follows_the_presets_framing_or_a_given_clearance():
+    rgbd, intrinsics = ground_plane_rgbd(48, 64, 0.3), default_intrinsics(48, 64)
+    framed = WorldPrior()
+    framed.reset(rgbd, IDENTITY, intrinsics)
+    assert WorldPriorConfig().clearance is None and 40.0 < _preset_clearance(framed) < 60.0  # hills: ~45-52 m
+    assert framed.scale == pytest.approx(_preset_clearance(framed) / 0.3, rel=0.05)
+    fixed = WorldPrior(WorldPriorConfig(clearance=30.0))
+    fixed.reset(rgbd, IDENTITY, intrinsics)
+    assert fixed.scale == pytest.approx(30.0 / 0.3, rel=0.05)
+    with pytest.raises(ValueError, match="clearance > 0"):
+        WorldPriorConfig(clearance=0.0)
+
+
+def test_a_flight_under_the_invented_ground_sees_it_from_above():
+    rgbd, intrinsics = ground_plane_rgbd(48, 64, 0.3), default_intrinsics(48, 64)
+    memory = WorldPrior()
+    memory.reset(rgbd, IDENTITY, intrinsics)
+    sunk = IDENTITY.clone()
+    sunk[1, 3] = -20.0  # 20 flight units (kilometres) below frame 0's camera: deep under the prior world's ground
+    world = memory._render_world(sunk, intrinsics, (48, 64))
+    assert float(world[0, :3].std(dim=(1, 2)).mean()) > 0.02  # terrain and sky, not one flat colour
+    assert bool((world[0, 3, -4:] > 0).all())  # the ground below the lifted camera is seen
+
+
+def test_stretched_triangle_edges_do_not_keep_frame_zero():
+    from viewgen.memory.world_prior import _close_lines
+
+    enlargement = torch.full((1, 1, 20, 30), 90.0)
+    enlargement[..., 10, :] = 2.0  # a one-pixel line where the Jacobian reads low, amid a fan stretched 90x
+    enlargement[..., :, :5] = 1.0  # frame 0 at its own size on the left
+    closed = _close_lines(enlargement)
+    assert bool((closed[..., 10, 8:] == 90.0).all())  # the line is replaced with its neighbours
+    assert torch.equal(closed[..., :, :5], enlargement[..., :, :5])  # the fan's outline stays where it was
+    assert torch.equal(closed[..., :, 5:], torch.full_like(closed[..., :, 5:], 90.0))
+
+
 def test_frame_zero_is_rendered_back_exactly_where_it_is_known():
     rgbd = ground_plane_rgbd(48, 64, 0.3)
     intrinsics = default_intrinsics(48, 64)
     memory = WorldPrior()
     memory.reset(rgbd, IDENTITY, intrinsics)
-    assert memory.ground.fitted and memory.scale == pytest.approx(WorldPriorConfig().clearance / 0.3, rel=0.05)
+    assert memory.ground.fitted and memory.scale == pytest.approx(_preset_clearance(memory) / 0.3, rel=0.05)
     frame, mask = memory.render(IDENTITY, intrinsics)
     assert frame.shape == rgbd.shape and mask.shape == (1, 1, 48, 64)
     shown = (rgbd[0, 3] > 0.1) & (mask[0, 0] == 1)  # the warp's edge mask leaves steep rows to the refiner
@@ -121,7 +165,9 @@ def test_after_travel_the_sky_is_frame_zeros_sky_at_infinity():
     far[2, 3] = -1.1 * WorldPriorConfig().sky_travel[1]  # past the travel where the warped sky is gone
     far[1, 3] = 4.0  # and 4 units up (y is down), above the prior world's hills
     frame, _ = memory.render(far, intrinsics)
-    open_sky = (frame[0, 3] == 0) & sky  # the world shows sky where frame 0 did: the dome, unmoved
+    _, dome_weight = memory._anchor.sky.look(far, intrinsics, (48, 64))
+    inside = dome_weight[0, 0] > 0.999  # frame 0's sky away from its skyline and edges (the dome gives way there)
+    open_sky = (frame[0, 3] == 0) & sky & inside  # the world shows sky where frame 0 did: the dome, unmoved
     assert int(open_sky.sum()) > 50
     torch.testing.assert_close(frame[0, :3, open_sky], rgbd[0, :3, open_sky], atol=1e-4, rtol=0)
 

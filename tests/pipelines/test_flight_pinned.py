@@ -7,8 +7,9 @@ Two pins of each flight:
   existed (every frame warps the previous one), compared with ``torch.equal``;
 * **SHA-256 digests** of the frames (CPU float32; a different CPU or torch build may round
   differently, so these are skipped off x86-64 Linux). The weight-free flight's were recorded
-  when WorldPrior began to pick its preset from frame 0's skyline, to blur its sky dome's spread
-  sky and to measure holes by their width.
+  when WorldPrior began to take its scale from its preset's framing, to let its sky dome give way
+  behind frame 0's land, to see its world's sky from frame 0's camera, to lift its camera above
+  the invented ground and to close lines of low enlargement.
 """
 
 import hashlib
@@ -27,9 +28,9 @@ from viewgen.rendering.warp import warp_rgbd
 
 WEIGHT_FREE_SIZE = (32, 48)
 DIGESTS = {
-    "weight_free_rgbd": "7053e6bcf0f3bb7a3f9d60674c14a3cbb99a46ab1b0026ea66f9b932fd4fcf27",
-    "weight_free_poses": "a8e9b1b1710436b4c72359bc5628ca1d69a5ee5ebee5515dce50e96adcd6823d",
-    "weight_free_straight_rgbd": "08521b72661b6efdee3567d160060c6731d59b6f24691c4f7d19aa36ba9cd110",
+    "weight_free_rgbd": "3ef8bd58a920da6b4cdc14026c7d465267c5b8fdfa16ce3a1f22b515da3761a4",
+    "weight_free_poses": "a9eeb54ea68f95fd1f11c088a04a3ea6e7eb0a4f36db3451a8be31a3e0153f95",
+    "weight_free_straight_rgbd": "d842595556e79844cb2d024ef1c840c302607cc283afad517e005da44b460f8f",
     "learned_rgbd": "b318f66def5ecd1e1b08b0a7edb91513e5abb6ef3ebec0ad69f41240d5e6f8e0",
     "learned_poses": "75c5750fe3a08dc1f8d211e24fc1cf8c343b84fb2f45aaa3846d2c6fc752b2c1",
 }

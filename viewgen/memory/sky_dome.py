@@ -8,12 +8,16 @@ a dome (the idea of Infinite Nature Zero's sky dome, here without a learned outp
     build(rgb_0, sky_0):  a canvas of frame 0 grown by ``margin`` on every side; where frame 0
                           shows no sky (its land, and the margin) the sky around is spread in
                           (:func:`~viewgen.rendering.holes.fill_four_sides`) and blurred
-                          (``blur`` of the width), so what land hid can be shown, as haze, when
-                          the land drops away, without the streaks a plain copy draws
+                          (``blur`` of the width), so no land colour and no streak of a plain
+                          copy reaches the sky; ``coverage`` is the sky mask blurred alike
     look(cam):            each view pixel's ray, rotated into frame 0's camera, is projected
-                          with frame 0's intrinsics and the canvas sampled there; the weight
-                          falls from 1 inside frame 0's view to 0 at the canvas edge (where the
-                          caller shows some other sky)
+                          with frame 0's intrinsics and the canvas sampled there; the weight is
+                          the coverage there, falling to 0 at the canvas edge: the caller shows
+                          some other sky where frame 0 saw none (behind its land, outside its view)
+
+Where frame 0's land stood against the sky the dome knows nothing: spread and blurred, the sky
+around a mountain turned into a grey, mountain-shaped haze hanging in the sky of every later
+view, so there the weight gives way to the caller's sky.
 
 Shapes: the canvas ``[1, 3, H0 + 2 pad_y, W0 + 2 pad_x]``; :meth:`SkyDome.look` returns
 ``rgb [1, 3, H, W]`` and ``weight [1, 1, H, W]``.
@@ -42,7 +46,8 @@ class SkyDome:
         cam_from_world: frame 0's pose ``[3, 4]``; intrinsics: its normalized ``[4]``.
         margin: how far outside frame 0's view (a fraction of its size on each side) the dome
             reaches; its weight falls to 0 there.
-        blur: Gaussian sigma, as a fraction of frame 0's width, of the sky spread over land and margin.
+        blur: Gaussian sigma, as a fraction of frame 0's width, of the sky spread over land and margin
+            and of the coverage (the weight's soft edge along frame 0's skyline).
     """
 
     def __init__(self, rgb: Tensor, sky: Tensor, cam_from_world: Tensor, intrinsics: Tensor,
@@ -54,6 +59,7 @@ class SkyDome:
         known = F.pad(sky[None, None], (pad_x, pad_x, pad_y, pad_y), value=False)
         spread = gaussian_blur(fill_four_sides(canvas, known), blur * width)
         self.image = torch.where(known, canvas, spread)
+        self.coverage = gaussian_blur(known.to(canvas.dtype), blur * width).clamp(0.0, 1.0)  # 1 deep inside the sky
         self.size = (height, width)
         self.rotation = cam_from_world[:3, :3].double()
         self.intrinsics = intrinsics.double()
@@ -71,4 +77,5 @@ class SkyDome:
         weight = (1.0 - outside.amax(-1, keepdim=True)).clamp(0.0, 1.0) * (depth > 1e-6)[..., None]
         grid = (2.0 * on_canvas - 1.0).clamp(-2.0, 2.0)[None].to(self.image.dtype)
         rgb = F.grid_sample(self.image, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        return rgb, weight.permute(2, 0, 1)[None].to(self.image.dtype)
+        coverage = F.grid_sample(self.coverage, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        return rgb, weight.permute(2, 0, 1)[None].to(self.image.dtype) * coverage

@@ -59,6 +59,12 @@ from viewgen.rendering.warp import warp_rgbd
 __all__ = ["WorldPrior", "WorldPriorConfig"]
 
 _WARPED_SKY = 1.5 * MIN_DISPARITY  # the warp clips disparity to MIN_DISPARITY: the sky lands there
+# Frame 0's pixels below this disparity go on the sky dome. Stricter than SKY_DISPARITY (0.05), which
+# also takes far ridges (1.5-6% of the built-in samples lie at 0.01-0.05): on the dome they would
+# hang in the sky of every later view, a ridge that never comes nearer; the world shows land there.
+DOME_SKY_DISPARITY = 0.01
+_MIN_HEIGHT_FRACTION = 0.25  # of frame 0's clearance: the lowest the prior world is seen from (_above_ground)
+_STREAK_WINDOW = 5  # pixels: lines of low enlargement narrower than this inside enlarged regions are closed
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,11 @@ class WorldPriorConfig:
         (:func:`~viewgen.memory.prior_fit.terrain_preset`); seed: the prior world's own seed (the flight's
         ``FlyThroughConfig.seed`` in :meth:`~viewgen.pipelines.FlyThroughPipeline.weight_free`).
     clearance: height in metres of frame 0's camera above the prior world's ground (the scale
-        follows from it and the ground fitted under frame 0).
+        follows from it and the ground fitted under frame 0), or ``None`` (the default): the
+        height of the preset's own start camera above the ground below it (45-52 m for
+        ``hills``, 83-85 m for ``mountains``), i.e. frame 0 is taken to be framed as the preset
+        frames its views. The autopilot steers by disparity, so the scale decides how it flies
+        (docs/weight_free.md has the measurements).
     magnification: frame 0's content gets the prior world's fine detail on top from the first
         enlargement (fully at the second), and gives way to the world from the second (fully at
         twice the second). Near frame 0 its warp is the best guess there is (invented detail is
@@ -95,7 +105,7 @@ class WorldPriorConfig:
 
     preset: str = "auto"
     seed: int = 0
-    clearance: float = 30.0
+    clearance: float | None = None
     magnification: tuple[float, float] = (20.0, 40.0)
     known: float = 0.5
     hole_ramp: tuple[float, float] = (0.1, 0.25)
@@ -112,7 +122,7 @@ class WorldPriorConfig:
             raise ValueError(f"WorldPriorConfig.preset must be auto or one of {', '.join(PRESET_NAMES)}, "
                              f"got {self.preset!r}")
         low, high = self.magnification
-        if not (self.clearance > 0 and 1.0 <= low < high and 0.0 < self.known <= 1.0):
+        if not ((self.clearance is None or self.clearance > 0) and 1.0 <= low < high and 0.0 < self.known <= 1.0):
             raise ValueError("WorldPriorConfig needs clearance > 0, 1 <= magnification[0] < magnification[1], "
                              "0 < known <= 1")
 
@@ -129,6 +139,8 @@ class _Anchor:
     colors: ColorMap
     ground: GroundFit
     sky: SkyDome | None  # frame 0's sky at infinity (None when frame 0 shows no sky)
+    sky_origin: Tensor  # [3] metres: frame 0's camera in the prior world, whence its sky is always seen
+    min_height: float  # metres: the prior world is seen from at least this high above its ground
 
 
 class WorldPrior(Memory):
@@ -170,27 +182,33 @@ class WorldPrior(Memory):
         sky = rgbd[0, 3].float().cpu() < SKY_DISPARITY
         self.preset = terrain_preset(sky) if self.config.preset == "auto" else self.config.preset
         ground = fit_ground(rgbd[0, 3].float(), intrinsics)
-        start = self._start_pose(ground)  # world -> frame 0 camera, metres
-        scale = self.config.clearance / ground.height
+        start, clearance = self._start_pose(ground)  # world -> frame 0 camera, metres; its height over the ground
+        scale = clearance / ground.height
         flight_from_world = compose_poses(invert_pose(_metric(cam_from_world, scale)), to_homogeneous_pose(start))
         height, width = rgbd.shape[-2:]
         world_rgb, world_depth = render(self.world, start.float(), intrinsics.float().cpu(), height, width,
                                         self.config.render)
         colors = ColorMap(world_rgb[0], world_depth[0, 0].isinf(), rgbd[0, :3].float().cpu(), sky)
         dome = None
-        if bool(sky.any()):
-            dome = SkyDome(rgbd[0, :3].float().cpu(), sky, cam_from_world.cpu(), intrinsics.cpu())
-        self._anchor = _Anchor(rgbd, cam_from_world, intrinsics, flight_from_world, scale, colors, ground, dome)
+        dome_sky = rgbd[0, 3].float().cpu() < DOME_SKY_DISPARITY
+        if bool(dome_sky.any()):
+            dome = SkyDome(rgbd[0, :3].float().cpu(), dome_sky, cam_from_world.cpu(), intrinsics.cpu())
+        self._anchor = _Anchor(rgbd, cam_from_world, intrinsics, flight_from_world, scale, colors, ground, dome,
+                               camera_center(start).float(), _MIN_HEIGHT_FRACTION * clearance)
 
-    def _start_pose(self, ground: GroundFit) -> Tensor:
-        """Frame 0's camera in the prior world: the preset's start, ``clearance`` above the ground, fitted pitch."""
+    def _start_pose(self, ground: GroundFit) -> tuple[Tensor, float]:
+        """Frame 0's camera in the prior world (the preset's start, ``clearance`` above the ground, the fitted
+        pitch) and that clearance in metres (the preset start's own when the config's is ``None``)."""
         preset_start = start_pose(self.preset, self.world).double()
         position = -preset_start[:, :3].T @ preset_start[:, 3]
         ground_height = float(self.world.ground_height(position[0:1].float(), position[2:3].float()))
-        position[1] = -(ground_height + self.config.clearance)
+        clearance = self.config.clearance
+        if clearance is None:
+            clearance = -float(position[1]) - ground_height
+        position[1] = -(ground_height + clearance)
         forward = preset_start[2, :3]
         yaw = math.atan2(float(forward[0]), float(forward[2]))
-        return camera_pose(position, torch.tensor(yaw), torch.tensor(math.radians(ground.pitch_deg)))
+        return camera_pose(position, torch.tensor(yaw), torch.tensor(math.radians(ground.pitch_deg))), clearance
 
     def render(self, cam_from_world: Tensor, intrinsics: Tensor) -> tuple[Tensor, Tensor]:
         """``(rgbd [1, 4, H, W], mask [1, 1, H, W])``: frame 0 where it resolves, the prior world elsewhere.
@@ -206,7 +224,7 @@ class WorldPrior(Memory):
         low, high = self.config.magnification
         enlargement = _enlargement(source_px, known)
         enlarged = 1.0 - _fade(enlargement, low, high)
-        weight = (known.to(anchor_rgbd) * _fade(enlargement, high, 2.0 * high)
+        weight = (known.to(anchor_rgbd) * _fade(_close_lines(enlargement), high, 2.0 * high)
                   * self._sky_weight(anchor_rgbd[:, 3:], cam_from_world))
         world = self._render_world(cam_from_world, intrinsics, tuple(anchor_rgbd.shape[-2:])).to(anchor_rgbd)
         detail = world[:, :3] - gaussian_blur(world[:, :3], self.config.detail_sigma)
@@ -279,11 +297,16 @@ class WorldPrior(Memory):
         """The prior world from the flight pose ``cam_from_world``: ``rgbd [1, 4, H, W]`` (flight disparity).
 
         Its sky is frame 0's sky dome (:class:`SkyDome`, rotation only) inside and near frame 0's
-        view, the world's own sky in frame 0's palette farther out.
+        view, the world's own sky in frame 0's palette farther out, seen from frame 0's camera
+        whatever the flight's position: at infinity too (seen from the camera, its cloud layer
+        came down to a ceiling streaked toward the horizon when the flight climbed over invented
+        mountains toward the clouds' altitude).
         """
         anchor = self._require_anchor()
-        world_pose = compose_poses(_metric(cam_from_world, anchor.scale), anchor.flight_from_world)
-        rgb, depth = render(self.world, world_pose[:3].float(), intrinsics.float().cpu(), *size, self.config.render)
+        world_pose = self._above_ground(compose_poses(_metric(cam_from_world, anchor.scale), anchor.flight_from_world),
+                                        anchor.min_height)
+        rgb, depth = render(self.world, world_pose[:3].float(), intrinsics.float().cpu(), *size, self.config.render,
+                            sky_origin=anchor.sky_origin)
         sky = depth[0, 0].isinf()
         rgb = anchor.colors.apply(rgb[0], sky)
         if anchor.sky is not None:
@@ -291,6 +314,22 @@ class WorldPrior(Memory):
             rgb = torch.where(sky, torch.lerp(rgb, dome_rgb[0], dome_weight[0]), rgb)
         disparity = (anchor.scale / depth[0, 0]).nan_to_num(0.0, posinf=1.0).clamp(0.0, 1.0)
         return torch.cat([rgb, disparity[None]])[None]
+
+    def _above_ground(self, world_pose: Tensor, min_height: float) -> Tensor:
+        """``world_pose [3|4, 4]`` (metres) lifted straight up to ``min_height`` above the prior world's surface.
+
+        The flight steers by what it sees, frame 0's geometry as much as the world's, and the world's
+        invented hills are not frame 0's: a flight over frame 0's sea can meet one from inside, and a
+        camera under the surface sees one flat colour. Lifted, it sees the hill from above and climbs.
+        """
+        center = camera_center(world_pose[:3].double())
+        ground = float(self.world.ground_height(center[0:1].float(), center[2:3].float()))
+        lift = min_height - (-float(center[1]) - ground)  # world y is down
+        if lift <= 0.0:
+            return world_pose
+        lifted = world_pose.clone()
+        lifted[:3, 3] = world_pose[:3, 3] + lift * world_pose[:3, 1].to(world_pose)  # centre moves by -lift along y
+        return lifted
 
     def _require_anchor(self) -> _Anchor:
         if self._anchor is None:
@@ -325,6 +364,20 @@ def _enlargement(source_px: Tensor, known: Tensor) -> Tensor:
     determinant = a * d - b * c
     sigma_min_sq = 0.5 * (total - (total * total - 4.0 * determinant * determinant).clamp_min(0.0).sqrt())
     return sigma_min_sq.clamp_min(1e-12).rsqrt().unsqueeze(1)
+
+
+def _close_lines(enlargement: Tensor) -> Tensor:
+    """``[1, 1, H, W]``: the enlargement with thin low lines inside enlarged regions raised to their surroundings.
+
+    Where frame 0's far triangles are stretched into a fan, the Jacobian reads low along their edges
+    (neighbouring pixels come from different triangles), and those lines of frame 0 stood amid the
+    world as streaks. A morphological closing (the largest value within :data:`_STREAK_WINDOW` pixels,
+    then the smallest) fills lines narrower than the window and leaves the regions' outlines where
+    they were (a plain maximum grew them, and cost 0.06 dB at frame 50 of the short-range protocol).
+    """
+    pad = _STREAK_WINDOW // 2
+    grown = F.max_pool2d(enlargement, _STREAK_WINDOW, stride=1, padding=pad)
+    return -F.max_pool2d(-grown, _STREAK_WINDOW, stride=1, padding=pad)
 
 
 def _fade(value: Tensor, low: float, high: float) -> Tensor:

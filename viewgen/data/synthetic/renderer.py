@@ -123,13 +123,15 @@ def _shade_hits(world: World, points: Tensor, unit_dirs: Tensor, distance: Tenso
 
 @torch.no_grad()
 def render(world: World, cam_from_world: Tensor, intrinsics: Tensor, height: int, width: int,
-           config: RenderConfig | None = None) -> tuple[Tensor, Tensor]:
+           config: RenderConfig | None = None, sky_origin: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Render ``(rgb [B, 3, H, W] in [0, 1], depth [B, 1, H, W])``, both float32.
 
     ``cam_from_world`` is ``[3, 4]``/``[4, 4]`` or batched ``[B, 3|4, 4]`` (OpenCV world-to-camera,
     world y down); ``intrinsics`` is ``[4]`` or ``[B, 4]`` normalized ``[fx, fy, cx, cy]``. Depth is
     along the optical axis, ``inf`` where the sky is seen; the surface point at that depth lies on
-    the terrain (or water) to ``config.tolerance`` world units.
+    the terrain (or water) to ``config.tolerance`` world units. ``sky_origin`` (a world point
+    ``[3]``): the sky and its clouds are seen from there instead of from the camera, so they stay
+    at infinity however far or high the camera goes (default: from the camera, as the world is).
     """
     rays, depth, pose, intr = _trace(world, cam_from_world, intrinsics, height, width, config or RenderConfig())
     batch = pose.shape[0]
@@ -140,7 +142,8 @@ def render(world: World, cam_from_world: Tensor, intrinsics: Tensor, height: int
     hit = depth.isfinite()
     sky = hit.logical_not().nonzero().squeeze(1)
     if sky.numel():
-        rgb[sky] = sky_color(world.config.sky, world.sun, unit_dirs[sky], rays[:3, sky].T, world.clouds)
+        origins = rays[:3, sky].T if sky_origin is None else sky_origin.to(rays).view(1, 3).expand(sky.numel(), 3)
+        rgb[sky] = sky_color(world.config.sky, world.sun, unit_dirs[sky], origins, world.clouds)
     ground = hit.nonzero().squeeze(1)
     if ground.numel():
         t = depth[ground]
