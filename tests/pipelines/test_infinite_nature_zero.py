@@ -20,6 +20,7 @@ import math
 import pytest
 import torch
 
+from tests.helpers.cpu import FIXTURE_KERNELS
 from tests.helpers.shared import max_abs_diff, reference_tensors, shared_path
 from viewgen.control.zero_autopilot import ZeroAutopilotState
 from viewgen.errors import InputError, ViewgenRuntimeError
@@ -38,6 +39,9 @@ from viewgen.refiners.stylegan import StyleGANRefinerConfig
 
 FIXTURE = "infinite_nature_zero"
 INPUT_ATOL, POSE_ATOL, IMAGE_ATOL, EDGE_ATOL = 1e-6, 1e-6, 1e-5, 5e-4
+PNG_CHANGES = 8  # saved 8-bit values allowed to differ by 1 (the README: 4 differ between 1 and 2 threads)
+if not FIXTURE_KERNELS:  # AVX-512 kernels (tests/helpers/cpu.py), measured: images 1.6e-5, edges 7.5e-4, 13 values
+    IMAGE_ATOL, EDGE_ATOL, PNG_CHANGES = 4e-5, 1e-3, 16  # images: the README's 1-vs-2-thread spread (3.8e-5)
 STEPS = 3  # the README: view_generation(..., num_steps=3)
 PNG_ROUNDING = 0.499999999  # the README: imageio 2.22.4 writes floor(v * 255 + 0.499999999)
 
@@ -169,7 +173,7 @@ def test_chain_masks_and_sky_fraction(chain, ref, step):
 def test_saved_frames_are_the_refined_frames(chain, ref):
     saved = ref["vg_saved_png_frames"].int()
     ours = torch.stack([torch.floor(r["frame"].rgb[0].permute(1, 2, 0) * 255 + PNG_ROUNDING) for r in chain]).int()
-    assert int((ours - saved).abs().max()) <= 1 and int((ours != saved).sum()) <= 8  # README: 4 differ by threads
+    assert int((ours - saved).abs().max()) <= 1 and int((ours != saved).sum()) <= PNG_CHANGES
 
 
 # ----------------------------------------------------------------------------- tiny flights

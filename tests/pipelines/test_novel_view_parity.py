@@ -1,15 +1,19 @@
 """ENR parity against Apple's own outputs (``../shared/fixtures/enr``, one thread, float32): every step of the
-model, the rotations, novel views and the training forward on a pair batch, within 1e-5. Angles, matrices and
-inputs are read from the fixture."""
+model, the rotations, novel views and the training forward on a pair batch, within 1e-5 (on AVX2 CPUs; see
+TOLERANCE). Angles, matrices and inputs are read from the fixture."""
 
 import pytest
 import torch
 
+from tests.helpers.cpu import FIXTURE_KERNELS
 from tests.helpers.shared import load_reference, shared_path
 from viewgen.geometry.rotations import source_to_target_rotation
 from viewgen.pipelines.novel_view import NovelViewPipeline
 
-TOLERANCE = 1e-5
+# The issue's bound where PyTorch runs the kernels the fixture was made with (tests/helpers/cpu.py). With its
+# AVX-512 kernels the scene differs by up to 3.3e-5 on values up to 7.6, exactly the spread the fixture's README
+# gives for Apple's own code run with 2 threads instead of 1, and the other outputs by up to 1.5e-5.
+TOLERANCE = 1e-5 if FIXTURE_KERNELS else 4e-5
 
 
 @pytest.fixture(scope="module")

@@ -140,7 +140,9 @@ def test_seeded_style_draws_the_originals_dropout_mask_and_z(generator, ref):
     refiner = StyleGANRefiner(generator)
     style = refiner.sample_style(ref["input_real_rgbd"], torch.Generator().manual_seed(seed),
                                  mean_latent=ref["mean_latent"], noise=fixed_noise(generator, ref))
-    assert max_abs_diff(style.global_code, ref["global_code_train"]) == 0.0
+    dropped = style.global_code == 0
+    assert torch.equal(dropped, ref["global_code_train"] == 0)  # the same dropout mask, drawn from the seed
+    assert max_abs_diff(style.global_code, ref["global_code_train"]) <= ATOL  # the encoder's rounding is the CPU's
     assert max_abs_diff(style.z, ref["z"]) == 0.0
     no_dropout = StyleGANRefiner(generator, StyleGANRefinerConfig(dropout=False))
     code, logvar = no_dropout.encode_style(ref["input_real_rgbd"])
