@@ -160,13 +160,10 @@ def window_stats(log, attitude: dict[str, Tensor], config, disparity_scale: floa
     return {name: torch.tensor([float(row[name]) for row in rows], dtype=torch.float64) for name in WINDOW_STATS}
 
 
-def _truth_stack(log, part: list[int]) -> Tensor:
-    return torch.stack([log.truth[k]["truth_rgb"] for k in part])
-
-
-def _to_truth(log, other: dict[int, Tensor], parts: tuple[list[int], list[int]]) -> float:
-    """Mean over ``parts`` (halves A and B of a range) of the distance of ``other``'s frames to the truth's there."""
-    return sum(patch_distance(torch.stack([other[k] for k in part]), _truth_stack(log, part)) for part in parts) / 2
+def _to_truth(other: dict[int, Tensor], parts: tuple[list[int], list[int]], truths: tuple[Tensor, Tensor]) -> float:
+    """Mean over ``parts`` (halves A and B of a range, whose truth frames are ``truths``) of the distance of
+    ``other``'s frames to the truth's there."""
+    return sum(patch_distance(torch.stack([other[k] for k in part]), truth) for part, truth in zip(parts, truths)) / 2
 
 
 def range_distances(log, config, sibling: dict[int, Tensor] | None = None) -> list[dict]:
@@ -187,10 +184,12 @@ def range_distances(log, config, sibling: dict[int, Tensor] | None = None) -> li
         half = len(frames) // 2
         part_a, part_b = frames[:half], frames[len(frames) - half:]  # the middle frame of an odd count is left out
         even, odd = frames[0::2][:half], frames[1::2][:half]
-        floor = patch_distance(_truth_stack(log, part_a), _truth_stack(log, part_b))
-        adjacent = patch_distance(_truth_stack(log, even), _truth_stack(log, odd))
-        distance = _to_truth(log, {k: log.truth[k]["flight_rgb"] for k in frames}, (part_a, part_b))
-        family = _to_truth(log, sibling, (part_a, part_b)) if sibling is not None else None
+        truth = {k: log.truth[k]["truth_rgb"] for k in frames}
+        truths = tuple(torch.stack([truth[k] for k in part]) for part in (part_a, part_b))
+        floor = patch_distance(*truths)
+        adjacent = patch_distance(torch.stack([truth[k] for k in even]), torch.stack([truth[k] for k in odd]))
+        distance = _to_truth({k: log.truth[k]["flight_rgb"] for k in frames}, (part_a, part_b), truths)
+        family = _to_truth(sibling, (part_a, part_b), truths) if sibling is not None else None
         results.append({**row, "distance": distance, "floor": floor, "ratio": distance / max(floor, 1e-12),
                         "floor_adjacent": adjacent, "ratio_adjacent": distance / max(adjacent, 1e-12),
                         "floor_sibling": family,

@@ -24,11 +24,12 @@ from torch import Tensor
 
 from viewgen.checks import check_shape
 from viewgen.data.samples import SAMPLE_NAMES, load_sample, sample_index, sample_metadata
+from viewgen.data.synthetic import flights
 from viewgen.data.synthetic.clips import render_frames
 from viewgen.data.synthetic.raymarch import RenderConfig
 from viewgen.data.synthetic.world import World, WorldConfig
 from viewgen.evaluation.flight_stats import SKY_DISPARITY
-from viewgen.geometry.poses import camera_center, compose_poses
+from viewgen.geometry.poses import compose_poses
 
 __all__ = ["SAMPLE_NAMES", "SHOWN_GROUND_ROWS", "SampleWorld", "clearance", "raise_above_ground", "render_truth",
            "sample_world", "shown_clearance", "world_config_from_dict", "world_poses"]
@@ -117,20 +118,13 @@ def clearance(sample: SampleWorld, poses: Tensor) -> Tensor:
 
     ``poses [N, 3, 4]`` are metric world poses (:func:`world_poses`); negative = below the ground.
     """
-    center = camera_center(poses.to(torch.float64))  # [N, 3], y down
-    ground = sample.world.ground_height(center[:, 0].float().contiguous(), center[:, 2].float().contiguous())
-    return -center[:, 1] - ground.to(torch.float64)
+    return flights.camera_clearance(sample.world, poses)
 
 
 def raise_above_ground(sample: SampleWorld, poses: Tensor, min_clearance: float) -> tuple[Tensor, Tensor]:
     """Metric ``poses [N, 3, 4]`` lifted straight up (attitude kept) to at least ``min_clearance`` metres
     above the world's surface below them: ``(poses [N, 3, 4] float64, raised [N] bool)``."""
-    poses = poses.to(torch.float64)
-    lift = (min_clearance - clearance(sample, poses)).clamp_min(0.0)  # [N] metres
-    center = camera_center(poses) - lift[:, None] * torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)  # y down
-    raised = poses.clone()
-    raised[:, :, 3] = -(poses[:, :, :3] @ center.unsqueeze(-1)).squeeze(-1)
-    return raised, lift > 0
+    return flights.raise_above_ground(sample.world, poses, min_clearance)
 
 
 def shown_clearance(sample: SampleWorld, rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor) -> float:

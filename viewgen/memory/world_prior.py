@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from viewgen.data.synthetic.flights import camera_pose
+from viewgen.data.synthetic.flights import camera_pose, raise_above_ground
 from viewgen.data.synthetic.presets import PRESET_NAMES, scene_preset, start_pose
 from viewgen.data.synthetic.raymarch import RenderConfig
 from viewgen.data.synthetic.renderer import render
@@ -63,7 +63,7 @@ _WARPED_SKY = 1.5 * MIN_DISPARITY  # the warp clips disparity to MIN_DISPARITY: 
 # also takes far ridges (1.5-6% of the built-in samples lie at 0.01-0.05): on the dome they would
 # hang in the sky of every later view, a ridge that never comes nearer; the world shows land there.
 DOME_SKY_DISPARITY = 0.01
-_MIN_HEIGHT_FRACTION = 0.25  # of frame 0's clearance: the lowest the prior world is seen from (_above_ground)
+_MIN_HEIGHT_FRACTION = 0.25  # of frame 0's clearance: the lowest the prior world is seen from (_render_world)
 _STREAK_WINDOW = 5  # pixels: lines of low enlargement narrower than this inside enlarged regions are closed
 
 
@@ -303,8 +303,13 @@ class WorldPrior(Memory):
         mountains toward the clouds' altitude).
         """
         anchor = self._require_anchor()
-        world_pose = self._above_ground(compose_poses(_metric(cam_from_world, anchor.scale), anchor.flight_from_world),
-                                        anchor.min_height)
+        # Seen from at least min_height above the world's surface: the flight steers by frame 0's geometry as much
+        # as the world's, and can meet one of the world's invented hills from inside, where a camera sees one flat
+        # colour; lifted, it sees the hill from above, and climbs.
+        world_pose, _ = raise_above_ground(
+            self.world, compose_poses(_metric(cam_from_world, anchor.scale), anchor.flight_from_world)[None],
+            anchor.min_height)
+        world_pose = world_pose[0]
         rgb, depth = render(self.world, world_pose[:3].float(), intrinsics.float().cpu(), *size, self.config.render,
                             sky_origin=anchor.sky_origin)
         sky = depth[0, 0].isinf()
@@ -314,22 +319,6 @@ class WorldPrior(Memory):
             rgb = torch.where(sky, torch.lerp(rgb, dome_rgb[0], dome_weight[0]), rgb)
         disparity = (anchor.scale / depth[0, 0]).nan_to_num(0.0, posinf=1.0).clamp(0.0, 1.0)
         return torch.cat([rgb, disparity[None]])[None]
-
-    def _above_ground(self, world_pose: Tensor, min_height: float) -> Tensor:
-        """``world_pose [3|4, 4]`` (metres) lifted straight up to ``min_height`` above the prior world's surface.
-
-        The flight steers by what it sees, frame 0's geometry as much as the world's, and the world's
-        invented hills are not frame 0's: a flight over frame 0's sea can meet one from inside, and a
-        camera under the surface sees one flat colour. Lifted, it sees the hill from above and climbs.
-        """
-        center = camera_center(world_pose[:3].double())
-        ground = float(self.world.ground_height(center[0:1].float(), center[2:3].float()))
-        lift = min_height - (-float(center[1]) - ground)  # world y is down
-        if lift <= 0.0:
-            return world_pose
-        lifted = world_pose.clone()
-        lifted[:3, 3] = world_pose[:3, 3] + lift * world_pose[:3, 1].to(world_pose)  # centre moves by -lift along y
-        return lifted
 
     def _require_anchor(self) -> _Anchor:
         if self._anchor is None:

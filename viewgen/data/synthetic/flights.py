@@ -23,7 +23,8 @@ from torch import Tensor
 from viewgen.data.synthetic.world import World
 from viewgen.geometry.poses import camera_center, look_direction_pose
 
-__all__ = ["FlightConfig", "camera_pose", "generate_flight", "ground_clearance"]
+__all__ = ["FlightConfig", "camera_clearance", "camera_pose", "generate_flight", "ground_clearance",
+           "raise_above_ground"]
 
 
 @dataclass(frozen=True)
@@ -178,3 +179,27 @@ def ground_clearance(world: World, cam_from_world: Tensor, substeps: int = 8) ->
     points = centres.unsqueeze(1) + t.view(1, -1, 1) * (following - centres).unsqueeze(1)
     ground = world.ground_height(points[..., 0].float(), points[..., 2].float()).double()
     return (-points[..., 1] - ground).amin(dim=1)
+
+
+def camera_clearance(world: World, cam_from_world: Tensor) -> Tensor:
+    """Height of each camera above the world's surface (terrain or water) below it: ``[N]`` float64.
+
+    ``cam_from_world [N, 3|4, 4]`` (world units, y down); negative = below the surface.
+    """
+    center = camera_center(cam_from_world.to(torch.float64))  # [N, 3]
+    ground = world.ground_height(center[:, 0].float().contiguous(), center[:, 2].float().contiguous())
+    return -center[:, 1] - ground.to(torch.float64)
+
+
+def raise_above_ground(world: World, cam_from_world: Tensor, min_clearance: float) -> tuple[Tensor, Tensor]:
+    """``cam_from_world [N, 3|4, 4]`` lifted straight up (attitude kept) to at least ``min_clearance`` above the
+    world's surface below them: ``(poses [N, 3|4, 4] float64, raised [N] bool)``.
+
+    Lifting the centre by ``l`` along world up (``-y``) adds ``l`` times the rotation's second column to
+    the translation.
+    """
+    poses = cam_from_world.to(torch.float64)
+    lift = (min_clearance - camera_clearance(world, poses)).clamp_min(0.0)  # [N]
+    raised = poses.clone()
+    raised[:, :3, 3] = poses[:, :3, 3] + lift[:, None] * poses[:, :3, 1]
+    return raised, lift > 0
