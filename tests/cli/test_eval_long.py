@@ -45,6 +45,7 @@ def test_a_second_run_is_identical_and_ends_with_a_summary(tiny_run, tmp_path, c
     captured = capsys.readouterr()
     assert captured.out.startswith("long range: 1 sample(s) x 12 frames in ") and captured.out.count("\n") == 1
     assert "min sharpness ratio" in captured.out and "viewgen: note: FID / KID not scored" in captured.err
+    assert "sibling" not in captured.out  # measured only with --sibling-floor
 
 
 def test_the_truth_at_the_flights_own_poses_is_an_option(tiny_run, tmp_path):
@@ -56,11 +57,12 @@ def test_the_truth_at_the_flights_own_poses_is_an_option(tiny_run, tmp_path):
     assert posed["cases"][0]["windows"]["sharpness_ratio"] != flight["cases"][0]["windows"]["sharpness_ratio"]
 
 
-def test_the_sibling_floor_is_an_option(tiny_run, tmp_path):
+def test_the_sibling_floor_is_an_option(tiny_run, tmp_path, capsys):
     plain = json.loads((tiny_run / "metrics.json").read_text())["long_range"]
     assert plain["sibling_floor"] is None
     ranges = ["--long-frames", "24", "--window", "8"]  # --quick's distance ranges end at frame 24
     assert main(["eval", *TINY, *ranges, "--quick", "--sibling-floor", "--out", str(tmp_path / "sibling")]) == 0
+    assert "(against a sibling world " in capsys.readouterr().out  # the closing summary line reads it too
     block = json.loads((tmp_path / "sibling" / "metrics.json").read_text())["long_range"]
     assert "seed + 1" in block["sibling_floor"]
     rows = block["cases"][0]["distances"]

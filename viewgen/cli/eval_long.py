@@ -132,9 +132,11 @@ def summary_line(block: dict, elapsed: float) -> str:
              f"{value(steered['max_abs_roll_deg'])}, upside-down {value(steered['upside_down_frames'])}, "
              f"min shown / world clearance {value(steered['min_shown_clearance'])} / "
              f"{value(steered['min_clearance'])}" if block["steer_frames"] else "")
+    sibling = ("" if auto["max_patch_ratio_sibling"]["value"] is None
+               else f" (against a sibling world {value(auto['max_patch_ratio_sibling'])})")
     return (f"long range: {len(block['samples'])} sample(s) x {block['frames']} frames in {elapsed:.1f} s; "
             f"min sharpness ratio {value(auto['min_sharpness_ratio'])}, max patch ratio "
-            f"{value(auto['max_patch_ratio'])}, min sky {value(auto['min_sky_fraction'])}, longest frozen run "
+            f"{value(auto['max_patch_ratio'])}{sibling}, min sky {value(auto['min_sky_fraction'])}, longest frozen run "
             f"{value(auto['longest_frozen_run'])}, max |pitch| {value(auto['max_abs_pitch_deg'])}, max |roll| "
             f"{value(auto['max_abs_roll_deg'])}, upside-down {value(auto['upside_down_frames'])}, min shown / world "
             f"clearance {value(auto['min_shown_clearance'])} / {value(auto['min_clearance'])}{steer}")
