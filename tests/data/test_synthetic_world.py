@@ -19,6 +19,7 @@ from viewgen.data.synthetic import (
     render,
     render_depth,
     start_pose,
+    water_mask,
 )
 from viewgen.geometry import default_intrinsics, transform_points
 
@@ -191,3 +192,20 @@ def test_a_sky_seen_from_a_fixed_origin_stays_at_infinity(hills, hills_pose):
     assert not torch.equal(own[sky.expand_as(own)], high_rgb[sky.expand_as(high_rgb)])  # the camera's own clouds
     ground = high_depth.isfinite().expand_as(own)
     assert torch.equal(own[ground], high_rgb[ground])  # the ground is the same
+
+
+def test_the_water_mask_marks_the_water_plane_and_nothing_else():
+    world = preset_world("coast")
+    intrinsics = default_intrinsics(H, W)
+    pose = start_pose("coast", world)
+    rgb, depth = render(world, pose, intrinsics, H, W)
+    water = water_mask(world, pose, intrinsics, depth)
+    assert water.shape == depth.shape and water.dtype == torch.bool
+    assert 0 < int(water.sum()) and not bool((water & depth.isinf()).any())  # some water; the sky is not water
+    origins, dirs = camera_rays(pose, intrinsics, H, W)
+    points = (origins + dirs * depth.reshape(1, -1, 1))[0][water.reshape(-1)]
+    level = world.terrain.config.water_level
+    torch.testing.assert_close(-points[:, 1], torch.full_like(points[:, 1], level), atol=0.05, rtol=0)  # on the plane
+    land = depth.isfinite() & ~water
+    assert bool((world.terrain.height(*(origins + dirs * depth.reshape(1, -1, 1))[0][land.reshape(-1)][:, [0, 2]].T)
+                 >= level).all())

@@ -62,6 +62,33 @@ def test_the_truth_at_frame_0s_pose_is_the_sample(index):
     assert shown == pytest.approx(metres / sample.disparity_scale, rel=0.15)  # the ground ahead, seen by the frame
 
 
+def _plane_rgbd(sample, cam_from_world, offset: float, height: int = 48, width: int = 80) -> torch.Tensor:
+    """``[1, 4, H, W]``: the plane ``offset`` below the camera along the sample's gravity (above it when < 0)."""
+    down = (cam_from_world[:3, :3].double() @ sample.cam_from_world[:, :3]) @ torch.tensor([0.0, 1.0, 0.0],
+                                                                                         dtype=torch.float64)
+    fx, fy, cx, cy = sample.intrinsics.double().tolist()
+    x = ((torch.arange(width, dtype=torch.float64) + 0.5) / width - cx) / fx
+    y = ((torch.arange(height, dtype=torch.float64) + 0.5) / height - cy) / fy
+    toward = x[None, :] * down[0] + y[:, None] * down[1] + down[2]  # [H, W] each ray's component along down
+    disparity = (toward / offset).clamp(0.0, 1.0)  # 0 (sky) where the ray never meets the plane
+    return torch.cat([torch.full((3, height, width), 0.5, dtype=torch.float64), disparity[None]])[None].float()
+
+
+def test_shown_clearance_reads_the_ground_around_the_camera_above_or_below_it():
+    sample = sample_world(1)
+    level = torch.eye(4)[:3]
+    assert shown_clearance(sample, _plane_rgbd(sample, level, 0.4), level, sample.intrinsics) == pytest.approx(0.4,
+                                                                                                              rel=1e-3)
+    pitched_up = torch.eye(4)[:3].clone()
+    angle = math.radians(30.0)  # the camera looks 30 degrees up: its whole frame sees up
+    pitched_up[1:3, 1:3] = torch.tensor([[math.cos(angle), math.sin(angle)], [-math.sin(angle), math.cos(angle)]])
+    under = shown_clearance(sample, _plane_rgbd(sample, pitched_up, -1.0), pitched_up, sample.intrinsics)
+    assert under == pytest.approx(-1.0, rel=1e-3)  # a ground above the camera: it is under the ground it shows
+    far = _plane_rgbd(sample, pitched_up, -1.0)
+    far[:, 3] = far[:, 3].clamp_max(1.0 / 40.0)  # the same points pushed out to 40 units and more: none near
+    assert math.isnan(shown_clearance(sample, far, pitched_up, sample.intrinsics))
+
+
 def test_flight_lengths_are_in_units_of_the_disparity_scale():
     sample = sample_world(2)
     forward = torch.eye(4)[:3].clone()

@@ -1,11 +1,12 @@
-"""SkyDome: frame 0's sky at infinity, seen by rotation only."""
+"""SkyDome: frame 0's sky at infinity, seen by rotation only; ElevationTint: another sky taken to frame 0's."""
 
 import math
 
+import pytest
 import torch
 
 from viewgen.geometry.intrinsics import default_intrinsics
-from viewgen.memory.sky_dome import SkyDome
+from viewgen.memory.sky_dome import ElevationTint, SkyDome, ray_elevation
 
 H, W = 24, 40
 
@@ -62,3 +63,40 @@ def test_the_dome_is_deterministic_and_keeps_the_callers_size():
     looks = [SkyDome(rgb, sky, _yaw_pose(5.0), intrinsics).look(_yaw_pose(-3.0), intrinsics, (12, 20))
              for _ in range(2)]
     assert torch.equal(looks[0][0], looks[1][0]) and looks[0][0].shape == (1, 3, 12, 20)
+
+
+DOWN = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)  # world y down, as the camera's
+
+
+def test_ray_elevation_is_zero_on_the_optical_axis_of_a_level_camera_and_grows_upward():
+    intrinsics = default_intrinsics(H + 1, W + 1)  # odd sizes: a pixel centre on the axis
+    elevation = ray_elevation(_yaw_pose(30.0), intrinsics, (H + 1, W + 1), DOWN)
+    assert elevation.shape == (H + 1, W + 1) and elevation.dtype == torch.float64
+    assert float(elevation[H // 2, W // 2]) == pytest.approx(0.0, abs=1e-12)
+    assert bool((elevation[:-1] > elevation[1:]).all())  # each row above sees higher
+    fx, fy, cx, cy = intrinsics.tolist()
+    top = math.atan((cy - 0.5 / (H + 1)) / fy)  # the top row's centre column
+    assert float(elevation[0, W // 2]) == pytest.approx(top, abs=1e-6)
+
+
+def test_the_tint_takes_the_other_sky_to_frame_0s_by_elevation_and_holds_beyond():
+    intrinsics = default_intrinsics(H, W)
+    elevation = ray_elevation(_yaw_pose(0.0), intrinsics, (H, W), DOWN)
+    rgb, sky = _frame0()
+    offset = 0.1 + 0.5 * elevation.float()  # frame 0's sky is brighter higher up, by 0.5 a radian
+    other = (rgb - offset).clamp(0.0, 1.0)
+    rgb = other + offset
+    tint = ElevationTint(rgb, other, sky, sky, elevation, step_deg=1.0)
+    seen = tint(elevation)[:, sky]
+    torch.testing.assert_close(seen, offset[sky].double().expand(3, -1), atol=0.5 * math.radians(1.0), rtol=0)
+    above = tint(torch.full((2, 2), math.radians(80.0)))  # higher than frame 0 saw: the highest offset held
+    torch.testing.assert_close(above, tint(elevation[:1, W // 2:W // 2 + 1].expand(2, 2)), atol=0.01, rtol=0)
+    assert torch.equal(tint(elevation), tint(elevation))
+
+
+def test_without_common_sky_the_tint_is_zero():
+    rgb, sky = _frame0()
+    elevation = ray_elevation(_yaw_pose(0.0), default_intrinsics(H, W), (H, W), DOWN)
+    tint = ElevationTint(rgb, rgb * 0.5, sky, ~sky, elevation)  # the two skies never overlap
+    assert tint.table is None
+    assert torch.equal(tint(elevation), torch.zeros(3, H, W, dtype=torch.float64))

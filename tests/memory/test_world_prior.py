@@ -9,7 +9,7 @@ from viewgen.data.synthetic.presets import start_pose
 from viewgen.errors import ViewgenRuntimeError
 from viewgen.geometry.intrinsics import default_intrinsics
 from viewgen.memory import WorldPrior, WorldPriorConfig
-from viewgen.memory.prior_fit import ColorMap, fit_ground, terrain_preset
+from viewgen.memory.prior_fit import ColorMap, fit_ground, sea_horizon_fraction, terrain_preset
 
 IDENTITY = torch.eye(4)[:3]
 
@@ -55,6 +55,23 @@ def test_colour_transfer_matches_mean_and_spread_per_region():
         torch.testing.assert_close(mapped[:, region].std(dim=1), target[:, region].std(dim=1), atol=0.02, rtol=0)
     no_sky = torch.zeros_like(sky)
     assert torch.equal(ColorMap(world, sky, target, no_sky).apply(world, sky)[:, sky], world[:, sky])
+
+
+def test_the_worlds_water_keeps_its_colours_and_stays_out_of_the_land_fit():
+    generator = torch.Generator().manual_seed(1)
+    sky = torch.zeros(20, 25, dtype=torch.bool)
+    sky[:5] = True
+    water = torch.zeros_like(sky)
+    water[5:10] = True
+    world = torch.rand(3, 20, 25, generator=generator)
+    world[:, water] = torch.tensor([0.1, 0.3, 0.8]).view(3, 1)  # a blue the land fit must not see
+    target = torch.rand(3, 20, 25, generator=generator) * 0.5 + 0.25
+    mapped = ColorMap(world, sky, target, sky, water).apply(world, sky, water)
+    assert torch.equal(mapped[:, water], world[:, water])
+    land = ~sky & ~water
+    torch.testing.assert_close(mapped[:, land].mean(dim=1), target[:, ~sky].mean(dim=1), atol=0.02, rtol=0)
+    fitted_with_water = ColorMap(world, sky, target, sky).apply(world, sky)
+    assert not torch.allclose(fitted_with_water[:, land], mapped[:, land], atol=0.02)
 
 
 def _preset_clearance(memory: WorldPrior) -> float:
@@ -172,24 +189,44 @@ def test_after_travel_the_sky_is_frame_zeros_sky_at_infinity():
     torch.testing.assert_close(frame[0, :3, open_sky], rgbd[0, :3, open_sky], atol=1e-4, rtol=0)
 
 
-def test_the_terrain_preset_follows_the_skyline():
-    height, width = 40, 64
+def _skyline_disparity(skyline_rows: torch.Tensor, height: int, land: float = 0.2) -> torch.Tensor:
+    """``[H, W]`` disparity: open sky (0) above ``skyline_rows [W]``, land at ``land`` from there down."""
     rows = torch.arange(height).view(height, 1)
-    flat = rows < 15  # a level horizon
-    assert terrain_preset(flat.expand(height, width)) == "hills"
-    peaks = (torch.arange(width) % 32 - 16).abs().float()  # a ridge line climbing and falling by 40% of the height
-    jagged = rows < (4 + peaks).view(1, width)
-    assert terrain_preset(jagged) == "mountains"
-    assert terrain_preset(torch.zeros(height, width, dtype=torch.bool)) == "hills"  # no sky at all
+    return torch.where(rows >= skyline_rows.view(1, -1), land, 0.0)
+
+
+def test_the_terrain_preset_follows_the_skyline():
+    height, width = 80, 64
+    rolling = 20 + (torch.arange(width) % 22 - 11).abs()  # hills: the skyline rises and falls a little
+    assert terrain_preset(_skyline_disparity(rolling, height)) == "hills"
+    sea = rolling.clone()
+    sea[: width // 2] = 34  # the left half meets the sky on one level line, below the hills: a sea horizon
+    assert sea_horizon_fraction(_skyline_disparity(sea, height)) >= 0.5
+    assert terrain_preset(_skyline_disparity(sea, height)) == "coast"
+    peaks = 4 + 3 * (torch.arange(width) % 32 - 16).abs()  # a ridge line climbing and falling by 60% of the height
+    assert terrain_preset(_skyline_disparity(peaks, height)) == "mountains"
+    assert terrain_preset(torch.full((height, width), 0.3)) == "hills"  # no sky at all
+    assert sea_horizon_fraction(torch.full((height, width), 0.3)) == 0.0
+
+
+def test_far_ridges_do_not_count_as_open_sky_for_the_sea_horizon():
+    height, width = 40, 64
+    level = torch.full((width,), 18)
+    disparity = _skyline_disparity(level, height)
+    assert terrain_preset(disparity) == "coast"
+    ridge_rows = (torch.arange(height).view(height, 1) >= 10) & (torch.arange(height).view(height, 1) < 18)
+    ridged = torch.where(ridge_rows & (torch.arange(width) % 16 < 8).view(1, width), 0.03, disparity)
+    # the far ridges (disparity 0.01-0.05) stand on the horizon: only the gaps between them meet the sky there
+    assert sea_horizon_fraction(ridged) == pytest.approx(0.5)
 
 
 def test_auto_preset_picks_the_world_at_reset_and_a_named_one_is_kept():
-    rgbd = ground_plane_rgbd(48, 64, 0.3)  # a level horizon
+    rgbd = ground_plane_rgbd(48, 64, 0.3)  # a level plain or sea to the horizon
     intrinsics = default_intrinsics(48, 64)
     memory = WorldPrior()
     assert memory.config.preset == "auto"
     memory.reset(rgbd, IDENTITY, intrinsics)
-    assert memory.preset == "hills"
+    assert memory.preset == "coast"
     named = WorldPrior(WorldPriorConfig(preset="mountains"))
     named.reset(rgbd, IDENTITY, intrinsics)
     assert named.preset == "mountains" and named.world is named.world

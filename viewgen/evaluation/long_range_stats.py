@@ -56,8 +56,9 @@ WINDOW_STATS = {  # name -> what it is (units); every one is a value per window
     "clearance_min": "lowest camera height above the world's ground below it (units of s)",
     "clearance_min_m": "the same in metres",
     "below_ground": "frames with the camera below the world's ground (count)",
-    "shown_clearance_min": "lowest height of the camera above the ground its own frame shows (median depth along "
-                           "gravity of the bottom tenth's non-sky pixels; units of s); < 0: under the ground it shows",
+    "shown_clearance_min": "lowest height of the camera above the ground its own frame shows around it (median drop "
+                           "along gravity of the non-sky points within 3 units horizontally; units of s); < 0: under "
+                           "the ground it shows",
     "truth_raised": "truth at the flight's poses only: fraction of the truth frames rendered from higher up (the "
                     "flight was lower than half its start height above the world's ground, so the truth camera was "
                     "lifted straight up to that height); 0 for the truth flight",

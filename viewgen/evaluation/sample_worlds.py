@@ -31,10 +31,12 @@ from viewgen.data.synthetic.world import World, WorldConfig
 from viewgen.evaluation.flight_stats import SKY_DISPARITY
 from viewgen.geometry.poses import compose_poses
 
-__all__ = ["SAMPLE_NAMES", "SHOWN_GROUND_ROWS", "SampleWorld", "clearance", "raise_above_ground", "render_truth",
+__all__ = ["SAMPLE_NAMES", "SHOWN_GROUND_RANGE", "SampleWorld", "clearance", "raise_above_ground", "render_truth",
            "sample_world", "shown_clearance", "world_config_from_dict", "world_poses"]
 
-SHOWN_GROUND_ROWS = 0.1  # shown_clearance reads the bottom tenth of the frame
+# shown_clearance reads the ground its frame shows within this horizontal distance of the camera (units of s;
+# 15 frames at the autopilot's default speed)
+SHOWN_GROUND_RANGE = 3.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,23 +130,29 @@ def raise_above_ground(sample: SampleWorld, poses: Tensor, min_clearance: float)
 
 
 def shown_clearance(sample: SampleWorld, rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor) -> float:
-    """How far the camera is above the ground its own frame shows: the median, over the non-sky pixels
-    of the bottom :data:`SHOWN_GROUND_ROWS` of ``rgbd [1, 4, H, W]``, of the pixel's 3D point's depth
-    below the camera along the world's gravity (units of ``s``; NaN when that band is all sky).
+    """How far the camera is above the ground its own frame shows around it: the median, over the non-sky
+    pixels of ``rgbd [1, 4, H, W]`` whose 3D points lie within :data:`SHOWN_GROUND_RANGE` of the camera
+    horizontally, of the point's drop below the camera along the world's gravity (units of ``s``; NaN when the
+    frame shows no ground that near).
 
     The points come from the frame's own disparity (depth ``1 / disparity``) and ``intrinsics [4]``;
     gravity is the world's down seen from the flight pose ``cam_from_world [3, 4]`` (units of ``s``,
-    frame 0 = the sample's camera). Negative: the ground shown at the bottom of the frame lies above the
-    camera, i.e. the camera is under the ground it shows (or about to fly into it).
+    frame 0 = the sample's camera). Negative: the ground the frame shows around the camera lies above
+    it, i.e. the camera is under the ground it shows. Far land does not count: a drop's sign is its
+    ray's (depth only scales it), so a view pitched up at a slope ahead read "below the ground" for a
+    camera high above the ground beneath it.
     """
     height, width = rgbd.shape[-2:]
-    rows = max(1, round(height * SHOWN_GROUND_ROWS))
-    disparity = rgbd[0, 3, height - rows:].to(torch.float64)  # [rows, W]
+    disparity = rgbd[0, 3].to(torch.float64)  # [H, W]
     down_cam0 = sample.cam_from_world[:, :3] @ torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)
     down = cam_from_world[:3, :3].to(torch.float64) @ down_cam0  # world down in this camera's axes
     fx, fy, cx, cy = intrinsics.to(torch.float64).tolist()
     x = ((torch.arange(width, dtype=torch.float64) + 0.5) / width - cx) / fx  # [W]
-    y = ((torch.arange(height - rows, height, dtype=torch.float64) + 0.5) / height - cy) / fy  # [rows]
-    along = (x[None, :] * down[0] + y[:, None] * down[1] + down[2]) / disparity.clamp_min(1e-6)  # [rows, W]
-    ground = along[disparity >= SKY_DISPARITY]
+    y = ((torch.arange(height, dtype=torch.float64) + 0.5) / height - cy) / fy  # [H]
+    rays = torch.stack([x[None, :].expand(height, width), y[:, None].expand(height, width),
+                        torch.ones(height, width, dtype=torch.float64)], dim=-1)  # [H, W, 3]
+    points = rays / disparity.clamp_min(1e-6)[..., None]
+    drop = points @ down  # [H, W]
+    horizontal = (points - drop[..., None] * down).norm(dim=-1)
+    ground = drop[(disparity >= SKY_DISPARITY) & (horizontal <= SHOWN_GROUND_RANGE)]
     return float(ground.median()) if ground.numel() else float("nan")

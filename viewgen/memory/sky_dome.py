@@ -19,6 +19,12 @@ Where frame 0's land stood against the sky the dome knows nothing: spread and bl
 around a mountain turned into a grey, mountain-shaped haze hanging in the sky of every later
 view, so there the weight gives way to the caller's sky.
 
+Beside the dome, the caller's own sky (the prior world's, recoloured to frame 0's sky as a whole) gets
+an :class:`ElevationTint`: frame 0's sky minus the caller's sky, averaged by the rays' elevation where
+both saw sky from frame 0's camera. Frame 0's sky is brighter by the horizon and deeper blue above, in
+its own way; without the tint the dome's edge stood in every later sky as a pale rectangle beside the
+caller's darker blue.
+
 Shapes: the canvas ``[1, 3, H0 + 2 pad_y, W0 + 2 pad_x]``; :meth:`SkyDome.look` returns
 ``rgb [1, 3, H, W]`` and ``weight [1, 1, H, W]``.
 """
@@ -35,7 +41,9 @@ from viewgen.geometry.projection import pixel_centers_uv, project, uv_to_rays
 from viewgen.procedural.filters import gaussian_blur
 from viewgen.rendering.holes import fill_four_sides
 
-__all__ = ["SkyDome"]
+__all__ = ["ElevationTint", "SkyDome", "ray_elevation"]
+
+_MIN_TINT_FRACTION = 0.02  # of frame 0's pixels: sky in both views, or no tint
 
 
 class SkyDome:
@@ -79,3 +87,54 @@ class SkyDome:
         rgb = F.grid_sample(self.image, grid, mode="bilinear", padding_mode="border", align_corners=False)
         coverage = F.grid_sample(self.coverage, grid, mode="bilinear", padding_mode="border", align_corners=False)
         return rgb, weight.permute(2, 0, 1)[None].to(self.image.dtype) * coverage
+
+
+def ray_elevation(cam_from_world: Tensor, intrinsics: Tensor, size: tuple[int, int], down: Tensor) -> Tensor:
+    """Elevation in radians above the horizontal (the plane normal to ``down [3]``, world) of every pixel's
+    ray of a camera ``cam_from_world [3, 4]`` with ``intrinsics [4]``: ``[H, W]`` float64."""
+    uv = pixel_centers_uv(*size, dtype=torch.float64)
+    rays = uv_to_rays(uv, intrinsics.double().cpu()) @ cam_from_world[:3, :3].double().cpu()  # [H, W, 3] world
+    sine = -(rays @ down.double().cpu()) / rays.norm(dim=-1)
+    return sine.clamp(-1.0, 1.0).asin()
+
+
+class ElevationTint:
+    """A colour offset by elevation that takes some other sky to frame 0's (see the module doc).
+
+    Args:
+        rgb, other_rgb: ``[3, H, W]`` frame 0 and the other sky's view from frame 0's camera;
+        sky, other_sky: ``[H, W]`` bool, where each shows sky; elevation: ``[H, W]`` radians of
+        frame 0's rays (:func:`ray_elevation`).
+        step_deg: width of the elevation bins; the offset is linear between their centres and held
+            beyond the first and last bin that had sky in both.
+    """
+
+    def __init__(self, rgb: Tensor, other_rgb: Tensor, sky: Tensor, other_sky: Tensor, elevation: Tensor,
+                 step_deg: float = 2.0) -> None:
+        both = sky & other_sky
+        self.step = math.radians(step_deg)
+        self.table: Tensor | None = None  # [3, bins] offsets from elevation self.low in steps of self.step
+        if int(both.sum()) < _MIN_TINT_FRACTION * both.numel():
+            return
+        bins = (elevation[both] / self.step).floor().long()
+        self.low = int(bins.min())
+        index = bins - self.low
+        count = torch.bincount(index).double()
+        offset = (rgb[:, both] - other_rgb[:, both]).double()
+        sums = torch.zeros(3, count.numel(), dtype=torch.float64).index_add_(1, index, offset)
+        filled = count > 0
+        positions = torch.arange(count.numel())
+        # an empty bin takes the nearest filled one below it (the first bin always has sky)
+        nearest = torch.where(filled, positions, torch.full_like(positions, -1)).cummax(0).values
+        self.table = sums[:, nearest] / count[nearest]
+
+    def __call__(self, elevation: Tensor) -> Tensor:
+        """The offset ``[3, H, W]`` float64 at ``elevation [H, W]`` (radians); zero when frame 0 gave none."""
+        if self.table is None:
+            return torch.zeros(3, *elevation.shape, dtype=torch.float64)
+        last = self.table.shape[1] - 1
+        place = (elevation.double() / self.step - self.low - 0.5).clamp(0.0, float(last))
+        below = place.floor().long().clamp_max(max(last - 1, 0))
+        upper = (below + 1).clamp_max(last)
+        fraction = (place - below).clamp(0.0, 1.0)
+        return torch.lerp(self.table[:, below], self.table[:, upper], fraction)

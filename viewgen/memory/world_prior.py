@@ -43,15 +43,15 @@ from torch import Tensor
 from viewgen.data.synthetic.flights import camera_pose, raise_above_ground
 from viewgen.data.synthetic.presets import PRESET_NAMES, scene_preset, start_pose
 from viewgen.data.synthetic.raymarch import RenderConfig
-from viewgen.data.synthetic.renderer import render
+from viewgen.data.synthetic.renderer import render, water_mask
 from viewgen.data.synthetic.world import World
 from viewgen.errors import ViewgenRuntimeError
 from viewgen.geometry.disparity import MIN_DISPARITY
 from viewgen.geometry.poses import camera_center, compose_poses, invert_pose, to_homogeneous_pose
 from viewgen.geometry.projection import pixel_centers_uv
 from viewgen.memory.base import Memory, Warp
-from viewgen.memory.prior_fit import SKY_DISPARITY, ColorMap, GroundFit, fit_ground, terrain_preset
-from viewgen.memory.sky_dome import SkyDome
+from viewgen.memory.prior_fit import OPEN_SKY_DISPARITY, SKY_DISPARITY, ColorMap, GroundFit, fit_ground, terrain_preset
+from viewgen.memory.sky_dome import ElevationTint, SkyDome, ray_elevation
 from viewgen.procedural.filters import gaussian_blur
 from viewgen.rendering.holes import hole_half_width
 from viewgen.rendering.warp import warp_rgbd
@@ -59,12 +59,33 @@ from viewgen.rendering.warp import warp_rgbd
 __all__ = ["WorldPrior", "WorldPriorConfig"]
 
 _WARPED_SKY = 1.5 * MIN_DISPARITY  # the warp clips disparity to MIN_DISPARITY: the sky lands there
-# Frame 0's pixels below this disparity go on the sky dome. Stricter than SKY_DISPARITY (0.05), which
-# also takes far ridges (1.5-6% of the built-in samples lie at 0.01-0.05): on the dome they would
-# hang in the sky of every later view, a ridge that never comes nearer; the world shows land there.
-DOME_SKY_DISPARITY = 0.01
 _MIN_HEIGHT_FRACTION = 0.25  # of frame 0's clearance: the lowest the prior world is seen from (_render_world)
 _STREAK_WINDOW = 5  # pixels: lines of low enlargement narrower than this inside enlarged regions are closed
+
+
+def _gravity(cam_from_world: Tensor, ground: GroundFit) -> Tensor:
+    """World down ``[3]`` float64 of the flight's world: frame 0's (``cam_from_world [3, 4]``) down axis tilted
+    by the ground's fitted pitch."""
+    pitch = math.radians(ground.pitch_deg)
+    down_in_frame0 = torch.tensor([0.0, math.cos(pitch), math.sin(pitch)], dtype=torch.float64)
+    return cam_from_world.double().cpu()[:3, :3].T @ down_in_frame0
+
+
+def _frame0_sky(rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor, down: Tensor, world_rgb: Tensor,
+                world_sky: Tensor) -> tuple[SkyDome | None, ElevationTint | None]:
+    """Frame 0's (``rgbd [1, 4, H, W]``) open sky as a dome, and the tint taking the prior world's sky (``world_rgb
+    [3, H, W]`` recoloured, sky where ``world_sky [H, W]``, seen from frame 0's camera) to it; Nones without sky.
+
+    Only the open sky: far ridges (below SKY_DISPARITY) on the dome would hang in the sky of every later view,
+    a ridge that never comes nearer; the world shows land there.
+    """
+    sky = rgbd[0, 3].float().cpu() < OPEN_SKY_DISPARITY
+    if not bool(sky.any()):
+        return None, None
+    rgb = rgbd[0, :3].float().cpu()
+    elevation = ray_elevation(cam_from_world, intrinsics, tuple(sky.shape), down)
+    return (SkyDome(rgb, sky, cam_from_world.cpu(), intrinsics.cpu()),
+            ElevationTint(rgb, world_rgb, sky, world_sky, elevation))
 
 
 @dataclass(frozen=True)
@@ -139,6 +160,7 @@ class _Anchor:
     colors: ColorMap
     ground: GroundFit
     sky: SkyDome | None  # frame 0's sky at infinity (None when frame 0 shows no sky)
+    sky_tint: ElevationTint | None  # the world's sky to frame 0's by elevation (None when frame 0 shows no sky)
     sky_origin: Tensor  # [3] metres: frame 0's camera in the prior world, whence its sky is always seen
     min_height: float  # metres: the prior world is seen from at least this high above its ground
 
@@ -169,9 +191,7 @@ class WorldPrior(Memory):
     def gravity(self) -> Tensor:
         """World down ``[3]`` float64 in the flight's world: frame 0's down axis tilted by the fitted pitch."""
         anchor = self._require_anchor()
-        pitch = math.radians(anchor.ground.pitch_deg)
-        down_in_frame0 = torch.tensor([0.0, math.cos(pitch), math.sin(pitch)], dtype=torch.float64)
-        return anchor.cam_from_world.double().cpu()[:3, :3].T @ down_in_frame0
+        return _gravity(anchor.cam_from_world, anchor.ground)
 
     @property
     def scale(self) -> float:
@@ -180,7 +200,7 @@ class WorldPrior(Memory):
 
     def reset(self, rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor) -> None:
         sky = rgbd[0, 3].float().cpu() < SKY_DISPARITY
-        self.preset = terrain_preset(sky) if self.config.preset == "auto" else self.config.preset
+        self.preset = terrain_preset(rgbd[0, 3]) if self.config.preset == "auto" else self.config.preset
         ground = fit_ground(rgbd[0, 3].float(), intrinsics)
         start, clearance = self._start_pose(ground)  # world -> frame 0 camera, metres; its height over the ground
         scale = clearance / ground.height
@@ -188,12 +208,12 @@ class WorldPrior(Memory):
         height, width = rgbd.shape[-2:]
         world_rgb, world_depth = render(self.world, start.float(), intrinsics.float().cpu(), height, width,
                                         self.config.render)
-        colors = ColorMap(world_rgb[0], world_depth[0, 0].isinf(), rgbd[0, :3].float().cpu(), sky)
-        dome = None
-        dome_sky = rgbd[0, 3].float().cpu() < DOME_SKY_DISPARITY
-        if bool(dome_sky.any()):
-            dome = SkyDome(rgbd[0, :3].float().cpu(), dome_sky, cam_from_world.cpu(), intrinsics.cpu())
-        self._anchor = _Anchor(rgbd, cam_from_world, intrinsics, flight_from_world, scale, colors, ground, dome,
+        world_sky = world_depth[0, 0].isinf()
+        colors = ColorMap(world_rgb[0], world_sky, rgbd[0, :3].float().cpu(), sky,
+                          water_mask(self.world, start.float(), intrinsics.float().cpu(), world_depth)[0, 0])
+        dome, tint = _frame0_sky(rgbd, cam_from_world, intrinsics, _gravity(cam_from_world, ground),
+                                 colors.apply(world_rgb[0], world_sky), world_sky)
+        self._anchor = _Anchor(rgbd, cam_from_world, intrinsics, flight_from_world, scale, colors, ground, dome, tint,
                                camera_center(start).float(), _MIN_HEIGHT_FRACTION * clearance)
 
     def _start_pose(self, ground: GroundFit) -> tuple[Tensor, float]:
@@ -313,7 +333,11 @@ class WorldPrior(Memory):
         rgb, depth = render(self.world, world_pose[:3].float(), intrinsics.float().cpu(), *size, self.config.render,
                             sky_origin=anchor.sky_origin)
         sky = depth[0, 0].isinf()
-        rgb = anchor.colors.apply(rgb[0], sky)
+        rgb = anchor.colors.apply(rgb[0], sky, water_mask(self.world, world_pose[:3].float(), intrinsics.float().cpu(),
+                                                          depth)[0, 0])
+        if anchor.sky_tint is not None:
+            elevation = ray_elevation(cam_from_world, intrinsics, size, _gravity(anchor.cam_from_world, anchor.ground))
+            rgb = torch.where(sky, (rgb + anchor.sky_tint(elevation).to(rgb)).clamp(0.0, 1.0), rgb)
         if anchor.sky is not None:
             dome_rgb, dome_weight = anchor.sky.look(cam_from_world.cpu(), intrinsics.cpu(), size)
             rgb = torch.where(sky, torch.lerp(rgb, dome_rgb[0], dome_weight[0]), rgb)

@@ -19,7 +19,7 @@ monocular-style disparity), ``export`` (RealEstate10K/ACID-layout clips).
 from viewgen.data.synthetic.flights import FlightConfig, camera_pose, generate_flight, ground_clearance
 from viewgen.data.synthetic.presets import PRESET_NAMES, ScenePreset, preset_world, scene_preset, start_pose
 from viewgen.data.synthetic.raymarch import RenderConfig, cast_rays
-from viewgen.data.synthetic.renderer import camera_rays, render, render_depth
+from viewgen.data.synthetic.renderer import camera_rays, render, render_depth, water_mask
 from viewgen.data.synthetic.rgbd import SyntheticRGBD, depth_to_unit_disparity, preset_rgbd, render_rgbd
 from viewgen.data.synthetic.shading import MaterialConfig
 from viewgen.data.synthetic.sky import SkyConfig
@@ -51,4 +51,5 @@ __all__ = [
     "render_rgbd",
     "scene_preset",
     "start_pose",
+    "water_mask",
 ]

@@ -22,7 +22,7 @@ from viewgen.data.synthetic.sky import apply_fog, sky_color
 from viewgen.data.synthetic.world import World
 from viewgen.geometry.validation import check_pose
 
-__all__ = ["RenderConfig", "camera_rays", "render", "render_depth"]
+__all__ = ["RenderConfig", "camera_rays", "render", "render_depth", "water_mask"]
 
 _MAX_SIDE = 8192
 
@@ -154,3 +154,14 @@ def render(world: World, cam_from_world: Tensor, intrinsics: Tensor, height: int
         rgb[ground] = _shade_hits(world, points, unit_dirs[ground], t * length[ground], footprint)
     rgb = rgb.clamp_(0.0, 1.0).view(batch, height, width, 3).permute(0, 3, 1, 2).contiguous()
     return rgb, depth.view(batch, 1, height, width)
+
+
+def water_mask(world: World, cam_from_world: Tensor, intrinsics: Tensor, depth: Tensor) -> Tensor:
+    """Where a render shows water: ``depth [B, 1, H, W]`` of :func:`render` seen from ``cam_from_world`` with
+    ``intrinsics`` (its arguments) -> bool ``[B, 1, H, W]`` (the sky is not water)."""
+    batch, _, height, width = depth.shape
+    origins, dirs = camera_rays(cam_from_world, intrinsics, height, width)  # [B, H*W, 3]
+    along = depth.reshape(batch, -1, 1)
+    hit = along.isfinite()
+    points = origins + dirs * torch.where(hit, along, torch.zeros_like(along))
+    return (hit[..., 0] & world.is_water(points[..., 0], points[..., 2])).view(batch, 1, height, width)

@@ -77,3 +77,7 @@ class World:
     def ground_height(self, x: Tensor, z: Tensor) -> Tensor:
         """Elevation of the visible surface (terrain or water) at world ``(x, z)``, same shape."""
         return self.terrain.surface(x, z)
+
+    def is_water(self, x: Tensor, z: Tensor) -> Tensor:
+        """Whether the visible surface at world ``(x, z)`` is water (the terrain lies below the water level), bool."""
+        return self.terrain.height(x, z) < self.terrain.config.water_level
