@@ -57,12 +57,16 @@ def steering(frame: int) -> tuple[float, float]:
 
 
 @functools.cache
-def level_flight(scene: str, speed: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """``STEPS`` level-mode poses ``[N, 3, 4]`` from the tilted start on a fixed frame, and the gravity ``[3]``."""
+def level_flight(scene: str, speed: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``STEPS`` level-mode poses ``[N, 3, 4]`` from the tilted start on a fixed frame, the gravity ``[3]`` and
+    the clearance each step read before it moved ``[N]``."""
     autopilot = FlyDynamic(K, tilted_start(), speed=speed, level=True)
     frame = rgbd_from_disparity(SCENES[scene]())
-    poses = torch.stack([autopilot.next(frame, steering(t)) for t in range(STEPS)])
-    return poses, autopilot.gravity
+    poses, clearances = [], []
+    for t in range(STEPS):
+        poses.append(autopilot.next(frame, steering(t)))
+        clearances.append(autopilot.clearance)
+    return torch.stack(poses), autopilot.gravity, torch.tensor(clearances, dtype=torch.float64)
 
 
 FLIGHTS = [(scene, speed) for scene in SCENES for speed in (0.2, -0.2)]
@@ -73,7 +77,7 @@ FLIGHTS = [(scene, speed) for scene in SCENES for speed in (0.2, -0.2)]
 
 @pytest.mark.parametrize("scene, speed", FLIGHTS)
 def test_level_flight_never_rolls_and_keeps_pitch_bounded(scene, speed):
-    poses, gravity = level_flight(scene, speed)
+    poses, gravity, _ = level_flight(scene, speed)
     assert torch.allclose(gravity, invert_pose(tilted_start())[:, 1])
     attitude = camera_attitude(poses, world_down=gravity.tolist())
     rotation = poses[:, :, :3]
@@ -87,7 +91,7 @@ def test_level_flight_never_rolls_and_keeps_pitch_bounded(scene, speed):
 
 @pytest.mark.parametrize("scene, speed", FLIGHTS)
 def test_steering_reaches_the_pitch_bounds_and_yaws_freely(scene, speed):
-    poses, gravity = level_flight(scene, speed)
+    poses, gravity, _ = level_flight(scene, speed)
     attitude = camera_attitude(poses, world_down=gravity.tolist())
     pitch = attitude.pitch_deg
     assert float(pitch[400:500].min()) > 24.9  # held down: clamped at +25 (looking down)
@@ -99,11 +103,17 @@ def test_steering_reaches_the_pitch_bounds_and_yaws_freely(scene, speed):
 
 @pytest.mark.parametrize("scene, speed", FLIGHTS)
 def test_motion_climbs_and_descends_within_max_climb(scene, speed):
-    poses, gravity = level_flight(scene, speed)
+    """Within max_climb_deg while the nearby ground lies below the camera; an escape climb, never steeper than
+    max_escape_climb_deg, only when it lies above (steering up on a fixed frame shows it above)."""
+    poses, gravity, clearances = level_flight(scene, speed)
     steps = camera_center(poses).diff(dim=0)
     assert torch.allclose(steps.norm(dim=-1), torch.full((STEPS - 1,), abs(speed), dtype=torch.float64))
-    climb = torch.rad2deg(torch.asin((steps @ gravity / steps.norm(dim=-1)).clamp(-1, 1)))
-    assert float(climb.abs().max()) <= 15.0 + 1e-9
+    climb = torch.rad2deg(torch.asin((steps @ gravity / steps.norm(dim=-1)).clamp(-1, 1)))  # > 0 descends
+    ground_below = clearances[1:] >= 0  # step t+1's motion was bounded by the clearance read at step t+1
+    assert float(climb[ground_below].abs().max()) <= 15.0 + 1e-9
+    assert float(climb.abs().max()) <= 60.0 + 1e-9
+    escaping = climb[~ground_below]
+    assert escaping.numel() == 0 or float(escaping.max()) <= -15.0 + 1e-9  # ground above: it climbs, 15 deg or more
 
 
 def test_no_signal_relaxes_to_level():
@@ -130,6 +140,40 @@ def test_near_ground_everywhere_makes_the_camera_climb(speed):
     assert autopilot.clearance < autopilot.config.min_clearance
     assert all(b > a for a, b in zip(heights[20:], heights[21:]))
     assert heights[-1] > 150 * abs(speed) * math.sin(math.radians(10))
+
+
+def _climb_deg(autopilot: FlyDynamic, frame: torch.Tensor) -> float:
+    """Degrees the autopilot's next step climbs (< 0 descends)."""
+    previous = autopilot.position
+    autopilot.next(frame)
+    step = autopilot.position - previous
+    return math.degrees(math.asin(float(-step @ autopilot.gravity) / float(step.norm())))
+
+
+def test_ground_above_the_camera_makes_it_climb_steeper_than_max_climb():
+    """Pitched 30 degrees up at a near wall (disparity 0.8): the lower half's points lie above the camera within
+    3 units, so it climbs at the escape angle, not at max_climb_deg."""
+    angle = math.radians(30.0)
+    up_look = torch.tensor([0.0, -math.sin(angle), math.cos(angle)], dtype=torch.float64)
+    start = look_direction_pose(torch.zeros(3, dtype=torch.float64), up_look, torch.tensor([0.0, 1.0, 0.0],
+                                                                                           dtype=torch.float64))
+    frame = rgbd_from_disparity(torch.full((32, 48), 0.8, dtype=torch.float64))
+    autopilot = FlyDynamic(K, start, level=True)
+    autopilot.set_gravity(torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64))
+    assert _climb_deg(autopilot, frame) == pytest.approx(autopilot.config.max_escape_climb_deg, abs=1e-6)
+    assert autopilot.clearance < -autopilot.config.min_clearance
+    no_escape = FlyDynamic(K, start, level=True, max_escape_climb_deg=15.0)
+    no_escape.set_gravity(torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64))
+    assert _climb_deg(no_escape, frame) == pytest.approx(15.0, abs=1e-6)
+    level = FlyDynamic(K, IDENTITY, level=True)  # level at the same wall: its lower half lies below, 15 degrees
+    assert 0.0 < level.config.min_clearance and _climb_deg(level, frame) == pytest.approx(15.0, abs=1e-6)
+
+
+def test_escape_climb_config_is_checked():
+    with pytest.raises(ValueError, match="max_escape_climb_deg"):
+        FlyDynamicConfig(max_climb_deg=20.0, max_escape_climb_deg=10.0)
+    with pytest.raises(ValueError, match="max_escape_climb_deg"):
+        FlyDynamicConfig(max_escape_climb_deg=90.0)
 
 
 def test_clearance_rule_alone_lifts_a_descending_camera():
@@ -247,6 +291,10 @@ def test_max_descent_ramps_from_descent_to_climb():
     assert max_descent(1.0, 0.15, 0.2) == 0.2 and max_descent(0.01, 0.0, 0.2) == 0.2
     assert max_descent(0.75 * 0.15, 0.15, 0.2) == pytest.approx(0.0, abs=1e-12)
     assert max_descent(0.05, 0.15, 0.2) == -0.2 and max_descent(-3.0, 0.15, 0.2) == -0.2
+    # with an escape climb: unchanged down to a clearance of 0, then steeper, to the escape climb at -min_clearance
+    assert max_descent(0.05, 0.15, 0.2, 1.0) == -0.2 and max_descent(0.0, 0.15, 0.2, 1.0) == -0.2
+    assert max_descent(-0.075, 0.15, 0.2, 1.0) == pytest.approx(-0.6)
+    assert max_descent(-3.0, 0.15, 0.2, 1.0) == -1.0 and max_descent(1.0, 0.15, 0.2, 1.0) == 0.2
 
 
 def test_set_gravity_replaces_the_start_pose_down_axis_and_refuses_nonsense():

@@ -87,6 +87,10 @@ def test_shown_clearance_reads_the_ground_around_the_camera_above_or_below_it():
     far = _plane_rgbd(sample, pitched_up, -1.0)
     far[:, 3] = far[:, 3].clamp_max(1.0 / 40.0)  # the same points pushed out to 40 units and more: none near
     assert math.isnan(shown_clearance(sample, far, pitched_up, sample.intrinsics))
+    sliver = _plane_rgbd(sample, pitched_up, -1.0)
+    sliver[:, 3, 2:] = 0.0
+    sliver[:, 3, :, 10:] = 0.0  # only a 2x10 corner shows that ground: less than 2% of the frame
+    assert math.isnan(shown_clearance(sample, sliver, pitched_up, sample.intrinsics))
 
 
 def test_flight_lengths_are_in_units_of_the_disparity_scale():

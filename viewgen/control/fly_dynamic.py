@@ -97,7 +97,10 @@ class FlyDynamicConfig:
     meander_{x,y}_magnitude: its amplitude in texture units (0 disables it).
     level: fly level with gravity (the start camera's +y); the fields below apply only then.
     max_pitch_deg: bound in [0, 90) on the look direction's angle above/below the horizontal.
-    max_climb_deg: bound in [0, 90) on the motion's climb or descent angle.
+    max_climb_deg: bound in [0, 90) on the motion's climb or descent angle while the nearby ground lies below
+        the camera.
+    max_escape_climb_deg: in [max_climb_deg, 90): when the nearby ground it sees lies above the camera (a
+        slope steeper than max_climb_deg ahead) the climb steepens, to this at ``-min_clearance``.
     min_clearance: flight units; below this height over the nearby ground seen in the frame the
         motion climbs (0 disables the rule). The built-in samples start at 0.25 to 0.32.
     level_rate: fraction in [0, 1] of the look pitch removed per frame (a pull toward the horizon).
@@ -117,12 +120,16 @@ class FlyDynamicConfig:
     max_climb_deg: float = 15.0
     min_clearance: float = 0.15
     level_rate: float = 0.02
+    max_escape_climb_deg: float = 60.0
 
     def __post_init__(self) -> None:
         check_config_numbers(self, flags=("level",))
-        for name in ("max_pitch_deg", "max_climb_deg"):
+        for name in ("max_pitch_deg", "max_climb_deg", "max_escape_climb_deg"):
             if not 0.0 <= getattr(self, name) < 90.0:
                 raise ValueError(f"FlyDynamicConfig.{name} must lie in [0, 90) degrees, got {getattr(self, name)}")
+        if self.max_escape_climb_deg < self.max_climb_deg:
+            raise ValueError(f"FlyDynamicConfig.max_escape_climb_deg ({self.max_escape_climb_deg}) must not be below "
+                             f"max_climb_deg ({self.max_climb_deg})")
         if self.min_clearance < 0:
             raise ValueError(f"FlyDynamicConfig.min_clearance must be >= 0 (0 disables it), got {self.min_clearance}")
         for name in ("lerp", "movelerp", "level_rate"):
@@ -149,7 +156,7 @@ class FlyDynamic(CameraController):
             ``[0.8, 0.8 * W / H, 0.5, 0.5]``).
         cam_from_world: start pose, world-to-camera ``[3, 4]`` (or ``[4, 4]``); returned poses
             have its dtype and device.
-        speed ... level_rate: see :class:`FlyDynamicConfig`.
+        speed ... max_escape_climb_deg: see :class:`FlyDynamicConfig`.
 
     Each :meth:`next` call looks at the given frame's disparity and returns the next pose.
     ``offset = (dx, dy)`` is the user's steering in texture units; it takes the place of the
@@ -165,13 +172,13 @@ class FlyDynamic(CameraController):
                  meander_x_period: float = 100, meander_x_magnitude: float = 0.0,
                  meander_y_period: float = 100, meander_y_magnitude: float = 0.0, level: bool = False,
                  max_pitch_deg: float = 25.0, max_climb_deg: float = 15.0, min_clearance: float = 0.15,
-                 level_rate: float = 0.02) -> None:
+                 level_rate: float = 0.02, max_escape_climb_deg: float = 60.0) -> None:
         self.config = FlyDynamicConfig(
             speed=speed, lerp=lerp, movelerp=movelerp, horizon=horizon, near_fraction=near_fraction,
             meander_x_period=meander_x_period, meander_x_magnitude=meander_x_magnitude,
             meander_y_period=meander_y_period, meander_y_magnitude=meander_y_magnitude, level=level,
             max_pitch_deg=max_pitch_deg, max_climb_deg=max_climb_deg, min_clearance=min_clearance,
-            level_rate=level_rate,
+            level_rate=level_rate, max_escape_climb_deg=max_escape_climb_deg,
         )
         self._intrinsics = check_intrinsics(intrinsics).detach().to("cpu", torch.float64)
         self.reset(cam_from_world)
@@ -281,8 +288,9 @@ class FlyDynamic(CameraController):
         # the camera travels along sign * move_dir: bound that direction's climb and descent
         sign = -1.0 if config.speed < 0 else 1.0
         move = (self._move_dir * (1.0 - config.movelerp) + new_dirs[1] * config.movelerp) * sign
-        steepest = max_descent(self._clearance, config.min_clearance, max_climb)  # pitch > 0 descends
-        self._move_dir = with_pitch_in(move, down, -max_climb, steepest, forward * sign) * sign
+        steepest = max_descent(self._clearance, config.min_clearance, max_climb,
+                               math.radians(config.max_escape_climb_deg))  # pitch > 0 descends
+        self._move_dir = with_pitch_in(move, down, min(-max_climb, steepest), steepest, forward * sign) * sign
         self._position = self._position + self._move_dir * config.speed
         self._cam_from_world = look_direction_pose(self._position, self._look_dir, down)
         self._world_from_cam = invert_pose(self._cam_from_world)

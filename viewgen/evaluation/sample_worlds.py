@@ -31,12 +31,16 @@ from viewgen.data.synthetic.world import World, WorldConfig
 from viewgen.evaluation.flight_stats import SKY_DISPARITY
 from viewgen.geometry.poses import compose_poses
 
-__all__ = ["SAMPLE_NAMES", "SHOWN_GROUND_RANGE", "SampleWorld", "clearance", "raise_above_ground", "render_truth",
-           "sample_world", "shown_clearance", "world_config_from_dict", "world_poses"]
+__all__ = ["SAMPLE_NAMES", "SHOWN_GROUND_MIN_FRACTION", "SHOWN_GROUND_RANGE", "SampleWorld", "clearance",
+           "raise_above_ground", "render_truth", "sample_world", "shown_clearance", "world_config_from_dict",
+           "world_poses"]
 
 # shown_clearance reads the ground its frame shows within this horizontal distance of the camera (units of s;
 # 15 frames at the autopilot's default speed)
 SHOWN_GROUND_RANGE = 3.0
+# ... when it covers at least this fraction of the frame (a sliver of slope beside a camera pitched up at the
+# sky is not the ground it flies over)
+SHOWN_GROUND_MIN_FRACTION = 0.02
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,8 +136,8 @@ def raise_above_ground(sample: SampleWorld, poses: Tensor, min_clearance: float)
 def shown_clearance(sample: SampleWorld, rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor) -> float:
     """How far the camera is above the ground its own frame shows around it: the median, over the non-sky
     pixels of ``rgbd [1, 4, H, W]`` whose 3D points lie within :data:`SHOWN_GROUND_RANGE` of the camera
-    horizontally, of the point's drop below the camera along the world's gravity (units of ``s``; NaN when the
-    frame shows no ground that near).
+    horizontally, of the point's drop below the camera along the world's gravity (units of ``s``; NaN when
+    such points cover less than :data:`SHOWN_GROUND_MIN_FRACTION` of the frame).
 
     The points come from the frame's own disparity (depth ``1 / disparity``) and ``intrinsics [4]``;
     gravity is the world's down seen from the flight pose ``cam_from_world [3, 4]`` (units of ``s``,
@@ -155,4 +159,4 @@ def shown_clearance(sample: SampleWorld, rgbd: Tensor, cam_from_world: Tensor, i
     drop = points @ down  # [H, W]
     horizontal = (points - drop[..., None] * down).norm(dim=-1)
     ground = drop[(disparity >= SKY_DISPARITY) & (horizontal <= SHOWN_GROUND_RANGE)]
-    return float(ground.median()) if ground.numel() else float("nan")
+    return float(ground.median()) if ground.numel() >= SHOWN_GROUND_MIN_FRACTION * drop.numel() else float("nan")
