@@ -6,7 +6,8 @@
     python benchmarks/fly.py --devices cuda,cuda+graphs,cuda+graphs+fast --size 640x1024   # GPU columns
 
 Columns: ``cpu`` (the default arithmetic: Winograd 3x3 convolutions where they pay), ``cpu+direct``
-(PyTorch's direct convolutions, the arithmetic of earlier releases), ``cuda``, ``cuda+graphs``
+(PyTorch's direct convolutions, the arithmetic of earlier releases), ``cpu+fast`` (bfloat16, channels-last,
+on a CPU with native bfloat16), ``cuda``, ``cuda+graphs``
 (the refiner replayed from CUDA graphs), ``cuda+graphs+fast`` (and in bfloat16).
 
 Rows: seconds per style encoding, per ``render_refine`` step (and its parts: warp, generator,
@@ -35,6 +36,7 @@ import torch
 from _timing import time_interleaved
 from torch.utils.flop_counter import FlopCounterMode
 
+from viewgen.devices import native_bfloat16
 from viewgen.networks import SpadeGenerator, SpadeGeneratorConfig, StyleEncoder, StyleEncoderConfig
 from viewgen.networks.winograd import conv_algorithm
 from viewgen.pipelines import FlyDynamic, FlyThroughConfig, FlyThroughPipeline, rescale_refined_disparity
@@ -223,8 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs before timing")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--devices", default="auto",
-                        help="comma list of columns: cpu, cpu+direct, cuda, cuda+graphs, cuda+graphs+fast (default: "
-                             "cpu and cpu+direct, plus the three cuda columns if present)")
+                        help="comma list of columns: cpu, cpu+direct, cpu+fast, cuda, cuda+graphs, cuda+graphs+fast "
+                             "(default: cpu and cpu+direct, cpu+fast on a CPU with native bfloat16, plus the three "
+                             "cuda columns if present)")
     parser.add_argument("--size", type=lambda text: tuple(int(v) for v in text.split("x")), default=None,
                         metavar="HxW", help="flight size of the random networks (default 160x256)")
     parser.add_argument("--profile", action="store_true", help="also print the top CPU ops of one render_refine")
@@ -233,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     cuda_columns = ["cuda", "cuda+graphs", "cuda+graphs+fast"] if torch.cuda.is_available() else []
-    devices = ["cpu", "cpu+direct"] + cuda_columns if args.devices == "auto" else args.devices.split(",")
+    cpu_columns = ["cpu", "cpu+direct"] + (["cpu+fast"] if native_bfloat16(torch.device("cpu")) else [])
+    devices = cpu_columns + cuda_columns if args.devices == "auto" else args.devices.split(",")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {os.cpu_count()} CPUs, "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, "
           f"weights: {args.weights or 'random (full-size default config)'}, {args.frames}-frame flight, "

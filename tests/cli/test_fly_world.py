@@ -6,6 +6,7 @@ import plyfile
 import pytest
 
 from tests.cli.test_fly import assert_one_line_error, fly
+from viewgen import devices
 
 
 def test_a_world_flight_writes_its_frames_and_its_world(tmp_path, capsys):
@@ -26,7 +27,6 @@ def test_a_world_flight_writes_its_frames_and_its_world(tmp_path, capsys):
     (["--memory", "last-frame", "--model", "infinite-nature-zero", "--weights", "."],
      "--memory last-frame does not apply to --model infinite-nature-zero"),
     (["--world-every", "0", "--save-world", "w"], "--world-every must be >= 1"),
-    (["--precision", "fast"], "--precision fast needs --device cuda"),
     (["--precision", "fast", "--model", "infinite-nature-zero", "--weights", "."],
      "--precision fast applies to --model infinite-nature only"),
 ])
@@ -34,6 +34,14 @@ def test_bad_world_options_are_refused_in_one_line(extra, needle, tmp_path, caps
     monkeypatch.chdir(tmp_path)
     assert fly("sample:1", "--frames", 2, "--out", tmp_path / "f.mp4", *extra) == 2
     assert_one_line_error(capsys, needle)
+    assert not (tmp_path / "f.mp4").exists()
+
+
+def test_fast_precision_is_refused_on_a_cpu_without_native_bfloat16(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(devices, "native_bfloat16", lambda device: device.type == "cuda")  # an AVX2 CPU
+    assert fly("sample:1", "--frames", 2, "--out", tmp_path / "f.mp4", "--precision", "fast") == 2
+    assert_one_line_error(capsys, "--precision fast needs --device cuda or a CPU with native bfloat16")
     assert not (tmp_path / "f.mp4").exists()
 
 

@@ -103,13 +103,14 @@ def test_steering_reaches_the_pitch_bounds_and_yaws_freely(scene, speed):
 
 @pytest.mark.parametrize("scene, speed", FLIGHTS)
 def test_motion_climbs_and_descends_within_max_climb(scene, speed):
-    """Within max_climb_deg while the nearby ground lies below the camera; an escape climb, never steeper than
-    max_escape_climb_deg, only when it lies above (steering up on a fixed frame shows it above)."""
+    """Within max_climb_deg while the nearby ground lies at least half min_clearance below the camera; nearer,
+    a climb of at least max_climb_deg, never steeper than max_escape_climb_deg (steering up on a fixed frame
+    shows ground above the camera)."""
     poses, gravity, clearances = level_flight(scene, speed)
     steps = camera_center(poses).diff(dim=0)
     assert torch.allclose(steps.norm(dim=-1), torch.full((STEPS - 1,), abs(speed), dtype=torch.float64))
     climb = torch.rad2deg(torch.asin((steps @ gravity / steps.norm(dim=-1)).clamp(-1, 1)))  # > 0 descends
-    ground_below = clearances[1:] >= 0  # step t+1's motion was bounded by the clearance read at step t+1
+    ground_below = clearances[1:] >= 0.5 * 0.15  # step t+1's motion was bounded by the clearance read at step t+1
     assert float(climb[ground_below].abs().max()) <= 15.0 + 1e-9
     assert float(climb.abs().max()) <= 60.0 + 1e-9
     escaping = climb[~ground_below]
@@ -165,8 +166,12 @@ def test_ground_above_the_camera_makes_it_climb_steeper_than_max_climb():
     no_escape = FlyDynamic(K, start, level=True, max_escape_climb_deg=15.0)
     no_escape.set_gravity(torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64))
     assert _climb_deg(no_escape, frame) == pytest.approx(15.0, abs=1e-6)
-    level = FlyDynamic(K, IDENTITY, level=True)  # level at the same wall: its lower half lies below, 15 degrees
-    assert 0.0 < level.config.min_clearance and _climb_deg(level, frame) == pytest.approx(15.0, abs=1e-6)
+    level = FlyDynamic(K, IDENTITY, level=True)  # level at the same wall: its lower half lies below, but near
+    climb = _climb_deg(level, frame)
+    assert 0.0 < level.clearance < 0.5 * level.config.min_clearance
+    assert climb == pytest.approx(-math.degrees(max_descent(level.clearance, 0.15, math.radians(15.0),
+                                                            math.radians(60.0))), abs=1e-6)
+    assert 15.0 < climb < 60.0
 
 
 def test_escape_climb_config_is_checked():
@@ -291,9 +296,10 @@ def test_max_descent_ramps_from_descent_to_climb():
     assert max_descent(1.0, 0.15, 0.2) == 0.2 and max_descent(0.01, 0.0, 0.2) == 0.2
     assert max_descent(0.75 * 0.15, 0.15, 0.2) == pytest.approx(0.0, abs=1e-12)
     assert max_descent(0.05, 0.15, 0.2) == -0.2 and max_descent(-3.0, 0.15, 0.2) == -0.2
-    # with an escape climb: unchanged down to a clearance of 0, then steeper, to the escape climb at -min_clearance
-    assert max_descent(0.05, 0.15, 0.2, 1.0) == -0.2 and max_descent(0.0, 0.15, 0.2, 1.0) == -0.2
-    assert max_descent(-0.075, 0.15, 0.2, 1.0) == pytest.approx(-0.6)
+    # with an escape climb: as before down to half min_clearance, then steeper, to the escape climb at -half of it
+    assert max_descent(0.075, 0.15, 0.2, 1.0) == pytest.approx(-0.2)
+    assert max_descent(0.1125, 0.15, 0.2, 1.0) == pytest.approx(0.0, abs=1e-12)
+    assert max_descent(0.0, 0.15, 0.2, 1.0) == pytest.approx(-0.6)
     assert max_descent(-3.0, 0.15, 0.2, 1.0) == -1.0 and max_descent(1.0, 0.15, 0.2, 1.0) == 0.2
 
 

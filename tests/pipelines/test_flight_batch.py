@@ -5,6 +5,7 @@ import torch
 
 from tests.helpers.scenes import scene_rgbd
 from tests.helpers.tiny_pipeline import TINY_SIZE, tiny_pipeline
+from viewgen import devices
 from viewgen.memory import LastFrame, WorldPrior
 from viewgen.pipelines import FlyThroughConfig, FlyThroughPipeline
 from viewgen.pipelines.flight_batch import FlightBatch
@@ -96,20 +97,29 @@ def test_a_batch_flies_on_cuda_as_on_cpu():
     torch.testing.assert_close(results[1], results[0], atol=1e-3, rtol=0)
 
 
-def test_the_fast_precision_is_refused_on_a_cpu():
+def test_the_fast_precision_is_refused_on_a_cpu_without_native_bfloat16(monkeypatch):
     with pytest.raises(ValueError, match="precision must be one of exact, fast"):
         FlyThroughConfig(precision="half")
-    with pytest.raises(ValueError, match="needs a CUDA device"):
+    monkeypatch.setattr(devices, "native_bfloat16", lambda device: device.type == "cuda")  # an AVX2 CPU
+    with pytest.raises(ValueError, match="needs a CUDA device or a CPU with native bfloat16"):
         tiny_pipeline(precision="fast")
 
 
-@pytest.mark.gpu
-def test_the_fast_precision_stays_close_to_the_exact_path_on_cuda():
+@pytest.mark.skipif(not devices.native_bfloat16(torch.device("cpu")), reason="this CPU has no native bfloat16")
+def test_the_fast_precision_on_a_cpu_with_native_bfloat16_stays_close_to_the_exact_path():
     image = scene_rgbd(*TINY_SIZE, seed=3)
-    exact = tiny_pipeline(device="cuda")(image, num_frames=3, output_type="tensor")
-    fast = tiny_pipeline(device="cuda", precision="fast")(image, num_frames=3, output_type="tensor")
-    assert fast.dtype == torch.float32
+    warped, mask = image.clone(), torch.ones(1, 1, *TINY_SIZE)
+    mask[..., :, : TINY_SIZE[1] // 4] = 0.0  # a hole to fill
+    exact_pipe, fast_pipe = tiny_pipeline(), tiny_pipeline(precision="fast")
+    conv = next(m for m in fast_pipe.refiner.generator.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)  # oneDNN's bfloat16 layout
+    style = exact_pipe.refiner.encode_style(image)[0]
+    exact = exact_pipe.refine(warped * mask, mask, style)
+    fast = fast_pipe.refine(warped * mask, mask, style)
+    assert fast.dtype == torch.float32 and fast.is_contiguous() and not torch.equal(fast, exact)
     assert float((fast - exact).abs().max()) < 0.05 and float((fast - exact).abs().mean()) < 5e-3
+    frames = fast_pipe(image, num_frames=3, output_type="tensor")  # a flight runs through it
+    assert bool(torch.isfinite(frames).all())
 
 
 def test_cuda_graphs_are_refused_on_a_cpu():

@@ -81,8 +81,8 @@ def add_parser(subparsers) -> None:
                      help="also write each frame's disparity as a 16-bit PNG (PNG-frame output only)")
     fly.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     fly.add_argument("--precision", choices=("exact", "fast"), default="exact",
-                     help="exact (default: the original's arithmetic) or fast: the refiner in bfloat16 on a GPU "
-                          "(infinite-nature; docs/speed.md gives its error)")
+                     help="exact (default: the original's arithmetic) or fast: the refiner in bfloat16 on a GPU or "
+                          "a CPU with native bfloat16 (infinite-nature; docs/speed.md gives its error)")
     add_world_options(fly)
     fly.set_defaults(run=run)
 
@@ -182,12 +182,14 @@ def load_weights(args: Namespace):
 
 
 def check_device(device: str, precision: str = "exact") -> None:
-    """One-line refusals of a --device this machine lacks, or of --precision fast off a GPU."""
+    """One-line refusals of a --device this machine lacks, or of --precision fast where bfloat16 is not native."""
     import torch
 
-    if precision == "fast" and not device.startswith("cuda"):
-        raise ValueError("--precision fast needs --device cuda: a CPU has no faster path (bfloat16 measured 250x "
-                         "slower than float32 on an AVX2 CPU)")
+    from viewgen import devices
+
+    if precision == "fast" and not device.startswith("cuda") and not devices.native_bfloat16(torch.device("cpu")):
+        raise ValueError("--precision fast needs --device cuda or a CPU with native bfloat16 (AVX512-BF16 or AMX): "
+                         "this CPU has none (bfloat16 measured 250x slower than float32 on an AVX2 CPU)")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: CUDA is not available here (use --device cpu)")
     if not device.startswith(("cpu", "cuda")):

@@ -97,10 +97,10 @@ class FlyDynamicConfig:
     meander_{x,y}_magnitude: its amplitude in texture units (0 disables it).
     level: fly level with gravity (the start camera's +y); the fields below apply only then.
     max_pitch_deg: bound in [0, 90) on the look direction's angle above/below the horizontal.
-    max_climb_deg: bound in [0, 90) on the motion's climb or descent angle while the nearby ground lies below
-        the camera.
-    max_escape_climb_deg: in [max_climb_deg, 90): when the nearby ground it sees lies above the camera (a
-        slope steeper than max_climb_deg ahead) the climb steepens, to this at ``-min_clearance``.
+    max_climb_deg: bound in [0, 90) on the motion's climb or descent angle while the nearby ground lies at
+        least half ``min_clearance`` below the camera.
+    max_escape_climb_deg: in [max_climb_deg, 90): nearer than that (a slope at least as steep as the climb)
+        the climb steepens, to this at ``-0.5 * min_clearance`` (the nearby ground above the camera).
     min_clearance: flight units; below this height over the nearby ground seen in the frame the
         motion climbs (0 disables the rule). The built-in samples start at 0.25 to 0.32.
     level_rate: fraction in [0, 1] of the look pitch removed per frame (a pull toward the horizon).

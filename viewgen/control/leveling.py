@@ -120,12 +120,13 @@ def max_descent(clearance: float, min_clearance: float, max_climb: float, escape
 
     ``max_climb`` at or above ``min_clearance`` (and always when ``min_clearance`` is 0), falling
     linearly to 0 (level flight) at ``0.75 * min_clearance`` and to ``-max_climb`` (the steepest
-    climb) at ``0.5 * min_clearance``, held down to a clearance of 0. Below 0 (ground near the camera
-    lies above it: a slope steeper than ``max_climb`` ahead) it falls on to ``-escape_climb`` at
-    ``-min_clearance`` and below (``escape_climb`` >= ``max_climb``; None: ``max_climb``, no escape).
+    climb) at ``0.5 * min_clearance``. Below that it stays there when ``escape_climb`` is None; else
+    (``escape_climb >= max_climb``: the ground rises as steeply as the camera climbs, or more) the climb
+    steepens on, reaching ``-escape_climb`` at ``-0.5 * min_clearance`` (the nearby ground above the camera).
     """
     if min_clearance <= 0 or clearance >= min_clearance:
         return max_climb
-    if clearance >= 0 or escape_climb is None:
+    if clearance >= 0.5 * min_clearance or escape_climb is None:
         return max_climb * max(-1.0, 4.0 * clearance / min_clearance - 3.0)
-    return -(max_climb + (escape_climb - max_climb) * min(1.0, -clearance / min_clearance))
+    steepening = min(1.0, (0.5 * min_clearance - clearance) / min_clearance)
+    return -(max_climb + (escape_climb - max_climb) * steepening)

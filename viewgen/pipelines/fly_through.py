@@ -104,6 +104,8 @@ class FlyThroughPipeline:
         self.device, self.dtype = usable_device(self.config.device), DTYPES[self.config.dtype]  # refuse "cuda" now
         check_gpu_options(self.config, self.device)
         self.refiner = refiner.to(self.device, self.dtype)
+        if self._fast_on_cpu:
+            self.refiner.channels_last()
         if self.config.cuda_graphs and not isinstance(self.refiner, GraphedRefiner):
             self.refiner = GraphedRefiner(self.refiner)
         self.memory = memory if memory is not None else LastFrame()
@@ -206,14 +208,23 @@ class FlyThroughPipeline:
         warped_rgbd, mask = self.memory.warp(rgbd, cam_from_world, next_cam_from_world, intrinsics, next_intrinsics)
         return self.refine(warped_rgbd, mask, style)
 
+    @property
+    def _fast_on_cpu(self) -> bool:
+        """bfloat16 on a CPU (native there, :func:`~viewgen.devices.native_bfloat16`) with the SPADE generator
+        channels-last, the layout oneDNN's bfloat16 kernels want."""
+        return (self.config.precision == "fast" and self.device.type == "cpu"
+                and isinstance(self.refiner, SpadeRefiner))
+
     @torch.inference_mode()
     def refine(self, warped_rgbd: Tensor, mask: Tensor, style: Tensor) -> Tensor:
         """``refiner.refine`` of ``warped_rgbd [B, 4, H, W]`` and ``mask [B, 1, H, W]`` with ``style [B, style_dim]``,
         then its disparity rescaled to the warped one over ``mask``: ``[B, 4, H, W]``."""
         fast = self.config.precision == "fast"
+        if self._fast_on_cpu:  # the generator is channels-last here (__init__): its inputs too
+            warped_rgbd, mask = (x.contiguous(memory_format=torch.channels_last) for x in (warped_rgbd, mask))
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=fast), conv_algorithm(self.config.conv):
             refined_rgbd = self.refiner.refine(warped_rgbd, mask, style)
-        refined_rgbd = refined_rgbd.to(self.dtype)
+        refined_rgbd = refined_rgbd.to(self.dtype).contiguous()
         disparity = rescale_refined_disparity(warped_rgbd[:, 3:], mask, refined_rgbd[:, 3:])
         return torch.cat([refined_rgbd[:, :3], disparity], dim=1)
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from viewgen import devices
 from viewgen.control.fly_dynamic import FlyDynamicConfig
 from viewgen.control.registry import CONTROLLER_NAMES
 from viewgen.networks.winograd import CONV_ALGORITHMS, ConvAlgorithm
@@ -33,9 +34,10 @@ class FlyThroughConfig:
     device, dtype: where and in what precision the networks and frames live
         (``"float32"`` or ``"float64"``).
     precision: ``"exact"`` (the default: the original's arithmetic, within the parity bounds) or ``"fast"``: the
-        refiner runs in bfloat16 (autocast) on a GPU, for interactive use, its error measured in
-        docs/speed.md. A CPU without native bfloat16 has no faster path (bfloat16 measured 250x slower on
-        an AVX2 CPU), so ``"fast"`` on a CPU is refused when the pipeline is built.
+        refiner runs in bfloat16 (autocast), for interactive use, its error measured in docs/speed.md: on a GPU,
+        or on a CPU with native bfloat16 (AVX512-BF16 or AMX; the generator channels-last, 1.67x faster). A CPU
+        without it has no faster path (bfloat16 measured 250x slower on an AVX2 CPU), so ``"fast"`` there is
+        refused when the pipeline is built.
     cuda_graphs: on a CUDA device, replay the refiner from captured CUDA graphs
         (:class:`~viewgen.refiners.cuda_graphs.GraphedRefiner`: one launch per frame); refused on a CPU.
     conv: how the refiner's 3x3 convolutions run on a CPU: ``"winograd"`` (the default: F(4x4, 3x3)
@@ -74,9 +76,11 @@ class FlyThroughConfig:
 
 
 def check_gpu_options(config: FlyThroughConfig, device: torch.device) -> None:
-    """``precision="fast"`` and ``cuda_graphs`` need a CUDA device (one-line ``ValueError``)."""
-    if config.precision == "fast" and device.type != "cuda":
-        raise ValueError("precision 'fast' (bfloat16) needs a CUDA device: a CPU has no faster path "
-                         "(bfloat16 measured 250x slower than float32 on an AVX2 CPU); use precision 'exact'")
+    """``precision="fast"`` needs native bfloat16 (:func:`~viewgen.devices.native_bfloat16`) and ``cuda_graphs`` a
+    CUDA device (one-line ``ValueError``)."""
+    if config.precision == "fast" and not devices.native_bfloat16(device):
+        raise ValueError("precision 'fast' (bfloat16) needs a CUDA device or a CPU with native bfloat16 (AVX512-BF16 "
+                         "or AMX): this one has none (bfloat16 measured 250x slower than float32 on an AVX2 CPU); "
+                         "use precision 'exact'")
     if config.cuda_graphs and device.type != "cuda":
         raise ValueError("cuda_graphs needs a CUDA device (on a CPU there is no launch overhead to save)")

@@ -37,6 +37,12 @@ class SpadeRefiner(RefinerBase):
         self.generator = self.generator.to(device, dtype).eval()
         return self
 
+    def channels_last(self) -> SpadeRefiner:
+        """Keep the generator's weights channels-last (NHWC), the layout oneDNN's bfloat16 kernels want: on an AMX
+        CPU a bfloat16 generator call takes 141 ms channels-last, 197 ms as it is (docs/speed.md). Returns self."""
+        self.generator = self.generator.to(memory_format=torch.channels_last)
+        return self
+
     def encode_style(self, rgbd: Tensor) -> tuple[Tensor, Tensor]:
         return self.style_encoder(rgbd)
 
