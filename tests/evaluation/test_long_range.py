@@ -202,6 +202,9 @@ def test_metrics_block_and_report_section(tiny_case, tmp_path):
     assert block["truth"] == "flight" and "the same autopilot flying the sample's world itself" in report
     assert "## Long range (protocol b)" in report and "| smallest window sharpness, flight / truth | >= 0.5 |" in report
     assert "FID / KID not measured: not here." in report
+    for table in report.split("\n\n"):  # every table's rows have as many cells as its header
+        rows = [line for line in table.splitlines() if line.startswith("|")]
+        assert len({row.count("|") for row in rows}) <= 1, rows[:3]
 
 
 def test_world_config_round_trip_is_checked():

@@ -182,10 +182,18 @@ def _targets_table(block: dict) -> list[str]:
     return lines
 
 
+# the per-sample table's column of each target (TARGETS' order)
+_CASE_COLUMNS = {"min_sharpness_ratio": "min sharpness", "max_patch_ratio": "max patch ratio",
+                 "max_patch_ratio_adjacent": "(adjacent)", "max_patch_ratio_sibling": "(sibling)",
+                 "min_sky_fraction": "min sky", "longest_frozen_run": "frozen run", "min_new_content": "new content",
+                 "max_abs_pitch_deg": "max abs pitch", "max_abs_roll_deg": "max abs roll",
+                 "upside_down_frames": "upside-down", "min_shown_clearance": "min shown clearance (s)",
+                 "min_clearance": "min world clearance (s)"}
+
+
 def _cases_table(block: dict) -> list[str]:
-    lines = ["| sample | min sharpness | max patch ratio | (adjacent) | min sky | frozen run | new content | "
-             "max abs pitch | max abs roll | upside-down | min shown clearance (s) | min world clearance (s) | "
-             "frame 0 vs truth |", "|---" * 13 + "|"]
+    columns = ["sample", *(_CASE_COLUMNS[name] for name in TARGETS), "frame 0 vs truth"]
+    lines = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
     for case in block["cases"]:
         head = _headline([case], "autopilot")
         lines.append(f"| {case['sample']} {case['name']} | " + " | ".join(
