@@ -30,6 +30,7 @@ from viewgen.data.synthetic.raymarch import RenderConfig
 from viewgen.data.synthetic.world import World, WorldConfig
 from viewgen.evaluation.flight_stats import SKY_DISPARITY
 from viewgen.geometry.poses import compose_poses
+from viewgen.geometry.projection import pixel_centers_uv, uv_to_rays
 
 __all__ = ["SAMPLE_NAMES", "SHOWN_GROUND_MIN_FRACTION", "SHOWN_GROUND_RANGE", "SampleWorld", "clearance",
            "raise_above_ground", "render_truth", "sample_world", "shown_clearance", "world_config_from_dict",
@@ -150,11 +151,7 @@ def shown_clearance(sample: SampleWorld, rgbd: Tensor, cam_from_world: Tensor, i
     disparity = rgbd[0, 3].to(torch.float64)  # [H, W]
     down_cam0 = sample.cam_from_world[:, :3] @ torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)
     down = cam_from_world[:3, :3].to(torch.float64) @ down_cam0  # world down in this camera's axes
-    fx, fy, cx, cy = intrinsics.to(torch.float64).tolist()
-    x = ((torch.arange(width, dtype=torch.float64) + 0.5) / width - cx) / fx  # [W]
-    y = ((torch.arange(height, dtype=torch.float64) + 0.5) / height - cy) / fy  # [H]
-    rays = torch.stack([x[None, :].expand(height, width), y[:, None].expand(height, width),
-                        torch.ones(height, width, dtype=torch.float64)], dim=-1)  # [H, W, 3]
+    rays = uv_to_rays(pixel_centers_uv(height, width, dtype=torch.float64), intrinsics.to(torch.float64))  # [H, W, 3]
     points = rays / disparity.clamp_min(1e-6)[..., None]
     drop = points @ down  # [H, W]
     horizontal = (points - drop[..., None] * down).norm(dim=-1)

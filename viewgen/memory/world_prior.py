@@ -336,7 +336,7 @@ class WorldPrior(Memory):
         rgb = anchor.colors.apply(rgb[0], sky, water_mask(self.world, world_pose[:3].float(), intrinsics.float().cpu(),
                                                           depth)[0, 0])
         if anchor.sky_tint is not None:
-            elevation = ray_elevation(cam_from_world, intrinsics, size, _gravity(anchor.cam_from_world, anchor.ground))
+            elevation = ray_elevation(cam_from_world, intrinsics, size, self.gravity)
             rgb = torch.where(sky, (rgb + anchor.sky_tint(elevation).to(rgb)).clamp(0.0, 1.0), rgb)
         if anchor.sky is not None:
             dome_rgb, dome_weight = anchor.sky.look(cam_from_world.cpu(), intrinsics.cpu(), size)
