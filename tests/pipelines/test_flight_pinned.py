@@ -9,8 +9,8 @@ Two pins of each flight:
   kernels round differently; skipped off x86-64 Linux, or where a kind has none recorded). The
   weight-free flight's were recorded (AVX-512) when WorldPrior began to take its scale from its
   preset's framing, to let its sky dome give way behind frame 0's land, to see its world's sky
-  from frame 0's camera, to lift its camera above the invented ground and to close lines of low
-  enlargement.
+  from frame 0's camera, to lift its camera above the invented ground, to close lines of low
+  enlargement and to cap its colour transfer's luma spread.
 """
 
 import hashlib
@@ -38,9 +38,9 @@ DIGESTS = {
         "learned_poses": "75c5750fe3a08dc1f8d211e24fc1cf8c343b84fb2f45aaa3846d2c6fc752b2c1",
     },
     "AVX512": {
-        "weight_free_rgbd": "3ef8bd58a920da6b4cdc14026c7d465267c5b8fdfa16ce3a1f22b515da3761a4",
+        "weight_free_rgbd": "4dce788f99cded78cbfca28a3bafbd3e8c7fc65f2666fbf9b5a00685f58d5ccc",
         "weight_free_poses": "a9eeb54ea68f95fd1f11c088a04a3ea6e7eb0a4f36db3451a8be31a3e0153f95",
-        "weight_free_straight_rgbd": "d842595556e79844cb2d024ef1c840c302607cc283afad517e005da44b460f8f",
+        "weight_free_straight_rgbd": "45827a44fa76793a57bda8f4275e13c1d934b206fad610c253f01cd9c340b736",
         "learned_rgbd": "85a0ba24d98506469098fbf469c70aeeac8ed40c5d043245914683db0c810327",
         "learned_poses": "aad518d3509aa62f0fdb1792a7928a2e669561e5e69759ec0a7282c5c428055d",
     },
