@@ -106,12 +106,12 @@ def test_a_flight_under_the_invented_ground_sees_it_from_above():
 
 
 def test_stretched_triangle_edges_do_not_keep_frame_zero():
-    from viewgen.memory.world_prior import _close_lines
+    from viewgen.memory.enlargement import close_lines
 
     enlargement = torch.full((1, 1, 20, 30), 90.0)
     enlargement[..., 10, :] = 2.0  # a one-pixel line where the Jacobian reads low, amid a fan stretched 90x
     enlargement[..., :, :5] = 1.0  # frame 0 at its own size on the left
-    closed = _close_lines(enlargement)
+    closed = close_lines(enlargement)
     assert bool((closed[..., 10, 8:] == 90.0).all())  # the line is replaced with its neighbours
     assert torch.equal(closed[..., :, :5], enlargement[..., :, :5])  # the fan's outline stays where it was
     assert torch.equal(closed[..., :, 5:], torch.full_like(closed[..., :, 5:], 90.0))
@@ -230,3 +230,25 @@ def test_auto_preset_picks_the_world_at_reset_and_a_named_one_is_kept():
     named = WorldPrior(WorldPriorConfig(preset="mountains"))
     named.reset(rgbd, IDENTITY, intrinsics)
     assert named.preset == "mountains" and named.world is named.world
+
+
+def test_the_world_nearest_frame_0_is_chosen_among_the_candidates():
+    rgbd = ground_plane_rgbd(48, 64, 0.3, pitch_deg=6.0)
+    intrinsics = default_intrinsics(48, 64)
+    memory = WorldPrior(WorldPriorConfig(preset="hills", seed=1, candidates=3))
+    memory.reset(rgbd, IDENTITY, intrinsics)
+    distances = memory.candidate_distances
+    assert sorted(distances) == [3, 4, 5] and all(d > 0 for d in distances.values())
+    assert memory.world_seed == min(distances, key=distances.get) and memory.world.config.seed == memory.world_seed
+    again = WorldPrior(WorldPriorConfig(preset="hills", seed=1, candidates=3))
+    again.reset(rgbd, IDENTITY, intrinsics)
+    assert again.candidate_distances == distances and again.world_seed == memory.world_seed  # deterministic
+    single = WorldPrior(WorldPriorConfig(preset="hills", seed=4, candidates=1))
+    single.reset(rgbd, IDENTITY, intrinsics)
+    assert single.candidate_distances == {4: 0.0} and single.world_seed == 4  # one candidate: its seed, unscored
+
+
+@pytest.mark.parametrize("candidates", [0, 1.5, True])
+def test_candidates_must_be_a_whole_number(candidates):
+    with pytest.raises(ValueError, match="candidates must be a whole number >= 1"):
+        WorldPriorConfig(candidates=candidates)

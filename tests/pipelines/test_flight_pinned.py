@@ -10,7 +10,7 @@ Two pins of each flight:
   weight-free flight's were recorded (AVX-512) when WorldPrior began to take its scale from its
   preset's framing, to let its sky dome give way behind frame 0's land, to see its world's sky
   from frame 0's camera, to lift its camera above the invented ground, to close lines of low
-  enlargement and to cap its colour transfer's luma spread.
+  enlargement, to cap its colour transfer's luma spread and to choose its world among candidates.
 """
 
 import hashlib
@@ -38,9 +38,9 @@ DIGESTS = {
         "learned_poses": "75c5750fe3a08dc1f8d211e24fc1cf8c343b84fb2f45aaa3846d2c6fc752b2c1",
     },
     "AVX512": {
-        "weight_free_rgbd": "4dce788f99cded78cbfca28a3bafbd3e8c7fc65f2666fbf9b5a00685f58d5ccc",
-        "weight_free_poses": "a9eeb54ea68f95fd1f11c088a04a3ea6e7eb0a4f36db3451a8be31a3e0153f95",
-        "weight_free_straight_rgbd": "45827a44fa76793a57bda8f4275e13c1d934b206fad610c253f01cd9c340b736",
+        "weight_free_rgbd": "6d4bf000227ce5f1aa48034e9e8baaa81cb6a92e94d0c3346f95720f3bf1b489",
+        "weight_free_poses": "2bcf912e01ebb5cef0aa4ad6b263981d49b92f6ca5145aaf44347a5165c9aa15",
+        "weight_free_straight_rgbd": "28a2e0b315e13810c5d38b37389dc60d78419e4cbaca0cc99069d9aceaf2476e",
         "learned_rgbd": "85a0ba24d98506469098fbf469c70aeeac8ed40c5d043245914683db0c810327",
         "learned_poses": "aad518d3509aa62f0fdb1792a7928a2e669561e5e69759ec0a7282c5c428055d",
     },

@@ -50,6 +50,7 @@ from viewgen.geometry.disparity import MIN_DISPARITY
 from viewgen.geometry.poses import camera_center, compose_poses, invert_pose, to_homogeneous_pose
 from viewgen.geometry.projection import pixel_centers_uv
 from viewgen.memory.base import Memory, Warp
+from viewgen.memory.enlargement import close_lines, enlargement
 from viewgen.memory.prior_fit import OPEN_SKY_DISPARITY, SKY_DISPARITY, ColorMap, GroundFit, fit_ground, terrain_preset
 from viewgen.memory.sky_dome import ElevationTint, SkyDome, ray_elevation
 from viewgen.procedural.filters import gaussian_blur
@@ -60,7 +61,6 @@ __all__ = ["WorldPrior", "WorldPriorConfig"]
 
 _WARPED_SKY = 1.5 * MIN_DISPARITY  # the warp clips disparity to MIN_DISPARITY: the sky lands there
 _MIN_HEIGHT_FRACTION = 0.25  # of frame 0's clearance: the lowest the prior world is seen from (_render_world)
-_STREAK_WINDOW = 5  # pixels: lines of low enlargement narrower than this inside enlarged regions are closed
 
 
 def _gravity(cam_from_world: Tensor, ground: GroundFit) -> Tensor:
@@ -94,8 +94,14 @@ class WorldPriorConfig:
 
     preset: the synthetic-world preset whose terrain, materials and sky the prior builds
         (``coast``, ``hills``, ``mountains``), or ``auto``: chosen at reset from frame 0's skyline
-        (:func:`~viewgen.memory.prior_fit.terrain_preset`); seed: the prior world's own seed (the flight's
+        (:func:`~viewgen.memory.prior_fit.terrain_preset`); seed: picks the prior world (the flight's
         ``FlyThroughConfig.seed`` in :meth:`~viewgen.pipelines.FlyThroughPipeline.weight_free`).
+    candidates: how many worlds of the preset are tried at reset (world seeds ``seed * candidates``
+        onwards); the one whose view from frame 0's camera, in frame 0's palette, is nearest frame 0 by
+        the patch distance (:func:`~viewgen.evaluation.distribution.patch_distance`) is kept. A world
+        unlike frame 0 from its first view stays unlike it: on protocol (b) (frames 300-1000) the
+        start view's distance ranked the worlds' flights well for coast and hills, loosely for
+        mountains (docs/weight_free.md); each candidate costs a world build and one render at reset.
     clearance: height in metres of frame 0's camera above the prior world's ground (the scale
         follows from it and the ground fitted under frame 0), or ``None`` (the default): the
         height of the preset's own start camera above the ground below it (45-52 m for
@@ -126,6 +132,7 @@ class WorldPriorConfig:
 
     preset: str = "auto"
     seed: int = 0
+    candidates: int = 4
     clearance: float | None = None
     magnification: tuple[float, float] = (20.0, 40.0)
     known: float = 0.5
@@ -142,10 +149,24 @@ class WorldPriorConfig:
         if self.preset not in ("auto", *PRESET_NAMES):
             raise ValueError(f"WorldPriorConfig.preset must be auto or one of {', '.join(PRESET_NAMES)}, "
                              f"got {self.preset!r}")
+        if isinstance(self.candidates, bool) or not isinstance(self.candidates, int) or self.candidates < 1:
+            raise ValueError(f"WorldPriorConfig.candidates must be a whole number >= 1, got {self.candidates!r}")
         low, high = self.magnification
         if not ((self.clearance is None or self.clearance > 0) and 1.0 <= low < high and 0.0 < self.known <= 1.0):
             raise ValueError("WorldPriorConfig needs clearance > 0, 1 <= magnification[0] < magnification[1], "
                              "0 < known <= 1")
+
+
+@dataclass(frozen=True, eq=False)
+class _StartView:
+    """A candidate prior world seen from frame 0's camera (:meth:`WorldPrior._start_view`)."""
+
+    start: Tensor  # [3, 4] float64: world -> frame 0's camera, metres
+    clearance: float  # metres of that camera above the world's ground
+    colors: ColorMap  # the world's colours to frame 0's
+    rgb: Tensor  # [3, H, W] the view in frame 0's palette
+    sky: Tensor  # [H, W] bool: the world's sky in it
+    distance: float  # patch distance of rgb from frame 0 (0 when there is one candidate)
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,15 +193,20 @@ class WorldPrior(Memory):
         super().__init__(warp)
         self.config = config or WorldPriorConfig()
         self.preset = "hills" if self.config.preset == "auto" else self.config.preset  # set again at reset
-        self._worlds: dict[str, World] = {}
+        self.world_seed = self.config.seed * self.config.candidates  # the chosen candidate's, at reset
+        self.candidate_distances: dict[int, float] = {}  # world seed -> its start view's distance from frame 0
+        self._worlds: dict[tuple[str, int], World] = {}
         self._anchor: _Anchor | None = None
 
     @property
     def world(self) -> World:
-        """The prior world of :attr:`preset` (built once per preset, with the config's seed)."""
-        if self.preset not in self._worlds:
-            self._worlds[self.preset] = World(replace(scene_preset(self.preset).world, seed=self.config.seed))
-        return self._worlds[self.preset]
+        """The prior world of :attr:`preset` and :attr:`world_seed` (built once)."""
+        return self._world(self.preset, self.world_seed)
+
+    def _world(self, preset: str, seed: int) -> World:
+        if (preset, seed) not in self._worlds:
+            self._worlds[preset, seed] = World(replace(scene_preset(preset).world, seed=seed))
+        return self._worlds[preset, seed]
 
     @property
     def ground(self) -> GroundFit:
@@ -202,26 +228,45 @@ class WorldPrior(Memory):
         sky = rgbd[0, 3].float().cpu() < SKY_DISPARITY
         self.preset = terrain_preset(rgbd[0, 3]) if self.config.preset == "auto" else self.config.preset
         ground = fit_ground(rgbd[0, 3].float(), intrinsics)
-        start, clearance = self._start_pose(ground)  # world -> frame 0 camera, metres; its height over the ground
-        scale = clearance / ground.height
-        flight_from_world = compose_poses(invert_pose(_metric(cam_from_world, scale)), to_homogeneous_pose(start))
-        height, width = rgbd.shape[-2:]
-        world_rgb, world_depth = render(self.world, start.float(), intrinsics.float().cpu(), height, width,
+        first = self.config.seed * self.config.candidates
+        views = [self._start_view(self._world(self.preset, seed), ground, rgbd, sky, intrinsics)
+                 for seed in range(first, first + self.config.candidates)]
+        self.candidate_distances = {first + k: view.distance for k, view in enumerate(views)}
+        best = min(range(len(views)), key=lambda k: views[k].distance)
+        self.world_seed = first + best
+        self._worlds = {(self.preset, self.world_seed): self.world}  # the other candidates are not kept
+        view = views[best]
+        scale = view.clearance / ground.height
+        flight_from_world = compose_poses(invert_pose(_metric(cam_from_world, scale)), to_homogeneous_pose(view.start))
+        dome, tint = _frame0_sky(rgbd, cam_from_world, intrinsics, _gravity(cam_from_world, ground), view.rgb,
+                                 view.sky)
+        self._anchor = _Anchor(rgbd, cam_from_world, intrinsics, flight_from_world, scale, view.colors, ground, dome,
+                               tint, camera_center(view.start).float(), _MIN_HEIGHT_FRACTION * view.clearance)
+
+    def _start_view(self, world: World, ground: GroundFit, rgbd: Tensor, sky: Tensor, intrinsics: Tensor) -> _StartView:
+        """``world`` seen from frame 0's camera placed in it, recoloured to frame 0's palette, and its distance from
+        frame 0 (``rgbd [1, 4, H, W]``, ``sky [H, W]``)."""
+        from viewgen.evaluation.distribution import NUM_PATCHES, PATCH_SIZE, patch_distance
+
+        start, clearance = self._start_pose(world, ground)  # world -> frame 0 camera, metres; its height over ground
+        world_rgb, world_depth = render(world, start.float(), intrinsics.float().cpu(), *rgbd.shape[-2:],
                                         self.config.render)
         world_sky = world_depth[0, 0].isinf()
         colors = ColorMap(world_rgb[0], world_sky, rgbd[0, :3].float().cpu(), sky,
-                          water_mask(self.world, start.float(), intrinsics.float().cpu(), world_depth)[0, 0])
-        dome, tint = _frame0_sky(rgbd, cam_from_world, intrinsics, _gravity(cam_from_world, ground),
-                                 colors.apply(world_rgb[0], world_sky), world_sky)
-        self._anchor = _Anchor(rgbd, cam_from_world, intrinsics, flight_from_world, scale, colors, ground, dome, tint,
-                               camera_center(start).float(), _MIN_HEIGHT_FRACTION * clearance)
+                          water_mask(world, start.float(), intrinsics.float().cpu(), world_depth)[0, 0])
+        recoloured = colors.apply(world_rgb[0], world_sky)
+        height, width = rgbd.shape[-2:]
+        distance = (patch_distance(recoloured[None], rgbd[:, :3].float().cpu(),
+                                   num_patches=min(NUM_PATCHES, height * width // 4))  # no more than the image holds
+                    if self.config.candidates > 1 and min(height, width) >= PATCH_SIZE else 0.0)
+        return _StartView(start, clearance, colors, recoloured, world_sky, distance)
 
-    def _start_pose(self, ground: GroundFit) -> tuple[Tensor, float]:
-        """Frame 0's camera in the prior world (the preset's start, ``clearance`` above the ground, the fitted
-        pitch) and that clearance in metres (the preset start's own when the config's is ``None``)."""
-        preset_start = start_pose(self.preset, self.world).double()
+    def _start_pose(self, world: World, ground: GroundFit) -> tuple[Tensor, float]:
+        """Frame 0's camera in ``world`` (the preset's start, ``clearance`` above the ground, the fitted pitch) and
+        that clearance in metres (the preset start's own when the config's is ``None``)."""
+        preset_start = start_pose(self.preset, world).double()
         position = -preset_start[:, :3].T @ preset_start[:, 3]
-        ground_height = float(self.world.ground_height(position[0:1].float(), position[2:3].float()))
+        ground_height = float(world.ground_height(position[0:1].float(), position[2:3].float()))
         clearance = self.config.clearance
         if clearance is None:
             clearance = -float(position[1]) - ground_height
@@ -242,9 +287,9 @@ class WorldPrior(Memory):
         """
         anchor_rgbd, source_px, known = self._warp_anchor(cam_from_world, intrinsics)
         low, high = self.config.magnification
-        enlargement = _enlargement(source_px, known)
-        enlarged = 1.0 - _fade(enlargement, low, high)
-        weight = (known.to(anchor_rgbd) * _fade(_close_lines(enlargement), high, 2.0 * high)
+        stretch = enlargement(source_px, known)
+        enlarged = 1.0 - _fade(stretch, low, high)
+        weight = (known.to(anchor_rgbd) * _fade(close_lines(stretch), high, 2.0 * high)
                   * self._sky_weight(anchor_rgbd[:, 3:], cam_from_world))
         world = self._render_world(cam_from_world, intrinsics, tuple(anchor_rgbd.shape[-2:])).to(anchor_rgbd)
         detail = world[:, :3] - gaussian_blur(world[:, :3], self.config.detail_sigma)
@@ -283,7 +328,7 @@ class WorldPrior(Memory):
         parallaxes like a distant wall; the prior world's sky (frame 0's dome where it has one) is
         at infinity. Distant land
         (disparity above that floor) stays: it is enlarged as the camera nears, which
-        :func:`_enlargement` measures.
+        :func:`~viewgen.memory.enlargement.enlargement` measures.
         """
         anchor = self._require_anchor()
         travelled = float((camera_center(cam_from_world.double().cpu())
@@ -355,42 +400,6 @@ def _metric(cam_from_world: Tensor, scale: float) -> Tensor:
     pose = to_homogeneous_pose(cam_from_world.double().cpu())
     pose[:3, 3] *= scale
     return pose
-
-
-def _enlargement(source_px: Tensor, known: Tensor) -> Tensor:
-    """``[1, 1, H, W]``: how many times frame 0 is enlarged at each pixel of the view.
-
-    The enlargement is ``1 / sigma_min`` of the Jacobian of frame 0's pixel coordinates
-    ``source_px [1, 2, H, W]`` over the view's (forward differences between ``known [1, 1, H, W]``
-    pixels; a pair with an unknown pixel counts as unit steps): a stretch along any one direction
-    counts, as on a slope seen ever more from above.
-    """
-    unit_x = torch.tensor([1.0, 0.0], dtype=source_px.dtype, device=source_px.device).view(1, 2, 1, 1)
-    pair_x = known[..., :, 1:] & known[..., :, :-1]
-    pair_y = known[..., 1:, :] & known[..., :-1, :]
-    along_x = torch.where(pair_x, source_px[..., :, 1:] - source_px[..., :, :-1], unit_x)
-    along_y = torch.where(pair_y, source_px[..., 1:, :] - source_px[..., :-1, :], unit_x.flip(1))
-    along_x = F.pad(along_x, (0, 1, 0, 0), mode="replicate")
-    along_y = F.pad(along_y, (0, 0, 0, 1), mode="replicate")
-    a, c, b, d = along_x[:, 0], along_x[:, 1], along_y[:, 0], along_y[:, 1]
-    total = a * a + b * b + c * c + d * d
-    determinant = a * d - b * c
-    sigma_min_sq = 0.5 * (total - (total * total - 4.0 * determinant * determinant).clamp_min(0.0).sqrt())
-    return sigma_min_sq.clamp_min(1e-12).rsqrt().unsqueeze(1)
-
-
-def _close_lines(enlargement: Tensor) -> Tensor:
-    """``[1, 1, H, W]``: the enlargement with thin low lines inside enlarged regions raised to their surroundings.
-
-    Where frame 0's far triangles are stretched into a fan, the Jacobian reads low along their edges
-    (neighbouring pixels come from different triangles), and those lines of frame 0 stood amid the
-    world as streaks. A morphological closing (the largest value within :data:`_STREAK_WINDOW` pixels,
-    then the smallest) fills lines narrower than the window and leaves the regions' outlines where
-    they were (a plain maximum grew them, and cost 0.06 dB at frame 50 of the short-range protocol).
-    """
-    pad = _STREAK_WINDOW // 2
-    grown = F.max_pool2d(enlargement, _STREAK_WINDOW, stride=1, padding=pad)
-    return -F.max_pool2d(-grown, _STREAK_WINDOW, stride=1, padding=pad)
 
 
 def _fade(value: Tensor, low: float, high: float) -> Tensor:
