@@ -38,10 +38,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from viewgen.geometry.projection import pixel_centers_uv, project, uv_to_rays
+from viewgen.memory.prior_fit import OPEN_SKY_DISPARITY
 from viewgen.procedural.filters import gaussian_blur
 from viewgen.rendering.holes import fill_four_sides
 
-__all__ = ["ElevationTint", "SkyDome", "ray_elevation"]
+__all__ = ["ElevationTint", "SkyDome", "frame0_sky", "ray_elevation"]
 
 _MIN_TINT_FRACTION = 0.02  # of frame 0's pixels: sky in both views, or no tint
 
@@ -138,3 +139,20 @@ class ElevationTint:
         upper = (below + 1).clamp_max(last)
         fraction = (place - below).clamp(0.0, 1.0)
         return torch.lerp(self.table[:, below], self.table[:, upper], fraction)
+
+
+def frame0_sky(rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor, down: Tensor, world_rgb: Tensor,
+               world_sky: Tensor) -> tuple[SkyDome | None, ElevationTint | None]:
+    """Frame 0's (``rgbd [1, 4, H, W]``) open sky as a dome, and the tint taking the prior world's sky (``world_rgb
+    [3, H, W]`` recoloured, sky where ``world_sky [H, W]``, seen from frame 0's camera) to it; Nones without sky.
+
+    Only the open sky: far ridges (below SKY_DISPARITY) on the dome would hang in the sky of every later view,
+    a ridge that never comes nearer; the world shows land there.
+    """
+    sky = rgbd[0, 3].float().cpu() < OPEN_SKY_DISPARITY
+    if not bool(sky.any()):
+        return None, None
+    rgb = rgbd[0, :3].float().cpu()
+    elevation = ray_elevation(cam_from_world, intrinsics, tuple(sky.shape), down)
+    return (SkyDome(rgb, sky, cam_from_world.cpu(), intrinsics.cpu()),
+            ElevationTint(rgb, world_rgb, sky, world_sky, elevation))

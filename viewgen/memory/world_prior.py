@@ -4,7 +4,8 @@ What a flight without learned weights can know of the world is frame 0, exactly,
 nature looks like in general. :class:`WorldPrior` keeps both::
 
     reset(rgbd_0):  fit the ground under frame 0 (height, pitch), build the prior world
-                    (a synthetic-world preset with its own seed), place frame 0's camera in it
+                    (a synthetic-world preset; of a few candidate seeds, the world whose view
+                    from frame 0's camera looks most like frame 0), place frame 0's camera in it
                     at the matching scale, and transfer frame 0's colours onto the world's
     render(cam):    anchor = frame 0 mesh-warped to cam, carrying source coordinates, and
                              sampled there (sharper than the warp's linear interpolation)
@@ -51,8 +52,8 @@ from viewgen.geometry.poses import camera_center, compose_poses, invert_pose, to
 from viewgen.geometry.projection import pixel_centers_uv
 from viewgen.memory.base import Memory, Warp
 from viewgen.memory.enlargement import close_lines, enlargement
-from viewgen.memory.prior_fit import OPEN_SKY_DISPARITY, SKY_DISPARITY, ColorMap, GroundFit, fit_ground, terrain_preset
-from viewgen.memory.sky_dome import ElevationTint, SkyDome, ray_elevation
+from viewgen.memory.prior_fit import SKY_DISPARITY, ColorMap, GroundFit, fit_ground, terrain_preset
+from viewgen.memory.sky_dome import ElevationTint, SkyDome, frame0_sky, ray_elevation
 from viewgen.procedural.filters import gaussian_blur
 from viewgen.rendering.holes import hole_half_width
 from viewgen.rendering.warp import warp_rgbd
@@ -69,23 +70,6 @@ def _gravity(cam_from_world: Tensor, ground: GroundFit) -> Tensor:
     pitch = math.radians(ground.pitch_deg)
     down_in_frame0 = torch.tensor([0.0, math.cos(pitch), math.sin(pitch)], dtype=torch.float64)
     return cam_from_world.double().cpu()[:3, :3].T @ down_in_frame0
-
-
-def _frame0_sky(rgbd: Tensor, cam_from_world: Tensor, intrinsics: Tensor, down: Tensor, world_rgb: Tensor,
-                world_sky: Tensor) -> tuple[SkyDome | None, ElevationTint | None]:
-    """Frame 0's (``rgbd [1, 4, H, W]``) open sky as a dome, and the tint taking the prior world's sky (``world_rgb
-    [3, H, W]`` recoloured, sky where ``world_sky [H, W]``, seen from frame 0's camera) to it; Nones without sky.
-
-    Only the open sky: far ridges (below SKY_DISPARITY) on the dome would hang in the sky of every later view,
-    a ridge that never comes nearer; the world shows land there.
-    """
-    sky = rgbd[0, 3].float().cpu() < OPEN_SKY_DISPARITY
-    if not bool(sky.any()):
-        return None, None
-    rgb = rgbd[0, :3].float().cpu()
-    elevation = ray_elevation(cam_from_world, intrinsics, tuple(sky.shape), down)
-    return (SkyDome(rgb, sky, cam_from_world.cpu(), intrinsics.cpu()),
-            ElevationTint(rgb, world_rgb, sky, world_sky, elevation))
 
 
 @dataclass(frozen=True)
@@ -238,7 +222,7 @@ class WorldPrior(Memory):
         view = views[best]
         scale = view.clearance / ground.height
         flight_from_world = compose_poses(invert_pose(_metric(cam_from_world, scale)), to_homogeneous_pose(view.start))
-        dome, tint = _frame0_sky(rgbd, cam_from_world, intrinsics, _gravity(cam_from_world, ground), view.rgb,
+        dome, tint = frame0_sky(rgbd, cam_from_world, intrinsics, _gravity(cam_from_world, ground), view.rgb,
                                  view.sky)
         self._anchor = _Anchor(rgbd, cam_from_world, intrinsics, flight_from_world, scale, view.colors, ground, dome,
                                tint, camera_center(view.start).float(), _MIN_HEIGHT_FRACTION * view.clearance)
