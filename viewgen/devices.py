@@ -4,7 +4,8 @@
 ``AssertionError`` ("Torch not compiled with CUDA enabled") from the first tensor made there.
 :func:`usable_device` makes an empty tensor on the device at once and turns any failure into
 one ``ValueError`` line that names the fix. :func:`native_bfloat16` says whether bfloat16 arithmetic
-pays on a device (the opt-in ``precision="fast"``).
+pays on a device, and :func:`check_precision` refuses the opt-in ``precision="fast"`` (bfloat16, for
+interactive use) where it does not: Infinite Nature's refiner and ENR's renderers take it alike.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import torch
 
 from viewgen.errors import one_line
 
-__all__ = ["native_bfloat16", "usable_device"]
+__all__ = ["PRECISIONS", "check_precision", "native_bfloat16", "usable_device"]
+
+PRECISIONS = ("exact", "fast")  # float32 as the originals compute, or bfloat16 where it is native
 
 
 def usable_device(device: str | torch.device) -> torch.device:
@@ -45,3 +48,15 @@ def native_bfloat16(device: torch.device) -> bool:
         return False
     checks = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))
     return any(check is not None and bool(check()) for check in checks)
+
+
+def check_precision(precision: str, device: torch.device, what: str = "precision") -> str:
+    """``precision`` if it is one of :data:`PRECISIONS` and runs on ``device`` (``"fast"`` needs
+    :func:`native_bfloat16`); one-line ``ValueError`` otherwise, ``what`` naming the setting."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"{what} must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "fast" and not native_bfloat16(device):
+        raise ValueError(f"{what} 'fast' (bfloat16) needs a CUDA device or a CPU with native bfloat16 (AVX512-BF16 "
+                         "or AMX): this one has none (bfloat16 measured 250x slower than float32 on an AVX2 CPU); "
+                         "use 'exact'")
+    return precision

@@ -5,6 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
+from viewgen import devices
 from viewgen.cli.main import main
 from viewgen.networks.enr import ENRConfig, EquivariantRenderer
 
@@ -96,3 +97,24 @@ def test_examples_and_files_say_what_they_miss(files, tmp_path, capsys, args, ne
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and needle in err, err
     assert not (tmp_path / "grid.png").exists()
+
+
+def test_the_fast_precision_is_refused_in_one_line_where_bfloat16_is_not_native(files, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(devices, "native_bfloat16", lambda device: device.type == "cuda")  # an AVX2 CPU
+    (tmp_path / "out").mkdir()
+    assert main([*_args(files, tmp_path / "out" / "grid.png"), "--precision", "fast"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs a CUDA device or a CPU with native bfloat16" in err, err
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.skipif(not devices.native_bfloat16(torch.device("cpu")), reason="this CPU has no native bfloat16")
+def test_the_fast_precision_draws_the_same_grid_nearly(files, tmp_path, capsys):
+    import numpy as np
+
+    exact, fast = tmp_path / "exact.png", tmp_path / "fast.png"
+    assert main(_args(files, exact, "--azimuth-shifts", "0,90")) == 0
+    assert main(_args(files, fast, "--azimuth-shifts", "0,90", "--precision", "fast")) == 0
+    assert "wrote 2 view(s)" in capsys.readouterr().out
+    difference = np.abs(np.asarray(Image.open(fast), np.int16) - np.asarray(Image.open(exact), np.int16))
+    assert difference.max() <= 13 and difference.mean() < 1.5  # 0.05 and ~0.006 of the range

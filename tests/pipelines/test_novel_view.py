@@ -4,7 +4,7 @@ import pytest
 import torch
 from PIL import Image
 
-from viewgen import NovelViewPipeline
+from viewgen import NovelViewPipeline, devices
 from viewgen.networks.enr import ENRConfig, EquivariantRenderer
 from viewgen.pipelines.novel_view import pair_partners
 
@@ -95,3 +95,32 @@ def test_from_pretrained_takes_a_release_folder_or_apples_file(pipe, tmp_path):
         loaded = NovelViewPipeline.from_pretrained(source)
         assert loaded.image_size == (32, 32)
         assert torch.equal(loaded.novel_views(image, 0, 0, [30.0], [0.0]), pipe.novel_views(image, 0, 0, [30.0], [0.0]))
+
+
+def test_the_fast_precision_is_refused_where_bfloat16_is_not_native(monkeypatch):
+    with pytest.raises(ValueError, match="precision must be one of exact, fast"):
+        NovelViewPipeline(EquivariantRenderer(TINY), precision="half")
+    monkeypatch.setattr(devices, "native_bfloat16", lambda device: device.type == "cuda")  # an AVX2 CPU
+    with pytest.raises(ValueError, match="needs a CUDA device or a CPU with native bfloat16"):
+        NovelViewPipeline(EquivariantRenderer(TINY), precision="fast")
+
+
+@pytest.mark.skipif(not devices.native_bfloat16(torch.device("cpu")), reason="this CPU has no native bfloat16")
+def test_the_fast_precision_stays_close_to_the_exact_path_and_leaves_the_model_alone():
+    torch.manual_seed(0)
+    model = EquivariantRenderer(TINY)
+    exact_pipe = NovelViewPipeline(model)
+    fast_pipe = NovelViewPipeline(model, precision="fast")
+    assert next(model.parameters()).dtype == torch.float32  # the training forward keeps float32 weights
+    conv3d = next(m for m in fast_pipe._fast_model.modules() if isinstance(m, torch.nn.Conv3d))
+    assert conv3d.weight.is_contiguous(memory_format=torch.channels_last_3d)  # oneDNN's bfloat16 layout
+    image = torch.rand(2, 3, *TINY.image_size, generator=torch.Generator().manual_seed(1))
+    scene, fast_scene = exact_pipe.inverse_render(image), fast_pipe.inverse_render(image)
+    assert fast_scene.dtype == torch.float32 and fast_scene.shape == scene.shape
+    assert float((fast_scene - scene).abs().max()) < 0.05 * float(scene.abs().max())
+    views = exact_pipe.novel_views(image[:1], 0.0, 10.0, [0.0, 40.0], 0.0)
+    fast_views = fast_pipe.novel_views(image[:1], 0.0, 10.0, [0.0, 40.0], 0.0)
+    assert fast_views.dtype == torch.float32 and not torch.equal(fast_views, views)
+    assert float((fast_views - views).abs().max()) < 0.05 and float((fast_views - views).abs().mean()) < 5e-3
+    torch.testing.assert_close(fast_pipe.novel_views(image[:1], 0.0, 10.0, [0.0, 40.0], 0.0), fast_views,
+                               rtol=0, atol=0)  # deterministic

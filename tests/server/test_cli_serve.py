@@ -82,6 +82,17 @@ def test_missing_enr_weights_are_a_one_line_error(tmp_path, capsys):
     assert err.count("\n") == 1 and "--enr-weights" in err and "does not exist" in err
 
 
+def test_a_fast_object_mode_without_native_bfloat16_is_a_one_line_error(monkeypatch, capsys):
+    pytest.importorskip("fastapi")
+    pytest.importorskip("uvicorn")
+    from viewgen import devices
+
+    monkeypatch.setattr(devices, "native_bfloat16", lambda device: device.type == "cuda")  # an AVX2 CPU
+    assert main(["serve", "--port", "0", "--enr-precision", "fast"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--enr-precision 'fast' (bfloat16) needs a CUDA device" in err, err
+
+
 @contextmanager
 def serve_process(*options: str):
     """``viewgen serve --port 0 OPTIONS`` in a subprocess -> ``(url, lines printed up to the URL)``; Ctrl+C at the

@@ -53,6 +53,9 @@ def add_parser(subparsers) -> None:
     command.add_argument("--out", default="novel_views.png", metavar="PATH",
                          help=".png/.jpg (a grid), .gif/.mp4 or a folder (an orbit); default novel_views.png")
     command.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    command.add_argument("--precision", choices=("exact", "fast"), default="exact",
+                         help="exact (default: Apple's float32 arithmetic) or fast: the renderers in bfloat16 on a GPU "
+                              "or a CPU with native bfloat16 (2.7x faster on an AMX CPU; docs/enr.md gives its error)")
     command.set_defaults(run=run)
 
 
@@ -95,10 +98,10 @@ def _pipeline(args: Namespace):
     from viewgen.pipelines.novel_view import NovelViewPipeline
 
     if args.weights is None:
-        return NovelViewPipeline.default(device=args.device)
+        return NovelViewPipeline.default(device=args.device, precision=args.precision)
     if not Path(args.weights).exists():
         raise FileNotFoundError(f"--weights {args.weights} does not exist: download {APPLE_MODELS}")
-    return NovelViewPipeline.from_pretrained(args.weights, device=args.device)
+    return NovelViewPipeline.from_pretrained(args.weights, device=args.device, precision=args.precision)
 
 
 def _source(args: Namespace):

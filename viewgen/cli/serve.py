@@ -51,6 +51,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     serve.add_argument("--enr-weights", default=None, metavar="PATH",
                        help="the object mode's ENR model (/objects): Apple's .pt or a release folder "
                             "(default: the embedded model, trained on synthetic objects)")
+    serve.add_argument("--enr-precision", choices=("exact", "fast"), default="exact",
+                       help="the object mode's arithmetic: exact (default, float32) or fast (bfloat16 on a GPU or a "
+                            "CPU with native bfloat16)")
     serve.add_argument("--depth", default=None, metavar="NAME",
                        help="depth backend for uploaded photos (default: viewgen.depth's default backend)")
     serve.add_argument("--device", default="cpu", help="torch device for the flights (default cpu)")
@@ -144,17 +147,20 @@ def _pipeline_factory(model: str, weights: str | None, device: str):
     return lambda: FlyThroughPipeline.load(None, FlyThroughConfig(device=device)), "weight-free refiner"
 
 
-def _novel_view_factory(weights: str | None, device: str):
+def _novel_view_factory(weights: str | None, device: str, precision: str = "exact"):
     """``(factory, description)`` of the object mode; given weights are loaded now (one-line errors before
-    serving), the embedded model on the page's first use."""
+    serving), the embedded model on the page's first use (its precision checked now)."""
+    from viewgen import devices
     from viewgen.pipelines.novel_view import NovelViewPipeline
 
+    devices.check_precision(precision, devices.usable_device(device), what="--enr-precision")
     if weights is None:
-        return (lambda: NovelViewPipeline.default(device=device)), "embedded ENR model for /objects"
+        return ((lambda: NovelViewPipeline.default(device=device, precision=precision)),
+                f"embedded ENR model for /objects ({precision})")
     if not Path(weights).exists():
         raise FileNotFoundError(f"--enr-weights {weights} does not exist")
-    pipe = NovelViewPipeline.from_pretrained(weights, device=device)
-    return (lambda: pipe), f"ENR weights {weights} for /objects"
+    pipe = NovelViewPipeline.from_pretrained(weights, device=device, precision=precision)
+    return (lambda: pipe), f"ENR weights {weights} for /objects ({precision})"
 
 
 def _depth_backend(name: str | None, device: str):
@@ -191,7 +197,7 @@ def run(args: Namespace) -> int:
     try:
         factory, refiner_text = _pipeline_factory(args.model, args.weights, args.device)
         depth, depth_text, depth_note = _depth_backend(args.depth, args.device)
-        objects, objects_text = _novel_view_factory(args.enr_weights, args.device)
+        objects, objects_text = _novel_view_factory(args.enr_weights, args.device, args.enr_precision)
         app = create_app(factory, depth, max_sessions=args.max_sessions, idle_timeout_s=args.idle_timeout,
                          allowed_hosts=[args.host, *args.allow_host], novel_view_factory=objects,
                          model=args.model)

@@ -9,12 +9,12 @@ import torch
 from viewgen import devices
 from viewgen.control.fly_dynamic import FlyDynamicConfig
 from viewgen.control.registry import CONTROLLER_NAMES
+from viewgen.devices import PRECISIONS
 from viewgen.networks.winograd import CONV_ALGORITHMS, ConvAlgorithm
 
 __all__ = ["DTYPES", "PRECISIONS", "FlyThroughConfig", "check_gpu_options"]
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}  # the rasterizer needs >= float32
-PRECISIONS = ("exact", "fast")
 
 
 @dataclass(frozen=True)
@@ -78,9 +78,6 @@ class FlyThroughConfig:
 def check_gpu_options(config: FlyThroughConfig, device: torch.device) -> None:
     """``precision="fast"`` needs native bfloat16 (:func:`~viewgen.devices.native_bfloat16`) and ``cuda_graphs`` a
     CUDA device (one-line ``ValueError``)."""
-    if config.precision == "fast" and not devices.native_bfloat16(device):
-        raise ValueError("precision 'fast' (bfloat16) needs a CUDA device or a CPU with native bfloat16 (AVX512-BF16 "
-                         "or AMX): this one has none (bfloat16 measured 250x slower than float32 on an AVX2 CPU); "
-                         "use precision 'exact'")
+    devices.check_precision(config.precision, device)
     if config.cuda_graphs and device.type != "cuda":
         raise ValueError("cuda_graphs needs a CUDA device (on a CPU there is no launch overhead to save)")
