@@ -51,7 +51,7 @@ from viewgen.geometry.disparity import MIN_DISPARITY
 from viewgen.geometry.poses import camera_center, compose_poses, invert_pose, to_homogeneous_pose
 from viewgen.geometry.projection import pixel_centers_uv
 from viewgen.memory.base import Memory, Warp
-from viewgen.memory.enlargement import close_lines, enlargement
+from viewgen.memory.enlargement import close_lines, enlargement, seen_from_behind, thin_parts
 from viewgen.memory.prior_fit import SKY_DISPARITY, ColorMap, GroundFit, fit_ground, terrain_preset
 from viewgen.memory.sky_dome import ElevationTint, SkyDome, frame0_sky, ray_elevation
 from viewgen.procedural.filters import gaussian_blur
@@ -270,12 +270,14 @@ class WorldPrior(Memory):
         better; farther away the world is shown.
         """
         anchor_rgbd, source_px, known = self._warp_anchor(cam_from_world, intrinsics)
+        known = known & ~seen_from_behind(source_px, known)  # a hole: the refiner's when small, else the world's
         low, high = self.config.magnification
         stretch = enlargement(source_px, known)
         enlarged = 1.0 - _fade(stretch, low, high)
         weight = (known.to(anchor_rgbd) * _fade(close_lines(stretch), high, 2.0 * high)
                   * self._sky_weight(anchor_rgbd[:, 3:], cam_from_world))
         world = self._render_world(cam_from_world, intrinsics, tuple(anchor_rgbd.shape[-2:])).to(anchor_rgbd)
+        weight = weight.masked_fill(thin_parts(weight > 0.5) & (world[:, 3:] == 0), 0.0)  # slivers across the sky
         detail = world[:, :3] - gaussian_blur(world[:, :3], self.config.detail_sigma)
         anchor_rgbd = torch.cat([(anchor_rgbd[:, :3] + enlarged * detail).clamp(0.0, 1.0), anchor_rgbd[:, 3:]], 1)
         frame = torch.lerp(world, anchor_rgbd, weight)
