@@ -147,10 +147,11 @@ class ColorMap:
     contrast or colour than the world's own. Stretching the world's chroma spread invented pink rock and
     acid-yellow grass; stretching its luma spread (frame 0's ground mixes sunlit and shaded land, the far
     views of a flight less so) made every later view harsher than the truth's (protocol (b), frames
-    300-1000, 9 flights: patch ratio 2.48 -> 2.35 on average, lower in 8 of them). Linear, so colours the
-    start view did not contain (a zenith, a sunlit slope) keep their place instead of being clamped to the
-    end of a histogram; in YCbCr a grey rock stays a tinted grey where scaling R, G and B apart would turn
-    it violet. A region with fewer than 2% of the pixels in either
+    300-1000, 9 flights: patch ratio 2.48 -> 2.35 on average, lower in 8 of them), at a price in sharpness
+    over the first hundred frames (coast, seed 0: 0.53 -> 0.41 of the truth's; docs/weight_free.md).
+    Linear, so colours the start view did not contain (a zenith, a sunlit slope) keep their place instead
+    of being clamped to the end of a histogram; in YCbCr a grey rock stays a tinted grey where scaling R,
+    G and B apart would turn it violet. A region with fewer than 2% of the pixels in either
     image keeps the world's own colours.
 
     The world's water keeps its own colours and does not enter the land's fit: frame 0's ground mixes land

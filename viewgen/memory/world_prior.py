@@ -277,7 +277,8 @@ class WorldPrior(Memory):
         weight = (known.to(anchor_rgbd) * _fade(close_lines(stretch), high, 2.0 * high)
                   * self._sky_weight(anchor_rgbd[:, 3:], cam_from_world))
         world = self._render_world(cam_from_world, intrinsics, tuple(anchor_rgbd.shape[-2:])).to(anchor_rgbd)
-        weight = weight.masked_fill(thin_parts(weight > 0.5) & (world[:, 3:] == 0), 0.0)  # slivers across the sky
+        if self._sky_fade(cam_from_world) < 1.0:  # away from frame 0: its thin parts across the sky are slivers
+            weight = weight.masked_fill(thin_parts(weight > 0.5) & (world[:, 3:] == 0), 0.0)
         detail = world[:, :3] - gaussian_blur(world[:, :3], self.config.detail_sigma)
         anchor_rgbd = torch.cat([(anchor_rgbd[:, :3] + enlarged * detail).clamp(0.0, 1.0), anchor_rgbd[:, 3:]], 1)
         frame = torch.lerp(world, anchor_rgbd, weight)
@@ -307,22 +308,24 @@ class WorldPrior(Memory):
         scale = torch.tensor([width, height], dtype=warped.dtype, device=warped.device).view(1, 2, 1, 1)
         return rgbd, warped[:, :2] * scale, known
 
-    def _sky_weight(self, disparity: Tensor, cam_from_world: Tensor) -> Tensor:
-        """``[1, 1, H, W]``: frame 0's sky fades out as the camera leaves frame 0's position (``sky_travel``).
-
-        The warp puts the sky at the farthest depth it has (disparity ``MIN_DISPARITY``), so it
-        parallaxes like a distant wall; the prior world's sky (frame 0's dome where it has one) is
-        at infinity. Distant land
-        (disparity above that floor) stays: it is enlarged as the camera nears, which
-        :func:`~viewgen.memory.enlargement.enlargement` measures.
-        """
+    def _sky_fade(self, cam_from_world: Tensor) -> float:
+        """1 until the camera is ``sky_travel[0]`` from frame 0's position, 0 from ``sky_travel[1]``."""
         anchor = self._require_anchor()
         travelled = float((camera_center(cam_from_world.double().cpu())
                            - camera_center(anchor.cam_from_world.double().cpu())).norm())
         low, high = self.config.sky_travel
-        fade = min(1.0, max(0.0, (high - travelled) / (high - low)))
+        return min(1.0, max(0.0, (high - travelled) / (high - low)))
+
+    def _sky_weight(self, disparity: Tensor, cam_from_world: Tensor) -> Tensor:
+        """``[1, 1, H, W]``: frame 0's sky fades out as the camera leaves frame 0's position (:meth:`_sky_fade`).
+
+        The warp puts the sky at the farthest depth it has (disparity ``MIN_DISPARITY``), so it
+        parallaxes like a distant wall; the prior world's sky (frame 0's dome where it has one) is
+        at infinity. Distant land (disparity above that floor) stays: it is enlarged as the camera
+        nears, which :func:`~viewgen.memory.enlargement.enlargement` measures.
+        """
         sky = disparity < _WARPED_SKY
-        return torch.where(sky, torch.full_like(disparity, fade), torch.ones_like(disparity))
+        return torch.where(sky, torch.full_like(disparity, self._sky_fade(cam_from_world)), torch.ones_like(disparity))
 
     def _far_from(self, shown: Tensor) -> Tensor:
         """``[1, 1, H, W]``: 0 in holes of the ``shown`` pixels up to ``hole_ramp[0]`` (of the width) in
