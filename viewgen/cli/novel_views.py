@@ -54,8 +54,9 @@ def add_parser(subparsers) -> None:
                          help=".png/.jpg (a grid), .gif/.mp4 or a folder (an orbit); default novel_views.png")
     command.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     command.add_argument("--precision", choices=("exact", "fast"), default="exact",
-                         help="exact (default: Apple's float32 arithmetic) or fast: the renderers in bfloat16 on a GPU "
-                              "or a CPU with native bfloat16 (2.7x faster on an AMX CPU; docs/enr.md gives its error)")
+                         help="exact (default: Apple's float32 arithmetic) or fast: the renderers in bfloat16 on a "
+                              "GPU or a CPU with native bfloat16 (2.9x faster per view on an AMX CPU; docs/enr.md "
+                              "gives its error)")
     command.set_defaults(run=run)
 
 
