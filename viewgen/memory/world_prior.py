@@ -274,10 +274,11 @@ class WorldPrior(Memory):
         low, high = self.config.magnification
         stretch = enlargement(source_px, known)
         enlarged = 1.0 - _fade(stretch, low, high)
+        sky_fade = self._sky_fade(cam_from_world)
         weight = (known.to(anchor_rgbd) * _fade(close_lines(stretch), high, 2.0 * high)
-                  * self._sky_weight(anchor_rgbd[:, 3:], cam_from_world))
+                  * self._sky_weight(anchor_rgbd[:, 3:], sky_fade))
         world = self._render_world(cam_from_world, intrinsics, tuple(anchor_rgbd.shape[-2:])).to(anchor_rgbd)
-        if self._sky_fade(cam_from_world) < 1.0:  # away from frame 0: its thin parts across the sky are slivers
+        if sky_fade < 1.0:  # away from frame 0: its thin parts across the sky are slivers
             weight = weight.masked_fill(thin_parts(weight > 0.5) & (world[:, 3:] == 0), 0.0)
         detail = world[:, :3] - gaussian_blur(world[:, :3], self.config.detail_sigma)
         anchor_rgbd = torch.cat([(anchor_rgbd[:, :3] + enlarged * detail).clamp(0.0, 1.0), anchor_rgbd[:, 3:]], 1)
@@ -316,8 +317,10 @@ class WorldPrior(Memory):
         low, high = self.config.sky_travel
         return min(1.0, max(0.0, (high - travelled) / (high - low)))
 
-    def _sky_weight(self, disparity: Tensor, cam_from_world: Tensor) -> Tensor:
-        """``[1, 1, H, W]``: frame 0's sky fades out as the camera leaves frame 0's position (:meth:`_sky_fade`).
+    @staticmethod
+    def _sky_weight(disparity: Tensor, sky_fade: float) -> Tensor:
+        """``[1, 1, H, W]``: frame 0's sky (in the warped ``disparity [1, 1, H, W]``) weighted by ``sky_fade``
+        (:meth:`_sky_fade`: it fades out as the camera leaves frame 0's position), its land by 1.
 
         The warp puts the sky at the farthest depth it has (disparity ``MIN_DISPARITY``), so it
         parallaxes like a distant wall; the prior world's sky (frame 0's dome where it has one) is
@@ -325,7 +328,7 @@ class WorldPrior(Memory):
         nears, which :func:`~viewgen.memory.enlargement.enlargement` measures.
         """
         sky = disparity < _WARPED_SKY
-        return torch.where(sky, torch.full_like(disparity, self._sky_fade(cam_from_world)), torch.ones_like(disparity))
+        return torch.where(sky, torch.full_like(disparity, sky_fade), torch.ones_like(disparity))
 
     def _far_from(self, shown: Tensor) -> Tensor:
         """``[1, 1, H, W]``: 0 in holes of the ``shown`` pixels up to ``hole_ramp[0]`` (of the width) in

@@ -18,7 +18,7 @@ is the small model that ships inside viewgen (trained on the synthetic object wo
 bfloat16 copy of the model, its 3D convolutions channels-last on a CPU (the layout oneDNN's
 bfloat16 kernels want), where bfloat16 is native (:func:`~viewgen.devices.check_precision`);
 rotation and the training forward stay float32. Apple's chairs model, rotate + render at batch 1
-on a 2-core AMX CPU: 287 -> 106 ms, the views within 0.024 of the exact path's (random weights;
+on a 2-core AMX CPU: 293 -> 102 ms, the views within 0.022 of the exact path's (random weights;
 docs/enr.md has the rows). Scenes and views are float32 either way.
 """
 
@@ -70,7 +70,7 @@ class NovelViewPipeline:
         self.device = usable_device(device)
         self.precision = check_precision(precision, self.device)
         self.model = model.to(self.device).eval()
-        self._fast_model = _bfloat16_copy(self.model) if precision == "fast" else None
+        self._fast_model = _bfloat16_copy(self.model, self.device) if precision == "fast" else None
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu",
@@ -208,10 +208,11 @@ class NovelViewPipeline:
         return cross_view_render(self.model, images.to(self.device), azimuth, elevation)
 
 
-def _bfloat16_copy(model: EquivariantRenderer) -> EquivariantRenderer:
-    """A bfloat16 copy of ``model`` for inference, its 3D convolutions' weights channels-last on a CPU."""
+def _bfloat16_copy(model: EquivariantRenderer, device: torch.device) -> EquivariantRenderer:
+    """A bfloat16 copy of ``model`` (on ``device``) for inference, its 3D convolutions' weights channels-last on
+    a CPU."""
     fast = copy.deepcopy(model).to(torch.bfloat16).eval()
-    if next(model.parameters()).device.type == "cpu":
+    if device.type == "cpu":
         for module in fast.modules():
             if isinstance(module, (nn.Conv3d, nn.ConvTranspose3d)):
                 module.to(memory_format=torch.channels_last_3d)
