@@ -32,7 +32,8 @@ def test_long_range_alone_writes_its_block_and_section(tiny_run):
     assert block["samples"] == [2] and block["frames"] == 12 and block["window"] == 4
     assert block["truth_stride"] == 1 and block["steer_frames"] == 12 and block["refiner"] == "weight-free"
     assert block["fid"] is None and "viewgen download fid-inception" in block["fid_reason"]
-    assert block["truth"] == "flight"
+    assert block["truth"] == "flight" and block["truth_resolution"] == "input"
+    assert block["cases"][0]["start_truth_error"] < 2e-3  # the truth is formed as frame 0 was
     assert len(block["cases"][0]["windows"]["sharpness_ratio"]) == 3
     assert [row["ratio"] for row in block["cases"][0]["distances"]] == [None, None]  # frames 100+ not flown
     report = (tiny_run / "report.md").read_text()
@@ -57,6 +58,18 @@ def test_the_truth_at_the_flights_own_poses_is_an_option(tiny_run, tmp_path):
     assert posed["cases"][0]["windows"]["sharpness_ratio"] != flight["cases"][0]["windows"]["sharpness_ratio"]
 
 
+def test_the_truth_at_the_flights_resolution_is_an_option(tiny_run, tmp_path):
+    assert main(["eval", *TINY, "--truth-resolution", "flight", "--out", str(tmp_path / "direct")]) == 0
+    formed = json.loads((tiny_run / "metrics.json").read_text())["long_range"]
+    direct = json.loads((tmp_path / "direct" / "metrics.json").read_text())["long_range"]
+    assert direct["truth_resolution"] == "flight"
+    case, formed_case = direct["cases"][0], formed["cases"][0]
+    assert case["start_truth_error"] > 5 * formed_case["start_truth_error"]  # its own pixels, not frame 0's
+    assert case["windows"]["sharpness_ratio"] != formed_case["windows"]["sharpness_ratio"]  # another truth ...
+    pitch = [block["headline"]["autopilot"]["max_abs_pitch_deg"] for block in (direct, formed)]
+    assert pitch[0] == pitch[1]  # ... of the same flight
+
+
 def test_the_sibling_floor_is_an_option(tiny_run, tmp_path, capsys):
     plain = json.loads((tiny_run / "metrics.json").read_text())["long_range"]
     assert plain["sibling_floor"] is None
@@ -79,6 +92,7 @@ def test_the_sibling_floor_is_an_option(tiny_run, tmp_path, capsys):
     (["--long-frames", "0"], "--long-frames must be between 1 and 5000, got 0"),
     (["--fid", "require"], "--fid require: cannot score FID / KID"),
     (["--truth", "world"], "argument --truth: invalid choice: 'world'"),
+    (["--truth-resolution", "native"], "argument --truth-resolution: invalid choice: 'native'"),
 ])
 def test_bad_options_are_one_line_and_write_nothing(tmp_path, capsys, args, needle):
     assert main(["eval", *TINY, *args, "--out", str(tmp_path / "eval")]) == 2

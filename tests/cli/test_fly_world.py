@@ -41,7 +41,7 @@ def test_fast_precision_is_refused_on_a_cpu_without_native_bfloat16(tmp_path, ca
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(devices, "native_bfloat16", lambda device: device.type == "cuda")  # an AVX2 CPU
     assert fly("sample:1", "--frames", 2, "--out", tmp_path / "f.mp4", "--precision", "fast") == 2
-    assert_one_line_error(capsys, "--precision fast needs --device cuda or a CPU with native bfloat16")
+    assert_one_line_error(capsys, "--precision 'fast' (bfloat16) needs a CUDA device or a CPU with native bfloat16")
     assert not (tmp_path / "f.mp4").exists()
 
 

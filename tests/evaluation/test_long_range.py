@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from viewgen.data.synthetic.presets import scene_preset
+from viewgen.evaluation.flight_stats import _laplacian_variance
 from viewgen.evaluation.long_range import (
     FlightLog,
     LongRangeConfig,
@@ -52,10 +53,17 @@ def test_the_truth_at_frame_0s_pose_is_the_sample(index):
     assert sample.world.config == scene_preset(sample.name).world  # the JSON rebuilds the preset's world
     identity = torch.eye(4)[:3][None]
     assert torch.equal(world_poses(sample, identity)[0], sample.cam_from_world)
-    rgb, disparity = render_truth(sample, world_poses(sample, identity), 64, 96)
-    resized = F.interpolate(sample.rgbd, size=(64, 96), mode="bilinear", align_corners=False)
-    assert float((rgb - resized[:, :3]).abs().mean()) < 0.03  # resampling differences only
+    resized = F.interpolate(sample.rgbd, size=(64, 96), mode="bilinear", align_corners=False)  # as a flight does
+    rgb, disparity = render_truth(sample, world_poses(sample, identity), 64, 96)  # formed as frame 0 was
+    assert float((rgb - resized[:, :3]).abs().mean()) < 2e-3  # the renderer's settings only
     assert float((disparity - resized[:, 3:]).abs().mean()) < 2e-3
+    direct_rgb, direct_disparity = render_truth(sample, world_poses(sample, identity), 64, 96, resolution="flight")
+    assert direct_rgb.shape == rgb.shape and direct_disparity.shape == disparity.shape
+    assert 2e-3 < float((direct_rgb - resized[:, :3]).abs().mean()) < 0.03  # its own pixels: resampling differs
+    half = (sample.rgbd.shape[-2] // 2, sample.rgbd.shape[-1] // 2)  # each pixel the mean of 2x2 of the sample's
+    formed, direct = (render_truth(sample, world_poses(sample, identity), *half, resolution=r)[0]
+                      for r in ("input", "flight"))
+    assert float(_laplacian_variance(direct)[0]) > 1.2 * float(_laplacian_variance(formed)[0])  # sharper than frame 0
     metres = float(clearance(sample, sample.cam_from_world[None])[0])
     assert 20.0 < metres < 150.0  # the preset's altitude
     shown = shown_clearance(sample, sample.rgbd, torch.eye(4)[:3], sample.intrinsics)
@@ -111,7 +119,7 @@ def test_flight_lengths_are_in_units_of_the_disparity_scale():
 
 
 def test_a_tiny_flight_is_measured_in_every_window(tiny_case):
-    assert tiny_case.sample.name == "hills" and tiny_case.start_truth_error < 0.05
+    assert tiny_case.sample.name == "hills" and tiny_case.start_truth_error < 2e-3  # the truth is formed as frame 0
     assert set(tiny_case.windows) == set(WINDOW_STATS)
     for name, values in tiny_case.windows.items():
         assert values.shape == (3,) and values.dtype == torch.float64, name
@@ -172,6 +180,7 @@ def test_runs_and_steering():
     ({"distance_ranges": ((5, 2),)}, "distance_ranges must be"),
     ({"height": 8}, "at least 16x16"),
     ({"truth": "world"}, "truth must be one of flight, poses"),
+    ({"truth_resolution": "native"}, "truth_resolution must be one of input, flight"),
 ])
 def test_bad_configs_are_refused_in_one_line(options, needle):
     with pytest.raises(ValueError, match=needle) as caught:
@@ -184,6 +193,7 @@ def test_metrics_block_and_report_section(tiny_case, tmp_path):
     block = long_range_metrics(TINY, [tiny_case], "weight-free", 0, perceptual)
     json.dumps(block, allow_nan=False)
     assert block["frames"] == 12 and block["window"] == 4 and block["resolution"] == [64, 96]
+    assert block["truth_resolution"] == "input"
     assert block["sample_names"] == ["hills"] and block["fid"] is None and block["fid_reason"] == "not here"
     assert set(block["headline"]["autopilot"]) == set(TARGETS)
     head = block["headline"]["autopilot"]["min_sharpness_ratio"]
@@ -254,3 +264,10 @@ def test_the_sibling_floor_is_the_family_reading(pipe, tiny_case):
     assert head["max_patch_ratio_sibling"]["value"] == pytest.approx(near["ratio_sibling"], rel=1e-5)
     unmeasured = long_range_metrics(TINY, [tiny_case], "weight-free", 0, perceptual)["headline"]["autopilot"]
     assert unmeasured["max_patch_ratio_sibling"] == {"value": None, "target": "<= 2", "met": None}
+
+
+def test_the_truth_refuses_an_unknown_resolution():
+    sample = sample_world(2)
+    with pytest.raises(ValueError, match="resolution must be one of input, flight") as caught:
+        render_truth(sample, world_poses(sample, torch.eye(4)[:3][None]), 16, 16, resolution="native")
+    assert "\n" not in str(caught.value)

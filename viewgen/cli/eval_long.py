@@ -32,6 +32,10 @@ def add_long_arguments(command) -> None:
     command.add_argument("--truth", choices=("flight", "poses"), default="flight",
                          help="long range: the truth is the same autopilot flying the sample's world (flight, the "
                               "default) or the world rendered at the flight's own poses (poses)")
+    command.add_argument("--truth-resolution", choices=("input", "flight"), default="input",
+                         help="long range: render the truth at the sample's size and resize it as the flight resized "
+                              "frame 0 (input, the default: frame 0's truth is frame 0), or render it at the flight's "
+                              "size (flight: sharper than frame 0 itself, the reading before session 16)")
     command.add_argument("--sibling-floor", action="store_true",
                          help="long range: also fly the autopilot over a sibling of each sample's world (the same "
                               "family, another seed) for the family reading of the patch distance (adds one truth "
@@ -66,7 +70,7 @@ def long_range_config(args: Namespace, size: tuple[int, int]):
         samples=samples, num_frames=frames, window=window, height=size[0], width=size[1], truth_stride=stride,
         distance_ranges=QUICK["distance_ranges"] if args.quick else DISTANCE_RANGES, new_content_lag=lag,
         steer_frames=min(QUICK["steer_frames"] if args.quick else STEER_FRAMES, frames), truth=args.truth,
-        sibling_floor=args.sibling_floor)
+        sibling_floor=args.sibling_floor, truth_resolution=args.truth_resolution)
 
 
 def _missing_reason() -> str | None:

@@ -187,9 +187,8 @@ def check_device(device: str, precision: str = "exact") -> None:
 
     from viewgen import devices
 
-    if precision == "fast" and not device.startswith("cuda") and not devices.native_bfloat16(torch.device("cpu")):
-        raise ValueError("--precision fast needs --device cuda or a CPU with native bfloat16 (AVX512-BF16 or AMX): "
-                         "this CPU has none (bfloat16 measured 250x slower than float32 on an AVX2 CPU)")
+    if not device.startswith("cuda"):
+        devices.check_precision(precision, torch.device("cpu"), "--precision")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: CUDA is not available here (use --device cpu)")
     if not device.startswith(("cpu", "cuda")):

@@ -11,9 +11,10 @@ For each sample (1 = coast, 2 = hills, 3 = mountains; :mod:`viewgen.evaluation.s
    (:mod:`viewgen.evaluation.truth_flight`: what a flight that knows the world sees at the same
    frame), or ``"poses"``, the sample's world rendered from the flight's own poses
    (:func:`~viewgen.evaluation.sample_worlds.world_poses`; far out these are often inside land
-   the flight could not know). Against it: sharpness and detail ratios, the sky of the truth, how
-   much of the view is new (the flight's vs the truth's), and the patch distance per frame range
-   with its noise floor (:mod:`viewgen.evaluation.long_range_stats`).
+   the flight could not know). Either is formed as frame 0 was (``config.truth_resolution``): at
+   the sample's size, resized as the flight resized its input. Against it: sharpness and detail
+   ratios, the sky of the truth, how much of the view is new (the flight's vs the truth's), and
+   the patch distance per frame range with its noise floor (:mod:`viewgen.evaluation.long_range_stats`).
 3. **Attitude and clearance** of every frame (pitch, roll, upside-down; height above the world's
    ground), for the autopilot flight and for a **steered** flight (``steer_frames`` frames under
    :func:`steering_offset`, the same pipeline): sane attitude must hold for both.
@@ -38,6 +39,7 @@ from viewgen.evaluation.flight_stats import (
 )
 from viewgen.evaluation.long_range_stats import attitude_stats, longest_run, range_distances, window_stats
 from viewgen.evaluation.sample_worlds import (
+    TRUTH_RESOLUTIONS,
     SampleWorld,
     clearance,
     raise_above_ground,
@@ -82,7 +84,10 @@ class LongRangeConfig:
     the world's ground (lifted straight up where the flight is lower); steer_size: the size of the
     renders the truth flight's autopilot steers on; sibling_floor: also fly the same autopilot over a
     sibling world (:func:`~viewgen.evaluation.truth_flight.sibling_world`) for the family reading of
-    the patch distance (``floor_sibling``, ``ratio_sibling``).
+    the patch distance (``floor_sibling``, ``ratio_sibling``); truth_resolution: how the truth frames
+    are formed (:func:`~viewgen.evaluation.sample_worlds.render_truth`): ``"input"`` (the default), at
+    the sample's size and resized as the flight resized frame 0, or ``"flight"``, rendered at the
+    flight's size (sharper than frame 0 itself; what the sessions before 16 measured).
     """
 
     samples: tuple[int, ...] = (1, 2, 3)
@@ -101,10 +106,14 @@ class LongRangeConfig:
     truth_min_clearance: float = 0.5
     steer_size: tuple[int, int] = (40, 64)
     sibling_floor: bool = False
+    truth_resolution: str = "input"
 
     def __post_init__(self) -> None:
         if self.truth not in TRUTH_READINGS:
             raise ValueError(f"truth must be one of {', '.join(TRUTH_READINGS)}, got {self.truth!r}")
+        if self.truth_resolution not in TRUTH_RESOLUTIONS:
+            raise ValueError(f"truth_resolution must be one of {', '.join(TRUTH_RESOLUTIONS)}, "
+                             f"got {self.truth_resolution!r}")
         if not self.samples or any(isinstance(s, bool) or s not in (1, 2, 3) for s in self.samples):
             raise ValueError(f"samples must be some of 1, 2, 3, got {self.samples!r}")
         frames = _whole(self.num_frames, "the number of frames", 1)
@@ -239,7 +248,8 @@ def _truth_at(log: FlightLog, sample: SampleWorld, config: LongRangeConfig, k: i
     if truth_flight is not None:
         return truth_flight.frames[k], truth_flight.poses[k], False
     truth_pose, raised = raise_above_ground(sample, world_poses(sample, pose[None]), log.truth_min_clearance_m)
-    truth_rgb, truth_disparity = render_truth(sample, truth_pose, config.height, config.width)
+    truth_rgb, truth_disparity = render_truth(sample, truth_pose, config.height, config.width,
+                                              resolution=config.truth_resolution)
     return torch.cat([truth_rgb, truth_disparity], dim=1), pose, bool(raised[0])
 
 
@@ -295,7 +305,8 @@ def _autopilot_flight(pipeline, sample: SampleWorld, config: LongRangeConfig, pr
         if k == 0:
             start_pose = world_poses(sample, pose[None])
             log.truth_min_clearance_m = config.truth_min_clearance * float(clearance(sample, start_pose)[0])
-            truth_rgb, truth_disparity = render_truth(sample, start_pose, config.height, config.width)
+            truth_rgb, truth_disparity = render_truth(sample, start_pose, config.height, config.width,
+                                                      resolution=config.truth_resolution)
             log.truth[0] = {"truth_rgbd": torch.cat([truth_rgb, truth_disparity], dim=1), "truth_rgb": truth_rgb[0],
                             "truth_pose": pose}
             log.start_mean_rgb, log.start_contrast = rgbd[0, :3].mean(dim=(1, 2)), float(luma(rgbd[:, :3]).std())
@@ -361,12 +372,12 @@ def run_long_range_case(pipeline, sample: int, config: LongRangeConfig, *, keep_
     truth_flight = None
     if config.truth == "flight":
         truth_flight = fly_truth(world, pipeline.config.autopilot, config.num_frames, config.truth_frames,
-                                 (config.height, config.width), config.steer_size, progress)
+                                 (config.height, config.width), config.steer_size, progress, config.truth_resolution)
     log, start = _autopilot_flight(pipeline, world, config, progress, truth_flight)
     sibling = None
     if config.sibling_floor:
         flown = fly_truth(sibling_world(world), pipeline.config.autopilot, config.num_frames, config.distance_frames,
-                          (config.height, config.width), config.steer_size, progress)
+                          (config.height, config.width), config.steer_size, progress, config.truth_resolution)
         sibling = {k: rgbd[0, :3] for k, rgbd in flown.frames.items()}
     attitude = {**attitude_stats(world, torch.stack(log.poses)),
                 "shown_clearance": torch.tensor(log.shown_clearance, dtype=torch.float64)}

@@ -147,7 +147,7 @@ def long_range_metrics(config: LongRangeConfig, results: list[LongRangeResult], 
         "protocol": "long_range",
         "description": "autopilot flights of N frames from the built-in samples; statistics per window of W frames "
                        f"against {TRUTH_TEXT[config.truth][0]}",
-        "truth": config.truth,
+        "truth": config.truth, "truth_resolution": config.truth_resolution,
         "resolution": [config.height, config.width], "samples": list(config.samples),
         "sample_names": [SAMPLE_NAMES[i - 1] for i in config.samples], "frames": config.num_frames,
         "window": config.window, "truth_stride": config.truth_stride, "new_content_lag": config.new_content_lag,

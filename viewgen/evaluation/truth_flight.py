@@ -54,33 +54,35 @@ class TruthFlight:
     frames: dict[int, Tensor]
 
 
-def _render(sample: SampleWorld, pose: Tensor, size: tuple[int, int], config: RenderConfig | None) -> Tensor:
-    rgb, disparity = render_truth(sample, world_poses(sample, pose[None]), *size, config)
+def _render(sample: SampleWorld, pose: Tensor, size: tuple[int, int], config: RenderConfig | None,
+            resolution: str = "input") -> Tensor:
+    rgb, disparity = render_truth(sample, world_poses(sample, pose[None]), *size, config, resolution)
     return torch.cat([rgb, disparity], dim=1)
 
 
 def fly_truth(sample: SampleWorld, autopilot: FlyDynamicConfig, num_frames: int, keep: Iterable[int],
               size: tuple[int, int], steer_size: tuple[int, int] = (40, 64),
-              progress: Callable[[int], None] | None = None) -> TruthFlight:
+              progress: Callable[[int], None] | None = None, resolution: str = "input") -> TruthFlight:
     """Fly ``autopilot`` over ``sample``'s world for ``num_frames`` frames (see the module doc).
 
-    keep: the frame indices (0..N) rendered in full at ``size`` ``(H, W)``; steer_size: the size of
-    the renders the autopilot steers on. progress: called with 1 after every frame.
+    keep: the frame indices (0..N) rendered in full at ``size`` ``(H, W)``, formed as ``resolution``
+    says (:func:`~viewgen.evaluation.sample_worlds.render_truth`); steer_size: the size of the renders
+    the autopilot steers on (rendered at that size: they only steer). progress: called with 1 after every frame.
     """
     start = torch.eye(4, dtype=torch.float64)[:3]
     controller = FlyDynamic.from_config(sample.intrinsics.double(), start, autopilot)
     controller.set_gravity(sample.cam_from_world[:, :3].double() @ torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64))
     wanted = set(keep)
     poses, frames = [start], {}
-    steer = _render(sample, start, steer_size, STEER_RENDER)
+    steer = _render(sample, start, steer_size, STEER_RENDER, "flight")
     if 0 in wanted:
-        frames[0] = _render(sample, start, size, None)
+        frames[0] = _render(sample, start, size, None, resolution)
     for index in range(1, num_frames + 1):
         pose = controller.next(steer).double()
         poses.append(pose)
-        steer = _render(sample, pose, steer_size, STEER_RENDER)
+        steer = _render(sample, pose, steer_size, STEER_RENDER, "flight")
         if index in wanted:
-            frames[index] = _render(sample, pose, size, None)
+            frames[index] = _render(sample, pose, size, None, resolution)
         if progress is not None:
             progress(1)
     return TruthFlight(torch.stack(poses), frames)
@@ -99,5 +101,5 @@ def sibling_world(sample: SampleWorld, seed_offset: int = SIBLING_SEED_OFFSET) -
     world = World(replace(sample.world.config, seed=sample.world.config.seed + seed_offset))
     pose = start_pose(sample.name, world).double()
     sibling = replace(sample, world=world, cam_from_world=pose)
-    start = _render(sibling, torch.eye(4, dtype=torch.float64)[:3], tuple(sample.rgbd.shape[-2:]), None)
+    start = _render(sibling, torch.eye(4, dtype=torch.float64)[:3], tuple(sample.rgbd.shape[-2:]), None, "flight")
     return replace(sibling, rgbd=start)

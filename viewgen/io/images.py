@@ -137,7 +137,7 @@ def read_disparity_png16(path: str | Path) -> Tensor:
 
 # ----------------------------------------------------------------------------- reading photos
 
-__all__ += ["ImageFileError", "load_image", "load_image_with_size"]
+__all__ += ["ImageFileError", "load_image", "load_image_with_size", "resize_image", "resize_input"]
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
 _RESIZABLE_MODES = ("L", "RGB", "I", "F", *_SIXTEEN_BIT_MODES)
@@ -231,6 +231,16 @@ def resize_image(image: Tensor, size: tuple[int, int]) -> Tensor:
     resized = torch.nn.functional.interpolate(image, size=tuple(size), mode="bilinear", antialias=True,
                                               align_corners=False)
     return resized.clamp(0.0, 1.0)
+
+
+def resize_input(rgbd: Tensor, size: tuple[int, int]) -> Tensor:
+    """``[B, C, H, W]`` resized to ``size = (H', W')`` as a flight resizes its input frame: bilinear without
+    antialiasing (as the original Infinite Nature's ``tf.image.resize``; at 2x down it is the mean of each 2x2
+    block), not clamped. The ground truth of a flight from a built-in sample is resized so too
+    (:func:`~viewgen.evaluation.sample_worlds.render_truth`), so it is formed as frame 0 was."""
+    if tuple(rgbd.shape[-2:]) == tuple(size):
+        return rgbd
+    return torch.nn.functional.interpolate(rgbd, size=tuple(size), mode="bilinear", align_corners=False)
 
 
 def load_image_with_size(path: str | Path, *, max_side: int | None = None,

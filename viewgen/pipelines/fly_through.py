@@ -32,7 +32,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from viewgen.checks import check_shape
@@ -42,6 +41,7 @@ from viewgen.devices import usable_device
 from viewgen.errors import ViewgenRuntimeError
 from viewgen.geometry.disparity_rescale import rescale_refined_disparity
 from viewgen.geometry.intrinsics import default_intrinsics
+from viewgen.io.images import resize_input
 from viewgen.io.rgbd_files import InputWarning, validate_rgbd
 from viewgen.memory import LastFrame, Memory, WorldPrior, WorldPriorConfig
 from viewgen.networks import SpadeGenerator, StyleEncoder
@@ -368,9 +368,7 @@ class FlyThroughPipeline:
         for message in input_warnings:
             warnings.warn(message, InputWarning, stacklevel=3)
         rgbd = self._to_pipeline(rgbd.clamp(0.0, 1.0))
-        if tuple(rgbd.shape[-2:]) != tuple(self.config.image_size):
-            rgbd = F.interpolate(rgbd, size=self.config.image_size, mode="bilinear", align_corners=False)
-        return rgbd.clamp(0.0, 1.0), input_warnings
+        return resize_input(rgbd, self.config.image_size).clamp(0.0, 1.0), input_warnings
 
     def _to_pipeline(self, tensor: Tensor) -> Tensor:
         return torch.as_tensor(tensor).to(device=self.device, dtype=self.dtype)
