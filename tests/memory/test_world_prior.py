@@ -119,6 +119,28 @@ def test_frame_zero_is_rendered_back_exactly_where_it_is_known():
     assert bool((mask >= 0).all() and (mask <= 1).all())
 
 
+def test_thin_parts_of_frame_zero_give_way_to_the_world_once_away_from_it():
+    """A one-pixel line of frame 0's ground (the only part the warp shows) stays at frame 0's position and gives
+    way to the prior world once the camera has left it (``sky_travel``)."""
+    rgbd, intrinsics = ground_plane_rgbd(48, 64, 0.3), default_intrinsics(48, 64)
+    row = 40  # frame 0's ground
+
+    def one_row_warp(source, *cameras):
+        coverage = torch.zeros_like(source[:, :1])
+        coverage[..., row, :] = 1.0
+        return source * coverage, coverage * coverage  # premultiplied, and coverage squared, as warp_rgbd
+
+    memory = WorldPrior(warp=one_row_warp)
+    memory.reset(rgbd, IDENTITY, intrinsics)
+    near, _ = memory.render(IDENTITY, intrinsics)
+    torch.testing.assert_close(near[0, :3, row], rgbd[0, :3, row], atol=2e-3, rtol=0)  # frame 0's: kept
+    far_pose = IDENTITY.clone()
+    far_pose[2, 3] = -(memory.config.sky_travel[1] + 1.0)  # past where frame 0's sky is gone too
+    far, _ = memory.render(far_pose, intrinsics)
+    world = memory._render_world(far_pose, intrinsics, (48, 64))
+    torch.testing.assert_close(far[0, :, row], world[0, :, row])  # a sliver: the world's
+
+
 def test_far_flights_see_the_prior_world_and_come_back_to_the_same_place():
     rgbd = ground_plane_rgbd(48, 64, 0.3)
     intrinsics = default_intrinsics(48, 64)

@@ -66,8 +66,10 @@ def thin_parts(shown: Tensor) -> Tensor:
     :data:`BACK_WINDOW` pixels (those a morphological opening removes).
 
     A sliver of frame 0 stretched across the prior world (an edge of its mesh seen end-on, far from where
-    frame 0 saw it) resolves nothing and, lying across the sky, fenced off parts of it as holes that the
-    refiner filled with the sliver's colour.
+    frame 0 saw it) resolves nothing. Lying across the sky, it fenced off parts of it as holes that the
+    refiner filled with the sliver's colour; lying across the world's land, it stood there as lines at
+    frame 0's near depth, which read as ground just above the camera (mountains, flight seed 1, frame 162:
+    the lowest shown clearance of the flight, -0.19).
     """
     pad = BACK_WINDOW // 2
     mask = shown.to(torch.float32)

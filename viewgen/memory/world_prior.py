@@ -264,7 +264,8 @@ class WorldPrior(Memory):
 
         Frame 0's pixels get the world's fine detail on top where they are enlarged from
         ``magnification[0]`` (fully at ``[1]``) and give way to the world from ``[1]`` (fully at
-        twice that); its sky fades out with the camera's travel. The mask is 0 only in holes of
+        twice that); its sky fades out with the camera's travel, and so do its parts thinner than
+        3 pixels (:func:`~viewgen.memory.enlargement.thin_parts`). The mask is 0 only in holes of
         frame 0's shown content (half-width up to ``hole_ramp[0]``), rising to 1 at ``hole_ramp[1]``:
         the refiner fills those from their surroundings, which the prior world could not do
         better; farther away the world is shown.
@@ -278,8 +279,8 @@ class WorldPrior(Memory):
         weight = (known.to(anchor_rgbd) * _fade(close_lines(stretch), high, 2.0 * high)
                   * self._sky_weight(anchor_rgbd[:, 3:], sky_fade))
         world = self._render_world(cam_from_world, intrinsics, tuple(anchor_rgbd.shape[-2:])).to(anchor_rgbd)
-        if sky_fade < 1.0:  # away from frame 0: its thin parts across the sky are slivers
-            weight = weight.masked_fill(thin_parts(weight > 0.5) & (world[:, 3:] == 0), 0.0)
+        if sky_fade < 1.0:  # away from frame 0: its thin parts are slivers (mesh edges seen end-on)
+            weight = weight.masked_fill(thin_parts(weight > 0.5), 0.0)
         detail = world[:, :3] - gaussian_blur(world[:, :3], self.config.detail_sigma)
         anchor_rgbd = torch.cat([(anchor_rgbd[:, :3] + enlarged * detail).clamp(0.0, 1.0), anchor_rgbd[:, 3:]], 1)
         frame = torch.lerp(world, anchor_rgbd, weight)
