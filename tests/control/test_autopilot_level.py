@@ -143,10 +143,10 @@ def test_near_ground_everywhere_makes_the_camera_climb(speed):
     assert heights[-1] > 150 * abs(speed) * math.sin(math.radians(10))
 
 
-def _climb_deg(autopilot: FlyDynamic, frame: torch.Tensor) -> float:
-    """Degrees the autopilot's next step climbs (< 0 descends)."""
+def _climb_deg(autopilot: FlyDynamic, frame: torch.Tensor, offset=(0.0, 0.0)) -> float:
+    """Degrees the autopilot's next step (steered by ``offset``) climbs (< 0 descends)."""
     previous = autopilot.position
-    autopilot.next(frame)
+    autopilot.next(frame, offset)
     step = autopilot.position - previous
     return math.degrees(math.asin(float(-step @ autopilot.gravity) / float(step.norm())))
 
@@ -172,6 +172,23 @@ def test_ground_above_the_camera_makes_it_climb_steeper_than_max_climb():
     assert climb == pytest.approx(-math.degrees(max_descent(level.clearance, 0.15, math.radians(15.0),
                                                             math.radians(60.0))), abs=1e-6)
     assert 15.0 < climb < 60.0
+
+
+@pytest.mark.parametrize("offset", [(0.0, -1.0), (1.0, 0.0)])
+def test_a_steered_camera_counts_the_slope_ahead_above_it(offset):
+    """Level at a near wall (disparity 0.8): unsteered only the lower half counts (the wall below eye level, near);
+    steered, the view does not turn away by itself, so the wall above eye level counts too and it escapes."""
+    frame = rgbd_from_disparity(torch.full((32, 48), 0.8, dtype=torch.float64))
+    free, steered = FlyDynamic(K, IDENTITY, level=True), FlyDynamic(K, IDENTITY, level=True)
+    free_climb, steered_climb = _climb_deg(free, frame), _climb_deg(steered, frame, offset)
+    assert 0.0 < free.clearance and steered.clearance < -0.5 * steered.config.min_clearance  # the wall above it
+    assert steered_climb == pytest.approx(steered.config.max_escape_climb_deg, abs=1e-6)
+    assert steered_climb > free_climb + 10.0
+    disparity = frame[0, 3].double()
+    world_from_cam = torch.eye(4, dtype=torch.float64)[:3]
+    down = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)
+    assert ground_clearance(disparity, K, world_from_cam, down, whole_frame=True) == steered.clearance
+    assert ground_clearance(disparity, K, world_from_cam, down) == free.clearance
 
 
 def test_escape_climb_config_is_checked():

@@ -279,7 +279,9 @@ class FlyDynamic(CameraController):
         """The level-mode step from the float64 ``disparity [H, W]`` (see ``docs/autopilot.md``)."""
         config, down, forward = self.config, self._gravity, self._world_from_cam[:, 2]
         targets_uv = self._targets_uv(disparity, offset, disparity_signal(disparity))
-        self._clearance = ground_clearance(disparity, self._intrinsics, self._world_from_cam, down)
+        # steered, the view does not turn away from a slope ahead by itself: its upper half counts too
+        steered = check_offset(offset) != (0.0, 0.0)
+        self._clearance = ground_clearance(disparity, self._intrinsics, self._world_from_cam, down, steered)
         self._advance()
         new_dirs = self._target_dirs(targets_uv)
         max_pitch, max_climb = math.radians(config.max_pitch_deg), math.radians(config.max_climb_deg)

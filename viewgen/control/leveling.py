@@ -86,10 +86,12 @@ def _sample_grid(height: int, width: int) -> tuple[slice, slice, Tensor, Tensor]
     return rows, cols, v, u
 
 
-def ground_clearance(disparity: Tensor, intrinsics: Tensor, world_from_cam: Tensor, down: Tensor) -> float:
+def ground_clearance(disparity: Tensor, intrinsics: Tensor, world_from_cam: Tensor, down: Tensor,
+                     whole_frame: bool = False) -> float:
     """Height of the camera above the nearby ground it sees, in flight units (``inf``: none seen).
 
-    Every (subsampled) pixel of the lower image half (``v > cy``) is lifted to the point at depth
+    Every (subsampled) pixel of the lower image half (``v > cy``; of the whole image with ``whole_frame``:
+    a slope ahead that rises above the camera counts too) is lifted to the point at depth
     ``1 / clip(disparity, 0.01, 1)``; of those whose horizontal distance from the camera is at
     most :data:`CLEARANCE_RANGE`, the clearance is the :data:`CLEARANCE_QUANTILE` quantile of their
     drop ``(point - camera) . down`` below the camera (negative: ground above the camera).
@@ -102,7 +104,7 @@ def ground_clearance(disparity: Tensor, intrinsics: Tensor, world_from_cam: Tens
     """
     fx, fy, cx, cy = intrinsics.tolist()
     rows, cols, v, u = _sample_grid(*disparity.shape)
-    lower = v > cy
+    lower = v > cy if not whole_frame else torch.ones_like(v, dtype=torch.bool)
     depth = 1.0 / disparity[rows, cols][lower].clamp(0.01, 1.0)
     x = ((u - cx) / fx).expand(depth.shape)
     y = ((v[lower] - cy) / fy).unsqueeze(-1).expand(depth.shape)
