@@ -104,10 +104,10 @@ def ground_clearance(disparity: Tensor, intrinsics: Tensor, world_from_cam: Tens
     """
     fx, fy, cx, cy = intrinsics.tolist()
     rows, cols, v, u = _sample_grid(*disparity.shape)
-    lower = v > cy if not whole_frame else torch.ones_like(v, dtype=torch.bool)
-    depth = 1.0 / disparity[rows, cols][lower].clamp(0.01, 1.0)
+    counted = torch.ones_like(v, dtype=torch.bool) if whole_frame else v > cy  # the rows that count
+    depth = 1.0 / disparity[rows, cols][counted].clamp(0.01, 1.0)
     x = ((u - cx) / fx).expand(depth.shape)
-    y = ((v[lower] - cy) / fy).unsqueeze(-1).expand(depth.shape)
+    y = ((v[counted] - cy) / fy).unsqueeze(-1).expand(depth.shape)
     offsets = torch.stack([x, y, torch.ones_like(x)], dim=-1) * depth.unsqueeze(-1) @ world_from_cam[:, :3].T
     drop = offsets @ down
     distance = (offsets - drop.unsqueeze(-1) * down).norm(dim=-1)
