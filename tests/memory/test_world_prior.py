@@ -94,6 +94,18 @@ def test_the_scale_follows_the_presets_framing_or_a_given_clearance():
         WorldPriorConfig(clearance=0.0)
 
 
+def test_the_world_prior_reads_its_land_palette_along_the_way_unless_told_not_to():
+    rgbd, intrinsics = ground_plane_rgbd(48, 64, 0.3), default_intrinsics(48, 64)
+    start_only = WorldPrior(WorldPriorConfig(candidates=1, palette_reach=0.0))
+    start_only.reset(rgbd, IDENTITY, intrinsics)
+    along = WorldPrior(WorldPriorConfig(candidates=1))
+    along.reset(rgbd, IDENTITY, intrinsics)
+    kept, moved = start_only._anchor.colors.maps, along._anchor.colors.maps
+    assert kept[True] is not None and torch.equal(kept[True][0], moved[True][0])  # the sky's transfer: the start's
+    torch.testing.assert_close(moved[False][2], kept[False][2])  # onto the same frame 0 ground
+    assert not torch.allclose(moved[False][0], kept[False][0])  # from another palette of the world's land
+
+
 def test_a_flight_under_the_invented_ground_sees_it_from_above():
     rgbd, intrinsics = ground_plane_rgbd(48, 64, 0.3), default_intrinsics(48, 64)
     memory = WorldPrior()

@@ -10,7 +10,8 @@ Two pins of each flight:
   weight-free flight's were recorded (AVX-512) when WorldPrior began to take its scale from its
   preset's framing, to let its sky dome give way behind frame 0's land, to see its world's sky
   from frame 0's camera, to lift its camera above the invented ground, to close lines of low
-  enlargement, to cap its colour transfer's luma spread and to choose its world among candidates.
+  enlargement, to cap its colour transfer's luma spread, to choose its world among candidates and to read
+  its world's land palette along the way a flight goes.
 """
 
 import hashlib
@@ -38,9 +39,9 @@ DIGESTS = {
         "learned_poses": "75c5750fe3a08dc1f8d211e24fc1cf8c343b84fb2f45aaa3846d2c6fc752b2c1",
     },
     "AVX512": {
-        "weight_free_rgbd": "6d4bf000227ce5f1aa48034e9e8baaa81cb6a92e94d0c3346f95720f3bf1b489",
+        "weight_free_rgbd": "356d1e8d650f2b81ae3774aff6ca4ba28c342378940b99802e9fd57ad1f072b7",
         "weight_free_poses": "2bcf912e01ebb5cef0aa4ad6b263981d49b92f6ca5145aaf44347a5165c9aa15",
-        "weight_free_straight_rgbd": "28a2e0b315e13810c5d38b37389dc60d78419e4cbaca0cc99069d9aceaf2476e",
+        "weight_free_straight_rgbd": "8179b9efce904cd7c43b3f8378213c7f7ef7ca3f2ba789b5845c5780de799c3e",
         "learned_rgbd": "85a0ba24d98506469098fbf469c70aeeac8ed40c5d043245914683db0c810327",
         "learned_poses": "aad518d3509aa62f0fdb1792a7928a2e669561e5e69759ec0a7282c5c428055d",
     },

@@ -25,10 +25,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from viewgen.data.synthetic.flights import FlightConfig, generate_flight
+from viewgen.data.synthetic.raymarch import RenderConfig
+from viewgen.data.synthetic.renderer import camera_rays, render, water_mask
+from viewgen.data.synthetic.world import World
 from viewgen.geometry.projection import pixel_centers_uv
 
-__all__ = ["MOUNTAIN_SKYLINE_SPREAD", "OPEN_SKY_DISPARITY", "SEA_HORIZON_COLUMNS", "ColorMap", "GroundFit",
-           "fit_ground", "sea_horizon_fraction", "terrain_preset"]
+__all__ = ["MOUNTAIN_SKYLINE_SPREAD", "OPEN_SKY_DISPARITY", "PALETTE_HEIGHTS", "PALETTE_VIEWS", "SEA_HORIZON_COLUMNS",
+           "ColorMap", "GroundFit", "fit_ground", "palette_land", "sea_horizon_fraction", "terrain_preset"]
 
 # Disparity below which a pixel of frame 0 counts as sky (as viewgen.io.rgbd_files' all-sky check:
 # the autopilot's soft sky mask is 1 below it).
@@ -47,6 +51,12 @@ OPEN_SKY_DISPARITY = 0.01
 # sample 0.32, hills 0.02, mountains 0.02.
 SEA_HORIZON_COLUMNS = 0.25
 SEA_HORIZON_TOLERANCE = 0.005
+PALETTE_VIEWS = 12  # views of the prior world's land along the way a flight goes (palette_land)
+PALETTE_HEIGHTS = (0.05, 0.95)  # quantiles of the start view's land heights: the band the palette reads
+_PALETTE_SIZE = (40, 64)  # pixels of a palette view: its colours count, not its detail
+_PALETTE_PATH_FRAMES = 1000  # steps of the drone path the views are spread over
+_PATH_LOOKAHEAD_FRAMES = 42  # the drone path looks this many steps ahead for the ground it must clear (250 m at 6)
+_PATH_MIN_CLEARANCE = 15.0  # metres: the drone path's least height above the ground (FlightConfig's default)
 _MIN_POINTS = 32
 _SATURATED = 0.99  # disparity is clipped to 1 (depth 1): such pixels lie nearer than they say
 
@@ -162,18 +172,27 @@ class ColorMap:
 
     def __init__(self, world_rgb: Tensor, world_sky: Tensor, rgb: Tensor, sky: Tensor,
                  world_water: Tensor | None = None) -> None:
-        self.maps: dict[bool, tuple[Tensor, Tensor, Tensor] | None] = {}
+        # region (sky?) -> (source mean, gain, target mean, target std) in YCbCr, or None: keep the world's
+        self.maps: dict[bool, tuple[Tensor, Tensor, Tensor, Tensor] | None] = {}
         minimum = 0.02 * sky.numel()
         land = ~world_sky if world_water is None else ~world_sky & ~world_water
         for is_sky in (False, True):
             ours, theirs = world_sky if is_sky else land, sky == is_sky
-            if int(ours.sum()) < minimum or int(theirs.sum()) < minimum:
-                self.maps[is_sky] = None
-                continue
-            source, target = _TO_YCBCR @ world_rgb[:, ours].double(), _TO_YCBCR @ rgb[:, theirs].double()
-            # never more contrast or colour than the world has: no new hues, no stretched noise
-            gain = (target.std(dim=1) / source.std(dim=1).clamp_min(1e-6)).clamp(0.25, 1.0)
-            self.maps[is_sky] = (source.mean(dim=1), gain, target.mean(dim=1))
+            enough = int(ours.sum()) >= minimum and int(theirs.sum()) >= minimum
+            self.maps[is_sky] = _fit(world_rgb[:, ours], rgb[:, theirs]) if enough else None
+
+    def with_land_palette(self, world_land: Tensor) -> ColorMap:
+        """A copy whose land transfer starts from ``world_land [3, P]`` (the world's land pixels, e.g. from
+        :func:`palette_land`) instead of the start view's land; frame 0's side and the sky stay as they are.
+        Unchanged where the start view fitted no land transfer or ``world_land`` is empty."""
+        fitted = self.maps[False]
+        copy = ColorMap.__new__(ColorMap)
+        copy.maps = dict(self.maps)
+        if fitted is not None and world_land.shape[1] > 0:
+            source = _TO_YCBCR @ world_land.double()
+            target_mean, target_std = fitted[2], fitted[3]
+            copy.maps[False] = _statistics(source.mean(dim=1), source.std(dim=1), target_mean, target_std)
+        return copy
 
     def apply(self, world_rgb: Tensor, world_sky: Tensor, world_water: Tensor | None = None) -> Tensor:
         """Map ``world_rgb [3, H, W]`` (sky where ``world_sky [H, W]``, water, kept, where ``world_water``)
@@ -185,7 +204,53 @@ class ColorMap:
                 region = region & ~world_water
             if fitted is None or not bool(region.any()):
                 continue
-            source_mean, gain, target_mean = (value.unsqueeze(1) for value in fitted)
+            source_mean, gain, target_mean = (value.unsqueeze(1) for value in fitted[:3])
             ycbcr = _TO_YCBCR @ world_rgb[:, region].double()
             out[:, region] = (_FROM_YCBCR @ ((ycbcr - source_mean) * gain + target_mean)).to(out)
         return out.clamp(0.0, 1.0)
+
+
+def _statistics(source_mean: Tensor, source_std: Tensor, target_mean: Tensor,
+                target_std: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """One region's transfer: (source mean, gain, target mean, target std), the gain (spread ratio) in [0.25, 1]:
+    never more contrast or colour than the world has (no new hues, no stretched noise)."""
+    gain = (target_std / source_std.clamp_min(1e-6)).clamp(0.25, 1.0)
+    return source_mean, gain, target_mean, target_std
+
+
+def _fit(source_rgb: Tensor, target_rgb: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """:func:`_statistics` of pixels ``source_rgb [3, P]`` mapped onto ``target_rgb [3, Q]``."""
+    source, target = _TO_YCBCR @ source_rgb.double(), _TO_YCBCR @ target_rgb.double()
+    return _statistics(source.mean(dim=1), source.std(dim=1), target.mean(dim=1), target.std(dim=1))
+
+
+def palette_land(world: World, start: Tensor, clearance: float, intrinsics: Tensor, reach: float,
+                 config: RenderConfig | None = None) -> Tensor:
+    """The land of ``world`` where a flight from ``start`` goes, of the kind frame 0 shows: its land pixels ``[3, P]``.
+
+    The way is the synthetic world's own drone path (:func:`~viewgen.data.synthetic.flights.generate_flight`:
+    it keeps to the valleys and turns gently) from ``start`` (``[3, 4]`` world -> camera, metres; its
+    position, heading and pitch) over ``reach`` metres, ``clearance`` metres above the ground ahead;
+    :data:`PALETTE_VIEWS` small views are spread evenly along it. Like is compared with like: only land
+    within the heights the start view's land spans (its :data:`PALETTE_HEIGHTS` quantiles) counts, so a
+    way past snow and rock faces that frame 0 does not show does not darken and grey its valley floor.
+    Neither sky nor water counts. ``intrinsics [4]`` normalized, ``config`` the ray marcher's settings.
+    """
+    start = start.double().cpu()
+    step = reach / _PALETTE_PATH_FRAMES
+    pitch_deg = math.degrees(math.asin(max(-1.0, min(1.0, float(start[2, 1])))))  # camera +z's downward part
+    way = FlightConfig(speed=max(step, 1e-3), altitude=clearance, min_clearance=min(_PATH_MIN_CLEARANCE, clearance),
+                       lookahead=_PATH_LOOKAHEAD_FRAMES * step, pitch_deg=pitch_deg)
+    path = generate_flight(world, _PALETTE_PATH_FRAMES, start=start, config=way)
+    along = torch.linspace(0, _PALETTE_PATH_FRAMES - 1, PALETTE_VIEWS).round().long()
+    cams = torch.cat([start[None].float(), path[along]])  # the start view first: it sets the band of heights
+    views = intrinsics.float().cpu().reshape(1, 4).expand(len(cams), 4)
+    rgb, depth = render(world, cams, views, *_PALETTE_SIZE, config)
+    land = depth[:, 0].isfinite() & ~water_mask(world, cams, views, depth)[:, 0]  # [1 + V, h, w]
+    origins, dirs = camera_rays(cams, views, *_PALETTE_SIZE)
+    heights = -(origins + dirs * depth.reshape(len(cams), -1, 1).nan_to_num(0.0, posinf=0.0))[..., 1]
+    heights = heights.view_as(land)  # metres above the world's zero (y points down)
+    if int(land[0].sum()) > 0:
+        low, high = torch.quantile(heights[0][land[0]], torch.tensor(PALETTE_HEIGHTS)).tolist()
+        land = land & (heights >= low) & (heights <= high)
+    return rgb[1:].permute(1, 0, 2, 3)[:, land[1:]]

@@ -7,6 +7,7 @@ nature looks like in general. :class:`WorldPrior` keeps both::
                     (a synthetic-world preset; of a few candidate seeds, the world whose view
                     from frame 0's camera looks most like frame 0), place frame 0's camera in it
                     at the matching scale, and transfer frame 0's colours onto the world's
+                    (its land's as seen along the way ahead, not from the start alone)
     render(cam):    anchor = frame 0 mesh-warped to cam, carrying source coordinates, and
                              sampled there (sharper than the warp's linear interpolation)
                     world  = the prior world ray-marched from cam, in frame 0's palette, its
@@ -52,7 +53,7 @@ from viewgen.geometry.poses import camera_center, compose_poses, invert_pose, to
 from viewgen.geometry.projection import pixel_centers_uv
 from viewgen.memory.base import Memory, Warp
 from viewgen.memory.enlargement import close_lines, enlargement, seen_from_behind, thin_parts
-from viewgen.memory.prior_fit import SKY_DISPARITY, ColorMap, GroundFit, fit_ground, terrain_preset
+from viewgen.memory.prior_fit import SKY_DISPARITY, ColorMap, GroundFit, fit_ground, palette_land, terrain_preset
 from viewgen.memory.sky_dome import ElevationTint, SkyDome, frame0_sky, ray_elevation
 from viewgen.procedural.filters import gaussian_blur
 from viewgen.rendering.holes import hole_half_width
@@ -109,6 +110,9 @@ class WorldPriorConfig:
         0's sky dome where frame 0 looked, the world's own sky elsewhere).
     sampling: how frame 0's colours are read at the warped positions: ``"bilinear"`` (as the mesh
         warp's own interpolation), ``"bicubic"`` (sharper), or ``"mix"``, their mean.
+    palette_reach: how far (flight units; the autopilot flies 0.2 a frame) the land palette the transfer maps onto
+        frame 0's ground is read along the way (:func:`~viewgen.memory.prior_fit.palette_land`); 0 reads it
+        from the start view alone, which a cloud shadow or a near slope can darken (docs/weight_free.md).
     render: the ray marcher's settings for the prior world: coarser than the synthetic world's
         defaults (2.5x faster at 160x256; mean colour difference 0.002), since nothing here is
         scored against exact depth.
@@ -124,6 +128,7 @@ class WorldPriorConfig:
     sky_travel: tuple[float, float] = (4.0, 12.0)
     detail_sigma: float = 1.5
     sampling: str = "mix"
+    palette_reach: float = 200.0
     render: RenderConfig = field(default_factory=lambda: RenderConfig(refine_steps=6, min_step=0.06,
                                                                       silhouette_passes=0))
 
@@ -136,9 +141,10 @@ class WorldPriorConfig:
         if isinstance(self.candidates, bool) or not isinstance(self.candidates, int) or self.candidates < 1:
             raise ValueError(f"WorldPriorConfig.candidates must be a whole number >= 1, got {self.candidates!r}")
         low, high = self.magnification
-        if not ((self.clearance is None or self.clearance > 0) and 1.0 <= low < high and 0.0 < self.known <= 1.0):
+        if not ((self.clearance is None or self.clearance > 0) and 1.0 <= low < high and 0.0 < self.known <= 1.0
+                and self.palette_reach >= 0):
             raise ValueError("WorldPriorConfig needs clearance > 0, 1 <= magnification[0] < magnification[1], "
-                             "0 < known <= 1")
+                             "0 < known <= 1, palette_reach >= 0")
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,10 +227,12 @@ class WorldPrior(Memory):
         self._worlds = {(self.preset, self.world_seed): self.world}  # the other candidates are not kept
         view = views[best]
         scale = view.clearance / ground.height
+        colors = view.colors if self.config.palette_reach == 0 else view.colors.with_land_palette(palette_land(
+            self.world, view.start, view.clearance, intrinsics, self.config.palette_reach * scale, self.config.render))
         flight_from_world = compose_poses(invert_pose(_metric(cam_from_world, scale)), to_homogeneous_pose(view.start))
         dome, tint = frame0_sky(rgbd, cam_from_world, intrinsics, _gravity(cam_from_world, ground), view.rgb,
                                  view.sky)
-        self._anchor = _Anchor(rgbd, cam_from_world, intrinsics, flight_from_world, scale, view.colors, ground, dome,
+        self._anchor = _Anchor(rgbd, cam_from_world, intrinsics, flight_from_world, scale, colors, ground, dome,
                                tint, camera_center(view.start).float(), _MIN_HEIGHT_FRACTION * view.clearance)
 
     def _start_view(self, world: World, ground: GroundFit, rgbd: Tensor, sky: Tensor, intrinsics: Tensor) -> _StartView:
