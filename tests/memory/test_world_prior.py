@@ -274,3 +274,9 @@ def test_the_world_nearest_frame_0_is_chosen_among_the_candidates():
 def test_candidates_must_be_a_whole_number(candidates):
     with pytest.raises(ValueError, match="candidates must be a whole number >= 1"):
         WorldPriorConfig(candidates=candidates)
+
+
+@pytest.mark.parametrize("reach", [-1.0, float("nan"), float("inf")])
+def test_world_prior_config_refuses_a_negative_palette_reach(reach):
+    with pytest.raises(ValueError, match="palette_reach"):
+        WorldPriorConfig(palette_reach=reach)

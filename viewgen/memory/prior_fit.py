@@ -10,7 +10,8 @@ Three things tie that world to the input:
 * **the scale** (world metres per flight unit): the prior world's start clearance over that height;
 * **the colours** (:class:`ColorMap`): the prior world's ground and sky, rendered at the start
   pose, shifted and scaled in luma and chroma to frame 0's ground and sky, so the world the
-  flight discovers has the input's palette.
+  flight discovers has the input's palette; the land's statistics read along the way a flight goes
+  (:func:`palette_land`, :meth:`ColorMap.with_land_palette`) rather than from the start view alone.
 
 Hand-written: a colour transfer of means and spreads is a few lines (per-channel histogram
 matching was tried first: it clamps colours the start view lacked, flattening a zenith into one
@@ -31,8 +32,9 @@ from viewgen.data.synthetic.renderer import camera_rays, render, water_mask
 from viewgen.data.synthetic.world import World
 from viewgen.geometry.projection import pixel_centers_uv
 
-__all__ = ["MOUNTAIN_SKYLINE_SPREAD", "OPEN_SKY_DISPARITY", "PALETTE_HEIGHTS", "PALETTE_VIEWS", "SEA_HORIZON_COLUMNS",
-           "ColorMap", "GroundFit", "fit_ground", "palette_land", "sea_horizon_fraction", "terrain_preset"]
+__all__ = ["MOUNTAIN_SKYLINE_SPREAD", "OPEN_SKY_DISPARITY", "PALETTE_HEIGHT_QUANTILES", "PALETTE_VIEWS",
+           "SEA_HORIZON_COLUMNS", "ColorMap", "GroundFit", "fit_ground", "palette_cameras", "palette_land",
+           "sea_horizon_fraction", "terrain_preset"]
 
 # Disparity below which a pixel of frame 0 counts as sky (as viewgen.io.rgbd_files' all-sky check:
 # the autopilot's soft sky mask is 1 below it).
@@ -52,11 +54,10 @@ OPEN_SKY_DISPARITY = 0.01
 SEA_HORIZON_COLUMNS = 0.25
 SEA_HORIZON_TOLERANCE = 0.005
 PALETTE_VIEWS = 12  # views of the prior world's land along the way a flight goes (palette_land)
-PALETTE_HEIGHTS = (0.05, 0.95)  # quantiles of the start view's land heights: the band the palette reads
+PALETTE_HEIGHT_QUANTILES = (0.05, 0.95)  # of the start view's land heights: the band the palette reads
 _PALETTE_SIZE = (40, 64)  # pixels of a palette view: its colours count, not its detail
 _PALETTE_PATH_FRAMES = 1000  # steps of the drone path the views are spread over
 _PATH_LOOKAHEAD_FRAMES = 42  # the drone path looks this many steps ahead for the ground it must clear (250 m at 6)
-_PATH_MIN_CLEARANCE = 15.0  # metres: the drone path's least height above the ground (FlightConfig's default)
 _MIN_POINTS = 32
 _SATURATED = 0.99  # disparity is clipped to 1 (depth 1): such pixels lie nearer than they say
 
@@ -162,7 +163,8 @@ class ColorMap:
     Linear, so colours the start view did not contain (a zenith, a sunlit slope) keep their place instead
     of being clamped to the end of a histogram; in YCbCr a grey rock stays a tinted grey where scaling R,
     G and B apart would turn it violet. A region with fewer than 2% of the pixels in either
-    image keeps the world's own colours.
+    image keeps the world's own colours. :meth:`with_land_palette` swaps the land's source statistics
+    for those of land seen elsewhere (one start view is a noisy palette).
 
     The world's water keeps its own colours and does not enter the land's fit: frame 0's ground mixes land
     and water in its own proportions, which the start views do not share (the coast sample's is a fifth
@@ -184,11 +186,12 @@ class ColorMap:
     def with_land_palette(self, world_land: Tensor) -> ColorMap:
         """A copy whose land transfer starts from ``world_land [3, P]`` (the world's land pixels, e.g. from
         :func:`palette_land`) instead of the start view's land; frame 0's side and the sky stay as they are.
-        Unchanged where the start view fitted no land transfer or ``world_land`` is empty."""
+        Unchanged where the start view fitted no land transfer or ``world_land`` has fewer than
+        :data:`_MIN_POINTS` pixels (too few for a spread)."""
         fitted = self.maps[False]
         copy = ColorMap.__new__(ColorMap)
         copy.maps = dict(self.maps)
-        if fitted is not None and world_land.shape[1] > 0:
+        if fitted is not None and world_land.shape[1] >= _MIN_POINTS:
             source = _TO_YCBCR @ world_land.double()
             target_mean, target_std = fitted[2], fitted[3]
             copy.maps[False] = _statistics(source.mean(dim=1), source.std(dim=1), target_mean, target_std)
@@ -224,33 +227,43 @@ def _fit(source_rgb: Tensor, target_rgb: Tensor) -> tuple[Tensor, Tensor, Tensor
     return _statistics(source.mean(dim=1), source.std(dim=1), target.mean(dim=1), target.std(dim=1))
 
 
-def palette_land(world: World, start: Tensor, clearance: float, intrinsics: Tensor, reach: float,
+def palette_cameras(world: World, start: Tensor, clearance: float, reach_m: float) -> Tensor:
+    """The cameras of :func:`palette_land`: ``[1 + V, 3, 4]`` float32 world -> camera, ``start`` first, then
+    :data:`PALETTE_VIEWS` spread evenly along the drone path from it over ``reach_m`` metres."""
+    start = start.double().cpu()
+    step = reach_m / _PALETTE_PATH_FRAMES
+    pitch_deg = math.degrees(math.asin(max(-1.0, min(1.0, float(start[2, 1])))))  # camera +z's downward part
+    way = FlightConfig(speed=max(step, 1e-3), altitude=clearance, pitch_deg=pitch_deg,
+                       min_clearance=min(FlightConfig.min_clearance, clearance),
+                       lookahead=_PATH_LOOKAHEAD_FRAMES * step)
+    path = generate_flight(world, _PALETTE_PATH_FRAMES, start=start, config=way)
+    along = torch.linspace(0, _PALETTE_PATH_FRAMES - 1, PALETTE_VIEWS).round().long()
+    return torch.cat([start[None].float(), path[along]])  # the start view first: it sets the band of heights
+
+
+def palette_land(world: World, start: Tensor, clearance: float, intrinsics: Tensor, reach_m: float,
                  config: RenderConfig | None = None) -> Tensor:
     """The land of ``world`` where a flight from ``start`` goes, of the kind frame 0 shows: its land pixels ``[3, P]``.
 
-    The way is the synthetic world's own drone path (:func:`~viewgen.data.synthetic.flights.generate_flight`:
-    it keeps to the valleys and turns gently) from ``start`` (``[3, 4]`` world -> camera, metres; its
-    position, heading and pitch) over ``reach`` metres, ``clearance`` metres above the ground ahead;
-    :data:`PALETTE_VIEWS` small views are spread evenly along it. Like is compared with like: only land
-    within the heights the start view's land spans (its :data:`PALETTE_HEIGHTS` quantiles) counts, so a
-    way past snow and rock faces that frame 0 does not show does not darken and grey its valley floor.
-    Neither sky nor water counts. ``intrinsics [4]`` normalized, ``config`` the ray marcher's settings.
+    The way (:func:`palette_cameras`) is the synthetic world's own drone path (``generate_flight``: it keeps
+    to the valleys and turns gently) from ``start`` (``[3, 4]`` world -> camera, metres; its position,
+    heading and pitch) over ``reach_m`` metres in 1000 steps (its turns and smoothing are per
+    step, so a longer reach turns wider), ``clearance`` metres above the ground ahead; :data:`PALETTE_VIEWS`
+    small views are spread evenly along it. Like is compared with like: only land within the heights the
+    start view's land spans (its :data:`PALETTE_HEIGHT_QUANTILES` quantiles) counts, so a way past snow and
+    rock faces that frame 0 does not show does not darken and grey its valley floor; where the (small)
+    start view shows no land, none counts (``[3, 0]``). Neither sky nor water counts. ``intrinsics [4]``
+    normalized, ``config`` the ray marcher's settings.
     """
-    start = start.double().cpu()
-    step = reach / _PALETTE_PATH_FRAMES
-    pitch_deg = math.degrees(math.asin(max(-1.0, min(1.0, float(start[2, 1])))))  # camera +z's downward part
-    way = FlightConfig(speed=max(step, 1e-3), altitude=clearance, min_clearance=min(_PATH_MIN_CLEARANCE, clearance),
-                       lookahead=_PATH_LOOKAHEAD_FRAMES * step, pitch_deg=pitch_deg)
-    path = generate_flight(world, _PALETTE_PATH_FRAMES, start=start, config=way)
-    along = torch.linspace(0, _PALETTE_PATH_FRAMES - 1, PALETTE_VIEWS).round().long()
-    cams = torch.cat([start[None].float(), path[along]])  # the start view first: it sets the band of heights
-    views = intrinsics.float().cpu().reshape(1, 4).expand(len(cams), 4)
-    rgb, depth = render(world, cams, views, *_PALETTE_SIZE, config)
-    land = depth[:, 0].isfinite() & ~water_mask(world, cams, views, depth)[:, 0]  # [1 + V, h, w]
-    origins, dirs = camera_rays(cams, views, *_PALETTE_SIZE)
+    cams = palette_cameras(world, start, clearance, reach_m)
+    cam_intrinsics = intrinsics.float().cpu().reshape(1, 4).expand(len(cams), 4)
+    rgb, depth = render(world, cams, cam_intrinsics, *_PALETTE_SIZE, config)
+    land = depth[:, 0].isfinite() & ~water_mask(world, cams, cam_intrinsics, depth)[:, 0]  # [1 + V, h, w]
+    origins, dirs = camera_rays(cams, cam_intrinsics, *_PALETTE_SIZE)
     heights = -(origins + dirs * depth.reshape(len(cams), -1, 1).nan_to_num(0.0, posinf=0.0))[..., 1]
     heights = heights.view_as(land)  # metres above the world's zero (y points down)
-    if int(land[0].sum()) > 0:
-        low, high = torch.quantile(heights[0][land[0]], torch.tensor(PALETTE_HEIGHTS)).tolist()
-        land = land & (heights >= low) & (heights <= high)
+    if int(land[0].sum()) == 0:
+        return rgb.new_zeros(3, 0)
+    low, high = torch.quantile(heights[0][land[0]], heights.new_tensor(PALETTE_HEIGHT_QUANTILES)).tolist()
+    land = land & (heights >= low) & (heights <= high)
     return rgb[1:].permute(1, 0, 2, 3)[:, land[1:]]

@@ -142,9 +142,9 @@ class WorldPriorConfig:
             raise ValueError(f"WorldPriorConfig.candidates must be a whole number >= 1, got {self.candidates!r}")
         low, high = self.magnification
         if not ((self.clearance is None or self.clearance > 0) and 1.0 <= low < high and 0.0 < self.known <= 1.0
-                and self.palette_reach >= 0):
+                and math.isfinite(self.palette_reach) and self.palette_reach >= 0):
             raise ValueError("WorldPriorConfig needs clearance > 0, 1 <= magnification[0] < magnification[1], "
-                             "0 < known <= 1, palette_reach >= 0")
+                             "0 < known <= 1, 0 <= palette_reach < inf")
 
 
 @dataclass(frozen=True, eq=False)
@@ -227,8 +227,10 @@ class WorldPrior(Memory):
         self._worlds = {(self.preset, self.world_seed): self.world}  # the other candidates are not kept
         view = views[best]
         scale = view.clearance / ground.height
-        colors = view.colors if self.config.palette_reach == 0 else view.colors.with_land_palette(palette_land(
-            self.world, view.start, view.clearance, intrinsics, self.config.palette_reach * scale, self.config.render))
+        colors = view.colors
+        if self.config.palette_reach > 0 and colors.maps[False] is not None:  # a land transfer to read along the way
+            colors = colors.with_land_palette(palette_land(self.world, view.start, view.clearance, intrinsics,
+                                                           self.config.palette_reach * scale, self.config.render))
         flight_from_world = compose_poses(invert_pose(_metric(cam_from_world, scale)), to_homogeneous_pose(view.start))
         dome, tint = frame0_sky(rgbd, cam_from_world, intrinsics, _gravity(cam_from_world, ground), view.rgb,
                                  view.sky)
