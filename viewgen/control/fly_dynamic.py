@@ -237,13 +237,13 @@ class FlyDynamic(CameraController):
     def _pose(self) -> Tensor:
         return self._cam_from_world
 
-    def _targets_uv(self, disparity: Tensor, offset, signal: float = 1.0) -> Tensor:
-        """Look and move targets ``[2, 2]`` (rows: look uv, move uv) for this frame.
+    def _targets_uv(self, disparity: Tensor, offset: tuple[float, float], signal: float = 1.0) -> Tensor:
+        """Look and move targets ``[2, 2]`` (rows: look uv, move uv) for this frame, steered by ``offset`` (checked).
 
         ``signal`` in [0, 1] scales the skyline balance's look target about the image centre
         (level mode; 1 keeps the original's target unchanged).
         """
-        dx, dy = check_offset(offset)
+        dx, dy = offset
         meander_x, meander_y = self.config.meander(self._frame_index)
         x, y, h = skyline_balance(disparity, self.config.horizon, self.config.near_fraction)
         if self.config.speed < 0:
@@ -261,6 +261,7 @@ class FlyDynamic(CameraController):
     def next(self, rgbd: Tensor, offset=(0.0, 0.0)) -> Tensor:
         """One autopilot step from the frame ``rgbd [1, 4, H, W]``; returns ``cam_from_world [3, 4]``."""
         check_shape(rgbd, (1, 4, "H", "W"), "rgbd", hint=" (RGB + disparity, channels first)")
+        offset = check_offset(offset)
         if self.config.level:
             return self._next_level(_disparity_plane(rgbd[0, 3]), offset)
         targets_uv = self._targets_uv(rgbd[0, 3], offset)
@@ -275,12 +276,12 @@ class FlyDynamic(CameraController):
         self._world_from_cam = invert_pose(self._cam_from_world)
         return self.cam_from_world
 
-    def _next_level(self, disparity: Tensor, offset) -> Tensor:
+    def _next_level(self, disparity: Tensor, offset: tuple[float, float]) -> Tensor:
         """The level-mode step from the float64 ``disparity [H, W]`` (see ``docs/autopilot.md``)."""
         config, down, forward = self.config, self._gravity, self._world_from_cam[:, 2]
         targets_uv = self._targets_uv(disparity, offset, disparity_signal(disparity))
         # steered, the view does not turn away from a slope ahead by itself: its upper half counts too
-        steered = check_offset(offset) != (0.0, 0.0)
+        steered = offset != (0.0, 0.0)
         self._clearance = ground_clearance(disparity, self._intrinsics, self._world_from_cam, down, steered)
         self._advance()
         new_dirs = self._target_dirs(targets_uv)
