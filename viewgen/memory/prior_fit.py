@@ -20,6 +20,7 @@ tone, and twists hues), and the plane fit is one least-squares solve.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -189,13 +190,11 @@ class ColorMap:
         Unchanged where the start view fitted no land transfer or ``world_land`` has fewer than
         :data:`_MIN_POINTS` pixels (too few for a spread)."""
         fitted = self.maps[False]
-        copy = ColorMap.__new__(ColorMap)
-        copy.maps = dict(self.maps)
+        palette = copy.copy(self)
+        palette.maps = dict(self.maps)
         if fitted is not None and world_land.shape[1] >= _MIN_POINTS:
-            source = _TO_YCBCR @ world_land.double()
-            target_mean, target_std = fitted[2], fitted[3]
-            copy.maps[False] = _statistics(source.mean(dim=1), source.std(dim=1), target_mean, target_std)
-        return copy
+            palette.maps[False] = _statistics(*_moments(world_land), fitted[2], fitted[3])
+        return palette
 
     def apply(self, world_rgb: Tensor, world_sky: Tensor, world_water: Tensor | None = None) -> Tensor:
         """Map ``world_rgb [3, H, W]`` (sky where ``world_sky [H, W]``, water, kept, where ``world_water``)
@@ -221,10 +220,15 @@ def _statistics(source_mean: Tensor, source_std: Tensor, target_mean: Tensor,
     return source_mean, gain, target_mean, target_std
 
 
+def _moments(rgb: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean and standard deviation ``([3], [3])`` float64 of pixels ``rgb [3, P]`` in YCbCr."""
+    ycbcr = _TO_YCBCR @ rgb.double()
+    return ycbcr.mean(dim=1), ycbcr.std(dim=1)
+
+
 def _fit(source_rgb: Tensor, target_rgb: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """:func:`_statistics` of pixels ``source_rgb [3, P]`` mapped onto ``target_rgb [3, Q]``."""
-    source, target = _TO_YCBCR @ source_rgb.double(), _TO_YCBCR @ target_rgb.double()
-    return _statistics(source.mean(dim=1), source.std(dim=1), target.mean(dim=1), target.std(dim=1))
+    return _statistics(*_moments(source_rgb), *_moments(target_rgb))
 
 
 def palette_cameras(world: World, start: Tensor, clearance: float, reach_m: float) -> Tensor:
