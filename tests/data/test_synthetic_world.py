@@ -194,6 +194,25 @@ def test_a_sky_seen_from_a_fixed_origin_stays_at_infinity(hills, hills_pose):
     assert torch.equal(own[ground], high_rgb[ground])  # the ground is the same
 
 
+def test_surface_points_lie_on_what_the_render_shows(hills, hills_pose):
+    from viewgen.data.synthetic.renderer import surface_points
+    from viewgen.geometry.poses import camera_center
+
+    intrinsics = default_intrinsics(H, W)
+    _, depth = render(hills, hills_pose, intrinsics, H, W)
+    points = surface_points(hills_pose, intrinsics, depth)
+    assert points.shape == (1, H, W, 3)
+    hit, sky = depth[:, 0].isfinite(), depth[:, 0].isinf()
+    assert bool(hit.any()) and bool(sky.any())
+    shown = points[hit]
+    gap = (-shown[:, 1] - hills.terrain.surface(shown[:, 0], shown[:, 2])).abs()
+    config = RenderConfig()  # render's: the refinement stops within tolerance + relative_tolerance * depth
+    bound = config.tolerance + config.relative_tolerance * depth[:, 0][hit]
+    assert bool((gap <= 1.01 * bound).all())  # on the ground (or water) it shows; 1% for the point's rounding
+    centre = camera_center(hills_pose[None].float())[0]
+    torch.testing.assert_close(points[sky], centre.expand(int(sky.sum()), 3))  # the sky: the camera's centre
+
+
 def test_the_water_mask_marks_the_water_plane_and_nothing_else():
     world = preset_world("coast")
     intrinsics = default_intrinsics(H, W)

@@ -29,7 +29,7 @@ from torch import Tensor
 
 from viewgen.data.synthetic.flights import FlightConfig, generate_flight
 from viewgen.data.synthetic.raymarch import RenderConfig
-from viewgen.data.synthetic.renderer import camera_rays, render, water_mask
+from viewgen.data.synthetic.renderer import render, surface_points
 from viewgen.data.synthetic.world import World
 from viewgen.geometry.projection import pixel_centers_uv
 
@@ -262,10 +262,9 @@ def palette_land(world: World, start: Tensor, clearance: float, intrinsics: Tens
     cams = palette_cameras(world, start, clearance, reach_m)
     cam_intrinsics = intrinsics.float().cpu().reshape(1, 4).expand(len(cams), 4)
     rgb, depth = render(world, cams, cam_intrinsics, *_PALETTE_SIZE, config)
-    land = depth[:, 0].isfinite() & ~water_mask(world, cams, cam_intrinsics, depth)[:, 0]  # [1 + V, h, w]
-    origins, dirs = camera_rays(cams, cam_intrinsics, *_PALETTE_SIZE)
-    heights = -(origins + dirs * depth.reshape(len(cams), -1, 1).nan_to_num(0.0, posinf=0.0))[..., 1]
-    heights = heights.view_as(land)  # metres above the world's zero (y points down)
+    points = surface_points(cams, cam_intrinsics, depth)  # [1 + V, h, w, 3]
+    land = depth[:, 0].isfinite() & ~world.is_water(points[..., 0], points[..., 2])
+    heights = -points[..., 1]  # metres above the world's zero (y points down)
     if int(land[0].sum()) == 0:
         return rgb.new_zeros(3, 0)
     low, high = torch.quantile(heights[0][land[0]], heights.new_tensor(PALETTE_HEIGHT_QUANTILES)).tolist()

@@ -22,7 +22,7 @@ from viewgen.data.synthetic.sky import apply_fog, sky_color
 from viewgen.data.synthetic.world import World
 from viewgen.geometry.validation import check_pose
 
-__all__ = ["RenderConfig", "camera_rays", "render", "render_depth", "water_mask"]
+__all__ = ["RenderConfig", "camera_rays", "render", "render_depth", "surface_points", "water_mask"]
 
 _MAX_SIDE = 8192
 
@@ -156,12 +156,19 @@ def render(world: World, cam_from_world: Tensor, intrinsics: Tensor, height: int
     return rgb, depth.view(batch, 1, height, width)
 
 
-def water_mask(world: World, cam_from_world: Tensor, intrinsics: Tensor, depth: Tensor) -> Tensor:
-    """Where a render shows water: ``depth [B, 1, H, W]`` of :func:`render` seen from ``cam_from_world`` with
-    ``intrinsics`` (its arguments) -> bool ``[B, 1, H, W]`` (the sky is not water)."""
+def surface_points(cam_from_world: Tensor, intrinsics: Tensor, depth: Tensor) -> Tensor:
+    """The world points a render shows: ``depth [B, 1, H, W]`` of :func:`render` seen from ``cam_from_world``
+    with ``intrinsics`` (its arguments) -> ``[B, H, W, 3]`` (world frame, y down; the camera's centre where
+    the sky is seen)."""
     batch, _, height, width = depth.shape
     origins, dirs = camera_rays(cam_from_world, intrinsics, height, width)  # [B, H*W, 3]
     along = depth.reshape(batch, -1, 1)
-    hit = along.isfinite()
-    points = origins + dirs * torch.where(hit, along, torch.zeros_like(along))
-    return (hit[..., 0] & world.is_water(points[..., 0], points[..., 2])).view(batch, 1, height, width)
+    points = origins + dirs * torch.where(along.isfinite(), along, torch.zeros_like(along))
+    return points.view(batch, height, width, 3)
+
+
+def water_mask(world: World, cam_from_world: Tensor, intrinsics: Tensor, depth: Tensor) -> Tensor:
+    """Where a render shows water: ``depth [B, 1, H, W]`` of :func:`render` seen from ``cam_from_world`` with
+    ``intrinsics`` (its arguments) -> bool ``[B, 1, H, W]`` (the sky is not water)."""
+    points = surface_points(cam_from_world, intrinsics, depth)
+    return depth.isfinite() & world.is_water(points[..., 0], points[..., 2]).unsqueeze(1)
